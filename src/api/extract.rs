@@ -1,0 +1,241 @@
+//! Request extractors that answer bad input with a JSON error: the caller's token,
+//! request bodies in any of Mastodon's encodings, query strings.
+
+use super::error::{ApiError, ApiResult};
+use crate::Node;
+use crate::domain::entities::AccountRecord;
+use crate::store::TokenRecord;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Tokens are stored as the hex SHA-256 of the token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A random secret for tokens, client secrets and codes.
+pub fn random_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An authenticated caller: a valid token, with or without an account.
+#[derive(Debug, Clone)]
+pub struct Auth(pub TokenRecord);
+
+impl Auth {
+    /// The signed-in account, or 401 for an app-only token.
+    pub fn account(&self) -> ApiResult<&AccountRecord> {
+        self.0.account.as_ref().ok_or_else(|| ApiError::Unauthorized("This method requires an authenticated user".into()))
+    }
+
+    /// 403 unless the token's scopes cover `scope` (`write` covers `write:statuses`).
+    pub fn require(&self, scope: &str) -> ApiResult<()> {
+        if scopes_cover(&self.0.scopes, scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("This action is outside the authorized scopes".into()))
+        }
+    }
+}
+
+pub fn scopes_cover(granted: &str, wanted: &str) -> bool {
+    let top = wanted.split(':').next().unwrap_or(wanted);
+    granted.split_whitespace().any(|g| g == wanted || g == top)
+}
+
+/// The token from `Authorization: Bearer`, the `access_token` query parameter or (for
+/// WebSocket) `Sec-WebSocket-Protocol`.
+pub fn token_from_parts(parts: &Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(h).trim();
+        if !t.is_empty() {
+            return Some(t.to_string());
+        }
+    }
+    if let Some(q) = parts.uri.query() {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            if k == "access_token" && !v.is_empty() {
+                return Some(v.into_owned());
+            }
+        }
+    }
+    if parts.uri.path().starts_with("/api/v1/streaming") {
+        if let Some(p) = parts.headers.get("sec-websocket-protocol").and_then(|v| v.to_str().ok()) {
+            let t = p.split(',').next().unwrap_or("").trim();
+            if !t.is_empty() {
+                return Some(t.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// An optional caller: no token is fine, an invalid one is 401.
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl MaybeAuth {
+    pub fn account_id(&self) -> Option<i64> {
+        self.0.as_ref().and_then(|a| a.0.account.as_ref()).map(|a| a.id)
+    }
+}
+
+impl FromRequestParts<Node> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+        let Some(token) = token_from_parts(parts) else { return Ok(MaybeAuth(None)) };
+        match node.store.token(&hash_token(&token)).await? {
+            Some(t) => Ok(MaybeAuth(Some(Auth(t)))),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl FromRequestParts<Node> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+        MaybeAuth::from_request_parts(parts, node).await?.0.ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// A query string decoded into `T`; a bad one is 400 with a JSON error.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(q).map(Query).map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))
+    }
+}
+
+/// A request body as JSON, `application/x-www-form-urlencoded` or `multipart/form-data`
+/// (Mastodon accepts all three). Form arrays are written `key[]=a&key[]=b`.
+pub struct Input<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let ctype = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let value = if ctype.starts_with("application/json") {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Cannot read the body: {e}")))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                Value::Object(Map::new())
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
+            }
+        } else if ctype.starts_with("multipart/form-data") {
+            let mut mp = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+            let mut pairs = Vec::new();
+            while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))? {
+                let name = field.name().unwrap_or("").to_string();
+                let text = field.text().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+                pairs.push((name, text));
+            }
+            pairs_to_value(pairs)
+        } else {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Cannot read the body: {e}")))?;
+            let pairs = url::form_urlencoded::parse(&bytes).into_owned().collect();
+            pairs_to_value(pairs)
+        };
+        if !value.is_object() {
+            return Err(ApiError::bad_request("The body must be an object"));
+        }
+        serde_json::from_value(value).map(Input).map_err(|e| ApiError::invalid(format!("Validation failed: {e}")))
+    }
+}
+
+fn pairs_to_value(pairs: Vec<(String, String)>) -> Value {
+    let mut map = Map::new();
+    for (k, v) in pairs {
+        if let Some(base) = k.strip_suffix("[]") {
+            let entry = map.entry(base.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = entry {
+                a.push(Value::String(v));
+            }
+        } else {
+            map.insert(k, Value::String(v));
+        }
+    }
+    Value::Object(map)
+}
+
+/// Parse a path id; a non-numeric id is simply not found, as in Mastodon.
+pub fn parse_id(s: &str) -> ApiResult<i64> {
+    s.parse::<i64>().ok().filter(|i| *i > 0).ok_or(ApiError::NotFound)
+}
+
+/// Deserializers that accept form strings as well as JSON values.
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Bool(b)) => Some(b),
+            Some(Value::String(s)) => match s.as_str() {
+                "true" | "1" | "on" | "yes" => Some(true),
+                "false" | "0" | "off" | "no" | "" => Some(false),
+                _ => return Err(serde::de::Error::custom(format!("expected a boolean, got {s:?}"))),
+            },
+            Some(Value::Number(n)) => Some(n.as_i64() != Some(0)),
+            Some(Value::Null) | None => None,
+            Some(other) => return Err(serde::de::Error::custom(format!("expected a boolean, got {other}"))),
+        })
+    }
+
+    /// Ids may come as JSON numbers or strings; we keep them as strings.
+    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Null) | None => None,
+            Some(other) => return Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+        })
+    }
+
+    /// Scopes as a space-separated string or an array.
+    pub fn opt_scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Array(a)) => Some(a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")),
+            Some(Value::Null) | None => None,
+            Some(other) => return Err(serde::de::Error::custom(format!("expected scopes, got {other}"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broad_scopes_cover_granular_ones() {
+        assert!(scopes_cover("read write", "write:statuses"));
+        assert!(scopes_cover("write:statuses", "write:statuses"));
+        assert!(!scopes_cover("read", "write:statuses"));
+        assert!(!scopes_cover("write:accounts", "write:statuses"));
+    }
+
+    #[test]
+    fn form_arrays_become_json_arrays() {
+        let v = pairs_to_value(vec![("scopes[]".into(), "read".into()), ("scopes[]".into(), "write".into()), ("a".into(), "1".into())]);
+        assert_eq!(v, serde_json::json!({"scopes": ["read", "write"], "a": "1"}));
+    }
+}

@@ -1,0 +1,190 @@
+//! Notices: post (with `Idempotency-Key`), read, edit (with history), delete,
+//! favourite, reblog.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Auth, Input, MaybeAuth, lenient, parse_id};
+use crate::Node;
+use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
+use crate::domain::validate::{NoticeText, Visibility};
+use crate::store::{NewStatus, StatusChange};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<Node> {
+    Router::new()
+        .route("/api/v1/statuses", post(create))
+        .route("/api/v1/statuses/{id}", get(show).put(edit).delete(delete))
+        .route("/api/v1/statuses/{id}/history", get(history))
+        .route("/api/v1/statuses/{id}/source", get(source))
+        .route("/api/v1/statuses/{id}/favourite", post(favourite))
+        .route("/api/v1/statuses/{id}/unfavourite", post(unfavourite))
+        .route("/api/v1/statuses/{id}/reblog", post(reblog))
+        .route("/api/v1/statuses/{id}/unreblog", post(unreblog))
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_id")]
+    in_reply_to_id: Option<String>,
+    visibility: Option<String>,
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    sensitive: Option<bool>,
+    language: Option<String>,
+    #[serde(default)]
+    media_ids: Option<serde_json::Value>,
+}
+
+fn render(node: &Node, s: &StatusRecord) -> Json<Status> {
+    Json(Status::render(s, &node.site))
+}
+
+/// A notice the caller may see: public and unlisted to all; private to the author and
+/// followers. Others are 404, as if they did not exist.
+async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiResult<StatusRecord> {
+    let s = node.store.status(id, viewer.map(|v| v.id)).await?.ok_or(ApiError::NotFound)?;
+    if s.visibility == "private" {
+        let Some(v) = viewer else { return Err(ApiError::NotFound) };
+        if v.id != s.account.id && !node.store.relationship(v.id, s.account.id).await?.following {
+            return Err(ApiError::NotFound);
+        }
+    }
+    Ok(s)
+}
+
+/// The caller's own notice, or any notice for an administrator (moderation).
+async fn owned(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
+    let s = visible(node, id, Some(me)).await?;
+    if s.account.id != me.id && !me.is_admin {
+        return Err(ApiError::Forbidden("This action is not allowed".into()));
+    }
+    Ok(s)
+}
+
+async fn create(State(node): State<Node>, auth: Auth, headers: HeaderMap, Input(f): Input<StatusForm>) -> ApiResult<Json<Status>> {
+    auth.require("write:statuses")?;
+    let me = auth.account()?;
+    if f.media_ids.as_ref().is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty())) {
+        return Err(ApiError::invalid("Validation failed: media attachments are not supported yet"));
+    }
+    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars).map_err(|e| ApiError::invalid(e.0))?;
+    let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public")).map_err(|e| ApiError::invalid(e.0))?;
+    let in_reply_to_id = match f.in_reply_to_id.as_deref() {
+        Some(id) => Some(visible(&node, parse_id(id).map_err(|_| ApiError::invalid("Validation failed: in_reply_to_id is not a status"))?, Some(me)).await?.id),
+        None => None,
+    };
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|k| k.chars().take(200).collect::<String>())
+        .filter(|k| !k.is_empty());
+    let s = node
+        .store
+        .create_status(NewStatus {
+            account_id: me.id,
+            text: text.as_str().to_string(),
+            spoiler_text: f.spoiler_text.unwrap_or_default(),
+            sensitive: f.sensitive.unwrap_or(false),
+            visibility: visibility.as_str(),
+            language: f.language.filter(|l| !l.is_empty()),
+            in_reply_to_id,
+            idempotency_key,
+        })
+        .await?;
+    Ok(render(&node, &s))
+}
+
+async fn show(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
+    let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
+    Ok(render(&node, &s))
+}
+
+async fn edit(State(node): State<Node>, auth: Auth, Path(id): Path<String>, Input(f): Input<StatusForm>) -> ApiResult<Json<Status>> {
+    auth.require("write:statuses")?;
+    let me = auth.account()?;
+    let s = owned(&node, parse_id(&id)?, me).await?;
+    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars).map_err(|e| ApiError::invalid(e.0))?;
+    let edited = node
+        .store
+        .edit_status(StatusChange {
+            status_id: s.id,
+            text: text.as_str().to_string(),
+            spoiler_text: f.spoiler_text.unwrap_or(s.spoiler_text),
+            sensitive: f.sensitive.unwrap_or(s.sensitive),
+            language: f.language.filter(|l| !l.is_empty()),
+        })
+        .await?;
+    let mut edited = edited;
+    edited.viewer = s.viewer;
+    Ok(render(&node, &edited))
+}
+
+async fn delete(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    auth.require("write:statuses")?;
+    let me = auth.account()?;
+    let s = owned(&node, parse_id(&id)?, me).await?;
+    let deleted = node.store.delete_status(s.id).await?;
+    let mut out = Status::render(&deleted, &node.site);
+    out.text = Some(deleted.text.clone());
+    Ok(Json(out))
+}
+
+async fn history(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<Json<Vec<StatusEdit>>> {
+    let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
+    let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
+    let mut edits = node.store.status_history(s.id).await?;
+    if edits.is_empty() {
+        edits.push(crate::domain::entities::EditRecord {
+            text: s.text.clone(),
+            content: s.content.clone(),
+            spoiler_text: s.spoiler_text.clone(),
+            sensitive: s.sensitive,
+            created_at: s.created_at,
+        });
+    }
+    Ok(Json(edits.iter().map(|e| StatusEdit::render(e, &s.account, &node.site)).collect()))
+}
+
+async fn source(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let me = auth.account()?;
+    let s = owned(&node, parse_id(&id)?, me).await?;
+    Ok(Json(serde_json::json!({ "id": s.id.to_string(), "text": s.text, "spoiler_text": s.spoiler_text })))
+}
+
+async fn set_favourite(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Status>> {
+    auth.require("write:favourites")?;
+    let me = auth.account()?;
+    let s = visible(&node, parse_id(&id)?, Some(me)).await?;
+    let target = s.reblog.as_ref().map_or(s.id, |r| r.id);
+    let s = node.store.set_favourite(me.id, target, on).await?;
+    Ok(render(&node, &s))
+}
+
+async fn favourite(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    set_favourite(node, auth, id, true).await
+}
+
+async fn unfavourite(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    set_favourite(node, auth, id, false).await
+}
+
+async fn set_reblog(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Status>> {
+    auth.require("write:statuses")?;
+    let me = auth.account()?;
+    let s = visible(&node, parse_id(&id)?, Some(me)).await?;
+    let s = node.store.set_reblog(me.id, s.id, on).await?;
+    Ok(render(&node, &s))
+}
+
+async fn reblog(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    set_reblog(node, auth, id, true).await
+}
+
+async fn unreblog(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+    set_reblog(node, auth, id, false).await
+}

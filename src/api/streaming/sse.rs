@@ -1,0 +1,114 @@
+//! SSE: `GET /api/v1/streaming/{stream}`. The body opens with `:)`, sends each event
+//! with `event:`, `data:` and `id: <position>`, and a `:thump` comment every heartbeat.
+
+use super::{Start, parse_stream, replay_page, start_point, stream_error};
+use crate::Node;
+use crate::api::error::ApiResult;
+use crate::api::extract::{MaybeAuth, Query};
+use crate::hub::frames::{reset_payload, sse_block, sse_event_block};
+use crate::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+pub struct SseParams {
+    tag: Option<String>,
+    last_event_id: Option<String>,
+}
+
+struct SseState {
+    node: Node,
+    key: String,
+    rx: OutboxReceiver,
+    _guard: SubscriptionGuard,
+    last_sent: i64,
+    replay_after: Option<i64>,
+    pending: VecDeque<Bytes>,
+    heartbeat: tokio::time::Interval,
+}
+
+pub async fn handler(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Path(stream): Path<String>,
+    Query(p): Query<SseParams>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let account = auth.account_id();
+    let key = parse_stream(&node, &stream, p.tag.as_deref(), account).map_err(|(c, m)| stream_error(c, m))?;
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string).or(p.last_event_id);
+    let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
+    let key = key.key();
+    let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
+    let start = start_point(&node, last_event_id.as_deref()).await?;
+    let mut pending = VecDeque::from([Bytes::from_static(b":)\nretry: 2000\n\n")]);
+    let (last_sent, replay_after) = match start {
+        Start::Live => (0, None),
+        Start::After(p) => (p, Some(p)),
+        Start::Reset { asked, head } => {
+            pending.push_back(sse_block("reset", &reset_payload(&asked, head), Some(head)));
+            (head, None)
+        }
+    };
+    let period = Duration::from_secs(node.config.sse_heartbeat_secs.max(1));
+    let state = SseState {
+        heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
+        node,
+        key,
+        rx,
+        _guard: guard,
+        last_sent,
+        replay_after,
+        pending,
+    };
+    let body = Body::from_stream(futures::stream::unfold(state, next_chunk));
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(res)
+}
+
+/// The next piece of the body; `None` ends the stream (shutdown, overflow, error).
+async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseState)> {
+    loop {
+        if let Some(b) = s.pending.pop_front() {
+            return Some((Ok(b), s));
+        }
+        if let Some(after) = s.replay_after {
+            let page = replay_page(&s.node, &s.key, after).await.ok()?;
+            s.replay_after = (page.len() as i64 == super::REPLAY_PAGE).then(|| page.last().map_or(after, |e| e.position));
+            for e in &page {
+                s.pending.push_back(sse_event_block(e));
+                s.last_sent = e.position;
+            }
+            continue;
+        }
+        let outbox = s.rx.outbox.clone();
+        tokio::select! {
+            d = s.rx.recv() => {
+                let d = d?;
+                if d.position > s.last_sent {
+                    s.last_sent = d.position;
+                    if let Frame::Sse(b) = d.frame {
+                        return Some((Ok(b), s));
+                    }
+                }
+            }
+            _ = s.heartbeat.tick() => return Some((Ok(Bytes::from_static(b":thump\n\n")), s)),
+            _ = outbox.overflow.notified() => {
+                tracing::info!(stream = %s.key, "closing a slow SSE reader");
+                return None;
+            }
+            _ = s.node.shutdown.cancelled() => return None,
+        }
+    }
+}

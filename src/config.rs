@@ -1,0 +1,89 @@
+//! Flags and environment, with defaults that run on a bare machine.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "tidings", version, about = "A live microblogging server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Serve the API and the streams (the default).
+    Serve,
+    /// Operator tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AdminCommand {
+    /// Create an account that can sign in at once.
+    CreateUser {
+        name: String,
+        #[arg(long, env = "TIDINGS_NEW_USER_PASSWORD")]
+        password: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registrations {
+    Open,
+    Closed,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "TIDINGS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: String,
+    /// `sqlite://…` (embedded default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tidings.db?mode=rwc", global = true)]
+    pub database_url: String,
+    /// `redis://…` for several nodes; unset runs the in-process bus.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Public base URL (links, `uri`s, streaming URL). Defaults to `http://<listen>`.
+    #[arg(long, env = "TIDINGS_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Instance title.
+    #[arg(long, env = "TIDINGS_TITLE", default_value = "Tidings", global = true)]
+    pub title: String,
+    /// Longest notice, in characters.
+    #[arg(long, env = "TIDINGS_MAX_CHARS", default_value_t = 500, global = true)]
+    pub max_chars: usize,
+    /// Whether anyone may sign up through the API.
+    #[arg(long, env = "TIDINGS_REGISTRATIONS", value_enum, default_value_t = Registrations::Open, global = true)]
+    pub registrations: Registrations,
+    /// Allow public streams without a token.
+    #[arg(long, env = "TIDINGS_ANONYMOUS_STREAMS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub anonymous_streams: bool,
+    /// Bytes that may wait in one reader's queue before it is dropped as too slow.
+    #[arg(long, env = "TIDINGS_READER_QUEUE_BYTES", default_value_t = 1 << 20, global = true)]
+    pub reader_queue_bytes: usize,
+    /// Seconds between SSE heartbeats.
+    #[arg(long, env = "TIDINGS_SSE_HEARTBEAT_SECS", default_value_t = 15, global = true)]
+    pub sse_heartbeat_secs: u64,
+}
+
+impl Config {
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// A configuration for tests and tools: embedded defaults with the given database.
+    pub fn for_database(database_url: &str) -> Self {
+        let mut cli = Cli::parse_from(["tidings"]);
+        cli.config.database_url = database_url.to_string();
+        cli.config
+    }
+}

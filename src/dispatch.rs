@@ -1,0 +1,111 @@
+//! The dispatcher: bus → hub, in position order, exactly once per position.
+//!
+//! It tracks the last position it handed to the hub. A duplicate (at or below it) is
+//! dropped; a jump (41, then 44) or a [`BusMessage::Resync`] (bus reconnect, lag) makes
+//! it read the missing range from the database and dispatch that first. A periodic
+//! check compares with the database head, so an event lost on the bus with nothing
+//! after it is still delivered. Readers never see a gap.
+
+use crate::bus::{Bus, BusMessage};
+use crate::hub::Hub;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+const CHECK: Duration = Duration::from_secs(2);
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    last: i64,
+    pub catch_ups: u64,
+}
+
+impl Dispatcher {
+    /// Subscribe to the bus first, then read the head, so nothing falls between.
+    pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, hub: Arc<Hub>, shutdown: CancellationToken) {
+        let mut rx = bus.subscribe();
+        let last = loop {
+            match store.head_position().await {
+                Ok(h) => break h,
+                Err(e) => tracing::warn!(error = %e, "dispatcher cannot read the head position"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        };
+        hub.stats.last_position.store(last as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut d = Dispatcher { store, hub, last, catch_ups: 0 };
+        let mut check = tokio::time::interval(CHECK);
+        let mut head_at_last_check = last;
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Ok(BusMessage::Event(e)) => d.on_event(&e).await,
+                    Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => d.resync().await,
+                    Err(RecvError::Closed) => return,
+                },
+                _ = check.tick() => {
+                    // Anything the database had two seconds ago must have arrived by now.
+                    if d.last < head_at_last_check {
+                        d.catch_up(head_at_last_check).await;
+                    }
+                    if let Ok(h) = d.store.head_position().await {
+                        head_at_last_check = h;
+                    }
+                }
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    async fn on_event(&mut self, e: &crate::domain::Event) {
+        if e.position <= self.last {
+            return;
+        }
+        if e.position > self.last + 1 {
+            self.catch_up(e.position - 1).await;
+        }
+        if e.position == self.last + 1 {
+            self.hub.dispatch(e);
+            self.last = e.position;
+        }
+    }
+
+    async fn resync(&mut self) {
+        if let Ok(head) = self.store.head_position().await {
+            self.catch_up(head).await;
+        }
+    }
+
+    /// Dispatch every event in `(last, upto]` from the database, retrying until done.
+    async fn catch_up(&mut self, upto: i64) {
+        self.catch_ups += 1;
+        tracing::debug!(from = self.last, upto, "catching up from the database");
+        while self.last < upto {
+            match self.store.events_between(self.last, upto, 1000).await {
+                Ok(events) if !events.is_empty() => {
+                    let before = self.last;
+                    for e in &events {
+                        if e.position == self.last + 1 {
+                            self.hub.dispatch(e);
+                            self.last = e.position;
+                        }
+                    }
+                    if self.last == before {
+                        tracing::error!(at = self.last, "hole in the event log; positions must be gapless");
+                        return;
+                    }
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Records read from the store, and their rendering as Mastodon API entities.
+//!
+//! Shapes follow Mastodon's documented entities (ids as strings, ISO 8601 times) so
+//! that existing clients parse them unmodified.
+
+use super::{Site, iso8601};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub note: String,
+    pub created_at: i64,
+    pub is_admin: bool,
+    pub statuses_count: i64,
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub last_status_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MentionRecord {
+    pub id: i64,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRecord {
+    pub id: i64,
+    pub account: AccountRecord,
+    pub text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: String,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<i64>,
+    pub in_reply_to_account_id: Option<i64>,
+    pub reblog: Option<Box<StatusRecord>>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub replies_count: i64,
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+    pub tags: Vec<String>,
+    pub mentions: Vec<MentionRecord>,
+    /// What the viewer did to this notice; `None` when rendered for nobody in
+    /// particular (streaming payloads, anonymous readers).
+    pub viewer: Option<ViewerState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ViewerState {
+    pub favourited: bool,
+    pub reblogged: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditRecord {
+    pub text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub created_at: i64,
+}
+
+#[derive(Serialize)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub acct: String,
+    pub display_name: String,
+    pub locked: bool,
+    pub bot: bool,
+    pub discoverable: bool,
+    pub group: bool,
+    pub created_at: String,
+    pub note: String,
+    pub url: String,
+    pub uri: String,
+    pub avatar: String,
+    pub avatar_static: String,
+    pub header: String,
+    pub header_static: String,
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub statuses_count: i64,
+    pub last_status_at: Option<String>,
+    pub emojis: [(); 0],
+    pub fields: [(); 0],
+}
+
+impl Account {
+    pub fn render(a: &AccountRecord, site: &Site) -> Self {
+        let avatar = format!("{}/avatars/original/missing.png", site.base_url);
+        let header = format!("{}/headers/original/missing.png", site.base_url);
+        Account {
+            id: a.id.to_string(),
+            username: a.username.clone(),
+            acct: a.username.clone(),
+            display_name: a.display_name.clone(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            group: false,
+            created_at: iso8601(a.created_at),
+            note: a.note.clone(),
+            url: format!("{}/@{}", site.base_url, a.username),
+            uri: format!("{}/users/{}", site.base_url, a.username),
+            avatar_static: avatar.clone(),
+            avatar,
+            header_static: header.clone(),
+            header,
+            followers_count: a.followers_count,
+            following_count: a.following_count,
+            statuses_count: a.statuses_count,
+            last_status_at: a.last_status_at.map(|t| iso8601(t)[..10].to_string()),
+            emojis: [],
+            fields: [],
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Tag {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Serialize)]
+pub struct Mention {
+    pub id: String,
+    pub username: String,
+    pub url: String,
+    pub acct: String,
+}
+
+#[derive(Serialize)]
+pub struct Status {
+    pub id: String,
+    pub uri: String,
+    pub url: String,
+    pub created_at: String,
+    pub account: Account,
+    pub content: String,
+    pub visibility: String,
+    pub sensitive: bool,
+    pub spoiler_text: String,
+    pub media_attachments: [(); 0],
+    pub application: Option<()>,
+    pub mentions: Vec<Mention>,
+    pub tags: Vec<Tag>,
+    pub emojis: [(); 0],
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+    pub replies_count: i64,
+    pub in_reply_to_id: Option<String>,
+    pub in_reply_to_account_id: Option<String>,
+    pub reblog: Option<Box<Status>>,
+    pub poll: Option<()>,
+    pub card: Option<()>,
+    pub language: Option<String>,
+    /// Plain source text: only in answers to the author (delete-and-redraft, source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub edited_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favourited: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reblogged: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookmarked: Option<bool>,
+}
+
+impl Status {
+    pub fn render(s: &StatusRecord, site: &Site) -> Self {
+        let base = &site.base_url;
+        let v = s.viewer;
+        Status {
+            id: s.id.to_string(),
+            uri: format!("{base}/users/{}/statuses/{}", s.account.username, s.id),
+            url: format!("{base}/@{}/{}", s.account.username, s.id),
+            created_at: iso8601(s.created_at),
+            account: Account::render(&s.account, site),
+            content: s.content.clone(),
+            visibility: s.visibility.clone(),
+            sensitive: s.sensitive,
+            spoiler_text: s.spoiler_text.clone(),
+            media_attachments: [],
+            application: None,
+            mentions: s
+                .mentions
+                .iter()
+                .map(|m| Mention {
+                    id: m.id.to_string(),
+                    username: m.username.clone(),
+                    url: format!("{base}/@{}", m.username),
+                    acct: m.username.clone(),
+                })
+                .collect(),
+            tags: s
+                .tags
+                .iter()
+                .map(|t| Tag { name: t.clone(), url: format!("{base}/tags/{t}") })
+                .collect(),
+            emojis: [],
+            reblogs_count: s.reblogs_count,
+            favourites_count: s.favourites_count,
+            replies_count: s.replies_count,
+            in_reply_to_id: s.in_reply_to_id.map(|i| i.to_string()),
+            in_reply_to_account_id: s.in_reply_to_account_id.map(|i| i.to_string()),
+            reblog: s.reblog.as_ref().map(|r| Box::new(Status::render(r, site))),
+            poll: None,
+            card: None,
+            language: s.language.clone(),
+            text: None,
+            edited_at: s.edited_at.map(iso8601),
+            favourited: v.map(|v| v.favourited),
+            reblogged: v.map(|v| v.reblogged),
+            muted: v.map(|_| false),
+            bookmarked: v.map(|_| false),
+        }
+    }
+
+    /// The one-line JSON used as a streaming payload and stored with the event.
+    pub fn payload(s: &StatusRecord, site: &Site) -> String {
+        let mut anonymous = s.clone();
+        anonymous.viewer = None;
+        serde_json::to_string(&Status::render(&anonymous, site)).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+pub struct StatusEdit {
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub created_at: String,
+    pub account: Account,
+    pub media_attachments: [(); 0],
+    pub emojis: [(); 0],
+}
+
+impl StatusEdit {
+    pub fn render(e: &EditRecord, account: &AccountRecord, site: &Site) -> Self {
+        StatusEdit {
+            content: e.content.clone(),
+            spoiler_text: e.spoiler_text.clone(),
+            sensitive: e.sensitive,
+            created_at: iso8601(e.created_at),
+            account: Account::render(account, site),
+            media_attachments: [],
+            emojis: [],
+        }
+    }
+}

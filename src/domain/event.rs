@@ -1,0 +1,55 @@
+//! An event is one change that readers must see, with its position in the global log.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The kinds of events that travel to streams, named as on Mastodon's wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "update")]
+    Update,
+    #[serde(rename = "status.update")]
+    StatusUpdate,
+    #[serde(rename = "delete")]
+    Delete,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Update => "update",
+            EventKind::StatusUpdate => "status.update",
+            EventKind::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "update" => Some(EventKind::Update),
+            "status.update" => Some(EventKind::StatusUpdate),
+            "delete" => Some(EventKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A positioned event. `payload` is what goes into the `payload` field (WebSocket) or the
+/// `data:` line (SSE): Status JSON on one line, or the bare id of a deleted notice. It is
+/// rendered once, inside the writing transaction, and never again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub position: i64,
+    pub kind: EventKind,
+    pub payload: Arc<str>,
+    /// Keys of every stream this event belongs to (see [`crate::domain::StreamKey`]).
+    pub streams: Vec<Arc<str>>,
+}
+
+/// Stream keys are stored space-separated; keys never contain spaces.
+pub fn join_streams(keys: &[String]) -> String {
+    keys.join(" ")
+}
+
+pub fn split_streams(s: &str) -> Vec<Arc<str>> {
+    s.split(' ').filter(|k| !k.is_empty()).map(Arc::from).collect()
+}

@@ -1,0 +1,157 @@
+//! Streams a reader may subscribe to, their wire names, and their internal keys.
+//!
+//! A key is a short string naming one routable stream: `public`, `public:local`,
+//! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`. The
+//! store records each event's keys; the hub routes by key; replay filters by key.
+
+use super::text::normalize_tag;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StreamKey {
+    Public,
+    PublicLocal,
+    PublicRemote,
+    Hashtag(String),
+    HashtagLocal(String),
+    User(i64),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamError {
+    Unknown,
+    MissingTag,
+    NeedsToken,
+}
+
+impl StreamError {
+    pub fn message(&self) -> &'static str {
+        match self {
+            StreamError::Unknown => "Unknown stream type",
+            StreamError::MissingTag => "No tag for stream provided",
+            StreamError::NeedsToken => "This stream requires an access token",
+        }
+    }
+}
+
+impl StreamKey {
+    /// Parse a Mastodon wire name (`hashtag:local`, or the SSE path form `hashtag/local`)
+    /// with its `tag` parameter. `account` is the caller's account, needed for `user`.
+    pub fn parse(name: &str, tag: Option<&str>, account: Option<i64>) -> Result<Self, StreamError> {
+        let name = name.replace('/', ":");
+        let tag = || {
+            tag.map(normalize_tag)
+                .filter(|t| !t.is_empty())
+                .ok_or(StreamError::MissingTag)
+        };
+        match name.as_str() {
+            "public" => Ok(StreamKey::Public),
+            "public:local" => Ok(StreamKey::PublicLocal),
+            "public:remote" => Ok(StreamKey::PublicRemote),
+            "hashtag" => Ok(StreamKey::Hashtag(tag()?)),
+            "hashtag:local" => Ok(StreamKey::HashtagLocal(tag()?)),
+            "user" => account.map(StreamKey::User).ok_or(StreamError::NeedsToken),
+            _ => Err(StreamError::Unknown),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        match self {
+            StreamKey::Public => "public".into(),
+            StreamKey::PublicLocal => "public:local".into(),
+            StreamKey::PublicRemote => "public:remote".into(),
+            StreamKey::Hashtag(t) => format!("hashtag:{t}"),
+            StreamKey::HashtagLocal(t) => format!("hashtag:local:{t}"),
+            StreamKey::User(id) => format!("user:{id}"),
+        }
+    }
+
+    /// The `stream` array of a WebSocket frame: `["hashtag","x"]`, `["public"]`.
+    pub fn wire_name(&self) -> Vec<String> {
+        match self {
+            StreamKey::Public => vec!["public".into()],
+            StreamKey::PublicLocal => vec!["public:local".into()],
+            StreamKey::PublicRemote => vec!["public:remote".into()],
+            StreamKey::Hashtag(t) => vec!["hashtag".into(), t.clone()],
+            StreamKey::HashtagLocal(t) => vec!["hashtag:local".into(), t.clone()],
+            StreamKey::User(_) => vec!["user".into()],
+        }
+    }
+
+    /// Inverse of [`StreamKey::key`], used by the hub to name frames.
+    pub fn from_key(key: &str) -> Option<Self> {
+        if let Some(t) = key.strip_prefix("hashtag:local:") {
+            return Some(StreamKey::HashtagLocal(t.to_string()));
+        }
+        if let Some(t) = key.strip_prefix("hashtag:") {
+            return Some(StreamKey::Hashtag(t.to_string()));
+        }
+        if let Some(id) = key.strip_prefix("user:") {
+            return id.parse().ok().map(StreamKey::User);
+        }
+        match key {
+            "public" => Some(StreamKey::Public),
+            "public:local" => Some(StreamKey::PublicLocal),
+            "public:remote" => Some(StreamKey::PublicRemote),
+            _ => None,
+        }
+    }
+
+    pub fn is_public(&self) -> bool {
+        !matches!(self, StreamKey::User(_))
+    }
+}
+
+/// Where a notice goes. Everything here is local (federation arrives later), so public
+/// notices also go to `public:local`; nothing is sent to `public:remote` yet.
+pub struct Audience<'a> {
+    pub public: bool,
+    pub tags: &'a [String],
+    pub author: i64,
+    pub followers: &'a [i64],
+    pub mentioned: &'a [i64],
+}
+
+impl Audience<'_> {
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if self.public {
+            keys.push("public".to_string());
+            keys.push("public:local".to_string());
+            for t in self.tags {
+                keys.push(format!("hashtag:{t}"));
+                keys.push(format!("hashtag:local:{t}"));
+            }
+        }
+        let mut users: Vec<i64> = std::iter::once(self.author)
+            .chain(self.followers.iter().copied())
+            .chain(self.mentioned.iter().copied())
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        keys.extend(users.into_iter().map(|u| format!("user:{u}")));
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip_through_keys() {
+        for (name, tag) in [("public", None), ("public:local", None), ("hashtag", Some("Rust")), ("hashtag/local", Some("x"))] {
+            let s = StreamKey::parse(name, tag, None).unwrap();
+            assert_eq!(StreamKey::from_key(&s.key()), Some(s));
+        }
+        assert_eq!(StreamKey::parse("hashtag", Some("#Rust"), None).unwrap().key(), "hashtag:rust");
+        assert_eq!(StreamKey::parse("user", None, None), Err(StreamError::NeedsToken));
+        assert_eq!(StreamKey::parse("nope", None, None), Err(StreamError::Unknown));
+        assert_eq!(StreamKey::parse("hashtag", None, None), Err(StreamError::MissingTag));
+    }
+
+    #[test]
+    fn unlisted_notices_reach_only_user_streams() {
+        let a = Audience { public: false, tags: &["x".into()], author: 1, followers: &[2, 3], mentioned: &[3] };
+        assert_eq!(a.keys(), vec!["user:1", "user:2", "user:3"]);
+    }
+}

@@ -1,0 +1,74 @@
+//! Wire forms of an event, built once per node and shared by every reader.
+
+use crate::domain::{Event, StreamKey};
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct WsFrame<'a> {
+    stream: &'a [String],
+    event: &'a str,
+    payload: &'a str,
+    id: String,
+}
+
+/// `{"stream":[...],"event":"update","payload":"<json as a string>","id":"<position>"}`
+pub fn ws_frame(stream: &[String], event: &str, payload: &str, position: i64) -> Utf8Bytes {
+    let f = WsFrame { stream, event, payload, id: position.to_string() };
+    Utf8Bytes::from(serde_json::to_string(&f).unwrap_or_default())
+}
+
+pub fn ws_event_frame(key: &str, e: &Event) -> Utf8Bytes {
+    let wire = StreamKey::from_key(key).map(|k| k.wire_name()).unwrap_or_else(|| vec![key.to_string()]);
+    ws_frame(&wire, e.kind.as_str(), &e.payload, e.position)
+}
+
+/// One SSE event block. Payloads are one-line JSON or a bare id; any line break that got
+/// in anyway is split into several `data:` lines so it cannot end the field early.
+pub fn sse_block(event: &str, payload: &str, position: Option<i64>) -> Bytes {
+    let mut s = String::with_capacity(payload.len() + 48);
+    s.push_str("event: ");
+    s.push_str(event);
+    s.push('\n');
+    for line in payload.split(['\n', '\r']) {
+        s.push_str("data: ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    if let Some(p) = position {
+        s.push_str("id: ");
+        s.push_str(&p.to_string());
+        s.push('\n');
+    }
+    s.push('\n');
+    Bytes::from(s)
+}
+
+pub fn sse_event_block(e: &Event) -> Bytes {
+    sse_block(e.kind.as_str(), &e.payload, Some(e.position))
+}
+
+/// The payload of the `reset` event: the position asked for cannot be served, reload
+/// the view over REST; live events continue after `position`.
+pub fn reset_payload(asked: &str, head: i64) -> String {
+    serde_json::json!({ "reason": "unknown_position", "last_event_id": asked, "position": head.to_string() })
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_block_cannot_be_broken_by_line_breaks() {
+        let b = sse_block("update", "a\nevent: evil\r\nb", Some(7));
+        assert_eq!(&b[..], b"event: update\ndata: a\ndata: event: evil\ndata: \ndata: b\nid: 7\n\n");
+    }
+
+    #[test]
+    fn ws_frame_carries_payload_as_a_string_and_position_as_id() {
+        let f = ws_frame(&["hashtag".into(), "x".into()], "update", "{\"id\":\"1\"}", 42);
+        assert_eq!(f.as_str(), r#"{"stream":["hashtag","x"],"event":"update","payload":"{\"id\":\"1\"}","id":"42"}"#);
+    }
+}

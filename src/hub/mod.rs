@@ -1,0 +1,241 @@
+//! This node's subscriptions: stream key → subscribers, each with a bounded outbox.
+//!
+//! [`Hub::dispatch`] is the hot path: for each stream of an event it builds the wire
+//! form once (per transport) and pushes a reference-counted copy into each subscriber's
+//! outbox. No JSON is encoded per reader, nothing is awaited, no database is touched.
+//! A reader whose outbox passes its byte limit is marked overflowed and dropped from
+//! delivery; its connection closes with [`SLOW_CLOSE_CODE`] and it may resume.
+//!
+//! This module must not know SQL or Redis.
+
+pub mod frames;
+
+use crate::domain::Event;
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::{Notify, mpsc};
+
+/// WebSocket close code for a reader that fell too far behind (private-use range).
+pub const SLOW_CLOSE_CODE: u16 = 4008;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Sse,
+}
+
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Ws(Utf8Bytes),
+    Sse(Bytes),
+}
+
+impl Frame {
+    fn len(&self) -> usize {
+        match self {
+            Frame::Ws(b) => b.len(),
+            Frame::Sse(b) => b.len(),
+        }
+    }
+}
+
+/// One queued frame for one subscription of a connection.
+#[derive(Debug)]
+pub struct Delivery {
+    pub sub: u32,
+    pub position: i64,
+    pub frame: Frame,
+}
+
+/// A connection's queue. Bounded in bytes: past `limit`, the connection is overflowed.
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Delivery>,
+    queued: AtomicUsize,
+    limit: usize,
+    overflowed: AtomicBool,
+    /// Woken on overflow, so a writer blocked on a slow socket gives up at once.
+    pub overflow: Notify,
+}
+
+impl Outbox {
+    pub fn new(limit: usize) -> (Arc<Outbox>, OutboxReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let o = Arc::new(Outbox { tx, queued: AtomicUsize::new(0), limit, overflowed: AtomicBool::new(false), overflow: Notify::new() });
+        (o.clone(), OutboxReceiver { rx, outbox: o })
+    }
+
+    fn push(&self, d: Delivery) -> bool {
+        if self.overflowed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let n = d.frame.len();
+        if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
+            self.overflowed.store(true, Ordering::Relaxed);
+            self.overflow.notify_one();
+            return false;
+        }
+        self.tx.send(d).is_ok()
+    }
+
+    pub fn is_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+pub struct OutboxReceiver {
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    pub outbox: Arc<Outbox>,
+}
+
+impl OutboxReceiver {
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        let d = self.rx.recv().await?;
+        self.outbox.queued.fetch_sub(d.frame.len(), Ordering::Relaxed);
+        Some(d)
+    }
+
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        let d = self.rx.try_recv().ok()?;
+        self.outbox.queued.fetch_sub(d.frame.len(), Ordering::Relaxed);
+        Some(d)
+    }
+}
+
+struct Subscriber {
+    outbox: Arc<Outbox>,
+    sub: u32,
+    transport: Transport,
+}
+
+#[derive(Default)]
+pub struct HubStats {
+    pub delivered: AtomicU64,
+    pub dropped_slow: AtomicU64,
+    pub dispatched_events: AtomicU64,
+    pub last_position: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    streams: DashMap<Arc<str>, Vec<Subscriber>>,
+    pub stats: HubStats,
+}
+
+/// Removes its subscription from the hub when dropped (unsubscribe, disconnect).
+pub struct SubscriptionGuard {
+    hub: Arc<Hub>,
+    key: Arc<str>,
+    outbox: Arc<Outbox>,
+    sub: u32,
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.hub.streams.remove_if_mut(&self.key, |_, subs| {
+            subs.retain(|s| !(s.sub == self.sub && Arc::ptr_eq(&s.outbox, &self.outbox)));
+            subs.is_empty()
+        });
+    }
+}
+
+impl Hub {
+    pub fn new() -> Arc<Hub> {
+        Arc::new(Hub::default())
+    }
+
+    pub fn subscribe(self: &Arc<Self>, key: &str, outbox: &Arc<Outbox>, sub: u32, transport: Transport) -> SubscriptionGuard {
+        let key: Arc<str> = Arc::from(key);
+        self.streams
+            .entry(key.clone())
+            .or_default()
+            .push(Subscriber { outbox: outbox.clone(), sub, transport });
+        SubscriptionGuard { hub: self.clone(), key, outbox: outbox.clone(), sub }
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.streams.iter().map(|e| e.value().len()).sum()
+    }
+
+    /// Route one event to this node's subscribers. Called in position order by the
+    /// dispatcher only.
+    pub fn dispatch(&self, event: &Event) {
+        let mut sse: Option<Bytes> = None;
+        let mut delivered = 0u64;
+        let mut dropped = 0u64;
+        for key in &event.streams {
+            let Some(subs) = self.streams.get(key) else { continue };
+            let mut ws: Option<Utf8Bytes> = None;
+            for s in subs.iter() {
+                let frame = match s.transport {
+                    Transport::WebSocket => Frame::Ws(ws.get_or_insert_with(|| frames::ws_event_frame(key, event)).clone()),
+                    Transport::Sse => Frame::Sse(sse.get_or_insert_with(|| frames::sse_event_block(event)).clone()),
+                };
+                if s.outbox.push(Delivery { sub: s.sub, position: event.position, frame }) {
+                    delivered += 1;
+                } else if s.outbox.is_overflowed() {
+                    dropped += 1;
+                }
+            }
+        }
+        self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        self.stats.dropped_slow.fetch_add(dropped, Ordering::Relaxed);
+        self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
+        self.stats.last_position.store(event.position as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EventKind;
+
+    fn event(pos: i64, streams: &[&str]) -> Event {
+        Event { position: pos, kind: EventKind::Update, payload: Arc::from("{}"), streams: streams.iter().map(|s| Arc::from(*s)).collect() }
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_gets_the_same_shared_frame() {
+        let hub = Hub::new();
+        let (a, mut ra) = Outbox::new(1 << 20);
+        let (b, mut rb) = Outbox::new(1 << 20);
+        let _ga = hub.subscribe("public", &a, 1, Transport::WebSocket);
+        let _gb = hub.subscribe("public", &b, 7, Transport::WebSocket);
+        hub.dispatch(&event(1, &["public", "hashtag:x"]));
+        let (da, db) = (ra.recv().await.unwrap(), rb.recv().await.unwrap());
+        assert_eq!((da.sub, db.sub, da.position), (1, 7, 1));
+        match (da.frame, db.frame) {
+            (Frame::Ws(x), Frame::Ws(y)) => assert_eq!(x.as_ptr(), y.as_ptr(), "one allocation shared"),
+            _ => panic!("expected WebSocket frames"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reader_past_its_limit_is_overflowed_and_others_are_not() {
+        let hub = Hub::new();
+        let (slow, _keep) = Outbox::new(100);
+        let (fast, mut rf) = Outbox::new(1 << 20);
+        let _g1 = hub.subscribe("public", &slow, 1, Transport::Sse);
+        let _g2 = hub.subscribe("public", &fast, 1, Transport::Sse);
+        for p in 1..=10 {
+            hub.dispatch(&event(p, &["public"]));
+        }
+        assert!(slow.is_overflowed());
+        assert!(!fast.is_overflowed());
+        for p in 1..=10 {
+            assert_eq!(rf.recv().await.unwrap().position, p);
+        }
+    }
+
+    #[test]
+    fn dropping_the_guard_unsubscribes() {
+        let hub = Hub::new();
+        let (o, _r) = Outbox::new(1000);
+        let g = hub.subscribe("public", &o, 1, Transport::Sse);
+        assert_eq!(hub.subscription_count(), 1);
+        drop(g);
+        assert_eq!(hub.subscription_count(), 0);
+    }
+}

@@ -1,0 +1,71 @@
+//! Tidings: a live microblogging server. People post short notices; every reader of a
+//! feed sees them within milliseconds, over WebSocket, SSE or polling.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and environment.
+//! - [`domain`]: notices, accounts, streams, events; validation, parsing, rendering.
+//! - [`store`]: the `Store` trait; SQLite and Postgres, with their migrations.
+//! - [`sequencer`]: numbers committed events in visible order and publishes them
+//!   (the transactional outbox relay).
+//! - [`bus`]: the `Bus` trait; in-process (and Redis, for several nodes).
+//! - [`dispatch`]: bus → hub, in order, deduplicated, catching up on gaps.
+//! - [`hub`]: this node's subscribers, each with a bounded queue.
+//! - [`api`]: axum routes: Mastodon REST, OAuth, streaming (WebSocket, SSE).
+//!
+//! The flow of one notice: `api` validates → `store` commits the notice and its event
+//! row → `sequencer` positions and publishes → `bus` → `dispatch` → `hub` → readers.
+
+pub mod api;
+pub mod bus;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod hub;
+pub mod sequencer;
+pub mod store;
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a node holds, chosen once at start-up from the configuration.
+#[derive(Clone)]
+pub struct Node {
+    pub config: Arc<config::Config>,
+    pub site: domain::Site,
+    pub store: Arc<dyn store::Store>,
+    pub bus: Arc<dyn bus::Bus>,
+    pub hub: Arc<hub::Hub>,
+    pub shutdown: CancellationToken,
+}
+
+impl Node {
+    /// Open the database (running migrations), choose the bus, start the background
+    /// tasks (sequencer, dispatcher). They stop when `shutdown` is cancelled.
+    pub async fn start(config: config::Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
+        let site = domain::Site::new(&config.public_url());
+        let store = store::open(&config.database_url, site.clone()).await?;
+        if config.redis_url.is_some() {
+            anyhow::bail!("REDIS_URL is set, but the Redis bus is not built yet; unset it to run one node");
+        }
+        let bus: Arc<dyn bus::Bus> = Arc::new(bus::LocalBus::new(65_536));
+        let hub = hub::Hub::new();
+        tokio::spawn(sequencer::run(store.clone(), bus.clone(), shutdown.clone()));
+        tokio::spawn(dispatch::Dispatcher::run(store.clone(), bus.clone(), hub.clone(), shutdown.clone()));
+        Ok(Node { config: Arc::new(config), site, store, bus, hub, shutdown })
+    }
+}
+
+/// Serve on `listener` until `shutdown` is cancelled. Used by the binary and the tests.
+pub async fn run(config: config::Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let node = Node::start(config, shutdown.clone()).await?;
+    let app = api::router(node);
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("server error")
+}

@@ -1,0 +1,218 @@
+//! Storage: the [`Store`] trait, and its SQLite and Postgres implementations.
+//!
+//! Both backends share one set of portable SQL ([`sql::SqlStore`], on sqlx's `Any`
+//! driver with runtime queries, so neither needs a live database to build); what differs
+//! lives in [`sqlite`] and [`postgres`]: how to connect, their own migrations, how
+//! writers are serialised, and how the sequencer is woken and kept unique.
+//!
+//! Every change readers must see writes an *event row* in the same transaction as the
+//! change, with its stream keys and its payload rendered once. The row has no position
+//! yet; the sequencer gives positions afterwards (see `crate::sequencer`).
+//!
+//! This module must not know HTTP or Redis.
+
+mod postgres;
+mod queries;
+mod sql;
+mod sqlite;
+mod writes;
+mod reads;
+
+use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord};
+use crate::domain::{Event, EventKind, Site};
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub use sql::SqlStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken; names the field.
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct AppRecord {
+    pub id: i64,
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+pub struct NewApp {
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub app_id: Option<i64>,
+    pub scopes: String,
+    pub created_at: i64,
+    pub account: Option<AccountRecord>,
+}
+
+pub struct NewToken {
+    pub token_hash: String,
+    pub app_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub scopes: String,
+}
+
+pub struct NewAuthCode {
+    pub code_hash: String,
+    pub app_id: i64,
+    pub account_id: i64,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub code_challenge: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCodeRecord {
+    pub app_id: i64,
+    pub account_id: i64,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub code_challenge: Option<String>,
+    pub created_at: i64,
+}
+
+pub struct NewAccount {
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Relationship {
+    pub following: bool,
+    pub followed_by: bool,
+}
+
+/// A validated notice, ready to be written.
+pub struct NewStatus {
+    pub account_id: i64,
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: &'static str,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+}
+
+pub struct StatusChange {
+    pub status_id: i64,
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+}
+
+/// Which timeline to read.
+#[derive(Debug, Clone)]
+pub enum Timeline {
+    Public { local: bool, remote: bool },
+    Tag { tag: String, local: bool, remote: bool },
+    Home { account_id: i64 },
+    Account { account_id: i64 },
+}
+
+/// Paging by status id, as Mastodon's `max_id`, `since_id`, `min_id`, `limit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub max_id: Option<i64>,
+    pub since_id: Option<i64>,
+    pub min_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// The right to give positions: held by one sequencer at a time.
+#[async_trait]
+pub trait SequencerLease: Send {
+    /// Give the next positions to up to `limit` committed, unpositioned events, in one
+    /// transaction; return them in position order.
+    async fn assign(&mut self, limit: i64) -> Result<Vec<Event>>;
+    /// The highest position known to have been handed to the bus.
+    async fn published_upto(&mut self) -> Result<i64>;
+    async fn mark_published(&mut self, position: i64) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_app(&self, app: NewApp) -> Result<AppRecord>;
+    async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>>;
+    async fn create_token(&self, token: NewToken) -> Result<TokenRecord>;
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    async fn revoke_token(&self, token_hash: &str, app_id: i64) -> Result<()>;
+    async fn create_auth_code(&self, code: NewAuthCode) -> Result<()>;
+    /// Return and delete an authorization code: each code is usable once.
+    async fn take_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>>;
+
+    async fn create_account(&self, account: NewAccount) -> Result<AccountRecord>;
+    async fn account(&self, id: i64) -> Result<Option<AccountRecord>>;
+    async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
+    async fn password_hash(&self, account_id: i64) -> Result<Option<String>>;
+    async fn set_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship>;
+    async fn relationship(&self, account: i64, other: i64) -> Result<Relationship>;
+
+    async fn create_status(&self, status: NewStatus) -> Result<StatusRecord>;
+    async fn status(&self, id: i64, viewer: Option<i64>) -> Result<Option<StatusRecord>>;
+    async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord>;
+    async fn delete_status(&self, id: i64) -> Result<StatusRecord>;
+    async fn status_history(&self, id: i64) -> Result<Vec<EditRecord>>;
+    async fn set_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
+    /// Reblog (returns the reblog, wrapping the original) or undo (returns the original).
+    async fn set_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
+    async fn timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>>;
+
+    /// The highest position given so far.
+    async fn head_position(&self) -> Result<i64>;
+    /// Events of one stream with a position above `after`, in position order.
+    async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>>;
+    /// All events with `after < position <= upto`, in position order.
+    async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>>;
+    /// Notified after each local commit that wrote events (and, on Postgres, on each
+    /// `NOTIFY` from other nodes).
+    fn committed(&self) -> Arc<Notify>;
+    /// Try to become the sequencer; `None` when another holds the lease.
+    async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>>;
+    /// Is the database reachable?
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Open the store named by a `sqlite:` or `postgres:` URL and run its migrations.
+pub async fn open(url: &str, site: Site) -> anyhow::Result<Arc<dyn Store>> {
+    sqlx::any::install_default_drivers();
+    let store = if url.starts_with("sqlite:") {
+        sqlite::open(url, site).await?
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        postgres::open(url, site).await?
+    } else {
+        anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:, got {url:?}");
+    };
+    Ok(Arc::new(store))
+}

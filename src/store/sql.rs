@@ -1,0 +1,553 @@
+//! The portable SQL store: one implementation of [`Store`] for both backends, on sqlx's
+//! `Any` driver. Backend differences are confined to [`Backend`] and to the modules that
+//! open each database.
+
+use super::queries::{self, StatusRow, status_select};
+use super::*;
+use crate::domain::entities::ViewerState;
+use sqlx::{AnyConnection, AnyPool};
+use sqlx::{Any, Connection, QueryBuilder, Row, Transaction};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One writer at a time, enforced in-process (SQLite allows one writer; taking the
+    /// lock before `BEGIN` avoids `SQLITE_BUSY` on lock upgrades).
+    Sqlite,
+    /// Writers run concurrently; commits `NOTIFY` the sequencer on whichever node.
+    Postgres,
+}
+
+pub struct SqlStore {
+    pub(super) pool: AnyPool,
+    pub(super) site: Site,
+    pub(super) backend: Backend,
+    /// Serialises SQLite writers; `None` on Postgres.
+    write_lock: Option<Arc<Mutex<()>>>,
+    committed: Arc<Notify>,
+    /// SQLite: the lease is granted once per process (one process owns the file).
+    lease_taken: Arc<AtomicBool>,
+}
+
+/// A write transaction, holding the SQLite writer lock for its lifetime.
+pub(super) struct WriteTx<'a> {
+    _guard: Option<MutexGuard<'a, ()>>,
+    pub tx: Transaction<'static, Any>,
+}
+
+const ADVISORY_LOCK_KEY: i64 = 0x7469_6469_6e67; // "tiding"
+
+impl SqlStore {
+    pub(super) fn new(pool: AnyPool, site: Site, backend: Backend) -> Self {
+        SqlStore {
+            pool,
+            site,
+            backend,
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            committed: Arc::new(Notify::new()),
+            lease_taken: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub(super) async fn begin_write(&self) -> Result<WriteTx<'_>> {
+        let guard = match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { _guard: guard, tx })
+    }
+
+    /// Commit; when the transaction wrote events, wake the sequencer (here and, on
+    /// Postgres, on every node through `NOTIFY`, which is delivered only on commit).
+    pub(super) async fn commit_write(&self, mut w: WriteTx<'_>, wrote_events: bool) -> Result<()> {
+        if wrote_events && self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify('tidings_events', '')").execute(&mut *w.tx).await?;
+        }
+        w.tx.commit().await?;
+        if wrote_events {
+            self.committed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Write one event row (no position yet) and its stream index rows.
+    pub(super) async fn insert_event(
+        conn: &mut AnyConnection,
+        kind: EventKind,
+        payload: &str,
+        keys: &[String],
+    ) -> Result<()> {
+        let row = sqlx::query(
+            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(kind.as_str())
+        .bind(payload)
+        .bind(crate::domain::event::join_streams(keys))
+        .bind(crate::domain::now_micros())
+        .fetch_one(&mut *conn)
+        .await?;
+        let event_id: i64 = row.try_get(0)?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut qb = QueryBuilder::<Any>::new("INSERT INTO event_streams (stream, event_id) ");
+        qb.push_values(keys, |mut b, k| {
+            b.push_bind(k.clone()).push_bind(event_id);
+        });
+        qb.build().execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    pub(super) async fn fetch_account(conn: &mut AnyConnection, id: i64) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(queries::SELECT_ACCOUNT_BY_ID).bind(id).fetch_optional(&mut *conn).await?;
+        row.map(|r| queries::account_at(&r, 0)).transpose()
+    }
+
+    /// Load one status with its reblog target and the viewer's flags; deleted → `None`.
+    pub(super) async fn fetch_status(
+        conn: &mut AnyConnection,
+        id: i64,
+        viewer: Option<i64>,
+    ) -> Result<Option<StatusRecord>> {
+        let row = sqlx::query(queries::SELECT_STATUS_BY_ID).bind(id).fetch_optional(&mut *conn).await?;
+        let Some(row) = row else { return Ok(None) };
+        let row = queries::status_row(&row)?;
+        Ok(Self::complete(conn, vec![row], viewer).await?.pop())
+    }
+
+    /// Attach reblog targets and viewer flags; drop deleted rows and reblogs whose
+    /// target is gone.
+    pub(super) async fn complete(
+        conn: &mut AnyConnection,
+        rows: Vec<StatusRow>,
+        viewer: Option<i64>,
+    ) -> Result<Vec<StatusRecord>> {
+        let rows: Vec<StatusRow> = rows.into_iter().filter(|r| !r.deleted).collect();
+        let targets: Vec<i64> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
+        let mut originals = Vec::new();
+        if !targets.is_empty() {
+            let mut qb = QueryBuilder::<Any>::new(concat!(status_select!(), " WHERE s.deleted_at IS NULL AND s.id IN ("));
+            let mut sep = qb.separated(", ");
+            for t in &targets {
+                sep.push_bind(*t);
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut *conn).await? {
+                originals.push(queries::status_row(&r)?.record);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut rec = r.record;
+            if let Some(t) = r.reblog_of_id {
+                match originals.iter().find(|o| o.id == t) {
+                    Some(o) => rec.reblog = Some(Box::new(o.clone())),
+                    None => continue,
+                }
+            }
+            out.push(rec);
+        }
+        if let Some(v) = viewer {
+            Self::attach_viewer(conn, &mut out, v).await?;
+        }
+        Ok(out)
+    }
+
+    async fn attach_viewer(conn: &mut AnyConnection, list: &mut [StatusRecord], viewer: i64) -> Result<()> {
+        let ids: Vec<i64> = list.iter().map(|s| s.reblog.as_ref().map_or(s.id, |r| r.id)).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut faved = Vec::new();
+        let mut reblogged = Vec::new();
+        for (sql, column, out) in [
+            ("SELECT status_id FROM favourites WHERE account_id = ", " AND status_id IN (", &mut faved),
+            (
+                "SELECT reblog_of_id FROM statuses WHERE deleted_at IS NULL AND account_id = ",
+                " AND reblog_of_id IN (",
+                &mut reblogged,
+            ),
+        ] {
+            let mut qb = QueryBuilder::<Any>::new(sql);
+            qb.push_bind(viewer);
+            qb.push(column);
+            let mut sep = qb.separated(", ");
+            for id in &ids {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut *conn).await? {
+                out.push(r.try_get::<i64, _>(0)?);
+            }
+        }
+        for s in list.iter_mut() {
+            let flags = |id: i64| ViewerState { favourited: faved.contains(&id), reblogged: reblogged.contains(&id) };
+            if let Some(r) = s.reblog.as_mut() {
+                r.viewer = Some(flags(r.id));
+            }
+            s.viewer = Some(flags(s.reblog.as_ref().map_or(s.id, |r| r.id)));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn followers(conn: &mut AnyConnection, account: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT follower_id FROM follows WHERE target_id = $1")
+            .bind(account)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+}
+
+/// Map a unique-constraint violation to [`StoreError::Taken`].
+pub(super) fn taken(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Taken(field),
+        _ => StoreError::Database(e),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_app(&self, app: NewApp) -> Result<AppRecord> {
+        let row = sqlx::query(
+            "INSERT INTO apps (name, website, redirect_uris, scopes, client_id, client_secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             RETURNING id, name, website, redirect_uris, scopes, client_id, client_secret",
+        )
+        .bind(app.name)
+        .bind(app.website)
+        .bind(app.redirect_uris)
+        .bind(app.scopes)
+        .bind(app.client_id)
+        .bind(app.client_secret)
+        .bind(crate::domain::now_micros())
+        .fetch_one(&self.pool)
+        .await?;
+        queries::app_row(&row)
+    }
+
+    async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, website, redirect_uris, scopes, client_id, client_secret FROM apps WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| queries::app_row(&r)).transpose()
+    }
+
+    async fn create_token(&self, t: NewToken) -> Result<TokenRecord> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, app_id, account_id, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.app_id)
+        .bind(t.account_id)
+        .bind(&t.scopes)
+        .bind(crate::domain::now_micros())
+        .execute(&self.pool)
+        .await?;
+        self.token(&t.token_hash).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(queries::SELECT_TOKEN).bind(token_hash).fetch_optional(&self.pool).await?;
+        row.map(|r| queries::token_row(&r)).transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &str, app_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE token_hash = $1 AND app_id = $2")
+            .bind(token_hash)
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_auth_code(&self, c: NewAuthCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO auth_codes (code_hash, app_id, account_id, redirect_uri, scopes, code_challenge, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(c.code_hash)
+        .bind(c.app_id)
+        .bind(c.account_id)
+        .bind(c.redirect_uri)
+        .bind(c.scopes)
+        .bind(c.code_challenge)
+        .bind(crate::domain::now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>> {
+        let row = sqlx::query(
+            "DELETE FROM auth_codes WHERE code_hash = $1 \
+             RETURNING app_id, account_id, redirect_uri, scopes, code_challenge, created_at",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| queries::auth_code_row(&r)).transpose()
+    }
+
+    async fn create_account(&self, a: NewAccount) -> Result<AccountRecord> {
+        let row = sqlx::query(
+            "INSERT INTO accounts (username, username_lower, email, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&a.username)
+        .bind(a.username.to_lowercase())
+        .bind(a.email)
+        .bind(a.password_hash)
+        .bind(i64::from(a.is_admin))
+        .bind(crate::domain::now_micros())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(taken("username"))?;
+        let id: i64 = row.try_get(0)?;
+        self.account(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn account(&self, id: i64) -> Result<Option<AccountRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::fetch_account(&mut conn, id).await
+    }
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(queries::SELECT_ACCOUNT_BY_USERNAME)
+            .bind(username.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| queries::account_at(&r, 0)).transpose()
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(queries::SELECT_ACCOUNT_BY_EMAIL)
+            .bind(email.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| queries::account_at(&r, 0)).transpose()
+    }
+
+    async fn password_hash(&self, account_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
+    }
+
+    async fn set_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship> {
+        self.write_follow(follower, target, on).await
+    }
+
+    async fn relationship(&self, account: i64, other: i64) -> Result<Relationship> {
+        let rows = sqlx::query(
+            "SELECT follower_id FROM follows WHERE (follower_id = $1 AND target_id = $2) OR (follower_id = $2 AND target_id = $1)",
+        )
+        .bind(account)
+        .bind(other)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rel = Relationship::default();
+        for r in rows {
+            let f: i64 = r.try_get(0)?;
+            if f == account {
+                rel.following = true;
+            } else {
+                rel.followed_by = true;
+            }
+        }
+        Ok(rel)
+    }
+
+    async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
+        self.write_new_status(s).await
+    }
+
+    async fn status(&self, id: i64, viewer: Option<i64>) -> Result<Option<StatusRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::fetch_status(&mut conn, id, viewer).await
+    }
+
+    async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord> {
+        self.write_edit(change).await
+    }
+
+    async fn delete_status(&self, id: i64) -> Result<StatusRecord> {
+        self.write_delete(id).await
+    }
+
+    async fn status_history(&self, id: i64) -> Result<Vec<EditRecord>> {
+        let rows = sqlx::query(
+            "SELECT text, content, spoiler_text, sensitive, created_at FROM status_edits WHERE status_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(queries::edit_row).collect()
+    }
+
+    async fn set_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+        self.write_favourite(account, status, on).await
+    }
+
+    async fn set_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+        self.write_reblog(account, status, on).await
+    }
+
+    async fn timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>> {
+        self.read_timeline(which, page, viewer).await
+    }
+
+    async fn head_position(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events").fetch_one(&self.pool).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT e.position, e.kind, e.payload, e.streams FROM event_streams es \
+             JOIN events e ON e.id = es.event_id \
+             WHERE es.stream = $1 AND es.position > $2 ORDER BY es.position LIMIT $3",
+        )
+        .bind(stream)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(queries::event_row).collect()
+    }
+
+    async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT e.position, e.kind, e.payload, e.streams FROM events e \
+             WHERE e.position > $1 AND e.position <= $2 ORDER BY e.position LIMIT $3",
+        )
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(queries::event_row).collect()
+    }
+
+    fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>> {
+        match self.backend {
+            Backend::Sqlite => {
+                if self.lease_taken.swap(true, Ordering::SeqCst) {
+                    return Ok(None);
+                }
+                let conn = self.pool.acquire().await?.detach();
+                Ok(Some(Box::new(SqlLease {
+                    conn,
+                    write_lock: self.write_lock.clone(),
+                    released: Some(self.lease_taken.clone()),
+                })))
+            }
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?.detach();
+                let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+                    .bind(ADVISORY_LOCK_KEY)
+                    .fetch_one(&mut conn)
+                    .await?
+                    .try_get(0)?;
+                if !got {
+                    let _ = conn.close().await;
+                    return Ok(None);
+                }
+                Ok(Some(Box::new(SqlLease { conn, write_lock: None, released: None })))
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The sequencer's lease: a dedicated connection. On Postgres that connection holds the
+/// advisory lock, so if it dies the lock is released and another node takes over; all
+/// assignments run on it, so a sequencer that lost its lock cannot assign anything.
+struct SqlLease {
+    conn: AnyConnection,
+    write_lock: Option<Arc<Mutex<()>>>,
+    released: Option<Arc<AtomicBool>>,
+}
+
+impl Drop for SqlLease {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.released {
+            flag.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl SequencerLease for SqlLease {
+    async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
+        let _guard = match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let mut tx = self.conn.begin().await?;
+        let head: i64 = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let rows = sqlx::query(
+            "UPDATE events SET position = $1 + x.rn \
+             FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
+                   FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
+             WHERE events.id = x.id \
+             RETURNING events.position, events.kind, events.payload, events.streams",
+        )
+        .bind(head)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            "UPDATE event_streams SET position = (SELECT e.position FROM events e WHERE e.id = event_streams.event_id) \
+             WHERE event_id IN (SELECT id FROM events WHERE position > $1)",
+        )
+        .bind(head)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut events = rows.iter().map(queries::event_row).collect::<Result<Vec<_>>>()?;
+        events.sort_by_key(|e| e.position);
+        Ok(events)
+    }
+
+    async fn published_upto(&mut self) -> Result<i64> {
+        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1").fetch_one(&mut self.conn).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn mark_published(&mut self, position: i64) -> Result<()> {
+        let _guard = match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        sqlx::query("UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1")
+            .bind(position)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+}
+

@@ -1,0 +1,376 @@
+//! Writes that readers must see: each one commits its event row with the change.
+
+use super::queries::encode_mentions;
+use super::sql::{SqlStore, taken};
+use super::*;
+use crate::domain::entities::{MentionRecord, Status};
+use crate::domain::stream::Audience;
+use crate::domain::text;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+fn bool_i64(b: bool) -> i64 {
+    i64::from(b)
+}
+
+impl SqlStore {
+    /// Resolve local @mentions and render the text to HTML.
+    async fn render(&self, conn: &mut AnyConnection, body: &str) -> Result<(String, Vec<MentionRecord>, Vec<String>)> {
+        let mut mentions = Vec::new();
+        for (user, domain) in text::mentions(body) {
+            if domain.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case(&self.site.domain)) {
+                continue;
+            }
+            let row = sqlx::query("SELECT id, username FROM accounts WHERE username_lower = $1")
+                .bind(user.to_lowercase())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(r) = row {
+                mentions.push(MentionRecord { id: r.try_get(0)?, username: r.try_get(1)? });
+            }
+        }
+        let base = self.site.base_url.clone();
+        let content = text::render_html(body, &base, &|u, _| {
+            mentions
+                .iter()
+                .find(|m| m.username.eq_ignore_ascii_case(u))
+                .map(|m| format!("{base}/@{}", m.username))
+        });
+        Ok((content, mentions, text::tags(body)))
+    }
+
+    /// The stream keys of a status as it stands (or stood, for a deleted one).
+    async fn audience(conn: &mut AnyConnection, s: &StatusRecord, is_reblog: bool) -> Result<Vec<String>> {
+        let followers = Self::followers(conn, s.account.id).await?;
+        let mentioned: Vec<i64> = s.mentions.iter().map(|m| m.id).collect();
+        Ok(Audience {
+            public: s.visibility == "public" && !is_reblog,
+            tags: &s.tags,
+            author: s.account.id,
+            followers: &followers,
+            mentioned: &mentioned,
+        }
+        .keys())
+    }
+
+    pub(super) async fn write_new_status(&self, s: NewStatus) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        if let Some(key) = &s.idempotency_key {
+            let row = sqlx::query("SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2")
+                .bind(s.account_id)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(r) = row {
+                let id: i64 = r.try_get(0)?;
+                let existing = Self::fetch_status(conn, id, Some(s.account_id)).await?;
+                self.commit_write(w, false).await?;
+                return existing.ok_or(StoreError::NotFound);
+            }
+        }
+        let reply_to_account = match s.in_reply_to_id {
+            Some(parent) => {
+                let p = Self::fetch_status(conn, parent, Some(s.account_id)).await?;
+                let p = p.ok_or_else(|| StoreError::Invalid("The post you are trying to reply to does not exist".into()))?;
+                Some(p.account.id)
+            }
+            None => None,
+        };
+        let (content, mentions, tags) = self.render(conn, &s.text).await?;
+        let now = crate::domain::now_micros();
+        let row = sqlx::query(
+            "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
+             in_reply_to_id, in_reply_to_account_id, tags, mentions, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(s.account_id)
+        .bind(&s.text)
+        .bind(&content)
+        .bind(&s.spoiler_text)
+        .bind(bool_i64(s.sensitive))
+        .bind(s.visibility)
+        .bind(&s.language)
+        .bind(s.in_reply_to_id)
+        .bind(reply_to_account)
+        .bind(tags.join(" "))
+        .bind(encode_mentions(&mentions))
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let id: i64 = row.try_get(0)?;
+        Self::insert_tags(conn, id, &tags).await?;
+        sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
+            .bind(s.account_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(parent) = s.in_reply_to_id {
+            sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
+                .bind(parent)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(key) = &s.idempotency_key {
+            sqlx::query("INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(s.account_id)
+                .bind(key)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(taken("Idempotency-Key"))?;
+        }
+        let record = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+        let keys = Self::audience(conn, &record, false).await?;
+        Self::insert_event(conn, EventKind::Update, &Status::payload(&record, &self.site), &keys).await?;
+        self.commit_write(w, true).await?;
+        let mut record = record;
+        record.viewer = Some(Default::default());
+        Ok(record)
+    }
+
+    async fn insert_tags(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
+        for t in tags {
+            sqlx::query("INSERT INTO status_tags (tag, status_id) VALUES ($1, $2)")
+                .bind(t)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write_edit(&self, c: StatusChange) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let before = Self::fetch_status(conn, c.status_id, None).await?.ok_or(StoreError::NotFound)?;
+        if before.reblog.is_some() {
+            return Err(StoreError::Invalid("A reblog cannot be edited".into()));
+        }
+        let had_edits = sqlx::query("SELECT COUNT(*) FROM status_edits WHERE status_id = $1")
+            .bind(c.status_id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get::<i64, _>(0)?
+            > 0;
+        if !had_edits {
+            Self::insert_edit(conn, c.status_id, &before.text, &before.content, &before.spoiler_text, before.sensitive, before.created_at).await?;
+        }
+        let (content, mentions, tags) = self.render(conn, &c.text).await?;
+        let now = crate::domain::now_micros();
+        sqlx::query(
+            "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = COALESCE($6, language), \
+             tags = $7, mentions = $8, edited_at = $9 WHERE id = $1",
+        )
+        .bind(c.status_id)
+        .bind(&c.text)
+        .bind(&content)
+        .bind(&c.spoiler_text)
+        .bind(bool_i64(c.sensitive))
+        .bind(&c.language)
+        .bind(tags.join(" "))
+        .bind(encode_mentions(&mentions))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Self::insert_edit(conn, c.status_id, &c.text, &content, &c.spoiler_text, c.sensitive, now).await?;
+        sqlx::query("DELETE FROM status_tags WHERE status_id = $1").bind(c.status_id).execute(&mut *conn).await?;
+        Self::insert_tags(conn, c.status_id, &tags).await?;
+        let after = Self::fetch_status(conn, c.status_id, None).await?.ok_or(StoreError::NotFound)?;
+        // Readers of a tag the edit removed must see the correction too.
+        let mut keys = Self::audience(conn, &before, false).await?;
+        for k in Self::audience(conn, &after, false).await? {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Self::insert_event(conn, EventKind::StatusUpdate, &Status::payload(&after, &self.site), &keys).await?;
+        self.commit_write(w, true).await?;
+        Ok(after)
+    }
+
+    async fn insert_edit(
+        conn: &mut AnyConnection,
+        id: i64,
+        text: &str,
+        content: &str,
+        spoiler: &str,
+        sensitive: bool,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO status_edits (status_id, text, content, spoiler_text, sensitive, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(text)
+        .bind(content)
+        .bind(spoiler)
+        .bind(bool_i64(sensitive))
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn write_delete(&self, id: i64) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let s = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+        self.remove(conn, &s).await?;
+        self.commit_write(w, true).await?;
+        Ok(s)
+    }
+
+    /// Mark a status deleted, fix the counters, and send `delete` where it was seen.
+    async fn remove(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
+        let now = crate::domain::now_micros();
+        sqlx::query("UPDATE statuses SET deleted_at = $2 WHERE id = $1").bind(s.id).bind(now).execute(&mut *conn).await?;
+        sqlx::query("UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0")
+            .bind(s.account.id)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(parent) = s.in_reply_to_id {
+            sqlx::query("UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0")
+                .bind(parent)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(original) = &s.reblog {
+            sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count - 1 WHERE id = $1 AND reblogs_count > 0")
+                .bind(original.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let keys = Self::audience(conn, s, s.reblog.is_some()).await?;
+        Self::insert_event(conn, EventKind::Delete, &s.id.to_string(), &keys).await
+    }
+
+    pub(super) async fn write_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        let changed = if on {
+            sqlx::query("INSERT INTO favourites (account_id, status_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(account)
+                .bind(status)
+                .bind(crate::domain::now_micros())
+                .execute(&mut *conn)
+                .await?
+        } else {
+            sqlx::query("DELETE FROM favourites WHERE account_id = $1 AND status_id = $2")
+                .bind(account)
+                .bind(status)
+                .execute(&mut *conn)
+                .await?
+        }
+        .rows_affected();
+        if changed > 0 {
+            sqlx::query("UPDATE statuses SET favourites_count = favourites_count + $2 WHERE id = $1")
+                .bind(status)
+                .bind(if on { 1i64 } else { -1 })
+                .execute(&mut *conn)
+                .await?;
+        }
+        let s = Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        self.commit_write(w, false).await?;
+        Ok(s)
+    }
+
+    pub(super) async fn write_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let original = Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        let original = match original.reblog {
+            Some(inner) => *inner,
+            None => original,
+        };
+        if original.visibility == "private" {
+            return Err(StoreError::Forbidden);
+        }
+        let existing = sqlx::query("SELECT id FROM statuses WHERE account_id = $1 AND reblog_of_id = $2 AND deleted_at IS NULL")
+            .bind(account)
+            .bind(original.id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?;
+        let result = match (on, existing) {
+            (true, Some(id)) => Self::fetch_status(conn, id, Some(account)).await?,
+            (true, None) => {
+                let now = crate::domain::now_micros();
+                let row = sqlx::query(
+                    "INSERT INTO statuses (account_id, text, content, visibility, reblog_of_id, created_at) \
+                     VALUES ($1, '', '', 'public', $2, $3) RETURNING id",
+                )
+                .bind(account)
+                .bind(original.id)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?;
+                let id: i64 = row.try_get(0)?;
+                sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
+                    .bind(original.id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
+                    .bind(account)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                let r = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+                let keys = Self::audience(conn, &r, true).await?;
+                Self::insert_event(conn, EventKind::Update, &Status::payload(&r, &self.site), &keys).await?;
+                Self::fetch_status(conn, id, Some(account)).await?
+            }
+            (false, Some(id)) => {
+                let r = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+                self.remove(conn, &r).await?;
+                Self::fetch_status(conn, original.id, Some(account)).await?
+            }
+            (false, None) => Self::fetch_status(conn, original.id, Some(account)).await?,
+        };
+        self.commit_write(w, true).await?;
+        result.ok_or(StoreError::NotFound)
+    }
+
+    pub(super) async fn write_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship> {
+        if follower == target {
+            return Err(StoreError::Invalid("You cannot follow yourself".into()));
+        }
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        Self::fetch_account(conn, target).await?.ok_or(StoreError::NotFound)?;
+        let changed = if on {
+            sqlx::query("INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(follower)
+                .bind(target)
+                .bind(crate::domain::now_micros())
+                .execute(&mut *conn)
+                .await?
+        } else {
+            sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND target_id = $2")
+                .bind(follower)
+                .bind(target)
+                .execute(&mut *conn)
+                .await?
+        }
+        .rows_affected();
+        if changed > 0 {
+            let d: i64 = if on { 1 } else { -1 };
+            sqlx::query("UPDATE accounts SET following_count = following_count + $2 WHERE id = $1")
+                .bind(follower)
+                .bind(d)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("UPDATE accounts SET followers_count = followers_count + $2 WHERE id = $1")
+                .bind(target)
+                .bind(d)
+                .execute(&mut *conn)
+                .await?;
+        }
+        self.commit_write(w, false).await?;
+        self.relationship(follower, target).await
+    }
+}
+
