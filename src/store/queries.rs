@@ -1,7 +1,7 @@
 //! Portable SQL text and row decoding shared by both backends.
 //!
 //! Placeholders are `$N`, which PostgreSQL and SQLite both accept. Every query text is
-//! a literal; dynamic parts go through `QueryBuilder` binds, never string formatting.
+//! a literal; dynamic parts go through [`Sql`] binds, never string formatting.
 
 use super::{AppRecord, AuthCodeRecord, Result, TokenRecord};
 use crate::domain::entities::{AccountRecord, EditRecord, MentionRecord, StatusRecord};
@@ -171,4 +171,66 @@ pub fn edit_row(row: &AnyRow) -> Result<EditRecord> {
         sensitive: row.try_get::<i64, _>(3)? != 0,
         created_at: row.try_get(4)?,
     })
+}
+
+/// A query assembled from literal fragments and bound values, numbering placeholders
+/// `$1, $2, …` (sqlx's `QueryBuilder` on `Any` writes `?`, which Postgres rejects).
+/// Only literal fragments are appended as text; every value is bound.
+#[derive(Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl Sql {
+    pub fn new(fragment: &'static str) -> Self {
+        Sql { text: fragment.to_string(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, fragment: &'static str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+
+    fn placeholder(&mut self, a: Arg) -> &mut Self {
+        self.args.push(a);
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.placeholder(Arg::Int(v))
+    }
+
+    pub fn text(&mut self, v: &str) -> &mut Self {
+        self.placeholder(Arg::Text(v.to_string()))
+    }
+
+    /// `$a, $b, …` for a non-empty list.
+    pub fn int_list(&mut self, vs: &[i64]) -> &mut Self {
+        for (i, v) in vs.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.int(*v);
+        }
+        self
+    }
+
+    pub fn build(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.clone()));
+        for a in &self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
 }

@@ -1,19 +1,18 @@
 //! Timeline reads: one query for a page of statuses, one for reblog targets, two for
 //! the viewer's flags; never a query per status.
 
-use super::queries::{self, status_select};
+use super::queries::{self, Sql, status_select};
 use super::sql::SqlStore;
 use super::*;
-use sqlx::{Any, QueryBuilder};
 
 impl SqlStore {
     pub(super) async fn read_timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>> {
-        let mut qb = QueryBuilder::<Any>::new(status_select!());
+        let mut qb = Sql::new(status_select!());
         match which {
             Timeline::Public { local, remote } | Timeline::Tag { local, remote, .. } => {
                 if let Timeline::Tag { tag, .. } = which {
                     qb.push(" JOIN status_tags t ON t.status_id = s.id WHERE t.tag = ");
-                    qb.push_bind(tag.clone());
+                    qb.text(tag);
                     qb.push(" AND ");
                 } else {
                     qb.push(" WHERE ");
@@ -26,38 +25,38 @@ impl SqlStore {
             }
             Timeline::Home { account_id } => {
                 qb.push(" WHERE (s.account_id = ");
-                qb.push_bind(*account_id);
+                qb.int(*account_id);
                 qb.push(" OR s.account_id IN (SELECT target_id FROM follows WHERE follower_id = ");
-                qb.push_bind(*account_id);
+                qb.int(*account_id);
                 qb.push("))");
             }
             Timeline::Account { account_id } => {
                 qb.push(" WHERE s.account_id = ");
-                qb.push_bind(*account_id);
+                qb.int(*account_id);
                 qb.push(" AND (s.visibility IN ('public', 'unlisted') OR s.account_id = ");
-                qb.push_bind(viewer.unwrap_or(-1));
+                qb.int(viewer.unwrap_or(-1));
                 qb.push(" OR EXISTS (SELECT 1 FROM follows f WHERE f.target_id = s.account_id AND f.follower_id = ");
-                qb.push_bind(viewer.unwrap_or(-1));
+                qb.int(viewer.unwrap_or(-1));
                 qb.push("))");
             }
         }
         qb.push(" AND s.deleted_at IS NULL");
         if let Some(max) = page.max_id {
             qb.push(" AND s.id < ");
-            qb.push_bind(max);
+            qb.int(max);
         }
         if let Some(since) = page.since_id {
             qb.push(" AND s.id > ");
-            qb.push_bind(since);
+            qb.int(since);
         }
         // `min_id` pages from just above it (oldest first), then we flip to newest first.
         let ascending = page.min_id.is_some();
         if let Some(min) = page.min_id {
             qb.push(" AND s.id > ");
-            qb.push_bind(min);
+            qb.int(min);
         }
         qb.push(if ascending { " ORDER BY s.id ASC LIMIT " } else { " ORDER BY s.id DESC LIMIT " });
-        qb.push_bind(page.limit);
+        qb.int(page.limit);
         let mut conn = self.pool.acquire().await?;
         let rows = qb.build().fetch_all(&mut *conn).await?;
         let mut rows = rows.iter().map(queries::status_row).collect::<Result<Vec<_>>>()?;

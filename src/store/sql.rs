@@ -2,11 +2,11 @@
 //! `Any` driver. Backend differences are confined to [`Backend`] and to the modules that
 //! open each database.
 
-use super::queries::{self, StatusRow, status_select};
+use super::queries::{self, Sql, StatusRow, status_select};
 use super::*;
 use crate::domain::entities::ViewerState;
 use sqlx::{AnyConnection, AnyPool};
-use sqlx::{Any, Connection, QueryBuilder, Row, Transaction};
+use sqlx::{Any, Connection, Row, Transaction};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -92,11 +92,11 @@ impl SqlStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut qb = QueryBuilder::<Any>::new("INSERT INTO event_streams (stream, event_id) ");
-        qb.push_values(keys, |mut b, k| {
-            b.push_bind(k.clone()).push_bind(event_id);
-        });
-        qb.build().execute(&mut *conn).await?;
+        let mut q = Sql::new("INSERT INTO event_streams (stream, event_id) VALUES ");
+        for (i, k) in keys.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" }).text(k).push(", ").int(event_id).push(")");
+        }
+        q.build().execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -128,13 +128,9 @@ impl SqlStore {
         let targets: Vec<i64> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
         let mut originals = Vec::new();
         if !targets.is_empty() {
-            let mut qb = QueryBuilder::<Any>::new(concat!(status_select!(), " WHERE s.deleted_at IS NULL AND s.id IN ("));
-            let mut sep = qb.separated(", ");
-            for t in &targets {
-                sep.push_bind(*t);
-            }
-            qb.push(")");
-            for r in qb.build().fetch_all(&mut *conn).await? {
+            let mut q = Sql::new(concat!(status_select!(), " WHERE s.deleted_at IS NULL AND s.id IN ("));
+            q.int_list(&targets).push(")");
+            for r in q.build().fetch_all(&mut *conn).await? {
                 originals.push(queries::status_row(&r)?.record);
             }
         }
@@ -170,15 +166,9 @@ impl SqlStore {
                 &mut reblogged,
             ),
         ] {
-            let mut qb = QueryBuilder::<Any>::new(sql);
-            qb.push_bind(viewer);
-            qb.push(column);
-            let mut sep = qb.separated(", ");
-            for id in &ids {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            for r in qb.build().fetch_all(&mut *conn).await? {
+            let mut q = Sql::new(sql);
+            q.int(viewer).push(column).int_list(&ids).push(")");
+            for r in q.build().fetch_all(&mut *conn).await? {
                 out.push(r.try_get::<i64, _>(0)?);
             }
         }

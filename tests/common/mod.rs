@@ -1,0 +1,305 @@
+//! Test harness: start a real node on 127.0.0.1:0 against a fresh SQLite file or a
+//! fresh Postgres database, and talk to it over HTTP, WebSocket and SSE like a client.
+#![allow(dead_code)]
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tidings::config::Config;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Run each story once per backend: `sqlite::story` and `postgres::story`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::common::Backend::Postgres).await })*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub backend: Backend,
+    pub database_url: String,
+    shutdown: CancellationToken,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The Postgres server for tests, or `None` (loudly) when not configured. Under
+/// `CI=true` a missing Postgres is a failure, not a skip.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("TIDINGS_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but TIDINGS_TEST_DATABASE_URL is not set: the Postgres stories cannot run");
+            }
+            eprintln!("\n*** SKIPPED: TIDINGS_TEST_DATABASE_URL is not set, so this Postgres story did not run ***\n");
+            None
+        }
+    }
+}
+
+/// Create an empty database on the test server and return its URL.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = postgres_admin_url()?;
+    let name = format!("tidings_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TIDINGS_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+    let mut url = url::Url::parse(&admin).expect("TIDINGS_TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+pub async fn database_url(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("tidings.db").display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => fresh_postgres_database().await.map(|u| (u, None)),
+    }
+}
+
+/// Start a node; `None` when the backend is not available (already announced).
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let (url, dir) = database_url(backend).await?;
+    Some(spawn_on(backend, &url, dir, tweak).await)
+}
+
+pub async fn spawn_on(backend: Backend, url: &str, dir: Option<tempfile::TempDir>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .try_init();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = Config::for_database(url);
+    config.listen = addr.to_string();
+    config.public_url = Some(format!("http://{addr}"));
+    config.redis_url = None;
+    config.sse_heartbeat_secs = 15;
+    tweak(&mut config);
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(e) = tidings::run(config, listener, s).await {
+            panic!("server failed: {e:#}");
+        }
+    });
+    let app = TestApp { base: format!("http://{addr}"), http: reqwest::Client::new(), backend, database_url: url.to_string(), shutdown, _dir: dir };
+    for _ in 0..100 {
+        if app.http.get(app.url("/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return app;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become healthy");
+}
+
+/// A signed-in user of the test server.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replacen("http://", "ws://", 1))
+    }
+
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Register an app, get an app token, sign up `name` through the API.
+    pub async fn register(&self, name: &str) -> User {
+        let app: Value = self
+            .http
+            .post(self.url("/api/v1/apps"))
+            .form(&[("client_name", "tests"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let app_token: Value = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app["client_id"].as_str().unwrap()),
+                ("client_secret", app["client_secret"].as_str().unwrap()),
+                ("scope", "read write follow"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let res = self
+            .http
+            .post(self.url("/api/v1/accounts"))
+            .bearer_auth(app_token["access_token"].as_str().unwrap())
+            .json(&json!({"username": name, "email": format!("{name}@example.org"), "password": "correct horse battery", "agreement": true, "locale": "en"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "registration of {name}");
+        let token: Value = res.json().await.unwrap();
+        let token = token["access_token"].as_str().unwrap().to_string();
+        let me: Value = self.http.get(self.url("/api/v1/accounts/verify_credentials")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        User { id: me["id"].as_str().unwrap().to_string(), username: name.to_string(), token }
+    }
+
+    pub async fn post(&self, user: &User, text: &str) -> Value {
+        self.post_with(user, json!({ "status": text })).await
+    }
+
+    pub async fn post_with(&self, user: &User, body: Value) -> Value {
+        let res = self.http.post(self.url("/api/v1/statuses")).bearer_auth(&user.token).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200, "posting {body}");
+        res.json().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+    pub comments: Vec<String>,
+}
+
+impl SseReader {
+    pub async fn open(app: &TestApp, path: &str, last_event_id: Option<&str>, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, Option<SseReader>) {
+        let mut req = app.http.get(app.url(path));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        if !res.status().is_success() {
+            return (status, headers, None);
+        }
+        let reader = SseReader { body: Box::pin(res.bytes_stream()), buf: String::new(), comments: Vec::new() };
+        (status, headers, Some(reader))
+    }
+
+    /// The next event (skipping comments), or `None` at the end or after `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..i + 2).collect();
+                let mut ev = SseEvent { event: "message".into(), data: String::new(), id: None };
+                let mut has_data = false;
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        self.comments.push(c.to_string());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        ev.event = v.to_string();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        if has_data {
+                            ev.data.push('\n');
+                        }
+                        ev.data.push_str(v);
+                        has_data = true;
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        ev.id = Some(v.to_string());
+                    }
+                }
+                if has_data {
+                    return Some(ev);
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(std::str::from_utf8(&chunk).unwrap()),
+                _ => return None,
+            }
+        }
+    }
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn ws_connect(app: &TestApp, token: Option<&str>) -> Ws {
+    let url = match token {
+        Some(t) => app.ws_url(&format!("/api/v1/streaming?access_token={t}")),
+        None => app.ws_url("/api/v1/streaming"),
+    };
+    tokio_tungstenite::connect_async(url).await.expect("websocket connect").0
+}
+
+pub async fn ws_send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next JSON text frame, or `None` after `wait` or at close.
+pub async fn ws_next(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => return None,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+pub const WAIT: Duration = Duration::from_secs(5);
+pub const QUIET: Duration = Duration::from_millis(600);
