@@ -44,10 +44,20 @@ pub enum Registrations {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "TIDINGS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: String,
     /// `sqlite://…` (embedded default) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tidings.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tidings.db?mode=rwc",
+        global = true
+    )]
     pub database_url: String,
     /// `redis://…` for several nodes; unset runs the in-process bus.
     #[arg(long, env = "REDIS_URL", global = true)]
@@ -71,13 +81,20 @@ pub struct Config {
     #[arg(long, env = "TIDINGS_READER_QUEUE_BYTES", default_value_t = 1 << 20, global = true)]
     pub reader_queue_bytes: usize,
     /// Seconds between SSE heartbeats.
-    #[arg(long, env = "TIDINGS_SSE_HEARTBEAT_SECS", default_value_t = 15, global = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_SSE_HEARTBEAT_SECS",
+        default_value_t = 15,
+        global = true
+    )]
     pub sse_heartbeat_secs: u64,
 }
 
 impl Config {
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// A configuration for tests and tools: embedded defaults with the given database.

@@ -25,7 +25,12 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Subscribe to the bus first, then read the head, so nothing falls between.
-    pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, hub: Arc<Hub>, shutdown: CancellationToken) {
+    pub async fn run(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        hub: Arc<Hub>,
+        shutdown: CancellationToken,
+    ) {
         let mut rx = bus.subscribe();
         let last = loop {
             match store.head_position().await {
@@ -37,8 +42,15 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => return,
             }
         };
-        hub.stats.last_position.store(last as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut d = Dispatcher { store, hub, last, catch_ups: 0 };
+        hub.stats
+            .last_position
+            .store(last as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut d = Dispatcher {
+            store,
+            hub,
+            last,
+            catch_ups: 0,
+        };
         let mut check = tokio::time::interval(CHECK);
         let mut head_at_last_check = last;
         loop {
@@ -96,7 +108,10 @@ impl Dispatcher {
                         }
                     }
                     if self.last == before {
-                        tracing::error!(at = self.last, "hole in the event log; positions must be gapless");
+                        tracing::error!(
+                            at = self.last,
+                            "hole in the event log; positions must be gapless"
+                        );
                         return;
                     }
                 }

@@ -45,27 +45,51 @@ pub struct Node {
 impl Node {
     /// Open the database (running migrations), choose the bus, start the background
     /// tasks (sequencer, dispatcher). They stop when `shutdown` is cancelled.
-    pub async fn start(config: config::Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
+    pub async fn start(
+        config: config::Config,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Node> {
         let site = domain::Site::new(&config.public_url());
         let store = store::open(&config.database_url, site.clone()).await?;
         if config.redis_url.is_some() {
-            anyhow::bail!("REDIS_URL is set, but the Redis bus is not built yet; unset it to run one node");
+            anyhow::bail!(
+                "REDIS_URL is set, but the Redis bus is not built yet; unset it to run one node"
+            );
         }
         let bus: Arc<dyn bus::Bus> = Arc::new(bus::LocalBus::new(65_536));
         let hub = hub::Hub::new();
         tokio::spawn(sequencer::run(store.clone(), bus.clone(), shutdown.clone()));
-        tokio::spawn(dispatch::Dispatcher::run(store.clone(), bus.clone(), hub.clone(), shutdown.clone()));
-        Ok(Node { config: Arc::new(config), site, store, bus, hub, shutdown })
+        tokio::spawn(dispatch::Dispatcher::run(
+            store.clone(),
+            bus.clone(),
+            hub.clone(),
+            shutdown.clone(),
+        ));
+        Ok(Node {
+            config: Arc::new(config),
+            site,
+            store,
+            bus,
+            hub,
+            shutdown,
+        })
     }
 }
 
 /// Serve on `listener` until `shutdown` is cancelled. Used by the binary and the tests.
-pub async fn run(config: config::Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: config::Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let node = Node::start(config, shutdown.clone()).await?;
     let app = api::router(node);
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("server error")
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .context("server error")
 }

@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -20,14 +21,21 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: tidings::config::Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (is another server using it?)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server using it?)",
+                config.listen
+            )
+        })?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         let term = async {
-            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
                 s.recv().await;
             }
         };
@@ -42,13 +50,24 @@ async fn serve(config: tidings::config::Config) -> anyhow::Result<()> {
 
 async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateUser { name, password, email, admin } => {
+        AdminCommand::CreateUser {
+            name,
+            password,
+            email,
+            admin,
+        } => {
             let site = tidings::domain::Site::new(&config.public_url());
             let store = tidings::store::open(&config.database_url, site).await?;
-            let account = tidings::api::accounts::create_account(&*store, &name, &password, email, admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot create {name:?}: {e}"))?;
-            println!("created account {} (id {}){}", account.username, account.id, if admin { " as administrator" } else { "" });
+            let account =
+                tidings::api::accounts::create_account(&*store, &name, &password, email, admin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot create {name:?}: {e}"))?;
+            println!(
+                "created account {} (id {}){}",
+                account.username,
+                account.id,
+                if admin { " as administrator" } else { "" }
+            );
             Ok(())
         }
     }

@@ -94,7 +94,11 @@ async fn lead(
         if more_waiting || (published < head && !bus_failed) {
             continue;
         }
-        let pause = if bus_failed { Duration::from_millis(200) } else { SWEEP };
+        let pause = if bus_failed {
+            Duration::from_millis(200)
+        } else {
+            SWEEP
+        };
         tokio::select! {
             _ = committed.notified(), if !bus_failed => {}
             _ = tokio::time::sleep(pause) => {}

@@ -20,7 +20,10 @@ use serde_json::{Value, json};
 pub fn router() -> Router<Node> {
     Router::new()
         .route("/api/v1/accounts", post(register))
-        .route("/api/v1/accounts/verify_credentials", get(verify_credentials))
+        .route(
+            "/api/v1/accounts/verify_credentials",
+            get(verify_credentials),
+        )
         .route("/api/v1/accounts/lookup", get(lookup))
         .route("/api/v1/accounts/relationships", get(relationships))
         .route("/api/v1/accounts/{id}", get(show))
@@ -30,21 +33,39 @@ pub fn router() -> Router<Node> {
 }
 
 /// Validate, hash the password off the async threads, and create the account.
-pub async fn create_account(store: &dyn Store, name: &str, password: &str, email: Option<String>, admin: bool) -> ApiResult<AccountRecord> {
+pub async fn create_account(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+    email: Option<String>,
+    admin: bool,
+) -> ApiResult<AccountRecord> {
     let mut details = serde_json::Map::new();
     let username = Username::parse(name);
     let password = Password::parse(password);
     if let Err(e) = &username {
-        details.insert("username".into(), json!([{ "error": "ERR_INVALID", "description": e.to_string() }]));
+        details.insert(
+            "username".into(),
+            json!([{ "error": "ERR_INVALID", "description": e.to_string() }]),
+        );
     }
     if let Err(e) = &password {
-        details.insert("password".into(), json!([{ "error": "ERR_TOO_SHORT", "description": e.to_string() }]));
+        details.insert(
+            "password".into(),
+            json!([{ "error": "ERR_TOO_SHORT", "description": e.to_string() }]),
+        );
     }
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        details.insert("email".into(), json!([{ "error": "ERR_INVALID", "description": "is invalid" }]));
+        details.insert(
+            "email".into(),
+            json!([{ "error": "ERR_INVALID", "description": "is invalid" }]),
+        );
     }
     let (Ok(username), Ok(password), true) = (username, password, details.is_empty()) else {
-        return Err(ApiError::Unprocessable("Validation failed".into(), Some(Value::Object(details))));
+        return Err(ApiError::Unprocessable(
+            "Validation failed".into(),
+            Some(Value::Object(details)),
+        ));
     };
     let hash = hash_password(password).await?;
     let account = store
@@ -64,7 +85,9 @@ async fn hash_password(password: Password) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
         let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
-        argon2::Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
+        argon2::Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -73,19 +96,31 @@ async fn hash_password(password: Password) -> ApiResult<String> {
 
 /// The account named by `login` (username, `@username` or email) if `password` is its
 /// password. Verification runs on a blocking thread.
-pub async fn verify_password(node: &Node, login: &str, password: &str) -> ApiResult<Option<AccountRecord>> {
+pub async fn verify_password(
+    node: &Node,
+    login: &str,
+    password: &str,
+) -> ApiResult<Option<AccountRecord>> {
     let login = login.trim().trim_start_matches('@');
     let account = if login.contains('@') {
         node.store.account_by_email(login).await?
     } else {
         node.store.account_by_username(login).await?
     };
-    let Some(account) = account else { return Ok(None) };
-    let Some(hash) = node.store.password_hash(account.id).await? else { return Ok(None) };
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let Some(hash) = node.store.password_hash(account.id).await? else {
+        return Ok(None);
+    };
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        PasswordHash::new(&hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -99,14 +134,28 @@ struct RegisterForm {
     password: Option<String>,
 }
 
-async fn register(State(node): State<Node>, auth: Auth, Input(f): Input<RegisterForm>) -> ApiResult<Json<Value>> {
+async fn register(
+    State(node): State<Node>,
+    auth: Auth,
+    Input(f): Input<RegisterForm>,
+) -> ApiResult<Json<Value>> {
     if node.config.registrations == Registrations::Closed {
-        return Err(ApiError::Forbidden("Registrations are closed on this server".into()));
+        return Err(ApiError::Forbidden(
+            "Registrations are closed on this server".into(),
+        ));
     }
     auth.require("write:accounts")?;
-    let account = create_account(&*node.store, f.username.as_deref().unwrap_or(""), f.password.as_deref().unwrap_or(""), f.email, false).await?;
+    let account = create_account(
+        &*node.store,
+        f.username.as_deref().unwrap_or(""),
+        f.password.as_deref().unwrap_or(""),
+        f.email,
+        false,
+    )
+    .await?;
     let scopes = auth.0.scopes.clone();
-    let (secret, token) = super::oauth::create_token(&node, auth.0.app_id, Some(account.id), &scopes).await?;
+    let (secret, token) =
+        super::oauth::create_token(&node, auth.0.app_id, Some(account.id), &scopes).await?;
     Ok(Json(super::oauth::token_json(&secret, &token)))
 }
 
@@ -114,13 +163,22 @@ async fn verify_credentials(State(node): State<Node>, auth: Auth) -> ApiResult<J
     auth.require("read:accounts")?;
     let me = auth.account()?;
     let fresh = node.store.account(me.id).await?.ok_or(ApiError::NotFound)?;
-    let mut v = serde_json::to_value(Account::render(&fresh, &node.site)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut v = serde_json::to_value(Account::render(&fresh, &node.site))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     v["source"] = json!({ "privacy": "public", "sensitive": false, "language": null, "note": fresh.note, "fields": [], "follow_requests_count": 0 });
     Ok(Json(v))
 }
 
-async fn show(State(node): State<Node>, _auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
-    let a = node.store.account(parse_id(&id)?).await?.ok_or(ApiError::NotFound)?;
+async fn show(
+    State(node): State<Node>,
+    _auth: MaybeAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Account>> {
+    let a = node
+        .store
+        .account(parse_id(&id)?)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(Account::render(&a, &node.site)))
 }
 
@@ -129,21 +187,47 @@ struct LookupParams {
     acct: Option<String>,
 }
 
-async fn lookup(State(node): State<Node>, Query(p): Query<LookupParams>) -> ApiResult<Json<Account>> {
-    let acct = p.acct.ok_or_else(|| ApiError::bad_request("acct is required"))?;
+async fn lookup(
+    State(node): State<Node>,
+    Query(p): Query<LookupParams>,
+) -> ApiResult<Json<Account>> {
+    let acct = p
+        .acct
+        .ok_or_else(|| ApiError::bad_request("acct is required"))?;
     let acct = acct.trim_start_matches('@');
-    let (user, domain) = acct.split_once('@').map_or((acct, None), |(u, d)| (u, Some(d)));
+    let (user, domain) = acct
+        .split_once('@')
+        .map_or((acct, None), |(u, d)| (u, Some(d)));
     if domain.is_some_and(|d| !d.eq_ignore_ascii_case(&node.site.domain)) {
         return Err(ApiError::NotFound);
     }
-    let a = node.store.account_by_username(user).await?.ok_or(ApiError::NotFound)?;
+    let a = node
+        .store
+        .account_by_username(user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(Account::render(&a, &node.site)))
 }
 
-async fn statuses(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<String>, Query(p): Query<TimelineParams>, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
+async fn statuses(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Path(id): Path<String>,
+    Query(p): Query<TimelineParams>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     node.store.account(id).await?.ok_or(ApiError::NotFound)?;
-    paged(&node, &Timeline::Account { account_id: id }, &p, auth.account_id(), &uri, &headers).await
+    paged(
+        &node,
+        &Timeline::Account { account_id: id },
+        &p,
+        auth.account_id(),
+        &uri,
+        &headers,
+    )
+    .await
 }
 
 fn relationship_json(id: i64, r: Relationship) -> Value {
@@ -163,22 +247,39 @@ async fn set_follow(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<J
     Ok(Json(relationship_json(target, rel)))
 }
 
-async fn follow(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn follow(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     set_follow(node, auth, id, true).await
 }
 
-async fn unfollow(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn unfollow(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     set_follow(node, auth, id, false).await
 }
 
-async fn relationships(State(node): State<Node>, auth: Auth, uri: Uri) -> ApiResult<Json<Vec<Value>>> {
+async fn relationships(
+    State(node): State<Node>,
+    auth: Auth,
+    uri: Uri,
+) -> ApiResult<Json<Vec<Value>>> {
     auth.require("read:follows")?;
     let me = auth.account()?.id;
     let mut out = Vec::new();
     for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
         if k == "id[]" || k == "id" {
-            let id = v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid id: {v:?}")))?;
-            out.push(relationship_json(id, node.store.relationship(me, id).await?));
+            let id = v
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid id: {v:?}")))?;
+            out.push(relationship_json(
+                id,
+                node.store.relationship(me, id).await?,
+            ));
         }
     }
     Ok(Json(out))

@@ -35,7 +35,12 @@ impl ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::BadRequest(m) | ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::TooMany(m) | ApiError::Unavailable(m) | ApiError::Internal(m) => f.write_str(m),
+            ApiError::BadRequest(m)
+            | ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
+            | ApiError::TooMany(m)
+            | ApiError::Unavailable(m)
+            | ApiError::Internal(m) => f.write_str(m),
             ApiError::NotFound => f.write_str("Record not found"),
             ApiError::Unprocessable(m, d) => match d {
                 Some(d) => write!(f, "{m}: {d}"),
@@ -57,7 +62,11 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, None),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into(), None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error".into(),
+                    None,
+                )
             }
         };
         let mut body = json!({ "error": message });
@@ -72,7 +81,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Taken(field) => ApiError::invalid(format!("Validation failed: {field} is already taken")),
+            StoreError::Taken(field) => {
+                ApiError::invalid(format!("Validation failed: {field} is already taken"))
+            }
             StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Forbidden => ApiError::Forbidden("This action is not allowed".into()),
             StoreError::Database(e) => ApiError::Internal(e.to_string()),

@@ -31,7 +31,9 @@ pub struct Auth(pub TokenRecord);
 impl Auth {
     /// The signed-in account, or 401 for an app-only token.
     pub fn account(&self) -> ApiResult<&AccountRecord> {
-        self.0.account.as_ref().ok_or_else(|| ApiError::Unauthorized("This method requires an authenticated user".into()))
+        self.0.account.as_ref().ok_or_else(|| {
+            ApiError::Unauthorized("This method requires an authenticated user".into())
+        })
     }
 
     /// 403 unless the token's scopes cover `scope` (`write` covers `write:statuses`).
@@ -39,7 +41,9 @@ impl Auth {
         if scopes_cover(&self.0.scopes, scope) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("This action is outside the authorized scopes".into()))
+            Err(ApiError::Forbidden(
+                "This action is outside the authorized scopes".into(),
+            ))
         }
     }
 }
@@ -52,8 +56,16 @@ pub fn scopes_cover(granted: &str, wanted: &str) -> bool {
 /// The token from `Authorization: Bearer`, the `access_token` query parameter or (for
 /// WebSocket) `Sec-WebSocket-Protocol`.
 pub fn token_from_parts(parts: &Parts) -> Option<String> {
-    if let Some(h) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(h).trim();
+    if let Some(h) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let t = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .unwrap_or(h)
+            .trim();
         if !t.is_empty() {
             return Some(t.to_string());
         }
@@ -65,15 +77,13 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
             }
         }
     }
-    if parts.uri.path().starts_with("/api/v1/streaming") {
-        if let Some(p) = parts.headers.get("sec-websocket-protocol").and_then(|v| v.to_str().ok()) {
-            let t = p.split(',').next().unwrap_or("").trim();
-            if !t.is_empty() {
-                return Some(t.to_string());
-            }
-        }
-    }
-    None
+    let protocol = parts
+        .headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| parts.uri.path().starts_with("/api/v1/streaming"))?;
+    let t = protocol.split(',').next().unwrap_or("").trim();
+    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// An optional caller: no token is fine, an invalid one is 401.
@@ -81,7 +91,10 @@ pub struct MaybeAuth(pub Option<Auth>);
 
 impl MaybeAuth {
     pub fn account_id(&self) -> Option<i64> {
-        self.0.as_ref().and_then(|a| a.0.account.as_ref()).map(|a| a.id)
+        self.0
+            .as_ref()
+            .and_then(|a| a.0.account.as_ref())
+            .map(|a| a.id)
     }
 }
 
@@ -89,7 +102,9 @@ impl FromRequestParts<Node> for MaybeAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
-        let Some(token) = token_from_parts(parts) else { return Ok(MaybeAuth(None)) };
+        let Some(token) = token_from_parts(parts) else {
+            return Ok(MaybeAuth(None));
+        };
         match node.store.token(&hash_token(&token)).await? {
             Some(t) => Ok(MaybeAuth(Some(Auth(t)))),
             None => Err(ApiError::unauthorized()),
@@ -101,7 +116,10 @@ impl FromRequestParts<Node> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
-        MaybeAuth::from_request_parts(parts, node).await?.0.ok_or_else(ApiError::unauthorized)
+        MaybeAuth::from_request_parts(parts, node)
+            .await?
+            .0
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -113,7 +131,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
         let q = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(q).map(Query).map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))
+        serde_urlencoded::from_str(q)
+            .map(Query)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))
     }
 }
 
@@ -125,7 +145,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        let ctype = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let ctype = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let value = if ctype.starts_with("application/json") {
             let bytes = axum::body::Bytes::from_request(req, state)
                 .await
@@ -133,16 +158,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 Value::Object(Map::new())
             } else {
-                serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
             }
         } else if ctype.starts_with("multipart/form-data") {
             let mut mp = Multipart::from_request(req, state)
                 .await
                 .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
             let mut pairs = Vec::new();
-            while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))? {
+            while let Some(field) = mp
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?
+            {
                 let name = field.name().unwrap_or("").to_string();
-                let text = field.text().await.map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
                 pairs.push((name, text));
             }
             pairs_to_value(pairs)
@@ -156,7 +189,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
         if !value.is_object() {
             return Err(ApiError::bad_request("The body must be an object"));
         }
-        serde_json::from_value(value).map(Input).map_err(|e| ApiError::invalid(format!("Validation failed: {e}")))
+        serde_json::from_value(value)
+            .map(Input)
+            .map_err(|e| ApiError::invalid(format!("Validation failed: {e}")))
     }
 }
 
@@ -164,7 +199,9 @@ fn pairs_to_value(pairs: Vec<(String, String)>) -> Value {
     let mut map = Map::new();
     for (k, v) in pairs {
         if let Some(base) = k.strip_suffix("[]") {
-            let entry = map.entry(base.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            let entry = map
+                .entry(base.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(a) = entry {
                 a.push(Value::String(v));
             }
@@ -177,7 +214,10 @@ fn pairs_to_value(pairs: Vec<(String, String)>) -> Value {
 
 /// Parse a path id; a non-numeric id is simply not found, as in Mastodon.
 pub fn parse_id(s: &str) -> ApiResult<i64> {
-    s.parse::<i64>().ok().filter(|i| *i > 0).ok_or(ApiError::NotFound)
+    s.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or(ApiError::NotFound)
 }
 
 /// Deserializers that accept form strings as well as JSON values.
@@ -191,11 +231,19 @@ pub mod lenient {
             Some(Value::String(s)) => match s.as_str() {
                 "true" | "1" | "on" | "yes" => Some(true),
                 "false" | "0" | "off" | "no" | "" => Some(false),
-                _ => return Err(serde::de::Error::custom(format!("expected a boolean, got {s:?}"))),
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "expected a boolean, got {s:?}"
+                    )));
+                }
             },
             Some(Value::Number(n)) => Some(n.as_i64() != Some(0)),
             Some(Value::Null) | None => None,
-            Some(other) => return Err(serde::de::Error::custom(format!("expected a boolean, got {other}"))),
+            Some(other) => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected a boolean, got {other}"
+                )));
+            }
         })
     }
 
@@ -206,7 +254,11 @@ pub mod lenient {
             Some(Value::String(s)) => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::Null) | None => None,
-            Some(other) => return Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+            Some(other) => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected an id, got {other}"
+                )));
+            }
         })
     }
 
@@ -214,9 +266,18 @@ pub mod lenient {
     pub fn opt_scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(match Option::<Value>::deserialize(d)? {
             Some(Value::String(s)) => Some(s),
-            Some(Value::Array(a)) => Some(a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")),
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             Some(Value::Null) | None => None,
-            Some(other) => return Err(serde::de::Error::custom(format!("expected scopes, got {other}"))),
+            Some(other) => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected scopes, got {other}"
+                )));
+            }
         })
     }
 }
@@ -235,7 +296,14 @@ mod tests {
 
     #[test]
     fn form_arrays_become_json_arrays() {
-        let v = pairs_to_value(vec![("scopes[]".into(), "read".into()), ("scopes[]".into(), "write".into()), ("a".into(), "1".into())]);
-        assert_eq!(v, serde_json::json!({"scopes": ["read", "write"], "a": "1"}));
+        let v = pairs_to_value(vec![
+            ("scopes[]".into(), "read".into()),
+            ("scopes[]".into(), "write".into()),
+            ("a".into(), "1".into()),
+        ]);
+        assert_eq!(
+            v,
+            serde_json::json!({"scopes": ["read", "write"], "a": "1"})
+        );
     }
 }

@@ -23,7 +23,8 @@ pub fn version() -> String {
 
 fn streaming_url(node: &Node) -> String {
     let base = &node.site.base_url;
-    base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1)
+    base.replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1)
 }
 
 fn statuses_config(node: &Node) -> Value {
@@ -55,7 +56,11 @@ async fn v1(State(node): State<Node>) -> Json<Value> {
 }
 
 async fn v2(State(node): State<Node>) -> Json<Value> {
-    let access = if node.config.anonymous_streams { "public" } else { "authenticated" };
+    let access = if node.config.anonymous_streams {
+        "public"
+    } else {
+        "authenticated"
+    };
     Json(json!({
         "domain": node.site.domain,
         "title": node.config.title,
@@ -91,6 +96,10 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
         "bus": { "kind": node.bus.name(), "state": if bus { "ok" } else { "down" } },
         "position": node.hub.stats.last_position.load(std::sync::atomic::Ordering::Relaxed).to_string(),
     });
-    let code = if db && bus { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if db && bus {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body))
 }

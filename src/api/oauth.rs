@@ -33,20 +33,29 @@ pub fn router() -> Router<Node> {
 
 /// RFC 6749 error body: `{"error": code, "error_description": …}`.
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
-    (status, Json(json!({ "error": code, "error_description": description }))).into_response()
+    (
+        status,
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
 }
 
 fn valid_scopes(s: &str) -> bool {
     s.split_whitespace().all(|sc| {
         TOP_SCOPES.contains(&sc)
-            || sc.strip_prefix("read:").or_else(|| sc.strip_prefix("write:")).is_some_and(|r| !r.is_empty())
+            || sc
+                .strip_prefix("read:")
+                .or_else(|| sc.strip_prefix("write:"))
+                .is_some_and(|r| !r.is_empty())
             || matches!(sc, "admin:read" | "admin:write")
     })
 }
 
 /// Every requested scope must be covered by the app's registered scopes.
 fn scopes_within(requested: &str, allowed: &str) -> bool {
-    requested.split_whitespace().all(|s| super::extract::scopes_cover(allowed, s))
+    requested
+        .split_whitespace()
+        .all(|s| super::extract::scopes_cover(allowed, s))
 }
 
 #[derive(Deserialize)]
@@ -78,20 +87,39 @@ fn app_json(app: &AppRecord, with_secret: bool) -> serde_json::Value {
     v
 }
 
-async fn create_app(State(node): State<Node>, Input(f): Input<AppForm>) -> ApiResult<Json<serde_json::Value>> {
-    let name = f.client_name.filter(|n| !n.trim().is_empty()).ok_or_else(|| ApiError::invalid("Validation failed: Application name can't be blank"))?;
+async fn create_app(
+    State(node): State<Node>,
+    Input(f): Input<AppForm>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let name = f
+        .client_name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("Validation failed: Application name can't be blank"))?;
     let uris: Vec<String> = match f.redirect_uris {
         Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     if uris.is_empty() {
-        return Err(ApiError::invalid("Validation failed: Redirect URI can't be blank"));
+        return Err(ApiError::invalid(
+            "Validation failed: Redirect URI can't be blank",
+        ));
     }
-    if let Some(bad) = uris.iter().find(|u| u.as_str() != OOB && url::Url::parse(u).is_err()) {
-        return Err(ApiError::invalid(format!("Validation failed: Redirect URI must be an absolute URI: {bad}")));
+    if let Some(bad) = uris
+        .iter()
+        .find(|u| u.as_str() != OOB && url::Url::parse(u).is_err())
+    {
+        return Err(ApiError::invalid(format!(
+            "Validation failed: Redirect URI must be an absolute URI: {bad}"
+        )));
     }
-    let scopes = f.scopes.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "read".into());
+    let scopes = f
+        .scopes
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "read".into());
     if !valid_scopes(&scopes) {
         return Err(ApiError::invalid("Validation failed: Scopes are not valid"));
     }
@@ -129,20 +157,40 @@ fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> Option<(String, Str
     if let (Some(id), Some(secret)) = (&f.client_id, &f.client_secret) {
         return Some((id.clone(), secret.clone()));
     }
-    let h = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(h.trim()).ok()?;
+    let h = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(h.trim())
+        .ok()?;
     let s = String::from_utf8(raw).ok()?;
     let (id, secret) = s.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
 }
 
-async fn authenticate_client(node: &Node, headers: &HeaderMap, f: &TokenForm) -> Result<AppRecord, Response> {
+async fn authenticate_client(
+    node: &Node,
+    headers: &HeaderMap,
+    f: &TokenForm,
+) -> Result<AppRecord, Response> {
     let Some((id, secret)) = client_credentials(headers, f) else {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: no client credentials"));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: no client credentials",
+        ));
     };
     match node.store.app_by_client_id(&id).await {
-        Ok(Some(app)) if constant_time_eq(app.client_secret.as_bytes(), secret.as_bytes()) => Ok(app),
-        Ok(_) => Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed due to unknown client")),
+        Ok(Some(app)) if constant_time_eq(app.client_secret.as_bytes(), secret.as_bytes()) => {
+            Ok(app)
+        }
+        Ok(_) => Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed due to unknown client",
+        )),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
 }
@@ -151,7 +199,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn token(State(node): State<Node>, headers: HeaderMap, Input(f): Input<TokenForm>) -> Response {
+async fn token(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    Input(f): Input<TokenForm>,
+) -> Response {
     match issue_token(&node, &headers, f).await {
         Ok(r) | Err(r) => r,
     }
@@ -164,34 +216,73 @@ async fn issue_token(node: &Node, headers: &HeaderMap, f: TokenForm) -> Result<R
         Some("client_credentials") => (None, requested.unwrap_or_else(|| "read".into())),
         Some("password") => {
             let (Some(user), Some(pass)) = (f.username.as_deref(), f.password.as_deref()) else {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "username and password are required",
+                ));
             };
-            let account = verify_password(node, user, pass).await.map_err(IntoResponse::into_response)?;
+            let account = verify_password(node, user, pass)
+                .await
+                .map_err(IntoResponse::into_response)?;
             let Some(account) = account else {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The user credentials were incorrect"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The user credentials were incorrect",
+                ));
             };
             (Some(account.id), requested.unwrap_or_else(|| "read".into()))
         }
         Some("authorization_code") => {
             let code = f.code.as_deref().unwrap_or("");
-            let invalid = || oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The authorization code is invalid, expired or already used");
-            let rec = node.store.take_auth_code(&hash_token(code)).await.map_err(|e| ApiError::from(e).into_response())?;
-            let Some(rec) = rec else { return Err(invalid()) };
+            let invalid = || {
+                oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code is invalid, expired or already used",
+                )
+            };
+            let rec = node
+                .store
+                .take_auth_code(&hash_token(code))
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
+            let Some(rec) = rec else {
+                return Err(invalid());
+            };
             let fresh = crate::domain::now_micros() - rec.created_at < CODE_LIFETIME_MICROS;
-            let same_uri = f.redirect_uri.as_deref().is_none_or(|u| u == rec.redirect_uri);
-            if rec.app_id != app.id || !fresh || !same_uri || !pkce_ok(rec.code_challenge.as_deref(), f.code_verifier.as_deref()) {
+            let same_uri = f
+                .redirect_uri
+                .as_deref()
+                .is_none_or(|u| u == rec.redirect_uri);
+            if rec.app_id != app.id
+                || !fresh
+                || !same_uri
+                || !pkce_ok(rec.code_challenge.as_deref(), f.code_verifier.as_deref())
+            {
                 return Err(invalid());
             }
             (Some(rec.account_id), rec.scopes)
         }
         _ => {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Supported: authorization_code, password, client_credentials"));
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Supported: authorization_code, password, client_credentials",
+            ));
         }
     };
     if !valid_scopes(&scopes) || !scopes_within(&scopes, &app.scopes) {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid, unknown, or malformed"));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The requested scope is invalid, unknown, or malformed",
+        ));
     }
-    let (secret, t) = create_token(node, Some(app.id), account_id, &scopes).await.map_err(IntoResponse::into_response)?;
+    let (secret, t) = create_token(node, Some(app.id), account_id, &scopes)
+        .await
+        .map_err(IntoResponse::into_response)?;
     Ok(Json(token_json(&secret, &t)).into_response())
 }
 
@@ -206,11 +297,21 @@ fn pkce_ok(challenge: Option<&str>, verifier: Option<&str>) -> bool {
     }
 }
 
-pub async fn create_token(node: &Node, app_id: Option<i64>, account_id: Option<i64>, scopes: &str) -> ApiResult<(String, TokenRecord)> {
+pub async fn create_token(
+    node: &Node,
+    app_id: Option<i64>,
+    account_id: Option<i64>,
+    scopes: &str,
+) -> ApiResult<(String, TokenRecord)> {
     let secret = random_secret();
     let t = node
         .store
-        .create_token(NewToken { token_hash: hash_token(&secret), app_id, account_id, scopes: scopes.to_string() })
+        .create_token(NewToken {
+            token_hash: hash_token(&secret),
+            app_id,
+            account_id,
+            scopes: scopes.to_string(),
+        })
         .await?;
     Ok((secret, t))
 }
@@ -225,13 +326,21 @@ pub fn token_json(secret: &str, t: &TokenRecord) -> serde_json::Value {
     })
 }
 
-async fn revoke(State(node): State<Node>, headers: HeaderMap, Input(f): Input<TokenForm>) -> Response {
+async fn revoke(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    Input(f): Input<TokenForm>,
+) -> Response {
     let app = match authenticate_client(&node, &headers, &f).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let Some(token) = f.token.as_deref() else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
     };
     match node.store.revoke_token(&hash_token(token), app.id).await {
         Ok(()) => Json(json!({})).into_response(),
@@ -254,7 +363,10 @@ struct AuthorizeForm {
 }
 
 /// Check the client and redirect URI of an authorization request.
-async fn check_request(node: &Node, f: &AuthorizeForm) -> Result<(AppRecord, String, String), ApiError> {
+async fn check_request(
+    node: &Node,
+    f: &AuthorizeForm,
+) -> Result<(AppRecord, String, String), ApiError> {
     if f.response_type.as_deref() != Some("code") {
         return Err(ApiError::bad_request("response_type must be code"));
     }
@@ -263,21 +375,41 @@ async fn check_request(node: &Node, f: &AuthorizeForm) -> Result<(AppRecord, Str
         .app_by_client_id(f.client_id.as_deref().unwrap_or(""))
         .await?
         .ok_or_else(|| ApiError::bad_request("Unknown client_id"))?;
-    let redirect = f.redirect_uri.clone().unwrap_or_else(|| app.redirect_uris.split_whitespace().next().unwrap_or(OOB).to_string());
+    let redirect = f.redirect_uri.clone().unwrap_or_else(|| {
+        app.redirect_uris
+            .split_whitespace()
+            .next()
+            .unwrap_or(OOB)
+            .to_string()
+    });
     if !app.redirect_uris.split_whitespace().any(|u| u == redirect) {
-        return Err(ApiError::bad_request("redirect_uri is not registered for this app"));
+        return Err(ApiError::bad_request(
+            "redirect_uri is not registered for this app",
+        ));
     }
-    let scopes = f.scope.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "read".into());
+    let scopes = f
+        .scope
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "read".into());
     if !valid_scopes(&scopes) || !scopes_within(&scopes, &app.scopes) {
         return Err(ApiError::bad_request("The requested scope is invalid"));
     }
-    if f.code_challenge.is_some() && f.code_challenge_method.as_deref().unwrap_or("S256") != "S256" {
-        return Err(ApiError::bad_request("Only the S256 code_challenge_method is supported"));
+    if f.code_challenge.is_some() && f.code_challenge_method.as_deref().unwrap_or("S256") != "S256"
+    {
+        return Err(ApiError::bad_request(
+            "Only the S256 code_challenge_method is supported",
+        ));
     }
     Ok((app, redirect, scopes))
 }
 
-fn sign_in_page(f: &AuthorizeForm, app_name: &str, scopes: &str, problem: Option<&str>) -> Html<String> {
+fn sign_in_page(
+    f: &AuthorizeForm,
+    app_name: &str,
+    scopes: &str,
+    problem: Option<&str>,
+) -> Html<String> {
     let mut hidden = String::new();
     for (k, v) in [
         ("response_type", &f.response_type),
@@ -300,7 +432,9 @@ fn sign_in_page(f: &AuthorizeForm, app_name: &str, scopes: &str, problem: Option
     escape_html(app_name, &mut name);
     let mut scope_html = String::new();
     escape_html(scopes, &mut scope_html);
-    let problem = problem.map(|p| format!("<p class=\"error\" role=\"alert\">{p}</p>")).unwrap_or_default();
+    let problem = problem
+        .map(|p| format!("<p class=\"error\" role=\"alert\">{p}</p>"))
+        .unwrap_or_default();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>Sign in — Tidings</title></head><body><main><h1>Sign in</h1>\
@@ -312,16 +446,36 @@ fn sign_in_page(f: &AuthorizeForm, app_name: &str, scopes: &str, problem: Option
     ))
 }
 
-async fn authorize_page(State(node): State<Node>, Query(f): Query<AuthorizeForm>) -> ApiResult<Html<String>> {
+async fn authorize_page(
+    State(node): State<Node>,
+    Query(f): Query<AuthorizeForm>,
+) -> ApiResult<Html<String>> {
     let (app, _, scopes) = check_request(&node, &f).await?;
     Ok(sign_in_page(&f, &app.name, &scopes, None))
 }
 
-async fn authorize(State(node): State<Node>, Input(f): Input<AuthorizeForm>) -> ApiResult<Response> {
+async fn authorize(
+    State(node): State<Node>,
+    Input(f): Input<AuthorizeForm>,
+) -> ApiResult<Response> {
     let (app, redirect, scopes) = check_request(&node, &f).await?;
-    let account = verify_password(&node, f.username.as_deref().unwrap_or(""), f.password.as_deref().unwrap_or("")).await?;
+    let account = verify_password(
+        &node,
+        f.username.as_deref().unwrap_or(""),
+        f.password.as_deref().unwrap_or(""),
+    )
+    .await?;
     let Some(account) = account else {
-        return Ok((StatusCode::UNAUTHORIZED, sign_in_page(&f, &app.name, &scopes, Some("Invalid username or password."))).into_response());
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            sign_in_page(
+                &f,
+                &app.name,
+                &scopes,
+                Some("Invalid username or password."),
+            ),
+        )
+            .into_response());
     };
     let code = random_secret();
     node.store
@@ -341,7 +495,8 @@ async fn authorize(State(node): State<Node>, Input(f): Input<AuthorizeForm>) -> 
         ))
         .into_response());
     }
-    let mut target = url::Url::parse(&redirect).map_err(|_| ApiError::bad_request("redirect_uri is not a URL"))?;
+    let mut target = url::Url::parse(&redirect)
+        .map_err(|_| ApiError::bad_request("redirect_uri is not a URL"))?;
     target.query_pairs_mut().append_pair("code", &code);
     if let Some(s) = &f.state {
         target.query_pairs_mut().append_pair("state", s);

@@ -46,9 +46,15 @@ fn render(node: &Node, s: &StatusRecord) -> Json<Status> {
 /// A notice the caller may see: public and unlisted to all; private to the author and
 /// followers. Others are 404, as if they did not exist.
 async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiResult<StatusRecord> {
-    let s = node.store.status(id, viewer.map(|v| v.id)).await?.ok_or(ApiError::NotFound)?;
+    let s = node
+        .store
+        .status(id, viewer.map(|v| v.id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if s.visibility == "private" {
-        let Some(v) = viewer else { return Err(ApiError::NotFound) };
+        let Some(v) = viewer else {
+            return Err(ApiError::NotFound);
+        };
         if v.id != s.account.id && !node.store.relationship(v.id, s.account.id).await?.following {
             return Err(ApiError::NotFound);
         }
@@ -65,16 +71,38 @@ async fn owned(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusReco
     Ok(s)
 }
 
-async fn create(State(node): State<Node>, auth: Auth, headers: HeaderMap, Input(f): Input<StatusForm>) -> ApiResult<Json<Status>> {
+async fn create(
+    State(node): State<Node>,
+    auth: Auth,
+    headers: HeaderMap,
+    Input(f): Input<StatusForm>,
+) -> ApiResult<Json<Status>> {
     auth.require("write:statuses")?;
     let me = auth.account()?;
-    if f.media_ids.as_ref().is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty())) {
-        return Err(ApiError::invalid("Validation failed: media attachments are not supported yet"));
+    if f.media_ids
+        .as_ref()
+        .is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        return Err(ApiError::invalid(
+            "Validation failed: media attachments are not supported yet",
+        ));
     }
-    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars).map_err(|e| ApiError::invalid(e.0))?;
-    let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public")).map_err(|e| ApiError::invalid(e.0))?;
+    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars)
+        .map_err(|e| ApiError::invalid(e.0))?;
+    let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
+        .map_err(|e| ApiError::invalid(e.0))?;
     let in_reply_to_id = match f.in_reply_to_id.as_deref() {
-        Some(id) => Some(visible(&node, parse_id(id).map_err(|_| ApiError::invalid("Validation failed: in_reply_to_id is not a status"))?, Some(me)).await?.id),
+        Some(id) => Some(
+            visible(
+                &node,
+                parse_id(id).map_err(|_| {
+                    ApiError::invalid("Validation failed: in_reply_to_id is not a status")
+                })?,
+                Some(me),
+            )
+            .await?
+            .id,
+        ),
         None => None,
     };
     let idempotency_key = headers
@@ -98,17 +126,27 @@ async fn create(State(node): State<Node>, auth: Auth, headers: HeaderMap, Input(
     Ok(render(&node, &s))
 }
 
-async fn show(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn show(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
     let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
     Ok(render(&node, &s))
 }
 
-async fn edit(State(node): State<Node>, auth: Auth, Path(id): Path<String>, Input(f): Input<StatusForm>) -> ApiResult<Json<Status>> {
+async fn edit(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Input(f): Input<StatusForm>,
+) -> ApiResult<Json<Status>> {
     auth.require("write:statuses")?;
     let me = auth.account()?;
     let s = owned(&node, parse_id(&id)?, me).await?;
-    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars).map_err(|e| ApiError::invalid(e.0))?;
+    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars)
+        .map_err(|e| ApiError::invalid(e.0))?;
     let edited = node
         .store
         .edit_status(StatusChange {
@@ -124,7 +162,11 @@ async fn edit(State(node): State<Node>, auth: Auth, Path(id): Path<String>, Inpu
     Ok(render(&node, &edited))
 }
 
-async fn delete(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn delete(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     auth.require("write:statuses")?;
     let me = auth.account()?;
     let s = owned(&node, parse_id(&id)?, me).await?;
@@ -134,7 +176,11 @@ async fn delete(State(node): State<Node>, auth: Auth, Path(id): Path<String>) ->
     Ok(Json(out))
 }
 
-async fn history(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<String>) -> ApiResult<Json<Vec<StatusEdit>>> {
+async fn history(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<StatusEdit>>> {
     let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
     let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
     let mut edits = node.store.status_history(s.id).await?;
@@ -147,13 +193,24 @@ async fn history(State(node): State<Node>, auth: MaybeAuth, Path(id): Path<Strin
             created_at: s.created_at,
         });
     }
-    Ok(Json(edits.iter().map(|e| StatusEdit::render(e, &s.account, &node.site)).collect()))
+    Ok(Json(
+        edits
+            .iter()
+            .map(|e| StatusEdit::render(e, &s.account, &node.site))
+            .collect(),
+    ))
 }
 
-async fn source(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn source(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let me = auth.account()?;
     let s = owned(&node, parse_id(&id)?, me).await?;
-    Ok(Json(serde_json::json!({ "id": s.id.to_string(), "text": s.text, "spoiler_text": s.spoiler_text })))
+    Ok(Json(
+        serde_json::json!({ "id": s.id.to_string(), "text": s.text, "spoiler_text": s.spoiler_text }),
+    ))
 }
 
 async fn set_favourite(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Status>> {
@@ -165,11 +222,19 @@ async fn set_favourite(node: Node, auth: Auth, id: String, on: bool) -> ApiResul
     Ok(render(&node, &s))
 }
 
-async fn favourite(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn favourite(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     set_favourite(node, auth, id, true).await
 }
 
-async fn unfavourite(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn unfavourite(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     set_favourite(node, auth, id, false).await
 }
 
@@ -181,10 +246,18 @@ async fn set_reblog(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<J
     Ok(render(&node, &s))
 }
 
-async fn reblog(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn reblog(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     set_reblog(node, auth, id, true).await
 }
 
-async fn unreblog(State(node): State<Node>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Status>> {
+async fn unreblog(
+    State(node): State<Node>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Status>> {
     set_reblog(node, auth, id, false).await
 }

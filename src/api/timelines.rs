@@ -2,16 +2,16 @@
 //! that keeps the original query, and `ETag`/`If-None-Match` for cheap polling.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{MaybeAuth, Auth, Query};
+use super::extract::{Auth, MaybeAuth, Query};
 use crate::Node;
 use crate::domain::entities::Status;
 use crate::domain::text::normalize_tag;
 use crate::store::{Page, Timeline};
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -45,12 +45,17 @@ impl TimelineParams {
         let id = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
             match v.as_deref() {
                 None | Some("") => Ok(None),
-                Some(s) => s.parse::<i64>().map(Some).map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
+                Some(s) => s
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
             }
         };
         let limit = match self.limit.as_deref() {
             None | Some("") => 20,
-            Some(s) => s.parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid limit: {s:?}")))?,
+            Some(s) => s
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid limit: {s:?}")))?,
         };
         Ok(Page {
             max_id: id("max_id", &self.max_id)?,
@@ -61,39 +66,86 @@ impl TimelineParams {
     }
 }
 
-async fn public(State(node): State<Node>, auth: MaybeAuth, Query(p): Query<TimelineParams>, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
-    let which = Timeline::Public { local: flag(&p.local)?, remote: flag(&p.remote)? };
+async fn public(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Query(p): Query<TimelineParams>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let which = Timeline::Public {
+        local: flag(&p.local)?,
+        remote: flag(&p.remote)?,
+    };
     paged(&node, &which, &p, auth.account_id(), &uri, &headers).await
 }
 
-async fn tag(State(node): State<Node>, auth: MaybeAuth, Path(tag): Path<String>, Query(p): Query<TimelineParams>, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
+async fn tag(
+    State(node): State<Node>,
+    auth: MaybeAuth,
+    Path(tag): Path<String>,
+    Query(p): Query<TimelineParams>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let tag = normalize_tag(&tag);
     if tag.is_empty() {
         return Err(ApiError::NotFound);
     }
-    let which = Timeline::Tag { tag, local: flag(&p.local)?, remote: flag(&p.remote)? };
+    let which = Timeline::Tag {
+        tag,
+        local: flag(&p.local)?,
+        remote: flag(&p.remote)?,
+    };
     paged(&node, &which, &p, auth.account_id(), &uri, &headers).await
 }
 
-async fn home(State(node): State<Node>, auth: Auth, Query(p): Query<TimelineParams>, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
+async fn home(
+    State(node): State<Node>,
+    auth: Auth,
+    Query(p): Query<TimelineParams>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     auth.require("read:statuses")?;
     let me = auth.account()?.id;
-    paged(&node, &Timeline::Home { account_id: me }, &p, Some(me), &uri, &headers).await
+    paged(
+        &node,
+        &Timeline::Home { account_id: me },
+        &p,
+        Some(me),
+        &uri,
+        &headers,
+    )
+    .await
 }
 
 /// Read one page and answer it with `Link` and `ETag` (or 304 when unchanged).
-pub async fn paged(node: &Node, which: &Timeline, p: &TimelineParams, viewer: Option<i64>, uri: &Uri, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn paged(
+    node: &Node,
+    which: &Timeline,
+    p: &TimelineParams,
+    viewer: Option<i64>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let page = p.page()?;
     let list = node.store.timeline(which, page, viewer).await?;
     let rendered: Vec<Status> = list.iter().map(|s| Status::render(s, &node.site)).collect();
     let body = serde_json::to_vec(&rendered).map_err(|e| ApiError::Internal(e.to_string()))?;
     let etag = format!("W/\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
     let mut out_headers = HeaderMap::new();
-    out_headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?);
+    out_headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
     out_headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     if let (Some(first), Some(last)) = (list.first(), list.last()) {
         let link = link_header(&node.site.base_url, uri, first.id, last.id);
-        out_headers.insert(header::LINK, HeaderValue::from_str(&link).map_err(|e| ApiError::Internal(e.to_string()))?);
+        out_headers.insert(
+            header::LINK,
+            HeaderValue::from_str(&link).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
     }
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -102,7 +154,10 @@ pub async fn paged(node: &Node, which: &Timeline, p: &TimelineParams, viewer: Op
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, out_headers).into_response());
     }
-    out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    out_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     Ok((StatusCode::OK, out_headers, body).into_response())
 }
 
@@ -126,7 +181,11 @@ pub fn link_header(base: &str, uri: &Uri, newest: i64, oldest: i64) -> String {
         ser.append_pair(key, &id.to_string());
         format!("{base}{}?{}", uri.path(), ser.finish())
     };
-    format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", make("max_id", oldest), make("min_id", newest))
+    format!(
+        "<{}>; rel=\"next\", <{}>; rel=\"prev\"",
+        make("max_id", oldest),
+        make("min_id", newest)
+    )
 }
 
 #[cfg(test)]
@@ -135,7 +194,9 @@ mod tests {
 
     #[test]
     fn link_keeps_other_parameters_and_replaces_cursors() {
-        let uri: Uri = "/api/v1/timelines/tag/x?limit=2&max_id=99&local=true".parse().unwrap();
+        let uri: Uri = "/api/v1/timelines/tag/x?limit=2&max_id=99&local=true"
+            .parse()
+            .unwrap();
         assert_eq!(
             link_header("https://t.test", &uri, 50, 40),
             "<https://t.test/api/v1/timelines/tag/x?limit=2&local=true&max_id=40>; rel=\"next\", \
@@ -145,9 +206,15 @@ mod tests {
 
     #[test]
     fn bad_paging_is_refused_and_limit_is_clamped() {
-        let p = TimelineParams { max_id: Some("abc".into()), ..Default::default() };
+        let p = TimelineParams {
+            max_id: Some("abc".into()),
+            ..Default::default()
+        };
         assert!(p.page().is_err());
-        let p = TimelineParams { limit: Some("400".into()), ..Default::default() };
+        let p = TimelineParams {
+            limit: Some("400".into()),
+            ..Default::default()
+        };
         assert_eq!(p.page().unwrap().limit, 40);
     }
 }

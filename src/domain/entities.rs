@@ -205,7 +205,10 @@ impl Status {
             tags: s
                 .tags
                 .iter()
-                .map(|t| Tag { name: t.clone(), url: format!("{base}/tags/{t}") })
+                .map(|t| Tag {
+                    name: t.clone(),
+                    url: format!("{base}/tags/{t}"),
+                })
                 .collect(),
             emojis: [],
             reblogs_count: s.reblogs_count,

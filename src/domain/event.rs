@@ -51,5 +51,8 @@ pub fn join_streams(keys: &[String]) -> String {
 }
 
 pub fn split_streams(s: &str) -> Vec<Arc<str>> {
-    s.split(' ').filter(|k| !k.is_empty()).map(Arc::from).collect()
+    s.split(' ')
+        .filter(|k| !k.is_empty())
+        .map(Arc::from)
+        .collect()
 }

@@ -139,19 +139,44 @@ mod tests {
 
     #[test]
     fn wire_names_round_trip_through_keys() {
-        for (name, tag) in [("public", None), ("public:local", None), ("hashtag", Some("Rust")), ("hashtag/local", Some("x"))] {
+        for (name, tag) in [
+            ("public", None),
+            ("public:local", None),
+            ("hashtag", Some("Rust")),
+            ("hashtag/local", Some("x")),
+        ] {
             let s = StreamKey::parse(name, tag, None).unwrap();
             assert_eq!(StreamKey::from_key(&s.key()), Some(s));
         }
-        assert_eq!(StreamKey::parse("hashtag", Some("#Rust"), None).unwrap().key(), "hashtag:rust");
-        assert_eq!(StreamKey::parse("user", None, None), Err(StreamError::NeedsToken));
-        assert_eq!(StreamKey::parse("nope", None, None), Err(StreamError::Unknown));
-        assert_eq!(StreamKey::parse("hashtag", None, None), Err(StreamError::MissingTag));
+        assert_eq!(
+            StreamKey::parse("hashtag", Some("#Rust"), None)
+                .unwrap()
+                .key(),
+            "hashtag:rust"
+        );
+        assert_eq!(
+            StreamKey::parse("user", None, None),
+            Err(StreamError::NeedsToken)
+        );
+        assert_eq!(
+            StreamKey::parse("nope", None, None),
+            Err(StreamError::Unknown)
+        );
+        assert_eq!(
+            StreamKey::parse("hashtag", None, None),
+            Err(StreamError::MissingTag)
+        );
     }
 
     #[test]
     fn unlisted_notices_reach_only_user_streams() {
-        let a = Audience { public: false, tags: &["x".into()], author: 1, followers: &[2, 3], mentioned: &[3] };
+        let a = Audience {
+            public: false,
+            tags: &["x".into()],
+            author: 1,
+            followers: &[2, 3],
+            mentioned: &[3],
+        };
         assert_eq!(a.keys(), vec!["user:1", "user:2", "user:3"]);
     }
 }

@@ -37,9 +37,11 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
         let found = if boundary && (rest.starts_with("http://") || rest.starts_with("https://")) {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             let url = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
-            (url.len() > "https://".len()).then(|| (Token::Link(url), url.len()))
+            (url.len() > "https://".len()).then_some((Token::Link(url), url.len()))
         } else if boundary && bytes[i] == b'#' {
-            let len = rest[1..].find(|c: char| !is_word(c)).unwrap_or(rest.len() - 1);
+            let len = rest[1..]
+                .find(|c: char| !is_word(c))
+                .unwrap_or(rest.len() - 1);
             let tag = &rest[1..1 + len];
             (tag.chars().any(|c| !c.is_ascii_digit())).then(|| (Token::Tag(tag), 1 + len))
         } else if boundary && bytes[i] == b'@' {
@@ -80,7 +82,10 @@ fn mention_at(rest: &str) -> Option<(Token<'_>, usize)> {
             .unwrap_or(domain_part.len());
         let domain = domain_part[..dlen].trim_end_matches('.');
         if domain.contains('.') || domain == "localhost" {
-            return Some((Token::Mention(user, Some(domain)), 1 + user_len + 1 + domain.len()));
+            return Some((
+                Token::Mention(user, Some(domain)),
+                1 + user_len + 1 + domain.len(),
+            ));
         }
     }
     Some((Token::Mention(user, None), 1 + user_len))
@@ -106,7 +111,10 @@ pub fn mentions(text: &str) -> Vec<(String, Option<String>)> {
     for t in tokenize(text) {
         if let Token::Mention(u, d) = t {
             let m = (u.to_string(), d.map(str::to_string));
-            if !out.iter().any(|o| o.0.eq_ignore_ascii_case(&m.0) && o.1 == m.1) {
+            if !out
+                .iter()
+                .any(|o| o.0.eq_ignore_ascii_case(&m.0) && o.1 == m.1)
+            {
                 out.push(m);
             }
         }
@@ -144,7 +152,12 @@ pub fn render_html(
     mention_url: &dyn Fn(&str, Option<&str>) -> Option<String>,
 ) -> String {
     let mut out = String::with_capacity(text.len() + 32);
-    for (pi, para) in text.trim().split("\n\n").filter(|p| !p.trim().is_empty()).enumerate() {
+    for (pi, para) in text
+        .trim()
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .enumerate()
+    {
         let _ = pi;
         out.push_str("<p>");
         for tok in tokenize(para.trim_matches('\n')) {
@@ -202,17 +215,26 @@ mod tests {
 
     #[test]
     fn finds_tags_and_mentions_at_word_boundaries_only() {
-        assert_eq!(tags("Flood #Breaking and #breaking, #2026 a#b #Élection"), vec!["breaking", "élection"]);
+        assert_eq!(
+            tags("Flood #Breaking and #breaking, #2026 a#b #Élection"),
+            vec!["breaking", "élection"]
+        );
         assert_eq!(
             mentions("hi @ann and @bob@other.example, mail@host.example"),
-            vec![("ann".into(), None), ("bob".into(), Some("other.example".into()))]
+            vec![
+                ("ann".into(), None),
+                ("bob".into(), Some("other.example".into()))
+            ]
         );
     }
 
     #[test]
     fn rendering_escapes_author_markup() {
         let html = render("<script>alert('x')</script> & \"q\"");
-        assert_eq!(html, "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>");
+        assert_eq!(
+            html,
+            "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>"
+        );
     }
 
     #[test]

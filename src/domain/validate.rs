@@ -27,7 +27,9 @@ impl NoticeText {
             )));
         }
         if text.contains('\0') {
-            return Err(Invalid("Validation failed: Text contains a NUL character".into()));
+            return Err(Invalid(
+                "Validation failed: Text contains a NUL character".into(),
+            ));
         }
         Ok(NoticeText(text.to_string()))
     }
@@ -43,8 +45,11 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        if s.is_empty() || s.len() > 30 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Invalid("must contain only letters, numbers and underscores (at most 30)".into()));
+        if s.is_empty() || s.len() > 30 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Invalid(
+                "must contain only letters, numbers and underscores (at most 30)".into(),
+            ));
         }
         Ok(Username(s.to_string()))
     }
@@ -91,8 +96,12 @@ impl Visibility {
             "public" => Ok(Visibility::Public),
             "unlisted" => Ok(Visibility::Unlisted),
             "private" => Ok(Visibility::Private),
-            "direct" => Err(Invalid("Validation failed: direct visibility is not supported yet".into())),
-            _ => Err(Invalid(format!("Validation failed: unknown visibility {s:?}"))),
+            "direct" => Err(Invalid(
+                "Validation failed: direct visibility is not supported yet".into(),
+            )),
+            _ => Err(Invalid(format!(
+                "Validation failed: unknown visibility {s:?}"
+            ))),
         }
     }
 
@@ -122,6 +131,9 @@ mod tests {
         assert!(Username::parse("ann-1").is_err());
         assert!(Username::parse("").is_err());
         assert!(Password::parse("short").is_err());
-        assert_eq!(format!("{:?}", Password::parse("long enough").unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("long enough").unwrap()),
+            "Password(***)"
+        );
     }
 }

@@ -15,12 +15,19 @@ struct WsFrame<'a> {
 
 /// `{"stream":[...],"event":"update","payload":"<json as a string>","id":"<position>"}`
 pub fn ws_frame(stream: &[String], event: &str, payload: &str, position: i64) -> Utf8Bytes {
-    let f = WsFrame { stream, event, payload, id: position.to_string() };
+    let f = WsFrame {
+        stream,
+        event,
+        payload,
+        id: position.to_string(),
+    };
     Utf8Bytes::from(serde_json::to_string(&f).unwrap_or_default())
 }
 
 pub fn ws_event_frame(key: &str, e: &Event) -> Utf8Bytes {
-    let wire = StreamKey::from_key(key).map(|k| k.wire_name()).unwrap_or_else(|| vec![key.to_string()]);
+    let wire = StreamKey::from_key(key)
+        .map(|k| k.wire_name())
+        .unwrap_or_else(|| vec![key.to_string()]);
     ws_frame(&wire, e.kind.as_str(), &e.payload, e.position)
 }
 
@@ -63,12 +70,23 @@ mod tests {
     #[test]
     fn sse_block_cannot_be_broken_by_line_breaks() {
         let b = sse_block("update", "a\nevent: evil\r\nb", Some(7));
-        assert_eq!(&b[..], b"event: update\ndata: a\ndata: event: evil\ndata: \ndata: b\nid: 7\n\n");
+        assert_eq!(
+            &b[..],
+            b"event: update\ndata: a\ndata: event: evil\ndata: \ndata: b\nid: 7\n\n"
+        );
     }
 
     #[test]
     fn ws_frame_carries_payload_as_a_string_and_position_as_id() {
-        let f = ws_frame(&["hashtag".into(), "x".into()], "update", "{\"id\":\"1\"}", 42);
-        assert_eq!(f.as_str(), r#"{"stream":["hashtag","x"],"event":"update","payload":"{\"id\":\"1\"}","id":"42"}"#);
+        let f = ws_frame(
+            &["hashtag".into(), "x".into()],
+            "update",
+            "{\"id\":\"1\"}",
+            42,
+        );
+        assert_eq!(
+            f.as_str(),
+            r#"{"stream":["hashtag","x"],"event":"update","payload":"{\"id\":\"1\"}","id":"42"}"#
+        );
     }
 }

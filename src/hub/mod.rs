@@ -63,7 +63,13 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(limit: usize) -> (Arc<Outbox>, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let o = Arc::new(Outbox { tx, queued: AtomicUsize::new(0), limit, overflowed: AtomicBool::new(false), overflow: Notify::new() });
+        let o = Arc::new(Outbox {
+            tx,
+            queued: AtomicUsize::new(0),
+            limit,
+            overflowed: AtomicBool::new(false),
+            overflow: Notify::new(),
+        });
         (o.clone(), OutboxReceiver { rx, outbox: o })
     }
 
@@ -93,13 +99,17 @@ pub struct OutboxReceiver {
 impl OutboxReceiver {
     pub async fn recv(&mut self) -> Option<Delivery> {
         let d = self.rx.recv().await?;
-        self.outbox.queued.fetch_sub(d.frame.len(), Ordering::Relaxed);
+        self.outbox
+            .queued
+            .fetch_sub(d.frame.len(), Ordering::Relaxed);
         Some(d)
     }
 
     pub fn try_recv(&mut self) -> Option<Delivery> {
         let d = self.rx.try_recv().ok()?;
-        self.outbox.queued.fetch_sub(d.frame.len(), Ordering::Relaxed);
+        self.outbox
+            .queued
+            .fetch_sub(d.frame.len(), Ordering::Relaxed);
         Some(d)
     }
 }
@@ -146,13 +156,28 @@ impl Hub {
         Arc::new(Hub::default())
     }
 
-    pub fn subscribe(self: &Arc<Self>, key: &str, outbox: &Arc<Outbox>, sub: u32, transport: Transport) -> SubscriptionGuard {
+    pub fn subscribe(
+        self: &Arc<Self>,
+        key: &str,
+        outbox: &Arc<Outbox>,
+        sub: u32,
+        transport: Transport,
+    ) -> SubscriptionGuard {
         let key: Arc<str> = Arc::from(key);
         self.streams
             .entry(key.clone())
             .or_default()
-            .push(Subscriber { outbox: outbox.clone(), sub, transport });
-        SubscriptionGuard { hub: self.clone(), key, outbox: outbox.clone(), sub }
+            .push(Subscriber {
+                outbox: outbox.clone(),
+                sub,
+                transport,
+            });
+        SubscriptionGuard {
+            hub: self.clone(),
+            key,
+            outbox: outbox.clone(),
+            sub,
+        }
     }
 
     pub fn subscription_count(&self) -> usize {
@@ -166,14 +191,26 @@ impl Hub {
         let mut delivered = 0u64;
         let mut dropped = 0u64;
         for key in &event.streams {
-            let Some(subs) = self.streams.get(key) else { continue };
+            let Some(subs) = self.streams.get(key) else {
+                continue;
+            };
             let mut ws: Option<Utf8Bytes> = None;
             for s in subs.iter() {
                 let frame = match s.transport {
-                    Transport::WebSocket => Frame::Ws(ws.get_or_insert_with(|| frames::ws_event_frame(key, event)).clone()),
-                    Transport::Sse => Frame::Sse(sse.get_or_insert_with(|| frames::sse_event_block(event)).clone()),
+                    Transport::WebSocket => Frame::Ws(
+                        ws.get_or_insert_with(|| frames::ws_event_frame(key, event))
+                            .clone(),
+                    ),
+                    Transport::Sse => Frame::Sse(
+                        sse.get_or_insert_with(|| frames::sse_event_block(event))
+                            .clone(),
+                    ),
                 };
-                if s.outbox.push(Delivery { sub: s.sub, position: event.position, frame }) {
+                if s.outbox.push(Delivery {
+                    sub: s.sub,
+                    position: event.position,
+                    frame,
+                }) {
                     delivered += 1;
                 } else if s.outbox.is_overflowed() {
                     dropped += 1;
@@ -181,9 +218,13 @@ impl Hub {
             }
         }
         self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
-        self.stats.dropped_slow.fetch_add(dropped, Ordering::Relaxed);
+        self.stats
+            .dropped_slow
+            .fetch_add(dropped, Ordering::Relaxed);
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
-        self.stats.last_position.store(event.position as u64, Ordering::Relaxed);
+        self.stats
+            .last_position
+            .store(event.position as u64, Ordering::Relaxed);
     }
 }
 
@@ -193,7 +234,12 @@ mod tests {
     use crate::domain::EventKind;
 
     fn event(pos: i64, streams: &[&str]) -> Event {
-        Event { position: pos, kind: EventKind::Update, payload: Arc::from("{}"), streams: streams.iter().map(|s| Arc::from(*s)).collect() }
+        Event {
+            position: pos,
+            kind: EventKind::Update,
+            payload: Arc::from("{}"),
+            streams: streams.iter().map(|s| Arc::from(*s)).collect(),
+        }
     }
 
     #[tokio::test]
@@ -207,7 +253,9 @@ mod tests {
         let (da, db) = (ra.recv().await.unwrap(), rb.recv().await.unwrap());
         assert_eq!((da.sub, db.sub, da.position), (1, 7, 1));
         match (da.frame, db.frame) {
-            (Frame::Ws(x), Frame::Ws(y)) => assert_eq!(x.as_ptr(), y.as_ptr(), "one allocation shared"),
+            (Frame::Ws(x), Frame::Ws(y)) => {
+                assert_eq!(x.as_ptr(), y.as_ptr(), "one allocation shared")
+            }
             _ => panic!("expected WebSocket frames"),
         }
     }

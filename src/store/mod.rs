@@ -13,10 +13,10 @@
 
 mod postgres;
 mod queries;
+mod reads;
 mod sql;
 mod sqlite;
 mod writes;
-mod reads;
 
 use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord};
 use crate::domain::{Event, EventKind, Site};
@@ -134,10 +134,21 @@ pub struct StatusChange {
 /// Which timeline to read.
 #[derive(Debug, Clone)]
 pub enum Timeline {
-    Public { local: bool, remote: bool },
-    Tag { tag: String, local: bool, remote: bool },
-    Home { account_id: i64 },
-    Account { account_id: i64 },
+    Public {
+        local: bool,
+        remote: bool,
+    },
+    Tag {
+        tag: String,
+        local: bool,
+        remote: bool,
+    },
+    Home {
+        account_id: i64,
+    },
+    Account {
+        account_id: i64,
+    },
 }
 
 /// Paging by status id, as Mastodon's `max_id`, `since_id`, `min_id`, `limit`.
@@ -187,7 +198,12 @@ pub trait Store: Send + Sync + 'static {
     async fn set_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
     /// Reblog (returns the reblog, wrapping the original) or undo (returns the original).
     async fn set_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
-    async fn timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>>;
+    async fn timeline(
+        &self,
+        which: &Timeline,
+        page: Page,
+        viewer: Option<i64>,
+    ) -> Result<Vec<StatusRecord>>;
 
     /// The highest position given so far.
     async fn head_position(&self) -> Result<i64>;

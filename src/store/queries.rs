@@ -12,9 +12,26 @@ use sqlx::any::AnyRow;
 macro_rules! account_columns {
     ($a:literal) => {
         concat!(
-            $a, ".id, ", $a, ".username, ", $a, ".display_name, ", $a, ".note, ", $a, ".created_at, ",
-            $a, ".is_admin, ", $a, ".statuses_count, ", $a, ".followers_count, ", $a, ".following_count, ",
-            $a, ".last_status_at"
+            $a,
+            ".id, ",
+            $a,
+            ".username, ",
+            $a,
+            ".display_name, ",
+            $a,
+            ".note, ",
+            $a,
+            ".created_at, ",
+            $a,
+            ".is_admin, ",
+            $a,
+            ".statuses_count, ",
+            $a,
+            ".followers_count, ",
+            $a,
+            ".following_count, ",
+            $a,
+            ".last_status_at"
         )
     };
 }
@@ -34,12 +51,21 @@ macro_rules! status_select {
 }
 pub(crate) use status_select;
 
-pub const SELECT_ACCOUNT_BY_ID: &str =
-    concat!("SELECT ", account_columns!("a"), " FROM accounts a WHERE a.id = $1");
-pub const SELECT_ACCOUNT_BY_USERNAME: &str =
-    concat!("SELECT ", account_columns!("a"), " FROM accounts a WHERE a.username_lower = $1");
-pub const SELECT_ACCOUNT_BY_EMAIL: &str =
-    concat!("SELECT ", account_columns!("a"), " FROM accounts a WHERE LOWER(a.email) = $1");
+pub const SELECT_ACCOUNT_BY_ID: &str = concat!(
+    "SELECT ",
+    account_columns!("a"),
+    " FROM accounts a WHERE a.id = $1"
+);
+pub const SELECT_ACCOUNT_BY_USERNAME: &str = concat!(
+    "SELECT ",
+    account_columns!("a"),
+    " FROM accounts a WHERE a.username_lower = $1"
+);
+pub const SELECT_ACCOUNT_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    account_columns!("a"),
+    " FROM accounts a WHERE LOWER(a.email) = $1"
+);
 pub const SELECT_STATUS_BY_ID: &str = concat!(status_select!(), " WHERE s.id = $1");
 pub const SELECT_TOKEN: &str = concat!(
     "SELECT t.id, t.app_id, t.scopes, t.created_at, ",
@@ -89,7 +115,11 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
         replies_count: row.try_get(13)?,
         reblogs_count: row.try_get(14)?,
         favourites_count: row.try_get(15)?,
-        tags: tags.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        tags: tags
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
         mentions: decode_mentions(&mentions),
         viewer: None,
     };
@@ -102,14 +132,20 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
 
 /// Mentions are stored as `id:username` pairs separated by spaces.
 pub fn encode_mentions(m: &[MentionRecord]) -> String {
-    m.iter().map(|m| format!("{}:{}", m.id, m.username)).collect::<Vec<_>>().join(" ")
+    m.iter()
+        .map(|m| format!("{}:{}", m.id, m.username))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn decode_mentions(s: &str) -> Vec<MentionRecord> {
     s.split(' ')
         .filter_map(|p| {
             let (id, name) = p.split_once(':')?;
-            Some(MentionRecord { id: id.parse().ok()?, username: name.to_string() })
+            Some(MentionRecord {
+                id: id.parse().ok()?,
+                username: name.to_string(),
+            })
         })
         .collect()
 }
@@ -189,7 +225,10 @@ enum Arg {
 
 impl Sql {
     pub fn new(fragment: &'static str) -> Self {
-        Sql { text: fragment.to_string(), args: Vec::new() }
+        Sql {
+            text: fragment.to_string(),
+            args: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, fragment: &'static str) -> &mut Self {

@@ -6,7 +6,12 @@ use super::sql::SqlStore;
 use super::*;
 
 impl SqlStore {
-    pub(super) async fn read_timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>> {
+    pub(super) async fn read_timeline(
+        &self,
+        which: &Timeline,
+        page: Page,
+        viewer: Option<i64>,
+    ) -> Result<Vec<StatusRecord>> {
         let mut qb = Sql::new(status_select!());
         match which {
             Timeline::Public { local, remote } | Timeline::Tag { local, remote, .. } => {
@@ -55,11 +60,18 @@ impl SqlStore {
             qb.push(" AND s.id > ");
             qb.int(min);
         }
-        qb.push(if ascending { " ORDER BY s.id ASC LIMIT " } else { " ORDER BY s.id DESC LIMIT " });
+        qb.push(if ascending {
+            " ORDER BY s.id ASC LIMIT "
+        } else {
+            " ORDER BY s.id DESC LIMIT "
+        });
         qb.int(page.limit);
         let mut conn = self.pool.acquire().await?;
         let rows = qb.build().fetch_all(&mut *conn).await?;
-        let mut rows = rows.iter().map(queries::status_row).collect::<Result<Vec<_>>>()?;
+        let mut rows = rows
+            .iter()
+            .map(queries::status_row)
+            .collect::<Result<Vec<_>>>()?;
         if ascending {
             rows.reverse();
         }

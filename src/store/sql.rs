@@ -5,8 +5,8 @@
 use super::queries::{self, Sql, StatusRow, status_select};
 use super::*;
 use crate::domain::entities::ViewerState;
-use sqlx::{AnyConnection, AnyPool};
 use sqlx::{Any, Connection, Row, Transaction};
+use sqlx::{AnyConnection, AnyPool};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -63,7 +63,9 @@ impl SqlStore {
     /// Postgres, on every node through `NOTIFY`, which is delivered only on commit).
     pub(super) async fn commit_write(&self, mut w: WriteTx<'_>, wrote_events: bool) -> Result<()> {
         if wrote_events && self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify('tidings_events', '')").execute(&mut *w.tx).await?;
+            sqlx::query("SELECT pg_notify('tidings_events', '')")
+                .execute(&mut *w.tx)
+                .await?;
         }
         w.tx.commit().await?;
         if wrote_events {
@@ -94,14 +96,24 @@ impl SqlStore {
         }
         let mut q = Sql::new("INSERT INTO event_streams (stream, event_id) VALUES ");
         for (i, k) in keys.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" }).text(k).push(", ").int(event_id).push(")");
+            q.push(if i == 0 { "(" } else { ", (" })
+                .text(k)
+                .push(", ")
+                .int(event_id)
+                .push(")");
         }
         q.build().execute(&mut *conn).await?;
         Ok(())
     }
 
-    pub(super) async fn fetch_account(conn: &mut AnyConnection, id: i64) -> Result<Option<AccountRecord>> {
-        let row = sqlx::query(queries::SELECT_ACCOUNT_BY_ID).bind(id).fetch_optional(&mut *conn).await?;
+    pub(super) async fn fetch_account(
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(queries::SELECT_ACCOUNT_BY_ID)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         row.map(|r| queries::account_at(&r, 0)).transpose()
     }
 
@@ -111,7 +123,10 @@ impl SqlStore {
         id: i64,
         viewer: Option<i64>,
     ) -> Result<Option<StatusRecord>> {
-        let row = sqlx::query(queries::SELECT_STATUS_BY_ID).bind(id).fetch_optional(&mut *conn).await?;
+        let row = sqlx::query(queries::SELECT_STATUS_BY_ID)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let row = queries::status_row(&row)?;
         Ok(Self::complete(conn, vec![row], viewer).await?.pop())
@@ -128,7 +143,10 @@ impl SqlStore {
         let targets: Vec<i64> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
         let mut originals = Vec::new();
         if !targets.is_empty() {
-            let mut q = Sql::new(concat!(status_select!(), " WHERE s.deleted_at IS NULL AND s.id IN ("));
+            let mut q = Sql::new(concat!(
+                status_select!(),
+                " WHERE s.deleted_at IS NULL AND s.id IN ("
+            ));
             q.int_list(&targets).push(")");
             for r in q.build().fetch_all(&mut *conn).await? {
                 originals.push(queries::status_row(&r)?.record);
@@ -151,15 +169,26 @@ impl SqlStore {
         Ok(out)
     }
 
-    async fn attach_viewer(conn: &mut AnyConnection, list: &mut [StatusRecord], viewer: i64) -> Result<()> {
-        let ids: Vec<i64> = list.iter().map(|s| s.reblog.as_ref().map_or(s.id, |r| r.id)).collect();
+    async fn attach_viewer(
+        conn: &mut AnyConnection,
+        list: &mut [StatusRecord],
+        viewer: i64,
+    ) -> Result<()> {
+        let ids: Vec<i64> = list
+            .iter()
+            .map(|s| s.reblog.as_ref().map_or(s.id, |r| r.id))
+            .collect();
         if ids.is_empty() {
             return Ok(());
         }
         let mut faved = Vec::new();
         let mut reblogged = Vec::new();
         for (sql, column, out) in [
-            ("SELECT status_id FROM favourites WHERE account_id = ", " AND status_id IN (", &mut faved),
+            (
+                "SELECT status_id FROM favourites WHERE account_id = ",
+                " AND status_id IN (",
+                &mut faved,
+            ),
             (
                 "SELECT reblog_of_id FROM statuses WHERE deleted_at IS NULL AND account_id = ",
                 " AND reblog_of_id IN (",
@@ -173,7 +202,10 @@ impl SqlStore {
             }
         }
         for s in list.iter_mut() {
-            let flags = |id: i64| ViewerState { favourited: faved.contains(&id), reblogged: reblogged.contains(&id) };
+            let flags = |id: i64| ViewerState {
+                favourited: faved.contains(&id),
+                reblogged: reblogged.contains(&id),
+            };
             if let Some(r) = s.reblog.as_mut() {
                 r.viewer = Some(flags(r.id));
             }
@@ -244,7 +276,10 @@ impl Store for SqlStore {
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(queries::SELECT_TOKEN).bind(token_hash).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(queries::SELECT_TOKEN)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| queries::token_row(&r)).transpose()
     }
 
@@ -329,7 +364,10 @@ impl Store for SqlStore {
             .bind(account_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
+        Ok(row
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()?
+            .flatten())
     }
 
     async fn set_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship> {
@@ -391,12 +429,19 @@ impl Store for SqlStore {
         self.write_reblog(account, status, on).await
     }
 
-    async fn timeline(&self, which: &Timeline, page: Page, viewer: Option<i64>) -> Result<Vec<StatusRecord>> {
+    async fn timeline(
+        &self,
+        which: &Timeline,
+        page: Page,
+        viewer: Option<i64>,
+    ) -> Result<Vec<StatusRecord>> {
         self.read_timeline(which, page, viewer).await
     }
 
     async fn head_position(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -455,7 +500,11 @@ impl Store for SqlStore {
                     let _ = conn.close().await;
                     return Ok(None);
                 }
-                Ok(Some(Box::new(SqlLease { conn, write_lock: None, released: None })))
+                Ok(Some(Box::new(SqlLease {
+                    conn,
+                    write_lock: None,
+                    released: None,
+                })))
             }
         }
     }
@@ -518,13 +567,18 @@ impl SequencerLease for SqlLease {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let mut events = rows.iter().map(queries::event_row).collect::<Result<Vec<_>>>()?;
+        let mut events = rows
+            .iter()
+            .map(queries::event_row)
+            .collect::<Result<Vec<_>>>()?;
         events.sort_by_key(|e| e.position);
         Ok(events)
     }
 
     async fn published_upto(&mut self) -> Result<i64> {
-        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1").fetch_one(&mut self.conn).await?;
+        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1")
+            .fetch_one(&mut self.conn)
+            .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -533,11 +587,12 @@ impl SequencerLease for SqlLease {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        sqlx::query("UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1")
-            .bind(position)
-            .execute(&mut self.conn)
-            .await?;
+        sqlx::query(
+            "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
+        )
+        .bind(position)
+        .execute(&mut self.conn)
+        .await?;
         Ok(())
     }
 }
-

@@ -15,10 +15,17 @@ fn bool_i64(b: bool) -> i64 {
 
 impl SqlStore {
     /// Resolve local @mentions and render the text to HTML.
-    async fn render(&self, conn: &mut AnyConnection, body: &str) -> Result<(String, Vec<MentionRecord>, Vec<String>)> {
+    async fn render(
+        &self,
+        conn: &mut AnyConnection,
+        body: &str,
+    ) -> Result<(String, Vec<MentionRecord>, Vec<String>)> {
         let mut mentions = Vec::new();
         for (user, domain) in text::mentions(body) {
-            if domain.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case(&self.site.domain)) {
+            if domain
+                .as_deref()
+                .is_some_and(|d| !d.eq_ignore_ascii_case(&self.site.domain))
+            {
                 continue;
             }
             let row = sqlx::query("SELECT id, username FROM accounts WHERE username_lower = $1")
@@ -26,7 +33,10 @@ impl SqlStore {
                 .fetch_optional(&mut *conn)
                 .await?;
             if let Some(r) = row {
-                mentions.push(MentionRecord { id: r.try_get(0)?, username: r.try_get(1)? });
+                mentions.push(MentionRecord {
+                    id: r.try_get(0)?,
+                    username: r.try_get(1)?,
+                });
             }
         }
         let base = self.site.base_url.clone();
@@ -40,7 +50,11 @@ impl SqlStore {
     }
 
     /// The stream keys of a status as it stands (or stood, for a deleted one).
-    async fn audience(conn: &mut AnyConnection, s: &StatusRecord, is_reblog: bool) -> Result<Vec<String>> {
+    async fn audience(
+        conn: &mut AnyConnection,
+        s: &StatusRecord,
+        is_reblog: bool,
+    ) -> Result<Vec<String>> {
         let followers = Self::followers(conn, s.account.id).await?;
         let mentioned: Vec<i64> = s.mentions.iter().map(|m| m.id).collect();
         Ok(Audience {
@@ -57,11 +71,13 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
         if let Some(key) = &s.idempotency_key {
-            let row = sqlx::query("SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2")
-                .bind(s.account_id)
-                .bind(key)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let row = sqlx::query(
+                "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+            )
+            .bind(s.account_id)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
             if let Some(r) = row {
                 let id: i64 = r.try_get(0)?;
                 let existing = Self::fetch_status(conn, id, Some(s.account_id)).await?;
@@ -72,7 +88,9 @@ impl SqlStore {
         let reply_to_account = match s.in_reply_to_id {
             Some(parent) => {
                 let p = Self::fetch_status(conn, parent, Some(s.account_id)).await?;
-                let p = p.ok_or_else(|| StoreError::Invalid("The post you are trying to reply to does not exist".into()))?;
+                let p = p.ok_or_else(|| {
+                    StoreError::Invalid("The post you are trying to reply to does not exist".into())
+                })?;
                 Some(p.account.id)
             }
             None => None,
@@ -121,9 +139,17 @@ impl SqlStore {
                 .await
                 .map_err(taken("Idempotency-Key"))?;
         }
-        let record = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+        let record = Self::fetch_status(conn, id, None)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let keys = Self::audience(conn, &record, false).await?;
-        Self::insert_event(conn, EventKind::Update, &Status::payload(&record, &self.site), &keys).await?;
+        Self::insert_event(
+            conn,
+            EventKind::Update,
+            &Status::payload(&record, &self.site),
+            &keys,
+        )
+        .await?;
         self.commit_write(w, true).await?;
         let mut record = record;
         record.viewer = Some(Default::default());
@@ -144,7 +170,9 @@ impl SqlStore {
     pub(super) async fn write_edit(&self, c: StatusChange) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        let before = Self::fetch_status(conn, c.status_id, None).await?.ok_or(StoreError::NotFound)?;
+        let before = Self::fetch_status(conn, c.status_id, None)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if before.reblog.is_some() {
             return Err(StoreError::Invalid("A reblog cannot be edited".into()));
         }
@@ -155,7 +183,16 @@ impl SqlStore {
             .try_get::<i64, _>(0)?
             > 0;
         if !had_edits {
-            Self::insert_edit(conn, c.status_id, &before.text, &before.content, &before.spoiler_text, before.sensitive, before.created_at).await?;
+            Self::insert_edit(
+                conn,
+                c.status_id,
+                &before.text,
+                &before.content,
+                &before.spoiler_text,
+                before.sensitive,
+                before.created_at,
+            )
+            .await?;
         }
         let (content, mentions, tags) = self.render(conn, &c.text).await?;
         let now = crate::domain::now_micros();
@@ -174,10 +211,24 @@ impl SqlStore {
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        Self::insert_edit(conn, c.status_id, &c.text, &content, &c.spoiler_text, c.sensitive, now).await?;
-        sqlx::query("DELETE FROM status_tags WHERE status_id = $1").bind(c.status_id).execute(&mut *conn).await?;
+        Self::insert_edit(
+            conn,
+            c.status_id,
+            &c.text,
+            &content,
+            &c.spoiler_text,
+            c.sensitive,
+            now,
+        )
+        .await?;
+        sqlx::query("DELETE FROM status_tags WHERE status_id = $1")
+            .bind(c.status_id)
+            .execute(&mut *conn)
+            .await?;
         Self::insert_tags(conn, c.status_id, &tags).await?;
-        let after = Self::fetch_status(conn, c.status_id, None).await?.ok_or(StoreError::NotFound)?;
+        let after = Self::fetch_status(conn, c.status_id, None)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         // Readers of a tag the edit removed must see the correction too.
         let mut keys = Self::audience(conn, &before, false).await?;
         for k in Self::audience(conn, &after, false).await? {
@@ -185,7 +236,13 @@ impl SqlStore {
                 keys.push(k);
             }
         }
-        Self::insert_event(conn, EventKind::StatusUpdate, &Status::payload(&after, &self.site), &keys).await?;
+        Self::insert_event(
+            conn,
+            EventKind::StatusUpdate,
+            &Status::payload(&after, &self.site),
+            &keys,
+        )
+        .await?;
         self.commit_write(w, true).await?;
         Ok(after)
     }
@@ -216,7 +273,9 @@ impl SqlStore {
     pub(super) async fn write_delete(&self, id: i64) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        let s = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+        let s = Self::fetch_status(conn, id, None)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         self.remove(conn, &s).await?;
         self.commit_write(w, true).await?;
         Ok(s)
@@ -225,7 +284,11 @@ impl SqlStore {
     /// Mark a status deleted, fix the counters, and send `delete` where it was seen.
     async fn remove(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
         let now = crate::domain::now_micros();
-        sqlx::query("UPDATE statuses SET deleted_at = $2 WHERE id = $1").bind(s.id).bind(now).execute(&mut *conn).await?;
+        sqlx::query("UPDATE statuses SET deleted_at = $2 WHERE id = $1")
+            .bind(s.id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
         sqlx::query("UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0")
             .bind(s.account.id)
             .execute(&mut *conn)
@@ -246,10 +309,17 @@ impl SqlStore {
         Self::insert_event(conn, EventKind::Delete, &s.id.to_string(), &keys).await
     }
 
-    pub(super) async fn write_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+    pub(super) async fn write_favourite(
+        &self,
+        account: i64,
+        status: i64,
+        on: bool,
+    ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        Self::fetch_status(conn, status, Some(account))
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let changed = if on {
             sqlx::query("INSERT INTO favourites (account_id, status_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(account)
@@ -266,21 +336,32 @@ impl SqlStore {
         }
         .rows_affected();
         if changed > 0 {
-            sqlx::query("UPDATE statuses SET favourites_count = favourites_count + $2 WHERE id = $1")
-                .bind(status)
-                .bind(if on { 1i64 } else { -1 })
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE statuses SET favourites_count = favourites_count + $2 WHERE id = $1",
+            )
+            .bind(status)
+            .bind(if on { 1i64 } else { -1 })
+            .execute(&mut *conn)
+            .await?;
         }
-        let s = Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        let s = Self::fetch_status(conn, status, Some(account))
+            .await?
+            .ok_or(StoreError::NotFound)?;
         self.commit_write(w, false).await?;
         Ok(s)
     }
 
-    pub(super) async fn write_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+    pub(super) async fn write_reblog(
+        &self,
+        account: i64,
+        status: i64,
+        on: bool,
+    ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        let original = Self::fetch_status(conn, status, Some(account)).await?.ok_or(StoreError::NotFound)?;
+        let original = Self::fetch_status(conn, status, Some(account))
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let original = match original.reblog {
             Some(inner) => *inner,
             None => original,
@@ -318,13 +399,23 @@ impl SqlStore {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                let r = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+                let r = Self::fetch_status(conn, id, None)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
                 let keys = Self::audience(conn, &r, true).await?;
-                Self::insert_event(conn, EventKind::Update, &Status::payload(&r, &self.site), &keys).await?;
+                Self::insert_event(
+                    conn,
+                    EventKind::Update,
+                    &Status::payload(&r, &self.site),
+                    &keys,
+                )
+                .await?;
                 Self::fetch_status(conn, id, Some(account)).await?
             }
             (false, Some(id)) => {
-                let r = Self::fetch_status(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+                let r = Self::fetch_status(conn, id, None)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
                 self.remove(conn, &r).await?;
                 Self::fetch_status(conn, original.id, Some(account)).await?
             }
@@ -334,13 +425,20 @@ impl SqlStore {
         result.ok_or(StoreError::NotFound)
     }
 
-    pub(super) async fn write_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship> {
+    pub(super) async fn write_follow(
+        &self,
+        follower: i64,
+        target: i64,
+        on: bool,
+    ) -> Result<Relationship> {
         if follower == target {
             return Err(StoreError::Invalid("You cannot follow yourself".into()));
         }
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        Self::fetch_account(conn, target).await?.ok_or(StoreError::NotFound)?;
+        Self::fetch_account(conn, target)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let changed = if on {
             sqlx::query("INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(follower)
@@ -373,4 +471,3 @@ impl SqlStore {
         self.relationship(follower, target).await
     }
 }
-

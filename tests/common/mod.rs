@@ -52,9 +52,13 @@ pub fn postgres_admin_url() -> Option<String> {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but TIDINGS_TEST_DATABASE_URL is not set: the Postgres stories cannot run");
+                panic!(
+                    "CI=true but TIDINGS_TEST_DATABASE_URL is not set: the Postgres stories cannot run"
+                );
             }
-            eprintln!("\n*** SKIPPED: TIDINGS_TEST_DATABASE_URL is not set, so this Postgres story did not run ***\n");
+            eprintln!(
+                "\n*** SKIPPED: TIDINGS_TEST_DATABASE_URL is not set, so this Postgres story did not run ***\n"
+            );
             None
         }
     }
@@ -65,8 +69,13 @@ pub async fn fresh_postgres_database() -> Option<String> {
     use sqlx::Connection;
     let admin = postgres_admin_url()?;
     let name = format!("tidings_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TIDINGS_TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to TIDINGS_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     let mut url = url::Url::parse(&admin).expect("TIDINGS_TEST_DATABASE_URL is a URL");
     url.set_path(&name);
     Some(url.to_string())
@@ -76,7 +85,10 @@ pub async fn database_url(backend: Backend) -> Option<(String, Option<tempfile::
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("tidings.db").display());
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("tidings.db").display()
+            );
             Some((url, Some(dir)))
         }
         Backend::Postgres => fresh_postgres_database().await.map(|u| (u, None)),
@@ -93,12 +105,21 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Op
     Some(spawn_on(backend, &url, dir, tweak).await)
 }
 
-pub async fn spawn_on(backend: Backend, url: &str, dir: Option<tempfile::TempDir>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+pub async fn spawn_on(
+    backend: Backend,
+    url: &str,
+    dir: Option<tempfile::TempDir>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .try_init();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::for_database(url);
     config.listen = addr.to_string();
@@ -113,9 +134,22 @@ pub async fn spawn_on(backend: Backend, url: &str, dir: Option<tempfile::TempDir
             panic!("server failed: {e:#}");
         }
     });
-    let app = TestApp { base: format!("http://{addr}"), http: reqwest::Client::new(), backend, database_url: url.to_string(), shutdown, _dir: dir };
+    let app = TestApp {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        backend,
+        database_url: url.to_string(),
+        shutdown,
+        _dir: dir,
+    };
     for _ in 0..100 {
-        if app.http.get(app.url("/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if app
+            .http
+            .get(app.url("/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return app;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -149,7 +183,11 @@ impl TestApp {
         let app: Value = self
             .http
             .post(self.url("/api/v1/apps"))
-            .form(&[("client_name", "tests"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow")])
+            .form(&[
+                ("client_name", "tests"),
+                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
+                ("scopes", "read write follow"),
+            ])
             .send()
             .await
             .unwrap()
@@ -182,8 +220,21 @@ impl TestApp {
         assert_eq!(res.status(), 200, "registration of {name}");
         let token: Value = res.json().await.unwrap();
         let token = token["access_token"].as_str().unwrap().to_string();
-        let me: Value = self.http.get(self.url("/api/v1/accounts/verify_credentials")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-        User { id: me["id"].as_str().unwrap().to_string(), username: name.to_string(), token }
+        let me: Value = self
+            .http
+            .get(self.url("/api/v1/accounts/verify_credentials"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        User {
+            id: me["id"].as_str().unwrap().to_string(),
+            username: name.to_string(),
+            token,
+        }
     }
 
     pub async fn post(&self, user: &User, text: &str) -> Value {
@@ -191,7 +242,14 @@ impl TestApp {
     }
 
     pub async fn post_with(&self, user: &User, body: Value) -> Value {
-        let res = self.http.post(self.url("/api/v1/statuses")).bearer_auth(&user.token).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(self.url("/api/v1/statuses"))
+            .bearer_auth(&user.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "posting {body}");
         res.json().await.unwrap()
     }
@@ -222,7 +280,12 @@ pub struct SseReader {
 }
 
 impl SseReader {
-    pub async fn open(app: &TestApp, path: &str, last_event_id: Option<&str>, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, Option<SseReader>) {
+    pub async fn open(
+        app: &TestApp,
+        path: &str,
+        last_event_id: Option<&str>,
+        token: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Option<SseReader>) {
         let mut req = app.http.get(app.url(path));
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
@@ -235,7 +298,11 @@ impl SseReader {
         if !res.status().is_success() {
             return (status, headers, None);
         }
-        let reader = SseReader { body: Box::pin(res.bytes_stream()), buf: String::new(), comments: Vec::new() };
+        let reader = SseReader {
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+            comments: Vec::new(),
+        };
         (status, headers, Some(reader))
     }
 
@@ -245,7 +312,11 @@ impl SseReader {
         loop {
             if let Some(i) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..i + 2).collect();
-                let mut ev = SseEvent { event: "message".into(), data: String::new(), id: None };
+                let mut ev = SseEvent {
+                    event: "message".into(),
+                    data: String::new(),
+                    id: None,
+                };
                 let mut has_data = false;
                 for line in block.lines() {
                     if let Some(c) = line.strip_prefix(':') {
@@ -275,14 +346,18 @@ impl SseReader {
     }
 }
 
-pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub async fn ws_connect(app: &TestApp, token: Option<&str>) -> Ws {
     let url = match token {
         Some(t) => app.ws_url(&format!("/api/v1/streaming?access_token={t}")),
         None => app.ws_url("/api/v1/streaming"),
     };
-    tokio_tungstenite::connect_async(url).await.expect("websocket connect").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connect")
+        .0
 }
 
 pub async fn ws_send(ws: &mut Ws, v: Value) {

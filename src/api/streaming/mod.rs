@@ -23,8 +23,8 @@ mod ws;
 
 use crate::Node;
 use crate::api::error::{ApiError, ApiResult};
-use crate::domain::{Event, StreamKey};
 use crate::domain::stream::StreamError;
+use crate::domain::{Event, StreamKey};
 use axum::Router;
 use axum::routing::get;
 
@@ -47,11 +47,16 @@ pub enum Start {
 }
 
 pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<Start> {
-    let Some(asked) = last_event_id.map(str::trim) else { return Ok(Start::Live) };
+    let Some(asked) = last_event_id.map(str::trim) else {
+        return Ok(Start::Live);
+    };
     let head = node.store.head_position().await?;
     match asked.parse::<i64>() {
         Ok(p) if (0..=head).contains(&p) => Ok(Start::After(p)),
-        _ => Ok(Start::Reset { asked: asked.to_string(), head }),
+        _ => Ok(Start::Reset {
+            asked: asked.to_string(),
+            head,
+        }),
     }
 }
 
@@ -61,7 +66,12 @@ pub async fn replay_page(node: &Node, key: &str, after: i64) -> ApiResult<Vec<Ev
 }
 
 /// Parse a stream request, enforcing who may read it.
-pub fn parse_stream(node: &Node, name: &str, tag: Option<&str>, account: Option<i64>) -> Result<StreamKey, (u16, &'static str)> {
+pub fn parse_stream(
+    node: &Node,
+    name: &str,
+    tag: Option<&str>,
+    account: Option<i64>,
+) -> Result<StreamKey, (u16, &'static str)> {
     let key = StreamKey::parse(name, tag, account).map_err(|e| match e {
         StreamError::NeedsToken => (401, e.message()),
         _ => (400, e.message()),

@@ -42,8 +42,13 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let account = auth.account_id();
-    let key = parse_stream(&node, &stream, p.tag.as_deref(), account).map_err(|(c, m)| stream_error(c, m))?;
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string).or(p.last_event_id);
+    let key = parse_stream(&node, &stream, p.tag.as_deref(), account)
+        .map_err(|(c, m)| stream_error(c, m))?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(p.last_event_id);
     let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
@@ -71,7 +76,10 @@ pub async fn handler(
     let body = Body::from_stream(futures::stream::unfold(state, next_chunk));
     let mut res = body.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(res)
@@ -85,7 +93,8 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
         }
         if let Some(after) = s.replay_after {
             let page = replay_page(&s.node, &s.key, after).await.ok()?;
-            s.replay_after = (page.len() as i64 == super::REPLAY_PAGE).then(|| page.last().map_or(after, |e| e.position));
+            s.replay_after = (page.len() as i64 == super::REPLAY_PAGE)
+                .then(|| page.last().map_or(after, |e| e.position));
             for e in &page {
                 s.pending.push_back(sse_event_block(e));
                 s.last_sent = e.position;

@@ -14,7 +14,9 @@ use crate::Node;
 use crate::api::extract::{MaybeAuth, Query};
 use crate::domain::StreamKey;
 use crate::hub::frames::{reset_payload, ws_frame};
-use crate::hub::{Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport};
+use crate::hub::{
+    Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
+};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
@@ -54,15 +56,21 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Response {
     let Ok(ws) = ws else {
-        return crate::api::error::ApiError::bad_request("This endpoint takes a WebSocket upgrade").into_response();
+        return crate::api::error::ApiError::bad_request("This endpoint takes a WebSocket upgrade")
+            .into_response();
     };
     let account = auth.account_id();
     if account.is_none() && !node.config.anonymous_streams {
         return crate::api::error::ApiError::unauthorized().into_response();
     }
     // A token sent as the subprotocol must be echoed back for browsers to accept.
-    let ws = match headers.get("sec-websocket-protocol").and_then(|v| v.to_str().ok()) {
-        Some(p) if account.is_some() => ws.protocols([p.split(',').next().unwrap_or("").trim().to_string()]),
+    let ws = match headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if account.is_some() => {
+            ws.protocols([p.split(',').next().unwrap_or("").trim().to_string()])
+        }
         _ => ws,
     };
     ws.read_buffer_size(4096)
@@ -71,9 +79,22 @@ pub async fn handler(
         .on_upgrade(move |socket| async move {
             let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
             let (sink, stream) = socket.split();
-            let mut c = Conn { node, account, outbox, rx, sink, subs: HashMap::new(), next_sub: 1 };
+            let mut c = Conn {
+                node,
+                account,
+                outbox,
+                rx,
+                sink,
+                subs: HashMap::new(),
+                next_sub: 1,
+            };
             if let Some(name) = p.stream.as_deref() {
-                let msg = ClientMessage { kind: "subscribe".into(), stream: Some(name.into()), tag: p.tag, last_event_id: p.last_event_id.map(Into::into) };
+                let msg = ClientMessage {
+                    kind: "subscribe".into(),
+                    stream: Some(name.into()),
+                    tag: p.tag,
+                    last_event_id: p.last_event_id.map(Into::into),
+                };
                 if c.on_subscribe(msg).await.is_err() {
                     return;
                 }
@@ -102,7 +123,8 @@ type WsResult = Result<(), axum::Error>;
 
 impl Conn {
     async fn run(mut self, mut stream: SplitStream<WebSocket>) {
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut unanswered = 0u8;
         let shutdown = self.node.shutdown.clone();
         let outbox = self.outbox.clone();
@@ -151,7 +173,10 @@ impl Conn {
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }));
         let _ = tokio::time::timeout(Duration::from_secs(2), self.sink.send(frame)).await;
     }
 
@@ -160,13 +185,16 @@ impl Conn {
         let mut next = Some(first);
         let mut n = 0;
         while let Some(d) = next.take() {
-            if let Some(sub) = self.subs.get_mut(&d.sub) {
-                if d.position > sub.last_sent {
-                    sub.last_sent = d.position;
-                    if let Frame::Ws(text) = d.frame {
-                        self.sink.feed(Message::Text(text)).await?;
-                        n += 1;
-                    }
+            // Replay may already have sent it: positions at or below the last sent are dropped.
+            if let Some(sub) = self
+                .subs
+                .get_mut(&d.sub)
+                .filter(|s| d.position > s.last_sent)
+            {
+                sub.last_sent = d.position;
+                if let Frame::Ws(text) = d.frame {
+                    self.sink.feed(Message::Text(text)).await?;
+                    n += 1;
                 }
             }
             if n < COALESCE {
@@ -189,7 +217,12 @@ impl Conn {
         match msg.kind.as_str() {
             "subscribe" => self.on_subscribe(msg).await,
             "unsubscribe" => {
-                let key = match parse_stream(&self.node, msg.stream.as_deref().unwrap_or(""), msg.tag.as_deref(), self.account) {
+                let key = match parse_stream(
+                    &self.node,
+                    msg.stream.as_deref().unwrap_or(""),
+                    msg.tag.as_deref(),
+                    self.account,
+                ) {
                     Ok(k) => k.key(),
                     Err((status, m)) => return self.error_frame(status, m).await,
                 };
@@ -201,7 +234,12 @@ impl Conn {
     }
 
     async fn on_subscribe(&mut self, msg: ClientMessage) -> WsResult {
-        let key = match parse_stream(&self.node, msg.stream.as_deref().unwrap_or(""), msg.tag.as_deref(), self.account) {
+        let key = match parse_stream(
+            &self.node,
+            msg.stream.as_deref().unwrap_or(""),
+            msg.tag.as_deref(),
+            self.account,
+        ) {
             Ok(k) => k,
             Err((status, m)) => return self.error_frame(status, m).await,
         };
@@ -210,7 +248,9 @@ impl Conn {
             return Ok(());
         }
         if self.subs.len() >= MAX_SUBSCRIPTIONS {
-            return self.error_frame(429, "Too many subscriptions on this connection").await;
+            return self
+                .error_frame(429, "Too many subscriptions on this connection")
+                .await;
         }
         let last_event_id = match msg.last_event_id {
             Some(serde_json::Value::String(s)) => Some(s),
@@ -219,11 +259,18 @@ impl Conn {
         };
         let id = self.next_sub;
         self.next_sub += 1;
-        let guard = self.node.hub.subscribe(&key_s, &self.outbox, id, Transport::WebSocket);
+        let guard = self
+            .node
+            .hub
+            .subscribe(&key_s, &self.outbox, id, Transport::WebSocket);
         let wire = key.wire_name();
         let start = match start_point(&self.node, last_event_id.as_deref()).await {
             Ok(s) => s,
-            Err(_) => return self.error_frame(503, "Cannot read the stream's history now").await,
+            Err(_) => {
+                return self
+                    .error_frame(503, "Cannot read the stream's history now")
+                    .await;
+            }
         };
         let last_sent = match start {
             Start::Live => 0,
@@ -234,23 +281,43 @@ impl Conn {
                 head
             }
         };
-        self.subs.insert(id, Sub { key: key_s, last_sent, _guard: guard });
+        self.subs.insert(
+            id,
+            Sub {
+                key: key_s,
+                last_sent,
+                _guard: guard,
+            },
+        );
         Ok(())
     }
 
     /// Send the stream's events after `after` from the database; return the last sent.
-    async fn replay(&mut self, key: &StreamKey, wire: &[String], mut after: i64) -> Result<i64, axum::Error> {
+    async fn replay(
+        &mut self,
+        key: &StreamKey,
+        wire: &[String],
+        mut after: i64,
+    ) -> Result<i64, axum::Error> {
         let key_s = key.key();
         loop {
             let page = match replay_page(&self.node, &key_s, after).await {
                 Ok(p) => p,
                 Err(_) => {
-                    self.error_frame(503, "Cannot read the stream's history now").await?;
+                    self.error_frame(503, "Cannot read the stream's history now")
+                        .await?;
                     return Ok(after);
                 }
             };
             for e in &page {
-                self.sink.feed(Message::Text(ws_frame(wire, e.kind.as_str(), &e.payload, e.position))).await?;
+                self.sink
+                    .feed(Message::Text(ws_frame(
+                        wire,
+                        e.kind.as_str(),
+                        &e.payload,
+                        e.position,
+                    )))
+                    .await?;
                 after = e.position;
             }
             self.sink.flush().await?;
