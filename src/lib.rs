@@ -83,13 +83,18 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let node = Node::start(config, shutdown.clone()).await?;
-    let app = api::router(node);
+    // Clients such as Mastodon.py ask for `/api/v1/instance/`: trailing slashes are
+    // trimmed before routing.
+    let app = tower::Layer::layer(
+        &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
+        api::router(node),
+    );
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
-    .context("server error")
+    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        SocketAddr,
+    >(app);
+    axum::serve(listener, make)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("server error")
 }

@@ -33,7 +33,6 @@ pub const REPLAY_PAGE: i64 = 500;
 pub fn router() -> Router<Node> {
     Router::new()
         .route("/api/v1/streaming", get(ws::handler))
-        .route("/api/v1/streaming/", get(ws::handler))
         .route("/api/v1/streaming/health", get(|| async { "OK" }))
         .route("/api/v1/streaming/{*stream}", get(sse::handler))
 }

@@ -53,7 +53,7 @@ pub async fn handler(
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
     let start = start_point(&node, last_event_id.as_deref()).await?;
-    let mut pending = VecDeque::from([Bytes::from_static(b":)\nretry: 2000\n\n")]);
+    let mut pending = VecDeque::from([Bytes::from_static(b":)\n\n")]);
     let (last_sent, replay_after) = match start {
         Start::Live => (0, None),
         Start::After(p) => (p, Some(p)),
