@@ -15,6 +15,7 @@ on_both_backends!(
     a_position_the_server_cannot_serve_gets_a_reset_event,
     many_writers_at_once_reach_readers_in_position_order_without_gaps,
     the_user_stream_carries_the_home_timeline_and_needs_a_token,
+    readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate,
 );
 
 fn position(v: &Value) -> i64 {
@@ -340,4 +341,57 @@ async fn the_user_stream_carries_the_home_timeline_and_needs_a_token(b: Backend)
     assert!(ev.data.contains(s["id"].as_str().unwrap()));
     let f = ws_next(&mut ws, WAIT).await.unwrap();
     assert_eq!(f["stream"], json!(["user"]));
+}
+
+async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let ann = app.register("ann").await;
+    app.post(&ann, "start").await;
+    // "start" plus 80 more: positions 1..=81, all public.
+    let total = 81;
+    let writer = {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/statuses");
+        let token = ann.token.clone();
+        tokio::spawn(async move {
+            for i in 1..total {
+                http.post(&url).bearer_auth(&token).json(&json!({ "status": format!("n{i}") })).send().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
+    // The SSE reader and the WebSocket reader each drop and resume every few events.
+    let sse = async {
+        let mut positions: Vec<i64> = Vec::new();
+        let mut last = "0".to_string();
+        while positions.len() < total {
+            let (_, _, r) = SseReader::open(&app, "/api/v1/streaming/public", Some(&last), None).await;
+            let mut r = r.unwrap();
+            for _ in 0..3 {
+                let Some(ev) = r.next(WAIT).await else { break };
+                last = ev.id.unwrap();
+                positions.push(last.parse().unwrap());
+            }
+        }
+        positions
+    };
+    let ws = async {
+        let mut positions: Vec<i64> = Vec::new();
+        let mut last = json!("0");
+        while positions.len() < total {
+            let mut ws = ws_connect(&app, None).await;
+            ws_send(&mut ws, json!({"type": "subscribe", "stream": "public", "last_event_id": last})).await;
+            for _ in 0..4 {
+                let Some(f) = ws_next(&mut ws, WAIT).await else { break };
+                last = f["id"].clone();
+                positions.push(position(&f));
+            }
+        }
+        positions
+    };
+    let (sse_positions, ws_positions) = tokio::join!(sse, ws);
+    writer.await.unwrap();
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    assert_eq!(&sse_positions[..total], &expected[..], "SSE: every position once, in order");
+    assert_eq!(&ws_positions[..total], &expected[..], "WebSocket: every position once, in order");
 }
