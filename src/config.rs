@@ -62,6 +62,14 @@ pub struct Config {
     /// `redis://…` for several nodes; unset runs the in-process bus.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Prefix of Redis channel names, so several deployments can share one Redis.
+    #[arg(
+        long,
+        env = "TIDINGS_REDIS_PREFIX",
+        default_value = "tidings",
+        global = true
+    )]
+    pub redis_prefix: String,
     /// Public base URL (links, `uri`s, streaming URL). Defaults to `http://<listen>`.
     #[arg(long, env = "TIDINGS_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -80,6 +88,30 @@ pub struct Config {
     /// Bytes that may wait in one reader's queue before it is dropped as too slow.
     #[arg(long, env = "TIDINGS_READER_QUEUE_BYTES", default_value_t = 1 << 20, global = true)]
     pub reader_queue_bytes: usize,
+    /// Concurrent streaming connections allowed from one IP address.
+    #[arg(
+        long,
+        env = "TIDINGS_MAX_STREAMS_PER_IP",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub max_streams_per_ip: usize,
+    /// Concurrent streaming connections allowed for one account.
+    #[arg(
+        long,
+        env = "TIDINGS_MAX_STREAMS_PER_ACCOUNT",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_streams_per_account: usize,
+    /// Subscriptions allowed on one WebSocket connection.
+    #[arg(
+        long,
+        env = "TIDINGS_MAX_SUBSCRIPTIONS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_subscriptions: usize,
     /// Seconds between SSE heartbeats.
     #[arg(
         long,

@@ -8,6 +8,7 @@
 
 use crate::bus::{Bus, BusMessage};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     last: i64,
-    pub catch_ups: u64,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -29,6 +30,7 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) {
         let mut rx = bus.subscribe();
@@ -49,7 +51,7 @@ impl Dispatcher {
             store,
             hub,
             last,
-            catch_ups: 0,
+            metrics,
         };
         let mut check = tokio::time::interval(CHECK);
         let mut head_at_last_check = last;
@@ -95,7 +97,12 @@ impl Dispatcher {
 
     /// Dispatch every event in `(last, upto]` from the database, retrying until done.
     async fn catch_up(&mut self, upto: i64) {
-        self.catch_ups += 1;
+        if self.last >= upto {
+            return;
+        }
+        self.metrics
+            .catch_ups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(from = self.last, upto, "catching up from the database");
         while self.last < upto {
             match self.store.events_between(self.last, upto, 1000).await {

@@ -22,6 +22,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod hub;
+pub mod metrics;
 pub mod sequencer;
 pub mod store;
 
@@ -39,6 +40,8 @@ pub struct Node {
     pub store: Arc<dyn store::Store>,
     pub bus: Arc<dyn bus::Bus>,
     pub hub: Arc<hub::Hub>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub limits: Arc<api::limits::Limits>,
     pub shutdown: CancellationToken,
 }
 
@@ -51,26 +54,33 @@ impl Node {
     ) -> anyhow::Result<Node> {
         let site = domain::Site::new(&config.public_url());
         let store = store::open(&config.database_url, site.clone()).await?;
-        if config.redis_url.is_some() {
-            anyhow::bail!(
-                "REDIS_URL is set, but the Redis bus is not built yet; unset it to run one node"
-            );
-        }
-        let bus: Arc<dyn bus::Bus> = Arc::new(bus::LocalBus::new(65_536));
+        let metrics = Arc::new(metrics::Metrics::default());
+        let bus: Arc<dyn bus::Bus> = match &config.redis_url {
+            Some(url) => bus::RedisBus::connect(url, &config.redis_prefix, metrics.clone()).await?,
+            None => Arc::new(bus::LocalBus::new(65_536)),
+        };
         let hub = hub::Hub::new();
-        tokio::spawn(sequencer::run(store.clone(), bus.clone(), shutdown.clone()));
+        tokio::spawn(sequencer::run(
+            store.clone(),
+            bus.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(dispatch::Dispatcher::run(
             store.clone(),
             bus.clone(),
             hub.clone(),
+            metrics.clone(),
             shutdown.clone(),
         ));
         Ok(Node {
+            limits: Arc::new(api::limits::Limits::new(&config)),
             config: Arc::new(config),
             site,
             store,
             bus,
             hub,
+            metrics,
             shutdown,
         })
     }

@@ -28,8 +28,10 @@
 //! posting still works; the backlog goes out when it returns.
 
 use crate::bus::Bus;
+use crate::metrics::Metrics;
 use crate::store::{SequencerLease, Store};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -37,12 +39,17 @@ use tokio_util::sync::CancellationToken;
 pub const SWEEP: Duration = Duration::from_millis(500);
 const BATCH: i64 = 1000;
 
-pub async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     loop {
         match store.sequencer_lease().await {
             Ok(Some(lease)) => {
                 tracing::info!("this node is now the sequencer");
-                if let Err(e) = lead(lease, &*store, &*bus, &shutdown).await {
+                if let Err(e) = lead(lease, &*store, &*bus, &metrics, &shutdown).await {
                     tracing::warn!(error = %e, "sequencer lost its lease or its database");
                 }
             }
@@ -60,6 +67,7 @@ async fn lead(
     mut lease: Box<dyn SequencerLease>,
     store: &dyn Store,
     bus: &dyn Bus,
+    metrics: &Metrics,
     shutdown: &CancellationToken,
 ) -> crate::store::Result<()> {
     let committed = store.committed();
@@ -78,14 +86,29 @@ async fn lead(
             } else {
                 store.events_between(published, head, BATCH).await?
             };
+            if fault_exit_before_publish() {
+                tracing::error!("fault injection: exiting between commit and publish");
+                std::process::exit(86);
+            }
             match bus.publish(&batch).await {
                 Ok(()) => {
                     if let Some(last) = batch.last() {
                         published = last.position;
                         lease.mark_published(published).await?;
+                        metrics
+                            .events_published
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        metrics
+                            .last_published_position
+                            .store(published, Ordering::Relaxed);
+                        metrics.relay_lag_micros.store(
+                            crate::domain::now_micros() - last.committed_at,
+                            Ordering::Relaxed,
+                        );
                     }
                 }
                 Err(e) => {
+                    metrics.publish_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, backlog = head - published, "cannot publish; will retry");
                     bus_failed = true;
                 }
@@ -105,4 +128,14 @@ async fn lead(
             _ = shutdown.cancelled() => return Ok(()),
         }
     }
+}
+
+/// Fault injection for the crash tests: with `TIDINGS_FAULT_EXIT_BEFORE_PUBLISH=1` the
+/// process exits after positions are committed and before they are published, as a
+/// node that crashes at the worst moment would.
+fn fault_exit_before_publish() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var_os("TIDINGS_FAULT_EXIT_BEFORE_PUBLISH").is_some_and(|v| v == "1")
+    })
 }

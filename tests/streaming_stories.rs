@@ -355,7 +355,12 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
         let token = ann.token.clone();
         tokio::spawn(async move {
             for i in 1..total {
-                http.post(&url).bearer_auth(&token).json(&json!({ "status": format!("n{i}") })).send().await.unwrap();
+                http.post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "status": format!("n{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         })
@@ -365,7 +370,8 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
         let mut positions: Vec<i64> = Vec::new();
         let mut last = "0".to_string();
         while positions.len() < total {
-            let (_, _, r) = SseReader::open(&app, "/api/v1/streaming/public", Some(&last), None).await;
+            let (_, _, r) =
+                SseReader::open(&app, "/api/v1/streaming/public", Some(&last), None).await;
             let mut r = r.unwrap();
             for _ in 0..3 {
                 let Some(ev) = r.next(WAIT).await else { break };
@@ -380,9 +386,15 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
         let mut last = json!("0");
         while positions.len() < total {
             let mut ws = ws_connect(&app, None).await;
-            ws_send(&mut ws, json!({"type": "subscribe", "stream": "public", "last_event_id": last})).await;
+            ws_send(
+                &mut ws,
+                json!({"type": "subscribe", "stream": "public", "last_event_id": last}),
+            )
+            .await;
             for _ in 0..4 {
-                let Some(f) = ws_next(&mut ws, WAIT).await else { break };
+                let Some(f) = ws_next(&mut ws, WAIT).await else {
+                    break;
+                };
                 last = f["id"].clone();
                 positions.push(position(&f));
             }
@@ -392,6 +404,14 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
     let (sse_positions, ws_positions) = tokio::join!(sse, ws);
     writer.await.unwrap();
     let expected: Vec<i64> = (1..=total as i64).collect();
-    assert_eq!(&sse_positions[..total], &expected[..], "SSE: every position once, in order");
-    assert_eq!(&ws_positions[..total], &expected[..], "WebSocket: every position once, in order");
+    assert_eq!(
+        &sse_positions[..total],
+        &expected[..],
+        "SSE: every position once, in order"
+    );
+    assert_eq!(
+        &ws_positions[..total],
+        &expected[..],
+        "WebSocket: every position once, in order"
+    );
 }

@@ -14,6 +14,7 @@ pub fn router() -> Router<Node> {
         .route("/api/v1/instance", get(v1))
         .route("/api/v2/instance", get(v2))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
 }
 
 /// Mastodon API version we follow, then ours: clients parse the leading version.
@@ -102,4 +103,14 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body))
+}
+
+async fn metrics(State(node): State<Node>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        node.metrics.render(&node.hub),
+    )
 }

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod error;
 pub mod extract;
 pub mod instance;
+pub mod limits;
 pub mod oauth;
 pub mod statuses;
 pub mod streaming;

@@ -7,6 +7,7 @@
 //! This module must not know HTTP or SQL.
 
 mod local;
+mod redis;
 
 use crate::domain::Event;
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use local::LocalBus;
+pub use redis::RedisBus;
 
 #[derive(Debug, Clone)]
 pub enum BusMessage {

@@ -43,6 +43,10 @@ pub struct Event {
     pub payload: Arc<str>,
     /// Keys of every stream this event belongs to (see [`crate::domain::StreamKey`]).
     pub streams: Vec<Arc<str>>,
+    /// When the change was committed (microseconds since the epoch): relay lag is
+    /// measured from here.
+    #[serde(default)]
+    pub committed_at: i64,
 }
 
 /// Stream keys are stored space-separated; keys never contain spaces.

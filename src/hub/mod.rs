@@ -239,6 +239,7 @@ mod tests {
             kind: EventKind::Update,
             payload: Arc::from("{}"),
             streams: streams.iter().map(|s| Arc::from(*s)).collect(),
+            committed_at: 0,
         }
     }
 

@@ -159,6 +159,7 @@ pub fn event_row(row: &AnyRow) -> Result<Event> {
         kind: EventKind::parse(&kind).unwrap_or(EventKind::Update),
         payload: payload.into(),
         streams: split_streams(&streams),
+        committed_at: row.try_get(4)?,
     })
 }
 

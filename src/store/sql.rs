@@ -447,7 +447,7 @@ impl Store for SqlStore {
 
     async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>> {
         let rows = sqlx::query(
-            "SELECT e.position, e.kind, e.payload, e.streams FROM event_streams es \
+            "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
              JOIN events e ON e.id = es.event_id \
              WHERE es.stream = $1 AND es.position > $2 ORDER BY es.position LIMIT $3",
         )
@@ -461,7 +461,7 @@ impl Store for SqlStore {
 
     async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>> {
         let rows = sqlx::query(
-            "SELECT e.position, e.kind, e.payload, e.streams FROM events e \
+            "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM events e \
              WHERE e.position > $1 AND e.position <= $2 ORDER BY e.position LIMIT $3",
         )
         .bind(after)
@@ -549,7 +549,7 @@ impl SequencerLease for SqlLease {
              FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
                    FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
              WHERE events.id = x.id \
-             RETURNING events.position, events.kind, events.payload, events.streams",
+             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at",
         )
         .bind(head)
         .bind(limit)

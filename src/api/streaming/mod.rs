@@ -87,3 +87,17 @@ pub fn stream_error(code: u16, message: &str) -> ApiError {
         _ => ApiError::bad_request(message),
     }
 }
+
+/// A slot under the per-IP and per-account caps, or 429.
+pub fn permit(
+    node: &Node,
+    ip: std::net::IpAddr,
+    account: Option<i64>,
+) -> ApiResult<crate::api::limits::StreamPermit> {
+    node.limits.acquire(Some(ip), account).map_err(|m| {
+        node.metrics
+            .streams_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::TooMany(m.into())
+    })
+}

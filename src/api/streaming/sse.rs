@@ -8,13 +8,14 @@ use crate::api::extract::{MaybeAuth, Query};
 use crate::hub::frames::{reset_payload, sse_block, sse_event_block};
 use crate::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 #[derive(Deserialize)]
@@ -28,6 +29,8 @@ struct SseState {
     key: String,
     rx: OutboxReceiver,
     _guard: SubscriptionGuard,
+    _permit: crate::api::limits::StreamPermit,
+    _gauge: crate::metrics::ConnectionGauge,
     last_sent: i64,
     replay_after: Option<i64>,
     pending: VecDeque<Bytes>,
@@ -36,6 +39,7 @@ struct SseState {
 
 pub async fn handler(
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: MaybeAuth,
     Path(stream): Path<String>,
     Query(p): Query<SseParams>,
@@ -49,6 +53,7 @@ pub async fn handler(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or(p.last_event_id);
+    let permit = super::permit(&node, peer.ip(), account)?;
     let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
@@ -63,12 +68,15 @@ pub async fn handler(
         }
     };
     let period = Duration::from_secs(node.config.sse_heartbeat_secs.max(1));
+    let gauge = crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::Sse);
     let state = SseState {
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
         node,
         key,
         rx,
         _guard: guard,
+        _permit: permit,
+        _gauge: gauge,
         last_sent,
         replay_after,
         pending,
@@ -115,6 +123,7 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
             _ = s.heartbeat.tick() => return Some((Ok(Bytes::from_static(b":thump\n\n")), s)),
             _ = outbox.overflow.notified() => {
                 tracing::info!(stream = %s.key, "closing a slow SSE reader");
+                s.node.metrics.slow_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return None;
             }
             _ = s.node.shutdown.cancelled() => return None,

@@ -17,18 +17,20 @@ use crate::hub::frames::{reset_payload, ws_frame};
 use crate::hub::{
     Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
 };
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 const PING_EVERY: Duration = Duration::from_secs(30);
-const MAX_SUBSCRIPTIONS: usize = 100;
+/// How long a closing frame may wait for a slow reader's socket to accept it.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// Frames written before one flush: coalesces a burst into few socket writes.
 const COALESCE: usize = 64;
 
@@ -51,6 +53,7 @@ struct ClientMessage {
 pub async fn handler(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: MaybeAuth,
     Query(p): Query<WsParams>,
     headers: HeaderMap,
@@ -63,6 +66,10 @@ pub async fn handler(
     if account.is_none() && !node.config.anonymous_streams {
         return crate::api::error::ApiError::unauthorized().into_response();
     }
+    let permit = match super::permit(&node, peer.ip(), account) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     // A token sent as the subprotocol must be echoed back for browsers to accept.
     let ws = match headers
         .get("sec-websocket-protocol")
@@ -77,6 +84,9 @@ pub async fn handler(
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            let _gauge =
+                crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
             let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
             let (sink, stream) = socket.split();
             let mut c = Conn {
@@ -177,7 +187,13 @@ impl Conn {
             code,
             reason: Utf8Bytes::from_static(reason),
         }));
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.sink.send(frame)).await;
+        if code == SLOW_CLOSE_CODE {
+            self.node
+                .metrics
+                .slow_closed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.sink.send(frame)).await;
     }
 
     /// Write this delivery and whatever else is queued (up to [`COALESCE`]), one flush.
@@ -247,7 +263,7 @@ impl Conn {
         if self.subs.values().any(|s| s.key == key_s) {
             return Ok(());
         }
-        if self.subs.len() >= MAX_SUBSCRIPTIONS {
+        if self.subs.len() >= self.node.config.max_subscriptions {
             return self
                 .error_frame(429, "Too many subscriptions on this connection")
                 .await;
