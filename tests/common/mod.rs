@@ -2,6 +2,8 @@
 //! fresh Postgres database, and talk to it over HTTP, WebSocket and SSE like a client.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;

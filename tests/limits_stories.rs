@@ -1,0 +1,203 @@
+//! Stories of overload: a reader who stops reading is closed with code 4008 and
+//! resumes without loss while the others go on; caps answer 429; a node that is told to
+//! stop tells its readers to reconnect elsewhere (1012).
+
+mod common;
+
+use common::{Backend, SseReader, WAIT, spawn_with, ws_connect, ws_next, ws_send};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+on_both_backends!(
+    a_reader_who_stops_reading_is_closed_and_resumes_without_loss,
+    stream_caps_answer_429,
+);
+
+async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backend) {
+    let Some(app) = spawn_with(b, |c| {
+        c.max_chars = 60_000;
+        c.reader_queue_bytes = 256 * 1024;
+    })
+    .await
+    else {
+        return;
+    };
+    let ann = app.register("ann").await;
+    // The slow reader's socket takes little before the server must queue.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket
+        .connect(app.base.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut slow, _) = tokio_tungstenite::client_async(app.ws_url("/api/v1/streaming"), stream)
+        .await
+        .unwrap();
+    ws_send(&mut slow, json!({"type": "subscribe", "stream": "public"})).await;
+    let mut fast = ws_connect(&app, None).await;
+    ws_send(&mut fast, json!({"type": "subscribe", "stream": "public"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let total = 150;
+    let big = "x".repeat(50_000);
+    let fast_reader = tokio::spawn(async move {
+        let mut positions = Vec::new();
+        while positions.len() < total {
+            let f = ws_next(&mut fast, Duration::from_secs(20))
+                .await
+                .expect("the fast reader is never held up");
+            positions.push(f["id"].as_str().unwrap().parse::<i64>().unwrap());
+        }
+        positions
+    });
+    for i in 0..total {
+        app.post(&ann, &format!("{i} {big}")).await;
+    }
+    let fast_positions = tokio::time::timeout(Duration::from_secs(10), fast_reader)
+        .await
+        .expect("the fast reader keeps up")
+        .unwrap();
+    assert_eq!(fast_positions, (1..=total as i64).collect::<Vec<_>>());
+
+    // The slow reader finds what fitted, then the close frame.
+    let mut positions = Vec::new();
+    let mut close = None;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(15), slow.next()).await {
+        match msg {
+            Ok(Message::Text(t)) => positions.push(
+                serde_json::from_str::<Value>(&t).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<i64>()
+                    .unwrap(),
+            ),
+            Ok(Message::Close(c)) => {
+                close = c;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let close = close.expect("a close frame, not a silent drop");
+    assert_eq!(close.code, CloseCode::from(4008));
+    assert_eq!(close.reason.as_str(), "slow");
+    assert!(positions.len() < total, "it was cut off before the end");
+    // It resumes from its position and misses nothing.
+    let last = positions.last().copied().unwrap_or(0);
+    let mut again = ws_connect(&app, None).await;
+    ws_send(
+        &mut again,
+        json!({"type": "subscribe", "stream": "public", "last_event_id": last.to_string()}),
+    )
+    .await;
+    while positions.len() < total {
+        let f = ws_next(&mut again, WAIT)
+            .await
+            .expect("replayed after the close");
+        positions.push(f["id"].as_str().unwrap().parse().unwrap());
+    }
+    assert_eq!(positions, (1..=total as i64).collect::<Vec<_>>());
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let closed: i64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tidings_slow_readers_closed_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(closed >= 1, "{metrics}");
+}
+
+async fn stream_caps_answer_429(b: Backend) {
+    let Some(app) = spawn_with(b, |c| {
+        c.max_streams_per_ip = 2;
+        c.max_subscriptions = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let one = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
+    let mut ws = ws_connect(&app, None).await;
+    let (code, _, _) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
+    assert_eq!(code, 429);
+    let refused = tokio_tungstenite::connect_async(app.ws_url("/api/v1/streaming")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 429),
+        other => panic!("expected 429, got {other:?}"),
+    }
+    for tag in ["a", "b", "c"] {
+        ws_send(
+            &mut ws,
+            json!({"type": "subscribe", "stream": "hashtag", "tag": tag}),
+        )
+        .await;
+    }
+    let f = ws_next(&mut ws, WAIT).await.unwrap();
+    assert_eq!(f["status"], 429);
+    drop(one);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (code, _, _) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
+    assert_eq!(code, 200, "a closed stream gives its slot back");
+}
+
+#[test]
+fn a_node_told_to_stop_closes_websockets_with_1012_and_exits() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let url = format!("ws://127.0.0.1:{port}/api/v1/streaming");
+        let mut ws = None;
+        for _ in 0..100 {
+            if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
+                ws = Some(s);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut ws = ws.expect("connected");
+        ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let mut code = None;
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            if let Message::Close(c) = m {
+                code = c.map(|c| c.code);
+                break;
+            }
+        }
+        assert_eq!(code, Some(CloseCode::Restart), "1012: reconnect elsewhere");
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "a clean exit after draining");
+    });
+}

@@ -1,0 +1,297 @@
+//! Stories of several nodes sharing Postgres and Redis: a notice posted on one node
+//! reaches readers on every node, and nothing acknowledged is lost when Redis goes away
+//! or a node dies between commit and publish.
+
+mod common;
+
+use common::redis::{self, RedisServer};
+use common::{Backend, SseReader, TestApp, WAIT, spawn_on, ws_connect, ws_next, ws_send};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A fresh Postgres database and a Redis of the test's own, or `None` (announced).
+async fn services() -> Option<(String, RedisServer)> {
+    if !redis::available() {
+        return None;
+    }
+    let url = common::fresh_postgres_database().await?;
+    Some((url, RedisServer::start().await))
+}
+
+async fn node(db: &str, redis: &RedisServer, prefix: &str) -> TestApp {
+    let (r, p) = (redis.url(), prefix.to_string());
+    spawn_on(Backend::Postgres, db, None, move |c| {
+        c.redis_url = Some(r);
+        c.redis_prefix = p;
+    })
+    .await
+}
+
+fn prefix() -> String {
+    format!("t{}", hex::encode(rand::random::<[u8; 4]>()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_posted_on_one_node_reaches_readers_on_the_others() {
+    let Some((db, redis)) = services().await else {
+        return;
+    };
+    let p = prefix();
+    let (a, b, c) = (
+        node(&db, &redis, &p).await,
+        node(&db, &redis, &p).await,
+        node(&db, &redis, &p).await,
+    );
+    let ann = a.register("ann").await;
+    let mut ws_b = ws_connect(&b, None).await;
+    ws_send(
+        &mut ws_b,
+        json!({"type": "subscribe", "stream": "hashtag", "tag": "vote"}),
+    )
+    .await;
+    let (_, _, sse_c) = SseReader::open(&c, "/api/v1/streaming/hashtag?tag=vote", None, None).await;
+    let mut sse_c = sse_c.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = a.post(&ann, "Turnout at 64% #vote").await;
+    let f = ws_next(&mut ws_b, WAIT)
+        .await
+        .expect("node B's WebSocket reader gets it");
+    assert!(
+        f["payload"]
+            .as_str()
+            .unwrap()
+            .contains(s["id"].as_str().unwrap())
+    );
+    let ev = sse_c.next(WAIT).await.expect("node C's SSE reader gets it");
+    assert_eq!(
+        ev.id.as_deref(),
+        f["id"].as_str(),
+        "the same position everywhere"
+    );
+    let (_, health) = b.get_json("/health", None).await;
+    assert_eq!(health["bus"], json!({"kind": "redis", "state": "ok"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
+    let Some((db, mut redis)) = services().await else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (node(&db, &redis, &p).await, node(&db, &redis, &p).await);
+    let ann = a.register("ann").await;
+    let readers = [
+        SseReader::open(&a, "/api/v1/streaming/public", None, None)
+            .await
+            .2
+            .unwrap(),
+        SseReader::open(&b, "/api/v1/streaming/public", None, None)
+            .await
+            .2
+            .unwrap(),
+    ];
+    let mut ws = ws_connect(&b, None).await;
+    ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Post at a steady rate on both nodes; Redis is down from 0.6 s to 3 s.
+    let total = 60;
+    let mut acked = Vec::new();
+    let started = tokio::time::Instant::now();
+    for i in 0..total {
+        if i == 12 {
+            redis.stop();
+        }
+        if i == 48 {
+            redis.start_again().await;
+        }
+        let node = if i % 2 == 0 { &a } else { &b };
+        let res = node
+            .http
+            .post(node.url("/api/v1/statuses"))
+            .bearer_auth(&ann.token)
+            .json(&json!({"status": format!("n{i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "posting works while Redis is down");
+        let s: Value = res.json().await.unwrap();
+        acked.push(s["id"].as_str().unwrap().to_string());
+        tokio::time::sleep_until(started + Duration::from_millis(50 * (i as u64 + 1))).await;
+    }
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    for (n, mut r) in readers.into_iter().enumerate() {
+        let mut positions = Vec::new();
+        let mut ids = Vec::new();
+        while positions.len() < total {
+            let ev = r
+                .next(Duration::from_secs(15))
+                .await
+                .unwrap_or_else(|| panic!("SSE reader {n} stalled at {}", positions.len()));
+            positions.push(ev.id.unwrap().parse::<i64>().unwrap());
+            ids.push(
+                serde_json::from_str::<Value>(&ev.data).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(
+            positions, expected,
+            "reader {n}: every position once, in order"
+        );
+        assert_eq!(ids, acked, "reader {n}: every acknowledged notice");
+        assert!(
+            r.next(Duration::from_millis(500)).await.is_none(),
+            "reader {n}: no duplicates"
+        );
+    }
+    let mut ws_positions = Vec::new();
+    while ws_positions.len() < total {
+        let f = ws_next(&mut ws, Duration::from_secs(15))
+            .await
+            .expect("the WebSocket reader goes on");
+        ws_positions.push(f["id"].as_str().unwrap().parse::<i64>().unwrap());
+    }
+    assert_eq!(ws_positions, expected);
+    let metrics = b
+        .http
+        .get(b.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tidings_catch_ups_total"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
+    let Some((db, redis)) = services().await else {
+        return;
+    };
+    let p = prefix();
+    // Node A is a real process that exits right after positions are committed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a_proc = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db)
+        .env("REDIS_URL", redis.url())
+        .env("TIDINGS_REDIS_PREFIX", &p)
+        .env("TIDINGS_FAULT_EXIT_BEFORE_PUBLISH", "1")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let a_base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{a_base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Node B starts second, so A holds the sequencer lease.
+    let b = node(&db, &redis, &p).await;
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", redis.port))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut raw, format!("SUBSCRIBE {p}:events\r\n").as_bytes())
+        .await
+        .unwrap();
+    let ann = b.register("ann").await;
+    let (_, _, reader) = SseReader::open(&b, "/api/v1/streaming/public", None, None).await;
+    let mut reader = reader.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let res = http
+        .post(format!("{a_base}/api/v1/statuses"))
+        .bearer_auth(&ann.token)
+        .json(&json!({"status": "acknowledged, then the node died"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let s: Value = res.json().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || a_proc.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(86), "node A died at the injected fault");
+
+    let ev = reader
+        .next(Duration::from_secs(10))
+        .await
+        .expect("B takes over and the notice arrives");
+    assert!(ev.data.contains(s["id"].as_str().unwrap()));
+    assert_eq!(ev.id.as_deref(), Some("1"));
+    assert!(
+        reader.next(Duration::from_millis(800)).await.is_none(),
+        "once"
+    );
+    // And it went through Redis: B's sequencer republished what A had not.
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&seen).contains("\"position\":1") {
+        let mut buf = [0u8; 4096];
+        let n =
+            tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read(&mut raw, &mut buf))
+                .await
+                .expect("published on Redis")
+                .unwrap();
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
+    use sqlx::Connection;
+    let Some(db) = common::fresh_postgres_database().await else {
+        return;
+    };
+    let app = spawn_on(Backend::Postgres, &db, None, |_| {}).await;
+    let ann = app.register("ann").await;
+    let (_, _, reader) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
+    let mut reader = reader.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A slow writer takes its event id first, and commits last.
+    let mut slow = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut tx = slow.begin().await.unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (kind, payload, streams, created_at) VALUES ('update', '{\"late\":true}', 'public', 0) RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO event_streams (stream, event_id) VALUES ('public', $1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    app.post(&ann, "the quick writer").await;
+    let first = reader.next(WAIT).await.expect("the quick writer's notice");
+    assert_eq!(first.id.as_deref(), Some("1"));
+    tx.commit().await.unwrap();
+    sqlx::query("SELECT pg_notify('tidings_events', '')")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    let late = reader
+        .next(WAIT)
+        .await
+        .expect("the late commit is delivered, not skipped");
+    assert_eq!(
+        (late.id.as_deref(), late.data.as_str()),
+        (Some("2"), "{\"late\":true}")
+    );
+
+    // A reader resuming from what she saw first also gets it.
+    let (_, _, resumed) = SseReader::open(&app, "/api/v1/streaming/public", Some("1"), None).await;
+    let again = resumed.unwrap().next(WAIT).await.unwrap();
+    assert_eq!(again.data, "{\"late\":true}");
+}
