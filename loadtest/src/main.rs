@@ -1,0 +1,124 @@
+//! `tidings-loadtest`: readers over WebSocket, SSE and polling, an open-loop publisher
+//! through the real API, and reports of latency, throughput, completeness and the
+//! server's memory and CPU. Runs against Tidings or Nchan.
+
+mod procfs;
+mod publisher;
+mod readers;
+mod report;
+mod scenarios;
+mod stats;
+mod target;
+mod worker;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tidings-loadtest",
+    version,
+    about = "Load generator for Tidings (and Nchan, for comparison)"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Which server is under test.
+    #[arg(long, value_enum, default_value_t = target::Kind::Tidings, global = true)]
+    pub target: target::Kind,
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
+    pub url: String,
+    /// PID of the server, to read its memory and CPU from /proc.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
+    /// Number of readers.
+    #[arg(long, default_value_t = 1000, global = true)]
+    pub readers: usize,
+    /// Reader transports and their shares, e.g. `ws=80,sse=15,poll=5`.
+    #[arg(long, default_value = "ws=100", global = true)]
+    pub mix: String,
+    /// Notices per second (the starting rate for `saturate`).
+    #[arg(long, default_value_t = 10.0, global = true)]
+    pub rate: f64,
+    /// Seconds of publishing (per step for `saturate`).
+    #[arg(long, default_value_t = 10.0, global = true)]
+    pub duration: f64,
+    /// Readers per process; larger runs are sharded over child processes.
+    #[arg(long, default_value_t = 15_000, global = true)]
+    pub per_process: usize,
+    /// Print the report as JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+enum Scenario {
+    /// Connect N readers and hold them: server memory per idle connection.
+    Idle,
+    /// N readers of one stream, R notices/s: latency, deliveries/s, completeness, CPU per delivery.
+    Broadcast,
+    /// Raise R by half each step until p99 > 1 s or completeness < 100%.
+    Saturate {
+        #[arg(long, default_value_t = 8)]
+        max_steps: usize,
+    },
+    /// Many hashtag streams with 10–100 readers each; Zipf-distributed posting.
+    Newsroom {
+        #[arg(long, default_value_t = 1000)]
+        streams: usize,
+        #[arg(long, default_value_t = 10)]
+        min_readers: usize,
+        #[arg(long, default_value_t = 100)]
+        max_readers: usize,
+    },
+    /// Like broadcast, but 1% of readers stop reading: the others must not notice.
+    Slow {
+        #[arg(long, default_value_t = 1.0)]
+        stalled_percent: f64,
+    },
+    /// Readers connect and disconnect steadily (each lives 1–5 s) while notices flow.
+    Churn,
+    /// All readers drop at once mid-run and resume from their positions.
+    ReconnectStorm,
+    /// Closed-loop posting as fast as acknowledgements return: notices/s.
+    Post {
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// (internal) a shard of readers in a child process.
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let c = cli.common;
+        let report = match cli.scenario {
+            Scenario::Worker(w) => return worker::run(c, w).await,
+            Scenario::Idle => scenarios::idle(&c).await?,
+            Scenario::Broadcast => scenarios::broadcast(&c, 0.0).await?,
+            Scenario::Slow { stalled_percent } => scenarios::broadcast(&c, stalled_percent).await?,
+            Scenario::Saturate { max_steps } => scenarios::saturate(&c, max_steps).await?,
+            Scenario::Newsroom {
+                streams,
+                min_readers,
+                max_readers,
+            } => scenarios::newsroom(&c, streams, min_readers, max_readers).await?,
+            Scenario::Churn => scenarios::churn(&c).await?,
+            Scenario::ReconnectStorm => scenarios::reconnect_storm(&c).await?,
+            Scenario::Post { concurrency } => scenarios::post(&c, concurrency).await?,
+        };
+        report.print(c.json);
+        Ok(())
+    })
+}

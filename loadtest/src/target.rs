@@ -1,0 +1,191 @@
+//! The server under test: Tidings (through its real API) or Nchan.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Tidings,
+    Nchan,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub kind: Kind,
+    /// `http://host:port`
+    pub base: String,
+    pub addr: SocketAddr,
+    /// Tidings: a token that may post.
+    pub token: Option<String>,
+}
+
+/// Every published notice carries `TDLT:<seq>:<scheduled send time, µs>:`.
+pub fn marker(seq: u64, scheduled_us: u64) -> String {
+    format!("TDLT:{seq}:{scheduled_us}:")
+}
+
+/// Find the first marker in a frame: (seq, scheduled µs).
+pub fn parse_marker(frame: &[u8]) -> Option<(u64, u64)> {
+    let at = memfind(frame, b"TDLT:")?;
+    let rest = &frame[at + 5..];
+    let (seq, rest) = digits(rest)?;
+    let (us, _) = digits(rest.strip_prefix(b":")?)?;
+    Some((seq, us))
+}
+
+fn digits(b: &[u8]) -> Option<(u64, &[u8])> {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let v = std::str::from_utf8(&b[..n]).ok()?.parse().ok()?;
+    Some((v, &b[n..]))
+}
+
+pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The last Tidings position in a WebSocket frame (`"id":"123"` at the end).
+pub fn ws_position(frame: &str) -> Option<String> {
+    let at = frame.rfind("\"id\":\"")?;
+    let rest = &frame[at + 6..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+impl Target {
+    pub async fn connect(kind: Kind, base: &str) -> anyhow::Result<Target> {
+        let mut t = Target::reader_only(kind, base).await?;
+        if kind == Kind::Tidings {
+            t.token = Some(t.sign_up().await?);
+        }
+        Ok(t)
+    }
+
+    /// A target for readers only: no publishing account.
+    pub async fn reader_only(kind: Kind, base: &str) -> anyhow::Result<Target> {
+        let url = reqwest::Url::parse(base).context("--url must be http://host:port")?;
+        let host = url.host_str().context("--url has no host")?;
+        let port = url.port_or_known_default().context("--url has no port")?;
+        let addr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .context("cannot resolve --url")?;
+        Ok(Target {
+            kind,
+            base: base.trim_end_matches('/').to_string(),
+            addr,
+            token: None,
+        })
+    }
+
+    /// Register a fresh publishing account through the API, as a client would.
+    async fn sign_up(&self) -> anyhow::Result<String> {
+        let http = reqwest::Client::new();
+        let app: Value = http
+            .post(format!("{}/api/v1/apps", self.base))
+            .json(&json!({"client_name": "loadtest", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let app_token: Value = http
+            .post(format!("{}/oauth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app["client_id"].as_str().unwrap_or("")),
+                ("client_secret", app["client_secret"].as_str().unwrap_or("")),
+                ("scope", "read write"),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let name = format!("lt{}", rand::random::<u32>());
+        let res = http
+            .post(format!("{}/api/v1/accounts", self.base))
+            .bearer_auth(app_token["access_token"].as_str().unwrap_or(""))
+            .json(&json!({"username": name, "password": "loadtest password", "agreement": true}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!(
+                "cannot sign up a publisher ({}): are registrations open?",
+                res.status()
+            );
+        }
+        let token: Value = res.json().await?;
+        token["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .context("no access_token")
+    }
+
+    /// Publish one notice on `stream` through the real API.
+    pub async fn publish(
+        &self,
+        http: &reqwest::Client,
+        stream: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        let res = match self.kind {
+            Kind::Tidings => {
+                http.post(format!("{}/api/v1/statuses", self.base))
+                    .bearer_auth(self.token.as_deref().unwrap_or(""))
+                    .json(&json!({ "status": format!("{body} #{stream}") }))
+                    .send()
+                    .await?
+            }
+            Kind::Nchan => {
+                http.post(format!("{}/pub?id={stream}", self.base))
+                    .body(body.to_string())
+                    .send()
+                    .await?
+            }
+        };
+        if !res.status().is_success() {
+            bail!("publish answered {}", res.status());
+        }
+        Ok(())
+    }
+
+    /// Path and query of a WebSocket subscription.
+    pub fn ws_path(&self, stream: &str, resume: Option<&str>) -> String {
+        match self.kind {
+            Kind::Tidings => match resume {
+                Some(p) => {
+                    format!("/api/v1/streaming?stream=hashtag&tag={stream}&last_event_id={p}")
+                }
+                None => format!("/api/v1/streaming?stream=hashtag&tag={stream}"),
+            },
+            Kind::Nchan => format!("/sub?id={stream}"),
+        }
+    }
+
+    pub fn sse_path(&self, stream: &str) -> String {
+        match self.kind {
+            Kind::Tidings => format!("/api/v1/streaming/hashtag?tag={stream}"),
+            Kind::Nchan => format!("/sub?id={stream}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_survive_json_escaping() {
+        let frame = format!(
+            r#"{{"stream":["hashtag","lt"],"event":"update","payload":"{{\"content\":\"<p>{} #lt</p>\"}}","id":"42"}}"#,
+            marker(7, 123456)
+        );
+        assert_eq!(parse_marker(frame.as_bytes()), Some((7, 123456)));
+        assert_eq!(ws_position(&frame).as_deref(), Some("42"));
+    }
+}
