@@ -42,6 +42,8 @@ pub struct Node {
     pub hub: Arc<hub::Hub>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: Arc<api::limits::Limits>,
+    /// Ticks every 30 s: WebSocket connections ping their clients on it.
+    pub ping: tokio::sync::watch::Receiver<u64>,
     pub shutdown: CancellationToken,
 }
 
@@ -73,7 +75,20 @@ impl Node {
             metrics.clone(),
             shutdown.clone(),
         ));
+        let (ping_tx, ping) = tokio::sync::watch::channel(0u64);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_secs(30);
+            let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => ping_tx.send_modify(|n| *n += 1),
+                    _ = stop.cancelled() => return,
+                }
+            }
+        });
         Ok(Node {
+            ping,
             limits: Arc::new(api::limits::Limits::new(&config)),
             config: Arc::new(config),
             site,

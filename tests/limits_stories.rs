@@ -19,7 +19,7 @@ on_both_backends!(
 async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backend) {
     let Some(app) = spawn_with(b, |c| {
         c.max_chars = 60_000;
-        c.reader_queue_bytes = 256 * 1024;
+        c.reader_queue_bytes = 512 * 1024;
     })
     .await
     else {
@@ -42,8 +42,8 @@ async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backen
     ws_send(&mut fast, json!({"type": "subscribe", "stream": "public"})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let total = 150;
-    let big = "x".repeat(50_000);
+    let total = 400;
+    let big = "x".repeat(20_000);
     let fast_reader = tokio::spawn(async move {
         let mut positions = Vec::new();
         while positions.len() < total {

@@ -1,7 +1,6 @@
 //! Wire forms of an event, built once per node and shared by every reader.
 
 use crate::domain::{Event, StreamKey};
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -14,17 +13,23 @@ struct WsFrame<'a> {
 }
 
 /// `{"stream":[...],"event":"update","payload":"<json as a string>","id":"<position>"}`
-pub fn ws_frame(stream: &[String], event: &str, payload: &str, position: i64) -> Utf8Bytes {
+/// as JSON text.
+pub fn ws_json(stream: &[String], event: &str, payload: &str, position: i64) -> String {
     let f = WsFrame {
         stream,
         event,
         payload,
         id: position.to_string(),
     };
-    Utf8Bytes::from(serde_json::to_string(&f).unwrap_or_default())
+    serde_json::to_string(&f).unwrap_or_default()
 }
 
-pub fn ws_event_frame(key: &str, e: &Event) -> Utf8Bytes {
+/// The same as a complete WebSocket text frame, header included, shareable as is.
+pub fn ws_frame(stream: &[String], event: &str, payload: &str, position: i64) -> Bytes {
+    crate::api::streaming::wire::text(&ws_json(stream, event, payload, position))
+}
+
+pub fn ws_event_frame(key: &str, e: &Event) -> Bytes {
     let wire = StreamKey::from_key(key)
         .map(|k| k.wire_name())
         .unwrap_or_else(|| vec![key.to_string()]);
@@ -78,15 +83,14 @@ mod tests {
 
     #[test]
     fn ws_frame_carries_payload_as_a_string_and_position_as_id() {
-        let f = ws_frame(
-            &["hashtag".into(), "x".into()],
-            "update",
-            "{\"id\":\"1\"}",
-            42,
-        );
+        let stream = ["hashtag".to_string(), "x".to_string()];
+        let json =
+            r#"{"stream":["hashtag","x"],"event":"update","payload":"{\"id\":\"1\"}","id":"42"}"#;
+        assert_eq!(ws_json(&stream, "update", "{\"id\":\"1\"}", 42), json);
+        let f = ws_frame(&stream, "update", "{\"id\":\"1\"}", 42);
         assert_eq!(
-            f.as_str(),
-            r#"{"stream":["hashtag","x"],"event":"update","payload":"{\"id\":\"1\"}","id":"42"}"#
+            (f[0], f[1] as usize, &f[2..]),
+            (0x81, json.len(), json.as_bytes())
         );
     }
 }

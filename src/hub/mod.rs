@@ -11,7 +11,6 @@
 pub mod frames;
 
 use crate::domain::Event;
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -27,9 +26,10 @@ pub enum Transport {
     Sse,
 }
 
+/// A frame ready for the wire: a complete WebSocket frame, or an SSE event block.
 #[derive(Debug, Clone)]
 pub enum Frame {
-    Ws(Utf8Bytes),
+    Ws(Bytes),
     Sse(Bytes),
 }
 
@@ -194,7 +194,7 @@ impl Hub {
             let Some(subs) = self.streams.get(key) else {
                 continue;
             };
-            let mut ws: Option<Utf8Bytes> = None;
+            let mut ws: Option<Bytes> = None;
             for s in subs.iter() {
                 let frame = match s.transport {
                     Transport::WebSocket => Frame::Ws(

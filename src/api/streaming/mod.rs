@@ -19,6 +19,7 @@
 //! from `position`.
 
 mod sse;
+pub mod wire;
 mod ws;
 
 use crate::Node;

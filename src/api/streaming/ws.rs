@@ -7,31 +7,38 @@
 //!
 //! Close codes: 1012 when the node shuts down (reconnect elsewhere), [`SLOW_CLOSE_CODE`]
 //! (4008, "slow") when the reader fell behind past its queue limit, 1011 after two
-//! unanswered pings. In every case the client may resume from its last position.
+//! unanswered pings, 1002 on a protocol error. In every case the client may resume from
+//! its last position.
+//!
+//! The connection is one task. Frames come from the hub fully encoded (see
+//! [`super::wire`]); queued frames are written in one `write` when there are several.
+//! An idle connection holds no buffers.
 
+use super::wire::{self, FrameReader, Incoming};
 use super::{Start, parse_stream, replay_page, start_point};
 use crate::Node;
+use crate::api::error::ApiError;
 use crate::api::extract::{MaybeAuth, Query};
 use crate::domain::StreamKey;
 use crate::hub::frames::{reset_payload, ws_frame};
 use crate::hub::{
     Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
 };
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use bytes::{Bytes, BytesMut};
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
 
-const PING_EVERY: Duration = Duration::from_secs(30);
 /// How long a closing frame may wait for a slow reader's socket to accept it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
-/// Frames written before one flush: coalesces a burst into few socket writes.
+/// Frames gathered into one write.
 const COALESCE: usize = 64;
 
 #[derive(Deserialize, Default)]
@@ -50,182 +57,281 @@ struct ClientMessage {
     last_event_id: Option<serde_json::Value>,
 }
 
+/// The node's ping ticker (one for all connections, instead of a timer each); a
+/// closed ticker never fires.
+async fn tick(ticks: &mut watch::Receiver<u64>) {
+    if ticks.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn is_upgrade(headers: &HeaderMap) -> Option<String> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has(header::UPGRADE, "websocket") || !has(header::CONNECTION, "upgrade") {
+        return None;
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return None;
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 pub async fn handler(
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(node): State<Node>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: MaybeAuth,
     Query(p): Query<WsParams>,
-    headers: HeaderMap,
+    mut req: Request,
 ) -> Response {
-    let Ok(ws) = ws else {
-        return crate::api::error::ApiError::bad_request("This endpoint takes a WebSocket upgrade")
+    let Some(key) = is_upgrade(req.headers()) else {
+        return ApiError::bad_request("This endpoint takes a WebSocket upgrade (version 13)")
             .into_response();
     };
     let account = auth.account_id();
     if account.is_none() && !node.config.anonymous_streams {
-        return crate::api::error::ApiError::unauthorized().into_response();
+        return ApiError::unauthorized().into_response();
     }
     let permit = match super::permit(&node, peer.ip(), account) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let mut res = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let h = res.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&wire::accept_key(&key)) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
     // A token sent as the subprotocol must be echoed back for browsers to accept.
-    let ws = match headers
-        .get("sec-websocket-protocol")
+    let protocol = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
+        .map(|p| p.split(',').next().unwrap_or("").trim().to_string());
+    if let Some(v) = protocol
+        .filter(|_| account.is_some())
+        .and_then(|p| HeaderValue::from_str(&p).ok())
     {
-        Some(p) if account.is_some() => {
-            ws.protocols([p.split(',').next().unwrap_or("").trim().to_string()])
-        }
-        _ => ws,
-    };
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| async move {
-            let _permit = permit;
-            let _gauge =
-                crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
-            let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
-            let (sink, stream) = socket.split();
-            let mut c = Conn {
-                node,
-                account,
-                outbox,
-                rx,
-                sink,
-                subs: HashMap::new(),
-                next_sub: 1,
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, v);
+    }
+
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let _permit = permit;
+        let _gauge =
+            crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
+        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
+        let mut c = Conn {
+            io: TokioIo::new(upgraded),
+            node,
+            account,
+            outbox,
+            rx,
+            reader: FrameReader::default(),
+            subs: Vec::new(),
+            next_sub: 1,
+            pending: Bytes::new(),
+        };
+        if let Some(name) = p.stream.as_deref() {
+            let msg = ClientMessage {
+                kind: "subscribe".into(),
+                stream: Some(name.into()),
+                tag: p.tag,
+                last_event_id: p.last_event_id.map(Into::into),
             };
-            if let Some(name) = p.stream.as_deref() {
-                let msg = ClientMessage {
-                    kind: "subscribe".into(),
-                    stream: Some(name.into()),
-                    tag: p.tag,
-                    last_event_id: p.last_event_id.map(Into::into),
-                };
-                if c.on_subscribe(msg).await.is_err() {
-                    return;
-                }
+            if c.on_subscribe(msg).await.is_err() {
+                return;
             }
-            c.run(stream).await;
-        })
+        }
+        c.run().await;
+    });
+    res
 }
 
 struct Sub {
+    id: u32,
     key: String,
     last_sent: i64,
     _guard: SubscriptionGuard,
 }
 
-struct Conn {
+struct Conn<IO> {
+    io: IO,
     node: Node,
     account: Option<i64>,
-    outbox: std::sync::Arc<Outbox>,
+    outbox: Arc<Outbox>,
     rx: OutboxReceiver,
-    sink: SplitSink<WebSocket, Message>,
-    subs: HashMap<u32, Sub>,
+    reader: FrameReader,
+    /// Few per connection: a Vec is smaller and faster than a map.
+    subs: Vec<Sub>,
     next_sub: u32,
+    /// Bytes of frames not yet written. Writes may be interrupted (a slow reader is
+    /// closed mid-write); what is left here is finished before the close frame, so the
+    /// client never sees a torn frame.
+    pending: Bytes,
 }
 
-type WsResult = Result<(), axum::Error>;
+type IoResult = std::io::Result<()>;
 
-impl Conn {
-    async fn run(mut self, mut stream: SplitStream<WebSocket>) {
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-        let mut unanswered = 0u8;
+enum Step {
+    Client(Result<Incoming, wire::WireError>),
+    Deliver(Option<Delivery>),
+    Ping,
+    Overflow,
+    Shutdown,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
+    async fn run(mut self) {
         let shutdown = self.node.shutdown.clone();
         let outbox = self.outbox.clone();
+        let mut cancelled = std::pin::pin!(shutdown.cancelled());
+        let mut overflow = std::pin::pin!(outbox.overflow.notified());
+        let mut ticks = self.node.ping.clone();
+        let mut unanswered = 0u8;
         loop {
-            let step: WsResult = tokio::select! {
-                _ = shutdown.cancelled() => {
-                    self.close(1012, "server restarting").await;
-                    return;
-                }
-                _ = outbox.overflow.notified() => {
-                    self.close(SLOW_CLOSE_CODE, "slow").await;
-                    return;
-                }
-                msg = stream.next() => match msg {
-                    Some(Ok(Message::Text(t))) => self.on_text(&t).await,
-                    Some(Ok(Message::Pong(_))) => { unanswered = 0; Ok(()) }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => Ok(()),
-                },
-                d = self.rx.recv() => match d {
-                    Some(d) => {
-                        let write = self.write_deliveries(d);
-                        tokio::select! {
-                            r = write => r,
-                            _ = outbox.overflow.notified() => {
-                                self.close(SLOW_CLOSE_CODE, "slow").await;
-                                return;
-                            }
-                        }
+            let step = tokio::select! {
+                _ = &mut cancelled => Step::Shutdown,
+                _ = &mut overflow => Step::Overflow,
+                m = self.reader.next(&mut self.io) => Step::Client(m),
+                d = self.rx.recv() => Step::Deliver(d),
+                _ = tick(&mut ticks) => Step::Ping,
+            };
+            let done: IoResult = match step {
+                Step::Shutdown => return self.close(1012, "server restarting").await,
+                Step::Overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
+                Step::Deliver(None) => return,
+                Step::Deliver(Some(d)) => {
+                    tokio::select! {
+                        r = self.write_deliveries(d) => r,
+                        _ = &mut overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
                     }
-                    None => return,
-                },
-                _ = ping.tick() => {
+                }
+                Step::Ping => {
                     if unanswered >= 2 {
-                        self.close(1011, "no pong").await;
-                        return;
+                        return self.close(1011, "no pong").await;
                     }
                     unanswered += 1;
-                    self.sink.send(Message::Ping(Default::default())).await
+                    self.io.write_all(&wire::ping()).await
                 }
+                Step::Client(Ok(Incoming::Text(t))) => self.on_text(&t).await,
+                Step::Client(Ok(Incoming::Ping(p))) => self.io.write_all(&wire::pong(&p)).await,
+                Step::Client(Ok(Incoming::Pong)) => {
+                    unanswered = 0;
+                    Ok(())
+                }
+                Step::Client(Ok(Incoming::Binary)) => Ok(()),
+                Step::Client(Ok(Incoming::Close(code))) => {
+                    let _ = self
+                        .io
+                        .write_all(&wire::close(code.unwrap_or(1000), ""))
+                        .await;
+                    return;
+                }
+                Step::Client(Err(wire::WireError::Protocol(why))) => {
+                    return self.close(1002, why).await;
+                }
+                Step::Client(Err(_)) => return,
             };
-            if step.is_err() {
+            if done.is_err() {
                 return;
             }
         }
     }
 
-    async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        }));
+    async fn close(&mut self, code: u16, reason: &str) {
         if code == SLOW_CLOSE_CODE {
             self.node
                 .metrics
                 .slow_closed
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let _ = tokio::time::timeout(CLOSE_GRACE, self.sink.send(frame)).await;
+        let frame = wire::close(code, reason);
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            self.drain().await?;
+            self.io.write_all(&frame).await?;
+            self.io.flush().await
+        })
+        .await;
     }
 
-    /// Write this delivery and whatever else is queued (up to [`COALESCE`]), one flush.
-    async fn write_deliveries(&mut self, first: Delivery) -> WsResult {
+    /// Write out `pending`. Cancel-safe: progress is kept in `pending`.
+    async fn drain(&mut self) -> IoResult {
+        while !self.pending.is_empty() {
+            let n = self.io.write(&self.pending).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            bytes::Buf::advance(&mut self.pending, n);
+        }
+        Ok(())
+    }
+
+    /// Is this delivery new for its subscription? (Replay may have sent it already.)
+    fn fresh(&mut self, d: &Delivery) -> bool {
+        match self.subs.iter_mut().find(|s| s.id == d.sub) {
+            Some(s) if d.position > s.last_sent => {
+                s.last_sent = d.position;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Write this delivery and whatever else is already queued: one frame is written
+    /// straight from the shared buffer; several are gathered into one write.
+    async fn write_deliveries(&mut self, first: Delivery) -> IoResult {
+        let mut single: Option<Bytes> = None;
+        let mut batch: Option<BytesMut> = None;
         let mut next = Some(first);
         let mut n = 0;
         while let Some(d) = next.take() {
-            // Replay may already have sent it: positions at or below the last sent are dropped.
-            if let Some(sub) = self
-                .subs
-                .get_mut(&d.sub)
-                .filter(|s| d.position > s.last_sent)
-            {
-                sub.last_sent = d.position;
-                if let Frame::Ws(text) = d.frame {
-                    self.sink.feed(Message::Text(text)).await?;
-                    n += 1;
+            let fresh = self.fresh(&d);
+            if let (true, Frame::Ws(f)) = (fresh, d.frame) {
+                match (&mut single, &mut batch) {
+                    (None, None) => single = Some(f),
+                    (Some(s), None) => {
+                        let mut b = BytesMut::with_capacity(s.len() + f.len());
+                        b.extend_from_slice(s);
+                        b.extend_from_slice(&f);
+                        single = None;
+                        batch = Some(b);
+                    }
+                    (_, Some(b)) => b.extend_from_slice(&f),
                 }
+                n += 1;
             }
             if n < COALESCE {
                 next = self.rx.try_recv();
             }
         }
-        self.sink.flush().await
+        self.pending = match (single, batch) {
+            (Some(f), _) => f,
+            (None, Some(b)) => b.freeze(),
+            (None, None) => return Ok(()),
+        };
+        self.drain().await
     }
 
-    async fn error_frame(&mut self, status: u16, message: &str) -> WsResult {
+    async fn error_frame(&mut self, status: u16, message: &str) -> IoResult {
         let text = serde_json::json!({ "error": message, "status": status }).to_string();
-        self.sink.send(Message::Text(text.into())).await
+        self.io.write_all(&wire::text(&text)).await
     }
 
-    async fn on_text(&mut self, text: &str) -> WsResult {
+    async fn on_text(&mut self, text: &str) -> IoResult {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(_) => return self.error_frame(400, "Invalid JSON message").await,
@@ -242,14 +348,14 @@ impl Conn {
                     Ok(k) => k.key(),
                     Err((status, m)) => return self.error_frame(status, m).await,
                 };
-                self.subs.retain(|_, s| s.key != key);
+                self.subs.retain(|s| s.key != key);
                 Ok(())
             }
             _ => self.error_frame(400, "Unknown message type").await,
         }
     }
 
-    async fn on_subscribe(&mut self, msg: ClientMessage) -> WsResult {
+    async fn on_subscribe(&mut self, msg: ClientMessage) -> IoResult {
         let key = match parse_stream(
             &self.node,
             msg.stream.as_deref().unwrap_or(""),
@@ -260,7 +366,7 @@ impl Conn {
             Err((status, m)) => return self.error_frame(status, m).await,
         };
         let key_s = key.key();
-        if self.subs.values().any(|s| s.key == key_s) {
+        if self.subs.iter().any(|s| s.key == key_s) {
             return Ok(());
         }
         if self.subs.len() >= self.node.config.max_subscriptions {
@@ -279,7 +385,6 @@ impl Conn {
             .node
             .hub
             .subscribe(&key_s, &self.outbox, id, Transport::WebSocket);
-        let wire = key.wire_name();
         let start = match start_point(&self.node, last_event_id.as_deref()).await {
             Ok(s) => s,
             Err(_) => {
@@ -288,23 +393,28 @@ impl Conn {
                     .await;
             }
         };
+        let wire_name = key.wire_name();
         let last_sent = match start {
             Start::Live => 0,
-            Start::After(p) => self.replay(&key, &wire, p).await?,
+            Start::After(p) => self.replay(&key, &wire_name, p).await?,
             Start::Reset { asked, head } => {
-                let frame = ws_frame(&wire, "reset", &reset_payload(&asked, head), head);
-                self.sink.send(Message::Text(frame)).await?;
+                self.io
+                    .write_all(&ws_frame(
+                        &wire_name,
+                        "reset",
+                        &reset_payload(&asked, head),
+                        head,
+                    ))
+                    .await?;
                 head
             }
         };
-        self.subs.insert(
+        self.subs.push(Sub {
             id,
-            Sub {
-                key: key_s,
-                last_sent,
-                _guard: guard,
-            },
-        );
+            key: key_s,
+            last_sent,
+            _guard: guard,
+        });
         Ok(())
     }
 
@@ -312,9 +422,9 @@ impl Conn {
     async fn replay(
         &mut self,
         key: &StreamKey,
-        wire: &[String],
+        wire_name: &[String],
         mut after: i64,
-    ) -> Result<i64, axum::Error> {
+    ) -> Result<i64, std::io::Error> {
         let key_s = key.key();
         loop {
             let page = match replay_page(&self.node, &key_s, after).await {
@@ -325,18 +435,17 @@ impl Conn {
                     return Ok(after);
                 }
             };
+            let mut out = BytesMut::new();
             for e in &page {
-                self.sink
-                    .feed(Message::Text(ws_frame(
-                        wire,
-                        e.kind.as_str(),
-                        &e.payload,
-                        e.position,
-                    )))
-                    .await?;
+                out.extend_from_slice(&ws_frame(
+                    wire_name,
+                    e.kind.as_str(),
+                    &e.payload,
+                    e.position,
+                ));
                 after = e.position;
             }
-            self.sink.flush().await?;
+            self.io.write_all(&out).await?;
             if (page.len() as i64) < super::REPLAY_PAGE {
                 return Ok(after);
             }

@@ -1,0 +1,274 @@
+//! WebSocket framing (RFC 6455), just what the streaming endpoint needs.
+//!
+//! Why not a general WebSocket library here: the hot path sends the *same* frame to
+//! thousands of readers. A server frame is unmasked, so the complete frame — header and
+//! payload — can be encoded once per event and stream and written to every socket as
+//! is: no per-reader copy into a library's write buffer, no per-reader buffers at rest
+//! (an idle connection holds no read or write buffer), and several queued frames go out
+//! in one `write`. Client frames are masked and small (subscribe, pong, close); they are
+//! parsed here with a size limit.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/// Largest client message we accept (subscribe messages are tiny).
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+const OP_CONT: u8 = 0x0;
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
+pub fn accept_key(key: &str) -> String {
+    use base64::Engine;
+    let mut h = Sha1::new();
+    h.update(key.trim().as_bytes());
+    h.update(GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+fn frame(opcode: u8, payload: &[u8]) -> Bytes {
+    let n = payload.len();
+    let mut b = BytesMut::with_capacity(n + 10);
+    b.put_u8(0x80 | opcode);
+    if n < 126 {
+        b.put_u8(n as u8);
+    } else if n <= u16::MAX as usize {
+        b.put_u8(126);
+        b.put_u16(n as u16);
+    } else {
+        b.put_u8(127);
+        b.put_u64(n as u64);
+    }
+    b.put_slice(payload);
+    b.freeze()
+}
+
+/// A complete text frame, ready to be written to any number of sockets.
+pub fn text(payload: &str) -> Bytes {
+    frame(OP_TEXT, payload.as_bytes())
+}
+
+pub fn close(code: u16, reason: &str) -> Bytes {
+    let mut p = Vec::with_capacity(2 + reason.len());
+    p.extend_from_slice(&code.to_be_bytes());
+    p.extend_from_slice(reason.as_bytes());
+    frame(OP_CLOSE, &p)
+}
+
+pub fn ping() -> Bytes {
+    Bytes::from_static(&[0x80 | OP_PING, 0])
+}
+
+pub fn pong(payload: &[u8]) -> Bytes {
+    frame(OP_PONG, &payload[..payload.len().min(125)])
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Incoming {
+    Text(String),
+    Binary,
+    Ping(Bytes),
+    Pong,
+    Close(Option<u16>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("connection closed")]
+    Eof,
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
+}
+
+/// Reads client frames. Its buffer is empty and unallocated between messages, and
+/// [`FrameReader::next`] is cancel-safe: partial input stays in the buffer.
+#[derive(Default)]
+pub struct FrameReader {
+    buf: BytesMut,
+    /// A fragmented message being assembled.
+    partial: Option<(u8, Vec<u8>)>,
+}
+
+impl FrameReader {
+    pub async fn next<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<Incoming, WireError> {
+        loop {
+            if let Some(msg) = self.parse()? {
+                if self.buf.is_empty() {
+                    self.buf = BytesMut::new(); // give the capacity back while idle
+                }
+                return Ok(msg);
+            }
+            if self.buf.capacity() - self.buf.len() < 256 {
+                self.buf.reserve(512);
+            }
+            if io.read_buf(&mut self.buf).await? == 0 {
+                return Err(WireError::Eof);
+            }
+        }
+    }
+
+    /// One complete message from the buffer, if there is one.
+    fn parse(&mut self) -> Result<Option<Incoming>, WireError> {
+        loop {
+            let b = &self.buf[..];
+            if b.len() < 2 {
+                return Ok(None);
+            }
+            let (fin, opcode, masked) = (b[0] & 0x80 != 0, b[0] & 0x0F, b[1] & 0x80 != 0);
+            if b[0] & 0x70 != 0 {
+                return Err(WireError::Protocol("reserved bits set"));
+            }
+            if !masked {
+                return Err(WireError::Protocol("client frames must be masked"));
+            }
+            let (len, mut at) = match b[1] & 0x7F {
+                126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+                127 if b.len() >= 10 => (
+                    u64::from_be_bytes(b[2..10].try_into().unwrap_or_default()) as usize,
+                    10,
+                ),
+                126 | 127 => return Ok(None),
+                n => (n as usize, 2),
+            };
+            if len > MAX_CLIENT_MESSAGE {
+                return Err(WireError::Protocol("message too big"));
+            }
+            if b.len() < at + 4 + len {
+                return Ok(None);
+            }
+            let mask = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            at += 4;
+            let mut payload: Vec<u8> = b[at..at + len].to_vec();
+            for (i, x) in payload.iter_mut().enumerate() {
+                *x ^= mask[i % 4];
+            }
+            self.buf.advance(at + len);
+            match opcode {
+                OP_PING => return Ok(Some(Incoming::Ping(Bytes::from(payload)))),
+                OP_PONG => return Ok(Some(Incoming::Pong)),
+                OP_CLOSE => {
+                    let code =
+                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                    return Ok(Some(Incoming::Close(code)));
+                }
+                OP_TEXT | OP_BINARY | OP_CONT => {
+                    let (kind, mut data) = match (opcode, self.partial.take()) {
+                        (OP_CONT, Some(p)) => p,
+                        (OP_CONT, None) => {
+                            return Err(WireError::Protocol("continuation without a start"));
+                        }
+                        (_, Some(_)) => {
+                            return Err(WireError::Protocol("new message inside a fragmented one"));
+                        }
+                        (op, None) => (op, Vec::new()),
+                    };
+                    data.extend_from_slice(&payload);
+                    if data.len() > MAX_CLIENT_MESSAGE {
+                        return Err(WireError::Protocol("message too big"));
+                    }
+                    if !fin {
+                        self.partial = Some((kind, data));
+                        continue;
+                    }
+                    return Ok(Some(if kind == OP_TEXT {
+                        Incoming::Text(
+                            String::from_utf8(data)
+                                .map_err(|_| WireError::Protocol("text is not UTF-8"))?,
+                        )
+                    } else {
+                        Incoming::Binary
+                    }));
+                }
+                _ => return Err(WireError::Protocol("unknown opcode")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut f = vec![(if fin { 0x80 } else { 0 }) | opcode];
+        if payload.len() < 126 {
+            f.push(0x80 | payload.len() as u8);
+        } else {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    #[test]
+    fn the_accept_key_of_the_rfc_example() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn server_frames_have_the_right_length_forms() {
+        assert_eq!(&text("hi")[..], &[0x81, 2, b'h', b'i']);
+        let big = text(&"x".repeat(300));
+        assert_eq!(&big[..4], &[0x81, 126, 1, 44]);
+        assert_eq!(big.len(), 304);
+        assert_eq!(
+            &close(4008, "slow")[..],
+            &[0x88, 6, 0x0F, 0xA8, b's', b'l', b'o', b'w']
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_masked_fragmented_and_control_frames() {
+        let mut input = masked(OP_TEXT, false, b"{\"type\":");
+        input.extend(masked(OP_PING, true, b"p"));
+        input.extend(masked(OP_CONT, true, b"\"subscribe\"}"));
+        input.extend(masked(OP_TEXT, true, "é".repeat(100).as_bytes()));
+        input.extend(masked(OP_CLOSE, true, &1000u16.to_be_bytes()));
+        let mut io = &input[..];
+        let mut r = FrameReader::default();
+        assert_eq!(
+            r.next(&mut io).await.unwrap(),
+            Incoming::Ping(Bytes::from_static(b"p"))
+        );
+        assert_eq!(
+            r.next(&mut io).await.unwrap(),
+            Incoming::Text("{\"type\":\"subscribe\"}".into())
+        );
+        assert_eq!(
+            r.next(&mut io).await.unwrap(),
+            Incoming::Text("é".repeat(100))
+        );
+        assert_eq!(r.next(&mut io).await.unwrap(), Incoming::Close(Some(1000)));
+        assert!(matches!(r.next(&mut io).await, Err(WireError::Eof)));
+    }
+
+    #[tokio::test]
+    async fn unmasked_or_oversized_client_frames_are_refused() {
+        let mut io = &[0x81u8, 1, b'x'][..];
+        assert!(matches!(
+            FrameReader::default().next(&mut io).await,
+            Err(WireError::Protocol(_))
+        ));
+        let mut big = vec![0x81u8, 0x80 | 127];
+        big.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        let mut io = &big[..];
+        assert!(matches!(
+            FrameReader::default().next(&mut io).await,
+            Err(WireError::Protocol(_))
+        ));
+    }
+}
