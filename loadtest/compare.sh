@@ -22,12 +22,13 @@ cargo build --release --workspace -q
 BIN=target/release
 
 # Wait until something answers HTTP at $1 (any status).
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+wait_http() { for _ in $(seq 1 100); do curl -s -m 2 -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 load() { taskset -c 1 "$BIN/tidings-loadtest" "$@"; }
 
 echo "== Tidings (embedded: SQLite + in-process bus), pinned to core 0"
 mkdir -p "$out/tidings"
-( cd "$out/tidings" && rm -f tidings.db* && exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
+# The load generator connects from few source addresses: lift the per-IP stream cap.
+( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
 tpid=$!
 wait_http http://127.0.0.1:8080/health
 load --target tidings --url http://127.0.0.1:8080 --server-pid "$tpid" "$@" --json "$scenario" >"$out/tidings.json"
@@ -37,9 +38,11 @@ echo "== Nchan (nginx, one worker), pinned to core 0"
 mkdir -p "$out/nchan/tmp"
 taskset -c 0 nginx -p "$out/nchan" -c "$PWD/loadtest/peers/nchan/nginx.conf" -g 'daemon off;' &
 npid=$!
-wait_http "http://127.0.0.1:8090/sub?id=warmup"
-worker=$(pgrep -P "$npid" nginx | head -n1)
-load --target nchan --url http://127.0.0.1:8090 --server-pid "${worker:-$npid}" "$@" --json "$scenario" >"$out/nchan.json"
+wait_http "http://127.0.0.1:8090/pub?id=warmup"
+worker=$(pgrep -P "$npid" nginx | head -n1 || true)
+# Same bytes on the wire: pad Nchan's messages to the size of Tidings' frames.
+pad=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1])).get("frame_bytes", 0)))' "$out/tidings.json")
+load --target nchan --url http://127.0.0.1:8090 --server-pid "${worker:-$npid}" --payload-bytes "$pad" "$@" --json "$scenario" >"$out/nchan.json"
 kill "$npid"; wait "$npid" 2>/dev/null || true
 
 python3 - "$out/tidings.json" "$out/nchan.json" <<'PY'
@@ -51,6 +54,7 @@ def row(name, a, b, better):
 print(f"\n{t['scenario']}: {t['readers']} readers, {t['rate']:.0f} notices/s for {t['duration_seconds']:.0f} s")
 print(f"  {'':<34} {'Tidings':>12} {'Nchan':>12} {'ratio':>9}")
 ts, ns = t.get("server") or {}, n.get("server") or {}
+print(f"  frame bytes: Tidings {t.get('frame_bytes', 0):.0f}, Nchan {n.get('frame_bytes', 0):.0f}")
 row("KiB per connection", ts.get("rss_per_connection_kib", 0), ns.get("rss_per_connection_kib", 0), "lower is better")
 row("deliveries per core-second", ts.get("deliveries_per_core_second", 0), ns.get("deliveries_per_core_second", 0), "higher is better")
 row("µs of CPU per delivery", ts.get("cpu_us_per_delivery", 0), ns.get("cpu_us_per_delivery", 0), "lower is better")

@@ -52,6 +52,10 @@ pub struct Common {
     /// Readers per process; larger runs are sharded over child processes.
     #[arg(long, default_value_t = 15_000, global = true)]
     pub per_process: usize,
+    /// Pad each published message to this many bytes (for a fair comparison: a Tidings
+    /// frame carries a whole Mastodon Status, an Nchan message only what was posted).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub payload_bytes: usize,
     /// Print the report as JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,

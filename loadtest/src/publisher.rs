@@ -22,6 +22,7 @@ pub async fn run(
     first_seq: u64,
     pick: Pick,
 ) -> u64 {
+    let pad = target.pad;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()
@@ -36,7 +37,10 @@ pub async fn run(
         tokio::time::sleep_until(start + offset).await;
         let scheduled = epoch_us + offset.as_micros() as u64;
         let seq = first_seq + i;
-        let body = marker(seq, scheduled);
+        let mut body = marker(seq, scheduled);
+        if body.len() < pad {
+            body.push_str(&".".repeat(pad - body.len()));
+        }
         let (target, http, inflight, stream) =
             (target.clone(), http.clone(), inflight.clone(), pick(seq));
         tasks.push(tokio::spawn(async move {

@@ -56,6 +56,19 @@ pub fn source_for(i: usize) -> Ipv4Addr {
 
 async fn connect_from(source: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
+    // Let connect() pick the port: binding port 0 first scans for a free port on every
+    // call, which crawls with thousands of sockets on one source address.
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option value of the right size.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let s = socket.connect(to).await?;
     s.set_nodelay(true)?;
@@ -80,6 +93,7 @@ impl Reader {
             return;
         };
         shared.counters.frames.fetch_add(1, Ordering::Relaxed);
+        shared.counters.frame_bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
         if shared.measuring.load(Ordering::Relaxed) {
             shared
                 .latency

@@ -32,6 +32,8 @@ pub struct Report {
     pub publish_errors: u64,
     pub deliveries: u64,
     pub deliveries_per_second: f64,
+    /// Average size of a delivered frame as the reader saw it (local shard).
+    pub frame_bytes: f64,
     pub latency: LatencySummary,
     pub completeness: Completeness,
     pub server: Option<ServerStats>,

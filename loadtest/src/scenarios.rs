@@ -354,7 +354,7 @@ pub async fn idle(c: &Common) -> anyhow::Result<Report> {
 
 /// `broadcast`, and `slow` when `stalled_percent` > 0.
 pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let stream = stream_name();
     let rss_empty = sample(c);
     let mut f = Fleet::start(c, &target, &stream, stalled_percent).await?;
@@ -381,6 +381,7 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
         },
         &f,
     );
+    r.frame_bytes = f.shared.counters.frame_bytes.load(Ordering::Relaxed) as f64 / f.shared.counters.frames.load(Ordering::Relaxed).max(1) as f64;
     let (hist, frames, comp) = f.finish(published).await?;
     r.published = published;
     r.publish_errors = count - published;
@@ -406,7 +407,7 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
 }
 
 pub async fn saturate(c: &Common, max_steps: usize) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let stream = stream_name();
     let mut f = Fleet::start(c, &target, &stream, 0.0).await?;
     f.measure().await?;
@@ -478,7 +479,7 @@ pub async fn newsroom(
     min_r: usize,
     max_r: usize,
 ) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let mix = parse_mix(&c.mix)?;
     let mut per_stream: Vec<usize> = (0..streams)
         .map(|_| min_r + rand::random_range(0..=max_r.saturating_sub(min_r)))
@@ -562,6 +563,7 @@ pub async fn newsroom(
         publish_errors: count - published,
         deliveries: frames,
         deliveries_per_second: frames as f64 / started.elapsed().as_secs_f64(),
+        frame_bytes: 0.0,
         latency: LatencySummary::of(&shared.latency.merged()),
         completeness: comp,
         server: None,
@@ -572,7 +574,7 @@ pub async fn newsroom(
 }
 
 pub async fn churn(c: &Common) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let stream = stream_name();
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
@@ -667,6 +669,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
         publish_errors: count - published,
         deliveries: frames,
         deliveries_per_second: frames as f64 / elapsed,
+        frame_bytes: 0.0,
         latency: LatencySummary::of(&shared.latency.merged()),
         completeness: Completeness { percent: f64::NAN, ..Completeness::default() },
         server: None,
@@ -675,7 +678,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
 }
 
 pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let stream = stream_name();
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
@@ -798,6 +801,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
         deliveries: first.counters.frames.load(Ordering::Relaxed)
             + second.counters.frames.load(Ordering::Relaxed),
         deliveries_per_second: 0.0,
+        frame_bytes: 0.0,
         latency: LatencySummary::of(&hist),
         completeness: comp,
         server: None,
@@ -813,7 +817,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
 }
 
 pub async fn post(c: &Common, concurrency: usize) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?;
+    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
     let before = sample(c);
     let started = Instant::now();
     let (ok, err) = publisher::max_rate(

@@ -99,6 +99,7 @@ pub struct Counters {
     pub connect_errors: AtomicU64,
     pub disconnects: AtomicU64,
     pub frames: AtomicU64,
+    pub frame_bytes: AtomicU64,
     pub published: AtomicU64,
     pub publish_errors: AtomicU64,
 }

@@ -18,6 +18,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Tidings: a token that may post.
     pub token: Option<String>,
+    /// Pad published messages to this many bytes.
+    pub pad: usize,
 }
 
 /// Every published notice carries `TDLT:<seq>:<scheduled send time, µs>:`.
@@ -67,6 +69,11 @@ impl Target {
         Ok(t)
     }
 
+    pub fn padded(mut self, bytes: usize) -> Self {
+        self.pad = bytes;
+        self
+    }
+
     /// A target for readers only: no publishing account.
     pub async fn reader_only(kind: Kind, base: &str) -> anyhow::Result<Target> {
         let url = reqwest::Url::parse(base).context("--url must be http://host:port")?;
@@ -81,6 +88,7 @@ impl Target {
             base: base.trim_end_matches('/').to_string(),
             addr,
             token: None,
+            pad: 0,
         })
     }
 
