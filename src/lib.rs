@@ -24,10 +24,9 @@ pub mod domain;
 pub mod hub;
 pub mod metrics;
 pub mod sequencer;
+pub mod serve;
 pub mod store;
 
-use anyhow::Context;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -108,18 +107,25 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let node = Node::start(config, shutdown.clone()).await?;
+    let metrics = node.metrics.clone();
     // Clients such as Mastodon.py ask for `/api/v1/instance/`: trailing slashes are
     // trimmed before routing.
-    let app = tower::Layer::layer(
+    let app = axum::Router::new().fallback_service(tower::Layer::layer(
         &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
         api::router(node),
-    );
+    ));
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-        SocketAddr,
-    >(app);
-    axum::serve(listener, make)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("server error")
+    serve::serve(listener, app, shutdown).await;
+    // WebSockets close themselves on shutdown (1012); give them a moment to say so.
+    for _ in 0..50 {
+        if metrics
+            .ws_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            <= 0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
 }

@@ -93,7 +93,10 @@ impl Reader {
             return;
         };
         shared.counters.frames.fetch_add(1, Ordering::Relaxed);
-        shared.counters.frame_bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
+        shared
+            .counters
+            .frame_bytes
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
         if shared.measuring.load(Ordering::Relaxed) {
             shared
                 .latency

@@ -354,7 +354,9 @@ pub async fn idle(c: &Common) -> anyhow::Result<Report> {
 
 /// `broadcast`, and `slow` when `stalled_percent` > 0.
 pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let stream = stream_name();
     let rss_empty = sample(c);
     let mut f = Fleet::start(c, &target, &stream, stalled_percent).await?;
@@ -381,7 +383,8 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
         },
         &f,
     );
-    r.frame_bytes = f.shared.counters.frame_bytes.load(Ordering::Relaxed) as f64 / f.shared.counters.frames.load(Ordering::Relaxed).max(1) as f64;
+    r.frame_bytes = f.shared.counters.frame_bytes.load(Ordering::Relaxed) as f64
+        / f.shared.counters.frames.load(Ordering::Relaxed).max(1) as f64;
     let (hist, frames, comp) = f.finish(published).await?;
     r.published = published;
     r.publish_errors = count - published;
@@ -407,7 +410,9 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
 }
 
 pub async fn saturate(c: &Common, max_steps: usize) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let stream = stream_name();
     let mut f = Fleet::start(c, &target, &stream, 0.0).await?;
     f.measure().await?;
@@ -479,7 +484,9 @@ pub async fn newsroom(
     min_r: usize,
     max_r: usize,
 ) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let mix = parse_mix(&c.mix)?;
     let mut per_stream: Vec<usize> = (0..streams)
         .map(|_| min_r + rand::random_range(0..=max_r.saturating_sub(min_r)))
@@ -574,7 +581,9 @@ pub async fn newsroom(
 }
 
 pub async fn churn(c: &Common) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let stream = stream_name();
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
@@ -678,7 +687,9 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
 }
 
 pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let stream = stream_name();
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
@@ -817,7 +828,9 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
 }
 
 pub async fn post(c: &Common, concurrency: usize) -> anyhow::Result<Report> {
-    let target = Target::connect(c.target, &c.url).await?.padded(c.payload_bytes);
+    let target = Target::connect(c.target, &c.url)
+        .await?
+        .padded(c.payload_bytes);
     let before = sample(c);
     let started = Instant::now();
     let (ok, err) = publisher::max_rate(

@@ -50,7 +50,24 @@ pub struct Delivery {
     pub frame: Frame,
 }
 
+/// Writes to a connection's socket without waiting: the hub's fast path.
+pub trait DirectSink: Send + Sync {
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
+}
+
+/// The `sub` of a delivery that continues a frame the hub began writing directly:
+/// always written, never filtered.
+pub const CONTINUATION: u32 = 0;
+
 /// A connection's queue. Bounded in bytes: past `limit`, the connection is overflowed.
+///
+/// With a [`DirectSink`], the hub writes a frame straight to the socket while the
+/// connection is *open for direct writes*: nothing queued, nothing being written by the
+/// connection's own task. That saves a task wake-up, a queue round trip and a copy per
+/// delivery. Anything that cannot be written at once (the socket is full) is queued,
+/// and the connection closes direct writes until its task has drained the queue. The
+/// lock makes "queue empty, reopen" and "closed, enqueue" exclusive, so frames are never
+/// reordered or interleaved.
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Delivery>,
     queued: AtomicUsize,
@@ -58,10 +75,12 @@ pub struct Outbox {
     overflowed: AtomicBool,
     /// Woken on overflow, so a writer blocked on a slow socket gives up at once.
     pub overflow: Notify,
+    direct: Option<Arc<dyn DirectSink>>,
+    direct_open: std::sync::Mutex<bool>,
 }
 
 impl Outbox {
-    pub fn new(limit: usize) -> (Arc<Outbox>, OutboxReceiver) {
+    pub fn new(limit: usize, direct: Option<Arc<dyn DirectSink>>) -> (Arc<Outbox>, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let o = Arc::new(Outbox {
             tx,
@@ -69,14 +88,43 @@ impl Outbox {
             limit,
             overflowed: AtomicBool::new(false),
             overflow: Notify::new(),
+            direct,
+            direct_open: std::sync::Mutex::new(false),
         });
         (o.clone(), OutboxReceiver { rx, outbox: o })
     }
 
-    fn push(&self, d: Delivery) -> bool {
+    fn push(&self, mut d: Delivery) -> bool {
         if self.overflowed.load(Ordering::Relaxed) {
             return false;
         }
+        let Some(sink) = &self.direct else {
+            return self.enqueue(d);
+        };
+        let Ok(mut open) = self.direct_open.lock() else {
+            return false;
+        };
+        if *open {
+            if let Frame::Ws(bytes) = &d.frame {
+                match sink.try_write(bytes) {
+                    Ok(n) if n == bytes.len() => return true,
+                    Ok(n) => {
+                        d = Delivery {
+                            sub: CONTINUATION,
+                            position: d.position,
+                            frame: Frame::Ws(bytes.slice(n..)),
+                        }
+                    }
+                    // Full (or failed): the task takes over and meets the error if any.
+                    Err(_) => {}
+                }
+            }
+            *open = false;
+        }
+        self.enqueue(d)
+    }
+
+    fn enqueue(&self, d: Delivery) -> bool {
         let n = d.frame.len();
         if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
             self.overflowed.store(true, Ordering::Relaxed);
@@ -84,6 +132,13 @@ impl Outbox {
             return false;
         }
         self.tx.send(d).is_ok()
+    }
+
+    /// Stop direct writes: the connection's task is about to write itself.
+    pub fn close_direct(&self) {
+        if let Ok(mut open) = self.direct_open.lock() {
+            *open = false;
+        }
     }
 
     pub fn is_overflowed(&self) -> bool {
@@ -111,6 +166,22 @@ impl OutboxReceiver {
             .queued
             .fetch_sub(d.frame.len(), Ordering::Relaxed);
         Some(d)
+    }
+
+    /// The next queued delivery, or — when the queue is empty — reopen direct writes
+    /// and return `None`. Checked under the outbox lock, so nothing can be stranded.
+    pub fn next_or_reopen(&mut self) -> Option<Delivery> {
+        let outbox = self.outbox.clone();
+        let Ok(mut open) = outbox.direct_open.lock() else {
+            return None;
+        };
+        match self.try_recv() {
+            Some(d) => Some(d),
+            None => {
+                *open = outbox.direct.is_some() && !outbox.is_overflowed();
+                None
+            }
+        }
     }
 }
 
@@ -246,8 +317,8 @@ mod tests {
     #[tokio::test]
     async fn every_subscriber_gets_the_same_shared_frame() {
         let hub = Hub::new();
-        let (a, mut ra) = Outbox::new(1 << 20);
-        let (b, mut rb) = Outbox::new(1 << 20);
+        let (a, mut ra) = Outbox::new(1 << 20, None);
+        let (b, mut rb) = Outbox::new(1 << 20, None);
         let _ga = hub.subscribe("public", &a, 1, Transport::WebSocket);
         let _gb = hub.subscribe("public", &b, 7, Transport::WebSocket);
         hub.dispatch(&event(1, &["public", "hashtag:x"]));
@@ -264,8 +335,8 @@ mod tests {
     #[tokio::test]
     async fn a_reader_past_its_limit_is_overflowed_and_others_are_not() {
         let hub = Hub::new();
-        let (slow, _keep) = Outbox::new(100);
-        let (fast, mut rf) = Outbox::new(1 << 20);
+        let (slow, _keep) = Outbox::new(100, None);
+        let (fast, mut rf) = Outbox::new(1 << 20, None);
         let _g1 = hub.subscribe("public", &slow, 1, Transport::Sse);
         let _g2 = hub.subscribe("public", &fast, 1, Transport::Sse);
         for p in 1..=10 {
@@ -281,7 +352,7 @@ mod tests {
     #[test]
     fn dropping_the_guard_unsubscribes() {
         let hub = Hub::new();
-        let (o, _r) = Outbox::new(1000);
+        let (o, _r) = Outbox::new(1000, None);
         let g = hub.subscribe("public", &o, 1, Transport::Sse);
         assert_eq!(hub.subscription_count(), 1);
         drop(g);

@@ -54,7 +54,7 @@ pub async fn handler(
         .map(str::to_string)
         .or(p.last_event_id);
     let permit = super::permit(&node, peer.ip(), account)?;
-    let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
+    let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, None);
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
     let start = start_point(&node, last_event_id.as_deref()).await?;

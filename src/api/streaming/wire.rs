@@ -115,6 +115,34 @@ impl FrameReader {
         }
     }
 
+    /// The same as [`FrameReader::next`], reading a shared `TcpStream` (the hub may be
+    /// writing to it at the same time).
+    pub async fn next_tcp(&mut self, tcp: &tokio::net::TcpStream) -> Result<Incoming, WireError> {
+        loop {
+            if let Some(msg) = self.parse()? {
+                if self.buf.is_empty() {
+                    self.buf = BytesMut::new();
+                }
+                return Ok(msg);
+            }
+            if self.buf.capacity() - self.buf.len() < 256 {
+                self.buf.reserve(512);
+            }
+            tcp.readable().await?;
+            match tcp.try_read_buf(&mut self.buf) {
+                Ok(0) => return Err(WireError::Eof),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Bytes the client sent right behind its handshake.
+    pub fn seed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// One complete message from the buffer, if there is one.
     fn parse(&mut self) -> Result<Option<Incoming>, WireError> {
         loop {

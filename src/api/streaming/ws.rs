@@ -21,6 +21,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::{MaybeAuth, Query};
 use crate::domain::StreamKey;
 use crate::hub::frames::{reset_payload, ws_frame};
+use crate::hub::{CONTINUATION, DirectSink};
 use crate::hub::{
     Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
 };
@@ -33,7 +34,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// How long a closing frame may wait for a slow reader's socket to accept it.
@@ -130,17 +131,26 @@ pub async fn handler(
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
+        // The raw socket, shared with the hub for direct writes.
+        let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+            tracing::error!("WebSocket upgrade on a transport that is not TCP");
+            return;
+        };
+        let tcp = Arc::new(parts.io.into_inner());
         let _permit = permit;
         let _gauge =
             crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
-        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes);
+        let sink: Arc<dyn DirectSink> = Arc::new(TcpSink(tcp.clone()));
+        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, Some(sink));
+        let mut reader = FrameReader::default();
+        reader.seed(&parts.read_buf);
         let mut c = Conn {
-            io: TokioIo::new(upgraded),
+            tcp,
             node,
             account,
             outbox,
             rx,
-            reader: FrameReader::default(),
+            reader,
             subs: Vec::new(),
             next_sub: 1,
             pending: Bytes::new(),
@@ -161,6 +171,14 @@ pub async fn handler(
     res
 }
 
+struct TcpSink(Arc<TcpStream>);
+
+impl DirectSink for TcpSink {
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.try_write(buf)
+    }
+}
+
 struct Sub {
     id: u32,
     key: String,
@@ -168,8 +186,8 @@ struct Sub {
     _guard: SubscriptionGuard,
 }
 
-struct Conn<IO> {
-    io: IO,
+struct Conn {
+    tcp: Arc<TcpStream>,
     node: Node,
     account: Option<i64>,
     outbox: Arc<Outbox>,
@@ -178,7 +196,7 @@ struct Conn<IO> {
     /// Few per connection: a Vec is smaller and faster than a map.
     subs: Vec<Sub>,
     next_sub: u32,
-    /// Bytes of frames not yet written. Writes may be interrupted (a slow reader is
+    /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
     /// client never sees a torn frame.
     pending: Bytes,
@@ -194,7 +212,7 @@ enum Step {
     Shutdown,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
+impl Conn {
     async fn run(mut self) {
         let shutdown = self.node.shutdown.clone();
         let outbox = self.outbox.clone();
@@ -203,13 +221,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
         let mut ticks = self.node.ping.clone();
         let mut unanswered = 0u8;
         loop {
+            // Write out what was queued, then let the hub write directly while we wait.
+            let drained = tokio::select! {
+                r = self.drain_queue(true) => r,
+                _ = &mut overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
+            };
+            if drained.is_err() {
+                return;
+            }
             let step = tokio::select! {
                 _ = &mut cancelled => Step::Shutdown,
                 _ = &mut overflow => Step::Overflow,
-                m = self.reader.next(&mut self.io) => Step::Client(m),
+                m = self.reader.next_tcp(&self.tcp) => Step::Client(m),
                 d = self.rx.recv() => Step::Deliver(d),
                 _ = tick(&mut ticks) => Step::Ping,
             };
+            // From here this task writes: the hub queues instead, and whatever it had
+            // begun goes out first.
+            self.outbox.close_direct();
             let done: IoResult = match step {
                 Step::Shutdown => return self.close(1012, "server restarting").await,
                 Step::Overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
@@ -225,20 +254,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
                         return self.close(1011, "no pong").await;
                     }
                     unanswered += 1;
-                    self.io.write_all(&wire::ping()).await
+                    self.own_write(wire::ping()).await
                 }
-                Step::Client(Ok(Incoming::Text(t))) => self.on_text(&t).await,
-                Step::Client(Ok(Incoming::Ping(p))) => self.io.write_all(&wire::pong(&p)).await,
+                Step::Client(Ok(Incoming::Text(t))) => match self.drain_queue(false).await {
+                    Ok(()) => self.on_text(&t).await,
+                    Err(e) => Err(e),
+                },
+                Step::Client(Ok(Incoming::Ping(p))) => self.own_write(wire::pong(&p)).await,
                 Step::Client(Ok(Incoming::Pong)) => {
                     unanswered = 0;
                     Ok(())
                 }
                 Step::Client(Ok(Incoming::Binary)) => Ok(()),
                 Step::Client(Ok(Incoming::Close(code))) => {
-                    let _ = self
-                        .io
-                        .write_all(&wire::close(code.unwrap_or(1000), ""))
-                        .await;
+                    let _ = self.own_write(wire::close(code.unwrap_or(1000), "")).await;
                     return;
                 }
                 Step::Client(Err(wire::WireError::Protocol(why))) => {
@@ -253,6 +282,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
+        self.outbox.close_direct();
         if code == SLOW_CLOSE_CODE {
             self.node
                 .metrics
@@ -261,27 +291,62 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
         }
         let frame = wire::close(code, reason);
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            self.drain().await?;
-            self.io.write_all(&frame).await?;
-            self.io.flush().await
+            self.flush_pending().await?;
+            // A frame the hub began must be finished before the close frame.
+            if let Some(d) = self.rx.try_recv().filter(|d| d.sub == CONTINUATION) {
+                if let Frame::Ws(rest) = d.frame {
+                    self.pending = rest;
+                    self.flush_pending().await?;
+                }
+            }
+            self.pending = frame;
+            self.flush_pending().await
         })
         .await;
     }
 
     /// Write out `pending`. Cancel-safe: progress is kept in `pending`.
-    async fn drain(&mut self) -> IoResult {
+    async fn flush_pending(&mut self) -> IoResult {
         while !self.pending.is_empty() {
-            let n = self.io.write(&self.pending).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
+            self.tcp.writable().await?;
+            match self.tcp.try_write(&self.pending) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes::Buf::advance(&mut self.pending, n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
             }
-            bytes::Buf::advance(&mut self.pending, n);
         }
         Ok(())
     }
 
+    /// A frame of this task's own (pong, error, replay…), after anything queued.
+    async fn own_write(&mut self, frame: Bytes) -> IoResult {
+        self.drain_queue(false).await?;
+        self.pending = frame;
+        self.flush_pending().await
+    }
+
+    /// Write everything queued; with `reopen`, end by reopening direct writes.
+    async fn drain_queue(&mut self, reopen: bool) -> IoResult {
+        self.flush_pending().await?;
+        loop {
+            let next = if reopen {
+                self.rx.next_or_reopen()
+            } else {
+                self.rx.try_recv()
+            };
+            match next {
+                Some(d) => self.write_deliveries(d).await?,
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Is this delivery new for its subscription? (Replay may have sent it already.)
     fn fresh(&mut self, d: &Delivery) -> bool {
+        if d.sub == CONTINUATION {
+            return true;
+        }
         match self.subs.iter_mut().find(|s| s.id == d.sub) {
             Some(s) if d.position > s.last_sent => {
                 s.last_sent = d.position;
@@ -291,8 +356,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
         }
     }
 
-    /// Write this delivery and whatever else is already queued: one frame is written
-    /// straight from the shared buffer; several are gathered into one write.
+    /// Write this delivery and whatever else is already queued (up to [`COALESCE`]):
+    /// one frame straight from the shared buffer, several gathered into one write.
     async fn write_deliveries(&mut self, first: Delivery) -> IoResult {
         let mut single: Option<Bytes> = None;
         let mut batch: Option<BytesMut> = None;
@@ -323,14 +388,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
             (None, Some(b)) => b.freeze(),
             (None, None) => return Ok(()),
         };
-        self.drain().await
+        self.flush_pending().await
     }
 
     async fn error_frame(&mut self, status: u16, message: &str) -> IoResult {
         let text = serde_json::json!({ "error": message, "status": status }).to_string();
-        self.io.write_all(&wire::text(&text)).await
+        self.own_write(wire::text(&text)).await
     }
-
     async fn on_text(&mut self, text: &str) -> IoResult {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
@@ -398,14 +462,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
             Start::Live => 0,
             Start::After(p) => self.replay(&key, &wire_name, p).await?,
             Start::Reset { asked, head } => {
-                self.io
-                    .write_all(&ws_frame(
-                        &wire_name,
-                        "reset",
-                        &reset_payload(&asked, head),
-                        head,
-                    ))
-                    .await?;
+                self.own_write(ws_frame(
+                    &wire_name,
+                    "reset",
+                    &reset_payload(&asked, head),
+                    head,
+                ))
+                .await?;
                 head
             }
         };
@@ -445,7 +508,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
                 ));
                 after = e.position;
             }
-            self.io.write_all(&out).await?;
+            self.own_write(out.freeze()).await?;
             if (page.len() as i64) < super::REPLAY_PAGE {
                 return Ok(after);
             }
