@@ -293,11 +293,14 @@ impl Conn {
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
             self.flush_pending().await?;
             // A frame the hub began must be finished before the close frame.
-            if let Some(d) = self.rx.try_recv().filter(|d| d.sub == CONTINUATION) {
-                if let Frame::Ws(rest) = d.frame {
-                    self.pending = rest;
-                    self.flush_pending().await?;
-                }
+            let head = self.rx.try_recv().filter(|d| d.sub == CONTINUATION);
+            if let Some(Delivery {
+                frame: Frame::Ws(rest),
+                ..
+            }) = head
+            {
+                self.pending = rest;
+                self.flush_pending().await?;
             }
             self.pending = frame;
             self.flush_pending().await
