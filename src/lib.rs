@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct Node {
     pub config: Arc<config::Config>,
-    pub site: domain::Site,
+    pub site: Arc<domain::Site>,
     pub store: Arc<dyn store::Store>,
     pub bus: Arc<dyn bus::Bus>,
     pub hub: Arc<hub::Hub>,
@@ -53,8 +53,8 @@ impl Node {
         config: config::Config,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Node> {
-        let site = domain::Site::new(&config.public_url());
-        let store = store::open(&config.database_url, site.clone()).await?;
+        let site = Arc::new(domain::Site::new(&config.public_url()));
+        let store = store::open(&config.database_url, (*site).clone()).await?;
         let metrics = Arc::new(metrics::Metrics::default());
         let bus: Arc<dyn bus::Bus> = match &config.redis_url {
             Some(url) => bus::RedisBus::connect(url, &config.redis_prefix, metrics.clone()).await?,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// WebSocket close code for a reader that fell too far behind (private-use range).
 pub const SLOW_CLOSE_CODE: u16 = 4008;
@@ -69,43 +69,47 @@ pub const CONTINUATION: u32 = 0;
 /// lock makes "queue empty, reopen" and "closed, enqueue" exclusive, so frames are never
 /// reordered or interleaved.
 pub struct Outbox {
-    tx: mpsc::UnboundedSender<Delivery>,
+    state: std::sync::Mutex<Queue>,
+    /// Wakes the connection's task when something is queued.
+    ready: Notify,
     queued: AtomicUsize,
     limit: usize,
     overflowed: AtomicBool,
     /// Woken on overflow, so a writer blocked on a slow socket gives up at once.
     pub overflow: Notify,
     direct: Option<Arc<dyn DirectSink>>,
-    direct_open: std::sync::Mutex<bool>,
+}
+
+/// Allocates nothing until something is queued, and gives its memory back once empty.
+#[derive(Default)]
+struct Queue {
+    direct_open: bool,
+    items: std::collections::VecDeque<Delivery>,
 }
 
 impl Outbox {
     pub fn new(limit: usize, direct: Option<Arc<dyn DirectSink>>) -> (Arc<Outbox>, OutboxReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let o = Arc::new(Outbox {
-            tx,
+            state: std::sync::Mutex::new(Queue::default()),
+            ready: Notify::new(),
             queued: AtomicUsize::new(0),
             limit,
             overflowed: AtomicBool::new(false),
             overflow: Notify::new(),
             direct,
-            direct_open: std::sync::Mutex::new(false),
         });
-        (o.clone(), OutboxReceiver { rx, outbox: o })
+        (o.clone(), OutboxReceiver { outbox: o })
     }
 
     fn push(&self, mut d: Delivery) -> bool {
         if self.overflowed.load(Ordering::Relaxed) {
             return false;
         }
-        let Some(sink) = &self.direct else {
-            return self.enqueue(d);
-        };
-        let Ok(mut open) = self.direct_open.lock() else {
+        let Ok(mut q) = self.state.lock() else {
             return false;
         };
-        if *open {
-            if let Frame::Ws(bytes) = &d.frame {
+        if q.direct_open {
+            if let (Some(sink), Frame::Ws(bytes)) = (&self.direct, &d.frame) {
                 match sink.try_write(bytes) {
                     Ok(n) if n == bytes.len() => return true,
                     Ok(n) => {
@@ -115,29 +119,29 @@ impl Outbox {
                             frame: Frame::Ws(bytes.slice(n..)),
                         }
                     }
-                    // Full (or failed): the task takes over and meets the error if any.
+                    // Full (or failed): the task takes over, and meets the error if any.
                     Err(_) => {}
                 }
             }
-            *open = false;
+            q.direct_open = false;
         }
-        self.enqueue(d)
-    }
-
-    fn enqueue(&self, d: Delivery) -> bool {
         let n = d.frame.len();
         if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
             self.overflowed.store(true, Ordering::Relaxed);
+            drop(q);
             self.overflow.notify_one();
             return false;
         }
-        self.tx.send(d).is_ok()
+        q.items.push_back(d);
+        drop(q);
+        self.ready.notify_one();
+        true
     }
 
     /// Stop direct writes: the connection's task is about to write itself.
     pub fn close_direct(&self) {
-        if let Ok(mut open) = self.direct_open.lock() {
-            *open = false;
+        if let Ok(mut q) = self.state.lock() {
+            q.direct_open = false;
         }
     }
 
@@ -147,21 +151,31 @@ impl Outbox {
 }
 
 pub struct OutboxReceiver {
-    rx: mpsc::UnboundedReceiver<Delivery>,
     pub outbox: Arc<Outbox>,
 }
 
 impl OutboxReceiver {
+    /// The next queued delivery, waiting for one.
     pub async fn recv(&mut self) -> Option<Delivery> {
-        let d = self.rx.recv().await?;
-        self.outbox
-            .queued
-            .fetch_sub(d.frame.len(), Ordering::Relaxed);
-        Some(d)
+        loop {
+            if let Some(d) = self.try_recv() {
+                return Some(d);
+            }
+            // A push between the check and here leaves a permit: no wake-up is lost.
+            self.outbox.ready.notified().await;
+        }
     }
 
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        let d = self.rx.try_recv().ok()?;
+        let mut q = self.outbox.state.lock().ok()?;
+        self.pop(&mut q)
+    }
+
+    fn pop(&self, q: &mut Queue) -> Option<Delivery> {
+        let d = q.items.pop_front()?;
+        if q.items.is_empty() && q.items.capacity() > 16 {
+            q.items = Default::default();
+        }
         self.outbox
             .queued
             .fetch_sub(d.frame.len(), Ordering::Relaxed);
@@ -169,19 +183,15 @@ impl OutboxReceiver {
     }
 
     /// The next queued delivery, or — when the queue is empty — reopen direct writes
-    /// and return `None`. Checked under the outbox lock, so nothing can be stranded.
+    /// and return `None`. Both under the lock, so nothing can be stranded.
     pub fn next_or_reopen(&mut self) -> Option<Delivery> {
         let outbox = self.outbox.clone();
-        let Ok(mut open) = outbox.direct_open.lock() else {
-            return None;
-        };
-        match self.try_recv() {
-            Some(d) => Some(d),
-            None => {
-                *open = outbox.direct.is_some() && !outbox.is_overflowed();
-                None
-            }
+        let mut q = outbox.state.lock().ok()?;
+        let d = self.pop(&mut q);
+        if d.is_none() {
+            q.direct_open = outbox.direct.is_some() && !outbox.is_overflowed();
         }
+        d
     }
 }
 
@@ -295,7 +305,7 @@ impl Hub {
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
         self.stats
             .last_position
-            .store(event.position as u64, Ordering::Relaxed);
+            .store(event.position as u64, Ordering::Release);
     }
 }
 

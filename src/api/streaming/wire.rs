@@ -125,10 +125,11 @@ impl FrameReader {
                 }
                 return Ok(msg);
             }
+            // Wait first, allocate after: an idle connection holds no read buffer.
+            tcp.readable().await?;
             if self.buf.capacity() - self.buf.len() < 256 {
                 self.buf.reserve(512);
             }
-            tcp.readable().await?;
             match tcp.try_read_buf(&mut self.buf) {
                 Ok(0) => return Err(WireError::Eof),
                 Ok(_) => {}

@@ -132,18 +132,22 @@ pub async fn handler(
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         // The raw socket, shared with the hub for direct writes.
-        let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+        let Ok(hyper::upgrade::Parts { io, read_buf, .. }) =
+            upgraded.downcast::<TokioIo<TcpStream>>()
+        else {
             tracing::error!("WebSocket upgrade on a transport that is not TCP");
             return;
         };
-        let tcp = Arc::new(parts.io.into_inner());
+        let tcp = Arc::new(io.into_inner());
         let _permit = permit;
         let _gauge =
             crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
         let sink: Arc<dyn DirectSink> = Arc::new(TcpSink(tcp.clone()));
         let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, Some(sink));
         let mut reader = FrameReader::default();
-        reader.seed(&parts.read_buf);
+        // Copy what the client sent behind its handshake, and let hyper's read buffer go.
+        reader.seed(&read_buf);
+        drop(read_buf);
         let mut c = Conn {
             tcp,
             node,
@@ -153,6 +157,7 @@ pub async fn handler(
             reader,
             subs: Vec::new(),
             next_sub: 1,
+            replayed_upto: 0,
             pending: Bytes::new(),
         };
         if let Some(name) = p.stream.as_deref() {
@@ -196,6 +201,10 @@ struct Conn {
     /// Few per connection: a Vec is smaller and faster than a map.
     subs: Vec<Sub>,
     next_sub: u32,
+    /// The highest position sent from the database by a replay. Direct writes stay
+    /// closed until the hub has dispatched past it: the hub may not yet have routed an
+    /// event that replay already read, and a direct write skips the duplicate filter.
+    replayed_upto: i64,
     /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
     /// client never sees a torn frame.
@@ -463,7 +472,11 @@ impl Conn {
         let wire_name = key.wire_name();
         let last_sent = match start {
             Start::Live => 0,
-            Start::After(p) => self.replay(&key, &wire_name, p).await?,
+            Start::After(p) => {
+                let upto = self.replay(&key, &wire_name, p).await?;
+                self.replayed_upto = self.replayed_upto.max(upto);
+                upto
+            }
             Start::Reset { asked, head } => {
                 self.own_write(ws_frame(
                     &wire_name,
@@ -472,6 +485,7 @@ impl Conn {
                     head,
                 ))
                 .await?;
+                self.replayed_upto = self.replayed_upto.max(head);
                 head
             }
         };
