@@ -218,7 +218,8 @@ pub struct Hub {
 /// Removes its subscription from the hub when dropped (unsubscribe, disconnect).
 pub struct SubscriptionGuard {
     hub: Arc<Hub>,
-    key: Arc<str>,
+    /// The hub's key of the stream (shared, not copied).
+    pub key: Arc<str>,
     outbox: Arc<Outbox>,
     sub: u32,
 }
@@ -244,15 +245,23 @@ impl Hub {
         sub: u32,
         transport: Transport,
     ) -> SubscriptionGuard {
-        let key: Arc<str> = Arc::from(key);
-        self.streams
-            .entry(key.clone())
-            .or_default()
-            .push(Subscriber {
-                outbox: outbox.clone(),
-                sub,
-                transport,
-            });
+        let new = Subscriber {
+            outbox: outbox.clone(),
+            sub,
+            transport,
+        };
+        // One shared key per stream, however many readers it has.
+        let key: Arc<str> = match self.streams.get_mut(key) {
+            Some(mut entry) => {
+                entry.push(new);
+                entry.key().clone()
+            }
+            None => {
+                let key: Arc<str> = Arc::from(key);
+                self.streams.entry(key.clone()).or_default().push(new);
+                key
+            }
+        };
         SubscriptionGuard {
             hub: self.clone(),
             key,

@@ -167,11 +167,12 @@ pub async fn handler(
                 tag: p.tag,
                 last_event_id: p.last_event_id.map(Into::into),
             };
-            if c.on_subscribe(msg).await.is_err() {
+            if Box::pin(c.on_subscribe(msg)).await.is_err() {
                 return;
             }
         }
-        c.run().await;
+        // Boxed: the spawned task holds only what the connection needs while it waits.
+        Box::pin(c.run()).await;
     });
     res
 }
@@ -186,9 +187,9 @@ impl DirectSink for TcpSink {
 
 struct Sub {
     id: u32,
-    key: String,
     last_sent: i64,
-    _guard: SubscriptionGuard,
+    /// Holds the subscription (and its stream key) in the hub.
+    guard: SubscriptionGuard,
 }
 
 struct Conn {
@@ -266,7 +267,7 @@ impl Conn {
                     self.own_write(wire::ping()).await
                 }
                 Step::Client(Ok(Incoming::Text(t))) => match self.drain_queue(false).await {
-                    Ok(()) => self.on_text(&t).await,
+                    Ok(()) => Box::pin(self.on_text(&t)).await,
                     Err(e) => Err(e),
                 },
                 Step::Client(Ok(Incoming::Ping(p))) => self.own_write(wire::pong(&p)).await,
@@ -424,7 +425,7 @@ impl Conn {
                     Ok(k) => k.key(),
                     Err((status, m)) => return self.error_frame(status, m).await,
                 };
-                self.subs.retain(|s| s.key != key);
+                self.subs.retain(|s| *s.guard.key != *key);
                 Ok(())
             }
             _ => self.error_frame(400, "Unknown message type").await,
@@ -442,7 +443,7 @@ impl Conn {
             Err((status, m)) => return self.error_frame(status, m).await,
         };
         let key_s = key.key();
-        if self.subs.iter().any(|s| s.key == key_s) {
+        if self.subs.iter().any(|s| *s.guard.key == *key_s) {
             return Ok(());
         }
         if self.subs.len() >= self.node.config.max_subscriptions {
@@ -491,9 +492,8 @@ impl Conn {
         };
         self.subs.push(Sub {
             id,
-            key: key_s,
             last_sent,
-            _guard: guard,
+            guard,
         });
         Ok(())
     }
