@@ -283,7 +283,10 @@ impl Conn {
                 Step::Client(Err(wire::WireError::Protocol(why))) => {
                     return self.close(1002, why).await;
                 }
-                Step::Client(Err(_)) => return,
+                Step::Client(Err(e)) => {
+                    tracing::debug!(error = %e, "client gone");
+                    return;
+                }
             };
             if done.is_err() {
                 return;
@@ -409,6 +412,7 @@ impl Conn {
         self.own_write(wire::text(&text)).await
     }
     async fn on_text(&mut self, text: &str) -> IoResult {
+        tracing::debug!(message = text, "client message");
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(_) => return self.error_frame(400, "Invalid JSON message").await,
