@@ -142,8 +142,11 @@ pub async fn handler(
         let _permit = permit;
         let _gauge =
             crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
-        let sink: Arc<dyn DirectSink> = Arc::new(TcpSink(tcp.clone()));
-        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, Some(sink));
+        let sink: Option<Arc<dyn DirectSink>> = node
+            .config
+            .direct_writes
+            .then(|| Arc::new(TcpSink(tcp.clone())) as Arc<dyn DirectSink>);
+        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, sink);
         let mut reader = FrameReader::default();
         // Copy what the client sent behind its handshake, and let hyper's read buffer go.
         reader.seed(&read_buf);
@@ -335,7 +338,16 @@ impl Conn {
         Ok(())
     }
 
-    /// A frame of this task's own (pong, error, replay…), after anything queued.
+    /// Write without draining the queue first: only while subscribing, after the queue
+    /// was drained and direct writes closed, so that live deliveries for the new
+    /// subscription wait in the queue until its replay is done (then the duplicate
+    /// filter knows how far the replay went).
+    async fn raw_write(&mut self, frame: Bytes) -> IoResult {
+        self.pending = frame;
+        self.flush_pending().await
+    }
+
+    /// A frame of this task's own (pong, error…), after anything queued.
     async fn own_write(&mut self, frame: Bytes) -> IoResult {
         self.drain_queue(false).await?;
         self.pending = frame;
@@ -483,7 +495,7 @@ impl Conn {
                 upto
             }
             Start::Reset { asked, head } => {
-                self.own_write(ws_frame(
+                self.raw_write(ws_frame(
                     &wire_name,
                     "reset",
                     &reset_payload(&asked, head),
@@ -514,8 +526,8 @@ impl Conn {
             let page = match replay_page(&self.node, &key_s, after).await {
                 Ok(p) => p,
                 Err(_) => {
-                    self.error_frame(503, "Cannot read the stream's history now")
-                        .await?;
+                    let text = serde_json::json!({ "error": "Cannot read the stream's history now", "status": 503 }).to_string();
+                    self.raw_write(wire::text(&text)).await?;
                     return Ok(after);
                 }
             };
@@ -529,7 +541,7 @@ impl Conn {
                 ));
                 after = e.position;
             }
-            self.own_write(out.freeze()).await?;
+            self.raw_write(out.freeze()).await?;
             if (page.len() as i64) < super::REPLAY_PAGE {
                 return Ok(after);
             }
