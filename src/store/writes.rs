@@ -118,11 +118,6 @@ impl SqlStore {
         .await?;
         let id: i64 = row.try_get(0)?;
         Self::insert_tags(conn, id, &tags).await?;
-        sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
-            .bind(s.account_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
         if let Some(parent) = s.in_reply_to_id {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(parent)
@@ -139,9 +134,14 @@ impl SqlStore {
                 .await
                 .map_err(taken("Idempotency-Key"))?;
         }
-        let record = Self::fetch_status(conn, id, None)
+        let mut record = Self::fetch_status(conn, id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
+        // The author's counters are bumped last, just before commit: that row is locked
+        // from the UPDATE to the commit, and every post of one author needs it, so holding
+        // it for the whole transaction serialised a reporter's posts (≈225/s on Postgres).
+        record.account.statuses_count += 1;
+        record.account.last_status_at = Some(now);
         let keys = Self::audience(conn, &record, false).await?;
         Self::insert_event(
             conn,
@@ -150,8 +150,12 @@ impl SqlStore {
             &keys,
         )
         .await?;
+        sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
+            .bind(s.account_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
         self.commit_write(w, true).await?;
-        let mut record = record;
         record.viewer = Some(Default::default());
         Ok(record)
     }
