@@ -262,27 +262,11 @@ async fn requests_without_a_valid_token_are_refused(b: Backend) {
 async fn bad_registrations_name_the_field(b: Backend) {
     let Some(app) = spawn(b).await else { return };
     app.register("taken").await;
-    let client: Value = app.http.post(app.url("/api/v1/apps")).json(&json!({"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"})).send().await.unwrap().json().await.unwrap();
-    let t: Value = app
-        .http
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client["client_id"].as_str().unwrap()),
-            ("client_secret", client["client_secret"].as_str().unwrap()),
-            ("scope", "read write"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = t["access_token"].as_str().unwrap();
+    let token = app.app_token("read write").await;
     let reg = |body: Value| {
         app.http
             .post(app.url("/api/v1/accounts"))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .json(&body)
             .send()
     };
@@ -322,26 +306,11 @@ async fn closed_registrations_are_refused(b: Backend) {
     else {
         return;
     };
-    let client: Value = app.http.post(app.url("/api/v1/apps")).json(&json!({"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"})).send().await.unwrap().json().await.unwrap();
-    let t: Value = app
-        .http
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client["client_id"].as_str().unwrap()),
-            ("client_secret", client["client_secret"].as_str().unwrap()),
-            ("scope", "read write"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = app.app_token("read write").await;
     let res = app
         .http
         .post(app.url("/api/v1/accounts"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&json!({"username": "newbie", "password": "long enough pw"}))
         .send()
         .await

@@ -81,6 +81,13 @@ impl Seen {
         self.max = Some(self.max.map_or(seq, |m| m.max(seq)));
     }
 
+    /// Was `seq` seen?
+    pub fn has(&self, seq: u64) -> bool {
+        self.bits
+            .get((seq / 64) as usize)
+            .is_some_and(|w| w & (1 << (seq % 64)) != 0)
+    }
+
     /// How many of `0..published` were seen.
     pub fn unique_below(&self, published: u64) -> u64 {
         (0..published)

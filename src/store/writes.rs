@@ -313,6 +313,26 @@ impl SqlStore {
         Self::insert_event(conn, EventKind::Delete, &s.id.to_string(), &keys).await
     }
 
+    /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the
+    /// table changed, so counters move only once however often a client repeats itself.
+    async fn set_pair(
+        conn: &mut AnyConnection,
+        on: bool,
+        insert: &'static str,
+        delete: &'static str,
+        (a, b): (i64, i64),
+    ) -> Result<bool> {
+        let q = if on {
+            sqlx::query(insert)
+                .bind(a)
+                .bind(b)
+                .bind(crate::domain::now_micros())
+        } else {
+            sqlx::query(delete).bind(a).bind(b)
+        };
+        Ok(q.execute(&mut *conn).await?.rows_affected() > 0)
+    }
+
     pub(super) async fn write_favourite(
         &self,
         account: i64,
@@ -324,22 +344,15 @@ impl SqlStore {
         Self::fetch_status(conn, status, Some(account))
             .await?
             .ok_or(StoreError::NotFound)?;
-        let changed = if on {
-            sqlx::query("INSERT INTO favourites (account_id, status_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(account)
-                .bind(status)
-                .bind(crate::domain::now_micros())
-                .execute(&mut *conn)
-                .await?
-        } else {
-            sqlx::query("DELETE FROM favourites WHERE account_id = $1 AND status_id = $2")
-                .bind(account)
-                .bind(status)
-                .execute(&mut *conn)
-                .await?
-        }
-        .rows_affected();
-        if changed > 0 {
+        let changed = Self::set_pair(
+            conn,
+            on,
+            "INSERT INTO favourites (account_id, status_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "DELETE FROM favourites WHERE account_id = $1 AND status_id = $2",
+            (account, status),
+        )
+        .await?;
+        if changed {
             sqlx::query(
                 "UPDATE statuses SET favourites_count = favourites_count + $2 WHERE id = $1",
             )
@@ -443,22 +456,15 @@ impl SqlStore {
         Self::fetch_account(conn, target)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let changed = if on {
-            sqlx::query("INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(follower)
-                .bind(target)
-                .bind(crate::domain::now_micros())
-                .execute(&mut *conn)
-                .await?
-        } else {
-            sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND target_id = $2")
-                .bind(follower)
-                .bind(target)
-                .execute(&mut *conn)
-                .await?
-        }
-        .rows_affected();
-        if changed > 0 {
+        let changed = Self::set_pair(
+            conn,
+            on,
+            "INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "DELETE FROM follows WHERE follower_id = $1 AND target_id = $2",
+            (follower, target),
+        )
+        .await?;
+        if changed {
             let d: i64 = if on { 1 } else { -1 };
             sqlx::query("UPDATE accounts SET following_count = following_count + $2 WHERE id = $1")
                 .bind(follower)

@@ -180,15 +180,15 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
-    /// Register an app, get an app token, sign up `name` through the API.
-    pub async fn register(&self, name: &str) -> User {
+    /// Register an app and get an app-only token (client credentials) with `scopes`.
+    pub async fn app_token(&self, scopes: &str) -> String {
         let app: Value = self
             .http
             .post(self.url("/api/v1/apps"))
             .form(&[
                 ("client_name", "tests"),
                 ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-                ("scopes", "read write follow"),
+                ("scopes", scopes),
             ])
             .send()
             .await
@@ -196,14 +196,14 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        let app_token: Value = self
+        let token: Value = self
             .http
             .post(self.url("/oauth/token"))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", app["client_id"].as_str().unwrap()),
                 ("client_secret", app["client_secret"].as_str().unwrap()),
-                ("scope", "read write follow"),
+                ("scope", scopes),
             ])
             .send()
             .await
@@ -211,10 +211,16 @@ impl TestApp {
             .json()
             .await
             .unwrap();
+        token["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Register an app, get an app token, sign up `name` through the API.
+    pub async fn register(&self, name: &str) -> User {
+        let app_token = self.app_token("read write follow").await;
         let res = self
             .http
             .post(self.url("/api/v1/accounts"))
-            .bearer_auth(app_token["access_token"].as_str().unwrap())
+            .bearer_auth(&app_token)
             .json(&json!({"username": name, "email": format!("{name}@example.org"), "password": "correct horse battery", "agreement": true, "locale": "en"}))
             .send()
             .await
