@@ -67,7 +67,8 @@ pub const CONTINUATION: u32 = 0;
 /// delivery. Anything that cannot be written at once (the socket is full) is queued,
 /// and the connection closes direct writes until its task has drained the queue. The
 /// lock makes "queue empty, reopen" and "closed, enqueue" exclusive, so frames are never
-/// reordered or interleaved.
+/// reordered or interleaved. WebSocket connections get a sink only with
+/// `TIDINGS_DIRECT_WRITES=true` (experimental, off by default: see BENCHMARKS.md).
 pub struct Outbox {
     state: std::sync::Mutex<Queue>,
     /// Wakes the connection's task when something is queued.
