@@ -31,12 +31,14 @@ pub struct Common {
     /// Which server is under test.
     #[arg(long, value_enum, default_value_t = target::Kind::Tidings, global = true)]
     pub target: target::Kind,
-    /// Base URL of the server.
+    /// Base URL of the server; several nodes of one cluster comma-separated (readers are
+    /// spread over them in turn, the publisher posts to the first).
     #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
     pub url: String,
-    /// PID of the server, to read its memory and CPU from /proc.
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// PID of the server, to read its memory and CPU from /proc; several comma-separated
+    /// for several nodes (memory and CPU are summed).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Number of readers.
     #[arg(long, default_value_t = 1000, global = true)]
     pub readers: usize,

@@ -38,6 +38,8 @@ pub struct Reader {
     pub transport: Transport,
     pub stream: String,
     pub source: Ipv4Addr,
+    /// Which of the server's nodes to read from (taken modulo their number).
+    pub node: usize,
     /// Hold the connection but never read from it (the `slow` scenario).
     pub stalled: bool,
     /// Resume from this position (Tidings).
@@ -113,7 +115,8 @@ impl Reader {
         connected: tokio::sync::oneshot::Sender<bool>,
     ) -> anyhow::Result<()> {
         let t = &shared.target;
-        let tcp = match connect_from(self.source, t.addr).await {
+        let (_, addr) = t.node(self.node);
+        let tcp = match connect_from(self.source, addr).await {
             Ok(s) => s,
             Err(e) => {
                 let _ = connected.send(false);
@@ -122,7 +125,7 @@ impl Reader {
         };
         let url = format!(
             "ws://{}{}",
-            t.addr,
+            addr,
             t.ws_path(&self.stream, self.resume.as_deref())
         );
         let config = WebSocketConfig::default()
@@ -169,7 +172,8 @@ impl Reader {
         connected: tokio::sync::oneshot::Sender<bool>,
     ) -> anyhow::Result<()> {
         let t = &shared.target;
-        let mut tcp = match connect_from(self.source, t.addr).await {
+        let (_, addr) = t.node(self.node);
+        let mut tcp = match connect_from(self.source, addr).await {
             Ok(s) => s,
             Err(e) => {
                 let _ = connected.send(false);
@@ -183,7 +187,7 @@ impl Reader {
         let req = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
             t.sse_path(&self.stream),
-            t.addr
+            addr
         );
         tcp.write_all(req.as_bytes()).await?;
         let mut buf = vec![0u8; 16 * 1024];
@@ -235,7 +239,11 @@ impl Reader {
         let http = reqwest::Client::builder()
             .local_address(IpAddr::V4(self.source))
             .build()?;
-        let url = format!("{}/api/v1/timelines/tag/{}", t.base, self.stream);
+        let url = format!(
+            "{}/api/v1/timelines/tag/{}",
+            t.node(self.node).0,
+            self.stream
+        );
         let first = http.get(&url).query(&[("limit", "1")]).send().await;
         let mut min_id = match first.and_then(|r| r.error_for_status()) {
             Ok(r) => {

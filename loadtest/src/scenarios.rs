@@ -189,6 +189,7 @@ impl Fleet {
                 transport: transport_for(i, &mix),
                 stream: stream.to_string(),
                 source: crate::readers::source_for(i),
+                node: i,
                 stalled: stalled(i, stalled_percent),
                 resume: None,
             })
@@ -332,8 +333,21 @@ fn server_stats(
     })
 }
 
+/// Memory and CPU of all the server's processes, summed; `None` without PIDs or when one
+/// cannot be read.
 fn sample(c: &Common) -> Option<crate::procfs::Sample> {
-    c.server_pid.and_then(crate::procfs::sample)
+    if c.server_pid.is_empty() {
+        return None;
+    }
+    c.server_pid
+        .iter()
+        .try_fold(crate::procfs::Sample::default(), |sum, pid| {
+            let s = crate::procfs::sample(*pid)?;
+            Some(crate::procfs::Sample {
+                rss_kib: sum.rss_kib + s.rss_kib,
+                cpu: sum.cpu + s.cpu,
+            })
+        })
 }
 
 pub async fn idle(c: &Common) -> anyhow::Result<Report> {
@@ -518,6 +532,7 @@ pub async fn newsroom(
                 transport: transport_for(i, &mix),
                 stream: format!("news{s}"),
                 source: crate::readers::source_for(i),
+                node: i,
                 stalled: false,
                 resume: None,
             });
@@ -618,6 +633,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
                     transport: t,
                     stream: stream.clone(),
                     source: crate::readers::source_for(i),
+                    node: i,
                     stalled: false,
                     resume: None,
                 };
@@ -712,6 +728,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
             transport: transport_for(i, &mix),
             stream: stream.clone(),
             source: crate::readers::source_for(i),
+            node: i,
             stalled: false,
             resume: None,
         })
@@ -749,6 +766,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
                 transport: transport_for(i, &mix),
                 stream: stream.clone(),
                 source: crate::readers::source_for(i),
+                node: i,
                 stalled: false,
                 resume: if target.kind == Kind::Tidings {
                     resume

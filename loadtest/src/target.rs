@@ -13,9 +13,10 @@ pub enum Kind {
 #[derive(Clone, Debug)]
 pub struct Target {
     pub kind: Kind,
-    /// `http://host:port`
+    /// `http://host:port` of the first node: the publisher posts there.
     pub base: String,
-    pub addr: SocketAddr,
+    /// Every node (base, address), the first included; readers are spread over them.
+    pub nodes: Vec<(String, SocketAddr)>,
     /// Tidings: a token that may post.
     pub token: Option<String>,
     /// Pad published messages to this many bytes.
@@ -74,22 +75,37 @@ impl Target {
         self
     }
 
-    /// A target for readers only: no publishing account.
-    pub async fn reader_only(kind: Kind, base: &str) -> anyhow::Result<Target> {
-        let url = reqwest::Url::parse(base).context("--url must be http://host:port")?;
-        let host = url.host_str().context("--url has no host")?;
-        let port = url.port_or_known_default().context("--url has no port")?;
-        let addr = tokio::net::lookup_host((host, port))
-            .await?
-            .next()
-            .context("cannot resolve --url")?;
+    /// A target for readers only: no publishing account. `urls` is one base URL or
+    /// several, comma-separated (the nodes of one cluster).
+    pub async fn reader_only(kind: Kind, urls: &str) -> anyhow::Result<Target> {
+        let mut nodes = Vec::new();
+        for base in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let url = reqwest::Url::parse(base).context("--url must be http://host:port")?;
+            let host = url.host_str().context("--url has no host")?;
+            let port = url.port_or_known_default().context("--url has no port")?;
+            let addr = tokio::net::lookup_host((host, port))
+                .await?
+                .next()
+                .context("cannot resolve --url")?;
+            nodes.push((base.trim_end_matches('/').to_string(), addr));
+        }
+        let base = nodes
+            .first()
+            .map(|n| n.0.clone())
+            .context("--url is empty")?;
         Ok(Target {
             kind,
-            base: base.trim_end_matches('/').to_string(),
-            addr,
+            base,
+            nodes,
             token: None,
             pad: 0,
         })
+    }
+
+    /// The node reader `i` uses: (base URL, address).
+    pub fn node(&self, i: usize) -> (&str, SocketAddr) {
+        let (base, addr) = &self.nodes[i % self.nodes.len()];
+        (base, *addr)
     }
 
     /// Register a fresh publishing account through the API, as a client would.

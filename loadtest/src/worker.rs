@@ -56,6 +56,7 @@ pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
             transport: w.transport,
             stream: w.stream.clone(),
             source: crate::readers::source_for(w.first_index + i),
+            node: w.first_index + i,
             stalled: crate::scenarios::stalled(i, w.stalled_percent),
             resume: None,
         })

@@ -11,6 +11,7 @@
 //!
 //! This module must not know HTTP or Redis.
 
+mod batch;
 mod postgres;
 mod queries;
 mod reads;

@@ -222,6 +222,7 @@ pub struct Sql {
 enum Arg {
     Int(i64),
     Text(String),
+    OptText(Option<String>),
 }
 
 impl Sql {
@@ -252,6 +253,10 @@ impl Sql {
         self.placeholder(Arg::Text(v.to_string()))
     }
 
+    pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
+        self.placeholder(Arg::OptText(v.map(str::to_string)))
+    }
+
     /// `$a, $b, …` for a non-empty list.
     pub fn int_list(&mut self, vs: &[i64]) -> &mut Self {
         for (i, v) in vs.iter().enumerate() {
@@ -269,6 +274,7 @@ impl Sql {
             q = match a {
                 Arg::Int(v) => q.bind(*v),
                 Arg::Text(v) => q.bind(v.clone()),
+                Arg::OptText(v) => q.bind(v.clone()),
             };
         }
         q

@@ -19,6 +19,7 @@ pub enum Backend {
     Postgres,
 }
 
+#[derive(Clone)]
 pub struct SqlStore {
     pub(super) pool: AnyPool,
     pub(super) site: Site,
@@ -28,6 +29,8 @@ pub struct SqlStore {
     committed: Arc<Notify>,
     /// SQLite: the lease is granted once per process (one process owns the file).
     lease_taken: Arc<AtomicBool>,
+    /// New statuses waiting to be written together (group commit).
+    pub(super) posts: Arc<super::batch::PostQueue>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -35,6 +38,13 @@ pub(super) struct WriteTx<'a> {
     _guard: Option<MutexGuard<'a, ()>>,
     pub tx: Transaction<'static, Any>,
 }
+
+/// Rows per multi-row `INSERT`, so that the bound values stay far below both databases'
+/// limits (32,766 on SQLite, 65,535 on Postgres).
+pub(super) const MAX_ROWS_PER_INSERT: usize = 2000;
+
+/// Batches of new statuses written at once on Postgres (each holds a pooled connection).
+const POSTGRES_WRITE_LANES: usize = 2;
 
 const ADVISORY_LOCK_KEY: i64 = 0x7469_6469_6e67; // "tiding"
 
@@ -47,6 +57,10 @@ impl SqlStore {
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             committed: Arc::new(Notify::new()),
             lease_taken: Arc::new(AtomicBool::new(false)),
+            posts: Arc::new(super::batch::PostQueue::new(match backend {
+                Backend::Sqlite => 1,
+                Backend::Postgres => POSTGRES_WRITE_LANES,
+            })),
         }
     }
 
@@ -91,18 +105,61 @@ impl SqlStore {
         .fetch_one(&mut *conn)
         .await?;
         let event_id: i64 = row.try_get(0)?;
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let mut q = Sql::new("INSERT INTO event_streams (stream, event_id) VALUES ");
-        for (i, k) in keys.iter().enumerate() {
+        let rows: Vec<(String, i64)> = keys.iter().map(|k| (k.clone(), event_id)).collect();
+        Self::insert_stream_rows(conn, &rows).await
+    }
+
+    /// Write several events (payload, stream keys) with one multi-row insert; their ids
+    /// come back in `VALUES` order once sorted.
+    pub(super) async fn insert_events(
+        conn: &mut AnyConnection,
+        kind: EventKind,
+        events: &[(String, Vec<String>)],
+    ) -> Result<()> {
+        let now = crate::domain::now_micros();
+        let mut q = Sql::new("INSERT INTO events (kind, payload, streams, created_at) VALUES ");
+        for (i, (payload, keys)) in events.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
-                .text(k)
+                .text(kind.as_str())
                 .push(", ")
-                .int(event_id)
+                .text(payload)
+                .push(", ")
+                .text(&crate::domain::event::join_streams(keys))
+                .push(", ")
+                .int(now)
                 .push(")");
         }
-        q.build().execute(&mut *conn).await?;
+        q.push(" RETURNING id");
+        let mut ids = q
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        let rows: Vec<(String, i64)> = ids
+            .iter()
+            .zip(events)
+            .flat_map(|(id, (_, keys))| keys.iter().map(move |k| (k.clone(), *id)))
+            .collect();
+        Self::insert_stream_rows(conn, &rows).await
+    }
+
+    /// `event_streams` rows, a bounded number per statement (a notice to many followers
+    /// has a row per follower's home stream, and each row binds two values).
+    async fn insert_stream_rows(conn: &mut AnyConnection, rows: &[(String, i64)]) -> Result<()> {
+        for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
+            let mut q = Sql::new("INSERT INTO event_streams (stream, event_id) VALUES ");
+            for (i, (key, event_id)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .text(key)
+                    .push(", ")
+                    .int(*event_id)
+                    .push(")");
+            }
+            q.build().execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
@@ -395,7 +452,7 @@ impl Store for SqlStore {
     }
 
     async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
-        self.write_new_status(s).await
+        self.post_batched(s).await
     }
 
     async fn status(&self, id: i64, viewer: Option<i64>) -> Result<Option<StatusRecord>> {
@@ -549,7 +606,7 @@ impl SequencerLease for SqlLease {
              FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
                    FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
              WHERE events.id = x.id \
-             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at",
+             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, events.id",
         )
         .bind(head)
         .bind(limit)
@@ -559,13 +616,19 @@ impl SequencerLease for SqlLease {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        sqlx::query(
+        // By the ids just numbered, so that this is one index lookup per event whatever
+        // the size of the log (a subquery on `position > head` let Postgres pick a scan
+        // of every unpositioned index entry, dead ones included).
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>(5))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        let mut q = Sql::new(
             "UPDATE event_streams SET position = (SELECT e.position FROM events e WHERE e.id = event_streams.event_id) \
-             WHERE event_id IN (SELECT id FROM events WHERE position > $1)",
-        )
-        .bind(head)
-        .execute(&mut *tx)
-        .await?;
+             WHERE position IS NULL AND event_id IN (",
+        );
+        q.int_list(&ids).push(")");
+        q.build().execute(&mut *tx).await?;
         tx.commit().await?;
         let mut events = rows
             .iter()

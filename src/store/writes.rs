@@ -1,7 +1,7 @@
 //! Writes that readers must see: each one commits its event row with the change.
 
-use super::queries::encode_mentions;
-use super::sql::{SqlStore, taken};
+use super::queries::{self, Sql, encode_mentions, status_select};
+use super::sql::{Backend, MAX_ROWS_PER_INSERT, SqlStore, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, Status};
 use crate::domain::stream::Audience;
@@ -67,9 +67,207 @@ impl SqlStore {
         .keys())
     }
 
-    pub(super) async fn write_new_status(&self, s: NewStatus) -> Result<StatusRecord> {
+    /// Write a batch of new statuses in one transaction (group commit: see
+    /// [`super::batch`]). The authors' counters are bumped once per author at the end,
+    /// just before commit, so the author's row is locked only for the commit and not once
+    /// per post. Any error rolls back the whole batch; the caller then retries the
+    /// statuses one by one, so one bad post fails alone.
+    pub(super) async fn write_new_statuses(
+        &self,
+        batch: &[NewStatus],
+    ) -> Result<Vec<StatusRecord>> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
+        if self.backend == Backend::Postgres {
+            // Batches run side by side on Postgres: one author's batches take turns, so
+            // that each sees the counters the previous one committed (SQLite has one
+            // writer). Rows in id order, so two batches cannot deadlock.
+            let mut ids: Vec<i64> = batch.iter().map(|s| s.account_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut q = Sql::new("SELECT id FROM accounts WHERE id IN (");
+            q.int_list(&ids).push(") ORDER BY id FOR NO KEY UPDATE");
+            q.build().execute(&mut *conn).await?;
+        }
+        let mut authors: Vec<(i64, i64, i64)> = Vec::new(); // (account, new posts, last at)
+        let mut out: Vec<Option<StatusRecord>> = vec![None; batch.len()];
+        // Plain notices (no reply, no Idempotency-Key, no mention to look up) are written
+        // with a few multi-row statements for the whole batch; the others one by one.
+        let (plain, special): (Vec<usize>, Vec<usize>) = (0..batch.len()).partition(|&i| {
+            let s = &batch[i];
+            s.in_reply_to_id.is_none()
+                && s.idempotency_key.is_none()
+                && text::mentions(&s.text).is_empty()
+        });
+        for i in special {
+            let s = &batch[i];
+            let earlier = authors.iter().position(|a| a.0 == s.account_id);
+            let prior = earlier.map_or(0, |i| authors[i].1);
+            let (mut record, fresh) = self.insert_new_status(conn, s, prior).await?;
+            if fresh {
+                let at = record.created_at;
+                match earlier {
+                    Some(i) => authors[i] = (s.account_id, prior + 1, at),
+                    None => authors.push((s.account_id, 1, at)),
+                }
+                record.viewer = Some(Default::default());
+            }
+            out[i] = Some(record);
+        }
+        if !plain.is_empty() {
+            let records = self
+                .insert_plain_statuses(conn, batch, &plain, &mut authors)
+                .await?;
+            for (i, record) in plain.into_iter().zip(records) {
+                out[i] = Some(record);
+            }
+        }
+        for (account, n, at) in &authors {
+            sqlx::query(
+                "UPDATE accounts SET statuses_count = statuses_count + $2, last_status_at = $3 WHERE id = $1",
+            )
+            .bind(account)
+            .bind(n)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        self.commit_write(w, !authors.is_empty()).await?;
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Notices without replies, keys or mentions, in multi-row statements: the statuses,
+    /// their tags, one read back of them with their authors, then their events and stream
+    /// rows. Ids come back in `VALUES` order (both databases number a multi-row insert in
+    /// order), so sorting the returned ids pairs them with the posts.
+    async fn insert_plain_statuses(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &[NewStatus],
+        which: &[usize],
+        authors: &mut Vec<(i64, i64, i64)>,
+    ) -> Result<Vec<StatusRecord>> {
+        let now = crate::domain::now_micros();
+        let base = self.site.base_url.as_str();
+        let no_mentions = |_: &str, _: Option<&str>| None;
+        let mut q = Sql::new(
+            "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
+             tags, mentions, created_at) VALUES ",
+        );
+        let mut all_tags = Vec::with_capacity(which.len());
+        for (i, s) in which.iter().map(|&i| &batch[i]).enumerate() {
+            let tags = text::tags(&s.text);
+            q.push(if i == 0 { "(" } else { ", (" })
+                .int(s.account_id)
+                .push(", ")
+                .text(&s.text)
+                .push(", ")
+                .text(&text::render_html(&s.text, base, &no_mentions))
+                .push(", ")
+                .text(&s.spoiler_text)
+                .push(", ")
+                .int(bool_i64(s.sensitive))
+                .push(", ")
+                .text(s.visibility)
+                .push(", ")
+                .opt_text(s.language.as_deref())
+                .push(", ")
+                .text(&tags.join(" "))
+                .push(", ")
+                .text(&encode_mentions(&[]))
+                .push(", ")
+                .int(now)
+                .push(")");
+            all_tags.push(tags);
+        }
+        q.push(" RETURNING id");
+        let mut ids = q
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        let tagged: Vec<(i64, String)> = ids
+            .iter()
+            .zip(all_tags)
+            .flat_map(|(id, tags)| tags.into_iter().map(move |t| (*id, t)))
+            .collect();
+        for chunk in tagged.chunks(MAX_ROWS_PER_INSERT) {
+            let mut q = Sql::new("INSERT INTO status_tags (tag, status_id) VALUES ");
+            for (i, (id, tag)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .text(tag)
+                    .push(", ")
+                    .int(*id)
+                    .push(")");
+            }
+            q.build().execute(&mut *conn).await?;
+        }
+        let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
+        q.int_list(&ids).push(")");
+        let mut rows = q
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| queries::status_row(r).map(|r| r.record))
+            .collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        if rows.len() != which.len() {
+            return Err(StoreError::NotFound);
+        }
+        let mut followers: Vec<(i64, Vec<i64>)> = Vec::new();
+        let mut events = Vec::with_capacity(rows.len());
+        for record in &mut rows {
+            let author = record.account.id;
+            let bumped = match authors.iter_mut().find(|a| a.0 == author) {
+                Some(a) => {
+                    a.1 += 1;
+                    a.2 = now;
+                    a.1
+                }
+                None => {
+                    authors.push((author, 1, now));
+                    1
+                }
+            };
+            record.account.statuses_count += bumped;
+            record.account.last_status_at = Some(now);
+            record.viewer = Some(Default::default());
+            if !followers.iter().any(|f| f.0 == author) {
+                followers.push((author, Self::followers(conn, author).await?));
+            }
+            let of = &followers
+                .iter()
+                .find(|f| f.0 == author)
+                .expect("just added")
+                .1;
+            let keys = Audience {
+                public: record.visibility == "public",
+                tags: &record.tags,
+                author,
+                followers: of,
+                mentioned: &[],
+            }
+            .keys();
+            events.push((Status::payload(record, &self.site), keys));
+        }
+        Self::insert_events(conn, EventKind::Update, &events).await?;
+        Ok(rows)
+    }
+
+    /// One new status inside a batch's transaction, after `prior` earlier new posts of the
+    /// same author in that batch; `false` when an Idempotency-Key matched an earlier post,
+    /// which is returned instead. The record (and the event's payload) carries the
+    /// author's counters as they stand once the batch commits.
+    async fn insert_new_status(
+        &self,
+        conn: &mut AnyConnection,
+        s: &NewStatus,
+        prior: i64,
+    ) -> Result<(StatusRecord, bool)> {
         if let Some(key) = &s.idempotency_key {
             let row = sqlx::query(
                 "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
@@ -81,8 +279,7 @@ impl SqlStore {
             if let Some(r) = row {
                 let id: i64 = r.try_get(0)?;
                 let existing = Self::fetch_status(conn, id, Some(s.account_id)).await?;
-                self.commit_write(w, false).await?;
-                return existing.ok_or(StoreError::NotFound);
+                return Ok((existing.ok_or(StoreError::NotFound)?, false));
             }
         }
         let reply_to_account = match s.in_reply_to_id {
@@ -137,10 +334,7 @@ impl SqlStore {
         let mut record = Self::fetch_status(conn, id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
-        // The author's counters are bumped last, just before commit: that row is locked
-        // from the UPDATE to the commit, and every post of one author needs it, so holding
-        // it for the whole transaction serialised a reporter's posts (≈225/s on Postgres).
-        record.account.statuses_count += 1;
+        record.account.statuses_count += prior + 1;
         record.account.last_status_at = Some(now);
         let keys = Self::audience(conn, &record, false).await?;
         Self::insert_event(
@@ -150,14 +344,7 @@ impl SqlStore {
             &keys,
         )
         .await?;
-        sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
-            .bind(s.account_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        self.commit_write(w, true).await?;
-        record.viewer = Some(Default::default());
-        Ok(record)
+        Ok((record, true))
     }
 
     async fn insert_tags(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {

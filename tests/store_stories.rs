@@ -1,0 +1,88 @@
+//! Stories of the store itself, below the HTTP API, on a real database of each backend.
+
+mod common;
+
+use common::{Backend, database_url};
+use tidings::domain::Site;
+use tidings::store::{NewAccount, NewStatus, StoreError};
+
+on_both_backends!(a_burst_of_posts_commits_together_and_a_bad_post_fails_alone);
+
+fn notice(
+    account_id: i64,
+    text: String,
+    in_reply_to_id: Option<i64>,
+    key: Option<&str>,
+) -> NewStatus {
+    NewStatus {
+        account_id,
+        text,
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility: "public",
+        language: None,
+        in_reply_to_id,
+        idempotency_key: key.map(str::to_string),
+    }
+}
+
+/// Sixty posts arrive at once (they are written in shared transactions); a few reply to a
+/// status that does not exist (the API checks that first, but it can vanish in between),
+/// a few repeat one Idempotency-Key. The bad ones fail alone, the repeats post once, and
+/// the author's counter counts each new post exactly once.
+async fn a_burst_of_posts_commits_together_and_a_bad_post_fails_alone(b: Backend) {
+    let Some((url, _dir)) = database_url(b).await else {
+        return;
+    };
+    let store = tidings::store::open(&url, Site::new("http://news.test"))
+        .await
+        .expect("open the store");
+    let ann = store
+        .create_account(NewAccount {
+            username: "ann".into(),
+            email: None,
+            password_hash: String::new(),
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    let posts: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            let s = match i % 10 {
+                3 => notice(ann.id, format!("reply {i}"), Some(i64::MAX - 7), None),
+                5 => notice(ann.id, "from a shaky phone".into(), None, Some("tap-tap")),
+                _ => notice(ann.id, format!("update {i}"), None, None),
+            };
+            tokio::spawn(async move { (i, store.create_status(s).await) })
+        })
+        .collect();
+    let mut fresh_counts = Vec::new();
+    let mut repeated_ids = Vec::new();
+    for p in posts {
+        let (i, result) = p.await.unwrap();
+        match (i % 10, result) {
+            (3, Err(StoreError::Invalid(m))) => assert!(m.contains("does not exist"), "{m}"),
+            (3, other) => panic!("reply {i} to a missing status: {:?}", other.map(|s| s.id)),
+            (5, Ok(s)) => repeated_ids.push(s.id),
+            (_, Ok(s)) => {
+                assert_eq!(s.text, format!("update {i}"));
+                fresh_counts.push(s.account.statuses_count);
+            }
+            (_, Err(e)) => panic!("post {i} failed: {e}"),
+        }
+    }
+    assert_eq!(repeated_ids.len(), 6);
+    assert!(
+        repeated_ids.iter().all(|id| *id == repeated_ids[0]),
+        "one Idempotency-Key, one status: {repeated_ids:?}"
+    );
+    assert_eq!(fresh_counts.len(), 48);
+    let after = store.account(ann.id).await.unwrap().unwrap();
+    assert_eq!(after.statuses_count, 49, "48 updates and one repeated post");
+    // Each answer carried the counter as it stood after its own post: all different.
+    fresh_counts.sort_unstable();
+    fresh_counts.dedup();
+    assert_eq!(fresh_counts.len(), 48, "counters shown: {fresh_counts:?}");
+    assert!(fresh_counts.iter().all(|c| (1..=49).contains(c)));
+}
