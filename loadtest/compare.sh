@@ -24,6 +24,13 @@ BIN=target/release
 # Wait until something answers HTTP at $1 (any status).
 wait_http() { for _ in $(seq 1 100); do curl -s -m 2 -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 load() { taskset -c 1 "$BIN/tidings-loadtest" "$@"; }
+# A server left over from an earlier run would be measured instead of this one.
+for port in 8080 8090; do
+    if curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "port $port is already in use: stop whatever listens there first" >&2
+        exit 1
+    fi
+done
 
 echo "== Tidings (embedded: SQLite + in-process bus), pinned to core 0"
 mkdir -p "$out/tidings"
