@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+const SLOW_CLOSED: &str = "tidings_slow_readers_closed_total";
+
 on_both_backends!(
     a_reader_who_stops_reading_is_closed_and_resumes_without_loss,
     stream_caps_answer_429,
@@ -84,11 +86,17 @@ async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backen
     let mut go = Some(go);
     for i in 0..total {
         app.post(&ann, &format!("{i} {big}")).await;
-        if go.is_some() && i % 5 == 0 && slow_closes(&app).await >= 1 {
-            let _ = go.take().map(|g| g.send(()));
+        if go.is_some()
+            && i % 5 == 0
+            && app.counter(SLOW_CLOSED).await >= 1
+            && let Some(g) = go.take()
+        {
+            let _ = g.send(());
         }
     }
-    let _ = go.take().map(|g| g.send(()));
+    if let Some(g) = go.take() {
+        let _ = g.send(());
+    }
     let fast_positions = tokio::time::timeout(Duration::from_secs(10), fast_reader)
         .await
         .expect("the fast reader keeps up")
@@ -116,7 +124,7 @@ async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backen
         positions.push(f["id"].as_str().unwrap().parse().unwrap());
     }
     assert_eq!(positions, (1..=total as i64).collect::<Vec<_>>());
-    assert!(slow_closes(&app).await >= 1, "the close is counted");
+    assert!(app.counter(SLOW_CLOSED).await >= 1, "the close is counted");
 }
 
 async fn stream_caps_answer_429(b: Backend) {
@@ -199,21 +207,4 @@ fn a_node_told_to_stop_closes_websockets_with_1012_and_exits() {
             .unwrap();
         assert!(status.success(), "a clean exit after draining");
     });
-}
-
-/// `tidings_slow_readers_closed_total` from the node's metrics.
-async fn slow_closes(app: &common::TestApp) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("tidings_slow_readers_closed_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -154,15 +154,7 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
         ws_positions.push(f["id"].as_str().unwrap().parse::<i64>().unwrap());
     }
     assert_eq!(ws_positions, expected);
-    let metrics = b
-        .http
-        .get(b.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = b.metrics().await;
     assert!(metrics.contains("tidings_catch_ups_total"), "{metrics}");
 }
 

@@ -78,6 +78,35 @@ async fn connect_from(source: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpSt
 }
 
 impl Reader {
+    /// Reader number `global` of the whole run (which picks its source address and
+    /// node), held at `index` in its process; reading, from the live edge.
+    pub fn at(global: usize, index: usize, transport: Transport, stream: String) -> Reader {
+        Reader {
+            index,
+            transport,
+            stream,
+            source: source_for(global),
+            node: global,
+            stalled: false,
+            resume: None,
+        }
+    }
+
+    /// A TCP connection to this reader's node; on failure, reports it through `connected`.
+    async fn dial(
+        &self,
+        addr: SocketAddr,
+        connected: tokio::sync::oneshot::Sender<bool>,
+    ) -> anyhow::Result<(TcpStream, tokio::sync::oneshot::Sender<bool>)> {
+        match connect_from(self.source, addr).await {
+            Ok(s) => Ok((s, connected)),
+            Err(e) => {
+                let _ = connected.send(false);
+                Err(e.into())
+            }
+        }
+    }
+
     /// Connect; returns once subscribed (or failed), then reads until stopped.
     pub async fn run(self, shared: Arc<Shared>, connected: tokio::sync::oneshot::Sender<bool>) {
         let result = match self.transport {
@@ -116,13 +145,7 @@ impl Reader {
     ) -> anyhow::Result<()> {
         let t = &shared.target;
         let (_, addr) = t.node(self.node);
-        let tcp = match connect_from(self.source, addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = connected.send(false);
-                return Err(e.into());
-            }
-        };
+        let (tcp, connected) = self.dial(addr, connected).await?;
         let url = format!(
             "ws://{}{}",
             addr,
@@ -173,13 +196,7 @@ impl Reader {
     ) -> anyhow::Result<()> {
         let t = &shared.target;
         let (_, addr) = t.node(self.node);
-        let mut tcp = match connect_from(self.source, addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = connected.send(false);
-                return Err(e.into());
-            }
-        };
+        let (mut tcp, connected) = self.dial(addr, connected).await?;
         let resume = match (&self.resume, t.kind) {
             (Some(p), Kind::Tidings) => format!("Last-Event-ID: {p}\r\n"),
             _ => String::new(),

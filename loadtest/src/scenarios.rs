@@ -185,13 +185,8 @@ impl Fleet {
         }
         let readers = (0..local)
             .map(|i| Reader {
-                index: i,
-                transport: transport_for(i, &mix),
-                stream: stream.to_string(),
-                source: crate::readers::source_for(i),
-                node: i,
                 stalled: stalled(i, stalled_percent),
-                resume: None,
+                ..Reader::at(i, i, transport_for(i, &mix), stream.to_string())
             })
             .collect();
         let (mut ok, mut err, _) = connect_all(&shared, readers, Some(&pb)).await;
@@ -527,15 +522,7 @@ pub async fn newsroom(
         for _ in 0..*count {
             let i = readers.len();
             stream_of.push(s);
-            readers.push(Reader {
-                index: i,
-                transport: transport_for(i, &mix),
-                stream: format!("news{s}"),
-                source: crate::readers::source_for(i),
-                node: i,
-                stalled: false,
-                resume: None,
-            });
+            readers.push(Reader::at(i, i, transport_for(i, &mix), format!("news{s}")));
         }
     }
     let pb = bar(n as u64, "connecting");
@@ -628,15 +615,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
                     measuring: true.into(),
                 });
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                let reader = Reader {
-                    index: 0,
-                    transport: t,
-                    stream: stream.clone(),
-                    source: crate::readers::source_for(i),
-                    node: i,
-                    stalled: false,
-                    resume: None,
-                };
+                let reader = Reader::at(i, 0, t, stream.clone());
                 let h = tokio::spawn(reader.run(s2.clone(), tx));
                 if rx.await.unwrap_or(false) {
                     shared.counters.connected.fetch_add(1, Ordering::Relaxed);
@@ -723,15 +702,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
         measuring: true.into(),
     });
     let readers: Vec<Reader> = (0..n)
-        .map(|i| Reader {
-            index: i,
-            transport: transport_for(i, &mix),
-            stream: stream.clone(),
-            source: crate::readers::source_for(i),
-            node: i,
-            stalled: false,
-            resume: None,
-        })
+        .map(|i| Reader::at(i, i, transport_for(i, &mix), stream.clone()))
         .collect();
     let pb = bar(n as u64, "connecting");
     let (ok1, err1, secs1) = connect_all(&first, readers, Some(&pb)).await;
@@ -762,17 +733,12 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
                 .and_then(|s| s.last_position.clone())
                 .or_else(|| Some("0".into()));
             Reader {
-                index: i,
-                transport: transport_for(i, &mix),
-                stream: stream.clone(),
-                source: crate::readers::source_for(i),
-                node: i,
-                stalled: false,
                 resume: if target.kind == Kind::Tidings {
                     resume
                 } else {
                     None
                 },
+                ..Reader::at(i, i, transport_for(i, &mix), stream.clone())
             }
         })
         .collect();

@@ -52,13 +52,8 @@ pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
     });
     let specs: Vec<Reader> = (0..c.readers)
         .map(|i| Reader {
-            index: i,
-            transport: w.transport,
-            stream: w.stream.clone(),
-            source: crate::readers::source_for(w.first_index + i),
-            node: w.first_index + i,
             stalled: crate::scenarios::stalled(i, w.stalled_percent),
-            resume: None,
+            ..Reader::at(w.first_index + i, i, w.transport, w.stream.clone())
         })
         .collect();
     let (ok, errors, _) = crate::scenarios::connect_all(&shared, specs, None).await;

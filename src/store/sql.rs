@@ -43,6 +43,9 @@ pub(super) struct WriteTx<'a> {
 /// limits (32,766 on SQLite, 65,535 on Postgres).
 pub(super) const MAX_ROWS_PER_INSERT: usize = 2000;
 
+pub(super) const STREAM_ROWS: &str = "INSERT INTO event_streams (stream, event_id) VALUES ";
+pub(super) const TAG_ROWS: &str = "INSERT INTO status_tags (tag, status_id) VALUES ";
+
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
 
@@ -106,7 +109,7 @@ impl SqlStore {
         .await?;
         let event_id: i64 = row.try_get(0)?;
         let rows: Vec<(String, i64)> = keys.iter().map(|k| (k.clone(), event_id)).collect();
-        Self::insert_stream_rows(conn, &rows).await
+        Self::insert_pairs(conn, STREAM_ROWS, &rows).await
     }
 
     /// Write several events (payload, stream keys) with one multi-row insert; their ids
@@ -129,6 +132,18 @@ impl SqlStore {
                 .int(now)
                 .push(")");
         }
+        let ids = Self::inserted_ids(conn, &mut q).await?;
+        let rows: Vec<(String, i64)> = ids
+            .iter()
+            .zip(events)
+            .flat_map(|(id, (_, keys))| keys.iter().map(move |k| (k.clone(), *id)))
+            .collect();
+        Self::insert_pairs(conn, STREAM_ROWS, &rows).await
+    }
+
+    /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
+    /// (both databases number the rows of one insert in order, so sorted is that order).
+    pub(super) async fn inserted_ids(conn: &mut AnyConnection, q: &mut Sql) -> Result<Vec<i64>> {
         q.push(" RETURNING id");
         let mut ids = q
             .build()
@@ -138,24 +153,24 @@ impl SqlStore {
             .map(|r| r.try_get::<i64, _>(0))
             .collect::<std::result::Result<Vec<i64>, _>>()?;
         ids.sort_unstable();
-        let rows: Vec<(String, i64)> = ids
-            .iter()
-            .zip(events)
-            .flat_map(|(id, (_, keys))| keys.iter().map(move |k| (k.clone(), *id)))
-            .collect();
-        Self::insert_stream_rows(conn, &rows).await
+        Ok(ids)
     }
 
-    /// `event_streams` rows, a bounded number per statement (a notice to many followers
-    /// has a row per follower's home stream, and each row binds two values).
-    async fn insert_stream_rows(conn: &mut AnyConnection, rows: &[(String, i64)]) -> Result<()> {
+    /// (text, id) rows into a two-column table (`STREAM_ROWS`, `TAG_ROWS`), a bounded
+    /// number per statement: a notice to many followers has a stream row per follower's
+    /// home, and each row binds two values.
+    pub(super) async fn insert_pairs(
+        conn: &mut AnyConnection,
+        insert: &'static str,
+        rows: &[(String, i64)],
+    ) -> Result<()> {
         for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
-            let mut q = Sql::new("INSERT INTO event_streams (stream, event_id) VALUES ");
-            for (i, (key, event_id)) in chunk.iter().enumerate() {
+            let mut q = Sql::new(insert);
+            for (i, (text, id)) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" })
-                    .text(key)
+                    .text(text)
                     .push(", ")
-                    .int(*event_id)
+                    .int(*id)
                     .push(")");
             }
             q.build().execute(&mut *conn).await?;

@@ -1,7 +1,7 @@
 //! Writes that readers must see: each one commits its event row with the change.
 
 use super::queries::{self, Sql, encode_mentions, status_select};
-use super::sql::{Backend, MAX_ROWS_PER_INSERT, SqlStore, taken};
+use super::sql::{Backend, SqlStore, TAG_ROWS, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, Status};
 use crate::domain::stream::Audience;
@@ -11,6 +11,31 @@ use sqlx::Row;
 
 fn bool_i64(b: bool) -> i64 {
     i64::from(b)
+}
+
+/// New posts per author in one batch: (account, how many, when the last was posted).
+#[derive(Default)]
+struct NewPosts(Vec<(i64, i64, i64)>);
+
+impl NewPosts {
+    fn so_far(&self, account: i64) -> i64 {
+        self.0.iter().find(|a| a.0 == account).map_or(0, |a| a.1)
+    }
+
+    /// Count one more; returns the author's new posts in this batch so far.
+    fn add(&mut self, account: i64, at: i64) -> i64 {
+        match self.0.iter_mut().find(|a| a.0 == account) {
+            Some(a) => {
+                a.1 += 1;
+                a.2 = at;
+                a.1
+            }
+            None => {
+                self.0.push((account, 1, at));
+                1
+            }
+        }
+    }
 }
 
 impl SqlStore {
@@ -68,10 +93,9 @@ impl SqlStore {
     }
 
     /// Write a batch of new statuses in one transaction (group commit: see
-    /// [`super::batch`]). The authors' counters are bumped once per author at the end,
-    /// just before commit, so the author's row is locked only for the commit and not once
-    /// per post. Any error rolls back the whole batch; the caller then retries the
-    /// statuses one by one, so one bad post fails alone.
+    /// [`super::batch`]). Each author's counter is bumped once per batch, not once per
+    /// post. Any error rolls back the whole batch; the caller then retries the statuses
+    /// one by one, so one bad post fails alone.
     pub(super) async fn write_new_statuses(
         &self,
         batch: &[NewStatus],
@@ -89,7 +113,7 @@ impl SqlStore {
             q.int_list(&ids).push(") ORDER BY id FOR NO KEY UPDATE");
             q.build().execute(&mut *conn).await?;
         }
-        let mut authors: Vec<(i64, i64, i64)> = Vec::new(); // (account, new posts, last at)
+        let mut authors = NewPosts::default();
         let mut out: Vec<Option<StatusRecord>> = vec![None; batch.len()];
         // Plain notices (no reply, no Idempotency-Key, no mention to look up) are written
         // with a few multi-row statements for the whole batch; the others one by one.
@@ -101,15 +125,10 @@ impl SqlStore {
         });
         for i in special {
             let s = &batch[i];
-            let earlier = authors.iter().position(|a| a.0 == s.account_id);
-            let prior = earlier.map_or(0, |i| authors[i].1);
+            let prior = authors.so_far(s.account_id);
             let (mut record, fresh) = self.insert_new_status(conn, s, prior).await?;
             if fresh {
-                let at = record.created_at;
-                match earlier {
-                    Some(i) => authors[i] = (s.account_id, prior + 1, at),
-                    None => authors.push((s.account_id, 1, at)),
-                }
+                authors.add(s.account_id, record.created_at);
                 record.viewer = Some(Default::default());
             }
             out[i] = Some(record);
@@ -122,7 +141,7 @@ impl SqlStore {
                 out[i] = Some(record);
             }
         }
-        for (account, n, at) in &authors {
+        for (account, n, at) in &authors.0 {
             sqlx::query(
                 "UPDATE accounts SET statuses_count = statuses_count + $2, last_status_at = $3 WHERE id = $1",
             )
@@ -132,7 +151,7 @@ impl SqlStore {
             .execute(&mut *conn)
             .await?;
         }
-        self.commit_write(w, !authors.is_empty()).await?;
+        self.commit_write(w, !authors.0.is_empty()).await?;
         Ok(out.into_iter().flatten().collect())
     }
 
@@ -145,7 +164,7 @@ impl SqlStore {
         conn: &mut AnyConnection,
         batch: &[NewStatus],
         which: &[usize],
-        authors: &mut Vec<(i64, i64, i64)>,
+        authors: &mut NewPosts,
     ) -> Result<Vec<StatusRecord>> {
         let now = crate::domain::now_micros();
         let base = self.site.base_url.as_str();
@@ -180,31 +199,13 @@ impl SqlStore {
                 .push(")");
             all_tags.push(tags);
         }
-        q.push(" RETURNING id");
-        let mut ids = q
-            .build()
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<std::result::Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        let tagged: Vec<(i64, String)> = ids
+        let ids = Self::inserted_ids(conn, &mut q).await?;
+        let tagged: Vec<(String, i64)> = ids
             .iter()
             .zip(all_tags)
-            .flat_map(|(id, tags)| tags.into_iter().map(move |t| (*id, t)))
+            .flat_map(|(id, tags)| tags.into_iter().map(move |t| (t, *id)))
             .collect();
-        for chunk in tagged.chunks(MAX_ROWS_PER_INSERT) {
-            let mut q = Sql::new("INSERT INTO status_tags (tag, status_id) VALUES ");
-            for (i, (id, tag)) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" })
-                    .text(tag)
-                    .push(", ")
-                    .int(*id)
-                    .push(")");
-            }
-            q.build().execute(&mut *conn).await?;
-        }
+        Self::insert_pairs(conn, TAG_ROWS, &tagged).await?;
         let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
         q.int_list(&ids).push(")");
         let mut rows = q
@@ -222,18 +223,7 @@ impl SqlStore {
         let mut events = Vec::with_capacity(rows.len());
         for record in &mut rows {
             let author = record.account.id;
-            let bumped = match authors.iter_mut().find(|a| a.0 == author) {
-                Some(a) => {
-                    a.1 += 1;
-                    a.2 = now;
-                    a.1
-                }
-                None => {
-                    authors.push((author, 1, now));
-                    1
-                }
-            };
-            record.account.statuses_count += bumped;
+            record.account.statuses_count += authors.add(author, now);
             record.account.last_status_at = Some(now);
             record.viewer = Some(Default::default());
             if !followers.iter().any(|f| f.0 == author) {
@@ -348,14 +338,8 @@ impl SqlStore {
     }
 
     async fn insert_tags(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
-        for t in tags {
-            sqlx::query("INSERT INTO status_tags (tag, status_id) VALUES ($1, $2)")
-                .bind(t)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
+        let rows: Vec<(String, i64)> = tags.iter().map(|t| (t.clone(), id)).collect();
+        Self::insert_pairs(conn, TAG_ROWS, &rows).await
     }
 
     pub(super) async fn write_edit(&self, c: StatusChange) -> Result<StatusRecord> {
