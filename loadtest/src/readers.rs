@@ -33,6 +33,25 @@ pub struct Shared {
     pub measuring: std::sync::atomic::AtomicBool,
 }
 
+impl Shared {
+    /// State for `readers` readers (indices `0..readers`), counting from zero.
+    pub fn new(
+        target: Target,
+        readers: usize,
+        stop: watch::Receiver<bool>,
+        measuring: bool,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            target,
+            latency: Latency::default(),
+            counters: Counters::default(),
+            seen: (0..readers).map(|_| Mutex::new(Seen::default())).collect(),
+            stop,
+            measuring: measuring.into(),
+        })
+    }
+}
+
 pub struct Reader {
     pub index: usize,
     pub transport: Transport,

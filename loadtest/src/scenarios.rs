@@ -5,7 +5,7 @@ use crate::Common;
 use crate::publisher::{self, Pick};
 use crate::readers::{Reader, Shared, Transport};
 use crate::report::{Report, ServerStats};
-use crate::stats::{Completeness, Counters, Latency, LatencySummary, Seen};
+use crate::stats::{Completeness, Counters, LatencySummary};
 use crate::target::{Kind, Target};
 use crate::worker::WorkerResult;
 use anyhow::Context;
@@ -13,8 +13,8 @@ use base64::Engine;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Semaphore, watch};
@@ -129,14 +129,7 @@ impl Fleet {
         let mix = parse_mix(&c.mix)?;
         let local = c.readers.min(c.per_process);
         let (stop, stop_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            target: target.clone(),
-            latency: Latency::default(),
-            counters: Counters::default(),
-            seen: (0..local).map(|_| Mutex::new(Seen::default())).collect(),
-            stop: stop_rx,
-            measuring: false.into(),
-        });
+        let shared = Shared::new(target.clone(), local, stop_rx, false);
         let pb = bar(c.readers as u64, "connecting");
         let started = Instant::now();
         // Children first, so they connect while we do.
@@ -508,14 +501,7 @@ pub async fn newsroom(
     }
     let (stop, stop_rx) = watch::channel(false);
     let n: usize = per_stream.iter().sum();
-    let shared = Arc::new(Shared {
-        target: target.clone(),
-        latency: Latency::default(),
-        counters: Counters::default(),
-        seen: (0..n).map(|_| Mutex::new(Seen::default())).collect(),
-        stop: stop_rx,
-        measuring: false.into(),
-    });
+    let shared = Shared::new(target.clone(), n, stop_rx, false);
     let mut stream_of = Vec::with_capacity(n);
     let mut readers = Vec::with_capacity(n);
     for (s, count) in per_stream.iter().enumerate() {
@@ -589,14 +575,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
     let (stop, stop_rx) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        target: target.clone(),
-        latency: Latency::default(),
-        counters: Counters::default(),
-        seen: (0..n).map(|_| Mutex::new(Seen::default())).collect(),
-        stop: stop_rx.clone(),
-        measuring: true.into(),
-    });
+    let shared = Shared::new(target.clone(), n, stop_rx.clone(), true);
     let deadline = Instant::now() + Duration::from_secs_f64(c.duration + 1.0);
     let mut loops = Vec::new();
     for i in 0..n {
@@ -606,14 +585,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
             while Instant::now() < deadline {
                 let life = Duration::from_millis(rand::random_range(1000..5000));
                 let (inner_stop, inner_rx) = watch::channel(false);
-                let s2 = Arc::new(Shared {
-                    target: shared.target.clone(),
-                    latency: Latency::default(),
-                    counters: Counters::default(),
-                    seen: vec![Mutex::new(Seen::default())],
-                    stop: inner_rx,
-                    measuring: true.into(),
-                });
+                let s2 = Shared::new(shared.target.clone(), 1, inner_rx, true);
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let reader = Reader::at(i, 0, t, stream.clone());
                 let h = tokio::spawn(reader.run(s2.clone(), tx));
@@ -693,14 +665,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     };
     // Phase one: everyone connected; publishing starts.
     let (stop1, rx1) = watch::channel(false);
-    let first = Arc::new(Shared {
-        target: target.clone(),
-        latency: Latency::default(),
-        counters: Counters::default(),
-        seen: (0..n).map(|_| Mutex::new(Seen::default())).collect(),
-        stop: rx1,
-        measuring: true.into(),
-    });
+    let first = Shared::new(target.clone(), n, rx1, true);
     let readers: Vec<Reader> = (0..n)
         .map(|i| Reader::at(i, i, transport_for(i, &mix), stream.clone()))
         .collect();
@@ -717,14 +682,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     let _ = stop1.send(true);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (stop2, rx2) = watch::channel(false);
-    let second = Arc::new(Shared {
-        target: target.clone(),
-        latency: Latency::default(),
-        counters: Counters::default(),
-        seen: (0..n).map(|_| Mutex::new(Seen::default())).collect(),
-        stop: rx2,
-        measuring: true.into(),
-    });
+    let second = Shared::new(target.clone(), n, rx2, true);
     let readers: Vec<Reader> = (0..n)
         .map(|i| {
             let resume = first.seen[i]

@@ -6,13 +6,11 @@
 
 use crate::Common;
 use crate::readers::{Reader, Shared, Transport};
-use crate::stats::{Counters, Latency, Seen};
 use crate::target::Target;
 use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args, Clone, Debug)]
@@ -40,16 +38,7 @@ pub struct WorkerResult {
 pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
     let target = Target::reader_only(c.target, &c.url).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let shared = Arc::new(Shared {
-        target,
-        latency: Latency::default(),
-        counters: Counters::default(),
-        seen: (0..c.readers)
-            .map(|_| Mutex::new(Seen::default()))
-            .collect(),
-        stop: stop_rx,
-        measuring: false.into(),
-    });
+    let shared = Shared::new(target, c.readers, stop_rx, false);
     let specs: Vec<Reader> = (0..c.readers)
         .map(|i| Reader {
             stalled: crate::scenarios::stalled(i, w.stalled_percent),
