@@ -44,6 +44,6 @@ done
 echo "== $nodes Tidings node(s) on Postgres + Redis, pinned to core 0"
 IFS=, 
 taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "${urls[*]}" \
-    --server-pid "${pids[*]}" "$@" "$scenario" | tee "$out/report.txt"
+    --server-pid "${pids[*]}" "$scenario" "$@" | tee "$out/report.txt"
 unset IFS
 echo "report and node logs in $out"

@@ -5,6 +5,7 @@
 #
 #   loadtest/compare.sh broadcast --readers 10000 --rate 10 --duration 20
 #   loadtest/compare.sh idle --readers 10000
+#   loadtest/compare.sh saturate --readers 5000 --max-steps 4   (scenario options too)
 #
 # Needs: nginx-light and libnginx-mod-nchan (Debian), taskset (util-linux).
 set -euo pipefail
@@ -38,7 +39,7 @@ mkdir -p "$out/tidings"
 ( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
 tpid=$!
 wait_http http://127.0.0.1:8080/health
-load --target tidings --url http://127.0.0.1:8080 --server-pid "$tpid" "$@" --json "$scenario" >"$out/tidings.json"
+load --target tidings --url http://127.0.0.1:8080 --server-pid "$tpid" --json "$scenario" "$@" >"$out/tidings.json"
 kill "$tpid"; wait "$tpid" 2>/dev/null || true
 
 echo "== Nchan (nginx, one worker), pinned to core 0"
@@ -49,13 +50,14 @@ wait_http "http://127.0.0.1:8090/pub?id=warmup"
 worker=$(pgrep -P "$npid" nginx | head -n1 || true)
 # Same bytes on the wire: pad Nchan's messages to the size of Tidings' frames.
 pad=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1])).get("frame_bytes", 0)))' "$out/tidings.json")
-load --target nchan --url http://127.0.0.1:8090 --server-pid "${worker:-$npid}" --payload-bytes "$pad" "$@" --json "$scenario" >"$out/nchan.json"
+load --target nchan --url http://127.0.0.1:8090 --server-pid "${worker:-$npid}" --payload-bytes "$pad" --json "$scenario" "$@" >"$out/nchan.json"
 kill "$npid"; wait "$npid" 2>/dev/null || true
 
 python3 - "$out/tidings.json" "$out/nchan.json" <<'PY'
 import json, sys
 t, n = (json.load(open(p)) for p in sys.argv[1:3])
 def row(name, a, b, better):
+    a, b = (float("nan") if v is None else v for v in (a, b))
     ratio = (a / b) if b else float("nan")
     print(f"  {name:<34} {a:>12.2f} {b:>12.2f} {ratio:>8.2f}x  ({better})")
 print(f"\n{t['scenario']}: {t['readers']} readers, {t['rate']:.0f} notices/s for {t['duration_seconds']:.0f} s")
@@ -68,5 +70,7 @@ row("µs of CPU per delivery", ts.get("cpu_us_per_delivery", 0), ns.get("cpu_us_
 for q in ("p50_ms", "p99_ms", "p999_ms", "max_ms"):
     row(f"latency {q}", t["latency"][q], n["latency"][q], "lower is better")
 row("completeness %", t["completeness"]["percent"], n["completeness"]["percent"], "100 is right")
+row("connects per second", t["connects_per_second"], n["connects_per_second"], "higher is better")
+row("duplicates", t["completeness"]["duplicates"], n["completeness"]["duplicates"], "0 is right")
 PY
 echo "reports in $out"

@@ -2,7 +2,9 @@
 //! shard of 127.0.0.x so that large runs do not run out of ephemeral ports.
 
 use crate::stats::{Counters, Latency, Seen};
-use crate::target::{Kind, Target, memfind, now_us, parse_marker, ws_position};
+use crate::target::{
+    Kind, Target, memfind, nchan_meta_position, now_us, parse_marker, sse_position, ws_position,
+};
 use futures::{SinkExt, StreamExt};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -12,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -61,8 +64,12 @@ pub struct Reader {
     pub node: usize,
     /// Hold the connection but never read from it (the `slow` scenario).
     pub stalled: bool,
-    /// Resume from this position (Tidings).
+    /// Resume from this position.
     pub resume: Option<String>,
+    /// Keep the position of the last frame (for resuming). Tidings frames always carry
+    /// it; Nchan's WebSocket frames carry it only in its `ws+meta.nchan` subprotocol,
+    /// which adds a few header bytes to each frame, so only runs that resume ask for it.
+    pub positions: bool,
 }
 
 /// Resolves when the run is over.
@@ -108,6 +115,7 @@ impl Reader {
             node: global,
             stalled: false,
             resume: None,
+            positions: false,
         }
     }
 
@@ -174,14 +182,27 @@ impl Reader {
             .read_buffer_size(4096)
             .write_buffer_size(0);
         let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
-        let (mut ws, _) =
-            match tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await {
-                Ok(x) => x,
-                Err(e) => {
-                    let _ = connected.send(false);
-                    return Err(e.into());
-                }
-            };
+        let nchan_meta = t.kind == Kind::Nchan && self.positions;
+        let mut request = url.into_client_request()?;
+        if nchan_meta {
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                tokio_tungstenite::tungstenite::http::HeaderValue::from_static("ws+meta.nchan"),
+            );
+        }
+        let (mut ws, _) = match tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(config),
+        )
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = connected.send(false);
+                return Err(e.into());
+            }
+        };
         let _ = connected.send(true);
         let mut stop = shared.stop.clone();
         if self.stalled {
@@ -193,7 +214,11 @@ impl Reader {
                 m = ws.next() => match m {
                     Some(Ok(Message::Text(text))) => {
                         self.record(shared, text.as_bytes());
-                        let position = if t.kind == Kind::Tidings { ws_position(&text) } else { None };
+                        let position = match t.kind {
+                            Kind::Tidings => ws_position(&text),
+                            Kind::Nchan if nchan_meta => nchan_meta_position(&text),
+                            Kind::Nchan => None,
+                        };
                         if let (Some(p), Ok(mut s)) = (position, shared.seen[self.index].lock()) {
                             s.last_position = Some(p);
                         }
@@ -216,9 +241,9 @@ impl Reader {
         let t = &shared.target;
         let (_, addr) = t.node(self.node);
         let (mut tcp, connected) = self.dial(addr, connected).await?;
-        let resume = match (&self.resume, t.kind) {
-            (Some(p), Kind::Tidings) => format!("Last-Event-ID: {p}\r\n"),
-            _ => String::new(),
+        let resume = match &self.resume {
+            Some(p) => format!("Last-Event-ID: {p}\r\n"),
+            None => String::new(),
         };
         let req = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
@@ -244,15 +269,10 @@ impl Reader {
             while let Some(end) = memfind(&pending, b"\n\n") {
                 let block: Vec<u8> = pending.drain(..end + 2).collect();
                 self.record(shared, &block);
-                if let Some(at) = memfind(&block, b"\nid: ") {
-                    let id: String = block[at + 5..]
-                        .iter()
-                        .take_while(|c| c.is_ascii_digit())
-                        .map(|&c| c as char)
-                        .collect();
-                    if let Ok(mut s) = shared.seen[self.index].lock() {
-                        s.last_position = Some(id);
-                    }
+                if let (Some(id), Ok(mut s)) =
+                    (sse_position(&block), shared.seen[self.index].lock())
+                {
+                    s.last_position = Some(id);
                 }
             }
             tokio::select! {

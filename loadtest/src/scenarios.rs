@@ -384,8 +384,7 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
         },
         &f,
     );
-    r.frame_bytes = f.shared.counters.frame_bytes.load(Ordering::Relaxed) as f64
-        / f.shared.counters.frames.load(Ordering::Relaxed).max(1) as f64;
+    r.frame_bytes = f.shared.counters.mean_frame_bytes();
     let (hist, frames, comp) = f.finish(published).await?;
     r.published = published;
     r.publish_errors = count - published;
@@ -517,6 +516,7 @@ pub async fn newsroom(
     shared.measuring.store(true, Ordering::Relaxed);
     let count = (c.rate * c.duration).round() as u64;
     let pick = zipf_pick(streams);
+    let before = sample(c);
     let started = Instant::now();
     let published = publisher::run(&target, &shared.counters, c.rate, count, 0, pick.clone()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -557,10 +557,10 @@ pub async fn newsroom(
         publish_errors: count - published,
         deliveries: frames,
         deliveries_per_second: frames as f64 / started.elapsed().as_secs_f64(),
-        frame_bytes: 0.0,
+        frame_bytes: shared.counters.mean_frame_bytes(),
         latency: LatencySummary::of(&shared.latency.merged()),
         completeness: comp,
-        server: None,
+        server: server_stats(before, sample(c), 0, frames),
         notes: vec![format!(
             "{streams} streams, {n} readers, Zipf(1) posting; completeness assumes every publish succeeded"
         )],
@@ -582,33 +582,24 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
         let (shared, stream) = (shared.clone(), stream.clone());
         let t = transport_for(i, &mix);
         loops.push(tokio::spawn(async move {
+            // Each life is one connection from the live edge, dropped after 1–5 s like a
+            // phone losing its network (no close frame). All lives of reader `i` record
+            // into its own slot: no per-connection histograms to allocate and merge.
             while Instant::now() < deadline {
                 let life = Duration::from_millis(rand::random_range(1000..5000));
-                let (inner_stop, inner_rx) = watch::channel(false);
-                let s2 = Shared::new(shared.target.clone(), 1, inner_rx, true);
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                let reader = Reader::at(i, 0, t, stream.clone());
-                let h = tokio::spawn(reader.run(s2.clone(), tx));
+                let reader = Reader::at(i, i, t, stream.clone());
+                let run = tokio::spawn(tokio::time::timeout(life, reader.run(shared.clone(), tx)));
                 if rx.await.unwrap_or(false) {
                     shared.counters.connected.fetch_add(1, Ordering::Relaxed);
+                    let _ = run.await;
                 } else {
                     shared
                         .counters
                         .connect_errors
                         .fetch_add(1, Ordering::Relaxed);
-                }
-                tokio::time::sleep(life).await;
-                let _ = inner_stop.send(true);
-                let _ = h.await;
-                shared.counters.frames.fetch_add(
-                    s2.counters.frames.load(Ordering::Relaxed),
-                    Ordering::Relaxed,
-                );
-                let merged = s2.latency.merged();
-                for v in merged.iter_recorded() {
-                    for _ in 0..v.count_at_value() {
-                        shared.latency.record(i, v.value_iterated_to());
-                    }
+                    // Refused: wait before the next try rather than spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }));
@@ -618,6 +609,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
         let s = stream.clone();
         Arc::new(move |_| s.clone())
     };
+    let before = sample(c);
     let started = Instant::now();
     let published = publisher::run(&target, &shared.counters, c.rate, count, 0, pick).await;
     for l in loops {
@@ -642,10 +634,10 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
         publish_errors: count - published,
         deliveries: frames,
         deliveries_per_second: frames as f64 / elapsed,
-        frame_bytes: 0.0,
+        frame_bytes: shared.counters.mean_frame_bytes(),
         latency: LatencySummary::of(&shared.latency.merged()),
         completeness: Completeness { percent: f64::NAN, ..Completeness::default() },
-        server: None,
+        server: server_stats(before, sample(c), 0, frames),
         notes: vec!["each reader lives 1–5 s and reconnects without resuming; completeness is not defined here".into()],
     })
 }
@@ -667,7 +659,10 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     let (stop1, rx1) = watch::channel(false);
     let first = Shared::new(target.clone(), n, rx1, true);
     let readers: Vec<Reader> = (0..n)
-        .map(|i| Reader::at(i, i, transport_for(i, &mix), stream.clone()))
+        .map(|i| Reader {
+            positions: true,
+            ..Reader::at(i, i, transport_for(i, &mix), stream.clone())
+        })
         .collect();
     let pb = bar(n as u64, "connecting");
     let (ok1, err1, secs1) = connect_all(&first, readers, Some(&pb)).await;
@@ -685,17 +680,19 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     let second = Shared::new(target.clone(), n, rx2, true);
     let readers: Vec<Reader> = (0..n)
         .map(|i| {
-            let resume = first.seen[i]
+            // A reader that saw nothing yet resumes from the start of the stream on
+            // Tidings; Nchan has no such position, so it comes back at the live edge.
+            let seen = first.seen[i]
                 .lock()
                 .ok()
-                .and_then(|s| s.last_position.clone())
-                .or_else(|| Some("0".into()));
+                .and_then(|s| s.last_position.clone());
+            let resume = match target.kind {
+                Kind::Tidings => seen.or_else(|| Some("0".into())),
+                Kind::Nchan => seen,
+            };
             Reader {
-                resume: if target.kind == Kind::Tidings {
-                    resume
-                } else {
-                    None
-                },
+                resume,
+                positions: true,
                 ..Reader::at(i, i, transport_for(i, &mix), stream.clone())
             }
         })
@@ -749,7 +746,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
         deliveries: first.counters.frames.load(Ordering::Relaxed)
             + second.counters.frames.load(Ordering::Relaxed),
         deliveries_per_second: 0.0,
-        frame_bytes: 0.0,
+        frame_bytes: second.counters.mean_frame_bytes(),
         latency: LatencySummary::of(&hist),
         completeness: comp,
         server: None,
@@ -758,7 +755,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
             if target.kind == Kind::Tidings {
                 " from their last positions"
             } else {
-                " (no resume position: Nchan)"
+                " from their last message ids (ws+meta.nchan / Last-Event-ID)"
             }
         )],
     })

@@ -111,6 +111,14 @@ pub struct Counters {
     pub publish_errors: AtomicU64,
 }
 
+impl Counters {
+    /// Mean bytes per delivered frame (0 before any frame).
+    pub fn mean_frame_bytes(&self) -> f64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.frame_bytes.load(Relaxed) as f64 / self.frames.load(Relaxed).max(1) as f64
+    }
+}
+
 #[derive(Serialize, Debug, Default, Clone)]
 pub struct LatencySummary {
     pub count: u64,

@@ -54,6 +54,29 @@ pub fn ws_position(frame: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// The message id of an Nchan frame in its `ws+meta.nchan` subprotocol, whose frames
+/// start with `id: <time>:<tag>` and a newline.
+pub fn nchan_meta_position(frame: &str) -> Option<String> {
+    let rest = frame.strip_prefix("id: ")?;
+    Some(rest[..rest.find('\n')?].to_string())
+}
+
+/// The `id:` field of one Server-Sent Events block (Tidings' positions are digits,
+/// Nchan's are `<time>:<tag>`).
+pub fn sse_position(block: &[u8]) -> Option<String> {
+    let at = if block.starts_with(b"id: ") {
+        0
+    } else {
+        memfind(block, b"\nid: ")? + 1
+    };
+    let id: String = block[at + 4..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b':')
+        .map(|&c| c as char)
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
 pub fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -187,7 +210,10 @@ impl Target {
                 }
                 None => format!("/api/v1/streaming?stream=hashtag&tag={stream}"),
             },
-            Kind::Nchan => format!("/sub?id={stream}"),
+            Kind::Nchan => match resume {
+                Some(p) => format!("/sub?id={stream}&last_event_id={p}"),
+                None => format!("/sub?id={stream}"),
+            },
         }
     }
 
@@ -211,5 +237,21 @@ mod tests {
         );
         assert_eq!(parse_marker(frame.as_bytes()), Some((7, 123456)));
         assert_eq!(ws_position(&frame).as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn nchan_and_sse_positions_are_read() {
+        let meta = "id: 1795841239:1\ncontent-type: text/plain\n\nbody";
+        assert_eq!(nchan_meta_position(meta).as_deref(), Some("1795841239:1"));
+        assert_eq!(nchan_meta_position("body only"), None);
+        assert_eq!(
+            sse_position(b"id: 1795841239:0\ndata: x\n\n").as_deref(),
+            Some("1795841239:0")
+        );
+        assert_eq!(
+            sse_position(b"event: update\nid: 77\ndata: x\n\n").as_deref(),
+            Some("77")
+        );
+        assert_eq!(sse_position(b"data: x\n\n"), None);
     }
 }
