@@ -14,7 +14,8 @@
 //! that has seen position P can therefore never later find an event below P: the
 //! sequence-commits-out-of-order problem cannot arise, because a transaction that has
 //! not committed has no position at all; it gets one when it commits, above all others.
-//! (`event_streams.position` is filled in the same transaction, and a `UNIQUE` index on
+//! (The event's stream rows, `event_streams`, are written in the same transaction with
+//! its position, from the keys the writer stored on the event; a `UNIQUE` index on
 //! `events.position` would reject a second, confused sequencer.)
 //!
 //! # The outbox

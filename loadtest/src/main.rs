@@ -96,6 +96,9 @@ enum Scenario {
     Post {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Accounts the posters take turns on (1: every post touches one author's row).
+        #[arg(long, default_value_t = 1)]
+        authors: usize,
     },
     /// (internal) a shard of readers in a child process.
     #[command(hide = true)]
@@ -122,7 +125,10 @@ fn main() -> anyhow::Result<()> {
             } => scenarios::newsroom(&c, streams, min_readers, max_readers).await?,
             Scenario::Churn => scenarios::churn(&c).await?,
             Scenario::ReconnectStorm => scenarios::reconnect_storm(&c).await?,
-            Scenario::Post { concurrency } => scenarios::post(&c, concurrency).await?,
+            Scenario::Post {
+                concurrency,
+                authors,
+            } => scenarios::post(&c, concurrency, authors).await?,
         };
         report.print(c.json);
         Ok(())

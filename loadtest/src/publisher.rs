@@ -61,9 +61,10 @@ pub async fn run(
 }
 
 /// Closed loop: `concurrency` posters as fast as acknowledgements come back, for
-/// `duration`; returns acknowledged notices per second.
+/// `duration`; poster `w` posts as `authors[w % authors.len()]`. Returns (acknowledged,
+/// failed).
 pub async fn max_rate(
-    target: &Target,
+    authors: &[Target],
     concurrency: usize,
     duration: Duration,
     stream: &str,
@@ -75,7 +76,8 @@ pub async fn max_rate(
     let deadline = tokio::time::Instant::now() + duration;
     let mut tasks = Vec::new();
     for w in 0..concurrency {
-        let (target, http, stream) = (target.clone(), http.clone(), stream.to_string());
+        let target = authors[w % authors.len()].clone();
+        let (http, stream) = (http.clone(), stream.to_string());
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut err) = (0u64, 0u64);
             let mut i = 0u64;

@@ -761,14 +761,20 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     })
 }
 
-pub async fn post(c: &Common, concurrency: usize) -> anyhow::Result<Report> {
+pub async fn post(c: &Common, concurrency: usize, authors: usize) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
         .padded(c.payload_bytes);
+    let mut accounts = vec![target.clone()];
+    if target.kind == Kind::Tidings {
+        for _ in 1..authors.max(1) {
+            accounts.push(target.with_new_author().await?);
+        }
+    }
     let before = sample(c);
     let started = Instant::now();
     let (ok, err) = publisher::max_rate(
-        &target,
+        &accounts,
         concurrency,
         Duration::from_secs_f64(c.duration),
         &stream_name(),
@@ -791,7 +797,8 @@ pub async fn post(c: &Common, concurrency: usize) -> anyhow::Result<Report> {
             ..Completeness::default()
         },
         notes: vec![format!(
-            "{concurrency} posters in a closed loop; `rate` is acknowledged notices per second (server CPU per delivery here = per notice)"
+            "{concurrency} posters in a closed loop as {} account(s); `rate` is acknowledged notices per second (server CPU per delivery here = per notice)",
+            accounts.len()
         )],
         ..Report::default()
     })

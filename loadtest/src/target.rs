@@ -131,6 +131,13 @@ impl Target {
         (base, *addr)
     }
 
+    /// The same target posting as a further, freshly registered account (Tidings).
+    pub async fn with_new_author(&self) -> anyhow::Result<Target> {
+        let mut t = self.clone();
+        t.token = Some(self.sign_up().await?);
+        Ok(t)
+    }
+
     /// Register a fresh publishing account through the API, as a client would.
     async fn sign_up(&self) -> anyhow::Result<String> {
         let http = reqwest::Client::new();

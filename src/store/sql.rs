@@ -43,7 +43,6 @@ pub(super) struct WriteTx<'a> {
 /// limits (32,766 on SQLite, 65,535 on Postgres).
 pub(super) const MAX_ROWS_PER_INSERT: usize = 2000;
 
-pub(super) const STREAM_ROWS: &str = "INSERT INTO event_streams (stream, event_id) VALUES ";
 pub(super) const TAG_ROWS: &str = "INSERT INTO status_tags (tag, status_id) VALUES ";
 
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
@@ -91,29 +90,28 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Write one event row (no position yet) and its stream index rows.
+    /// Write one event row, with no position yet. Its stream rows (`event_streams`) are
+    /// written by the sequencer once it has a position (see [`crate::sequencer`]).
     pub(super) async fn insert_event(
         conn: &mut AnyConnection,
         kind: EventKind,
         payload: &str,
         keys: &[String],
     ) -> Result<()> {
-        let row = sqlx::query(
-            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        sqlx::query(
+            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(kind.as_str())
         .bind(payload)
         .bind(crate::domain::event::join_streams(keys))
         .bind(crate::domain::now_micros())
-        .fetch_one(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        let event_id: i64 = row.try_get(0)?;
-        let rows: Vec<(String, i64)> = keys.iter().map(|k| (k.clone(), event_id)).collect();
-        Self::insert_pairs(conn, STREAM_ROWS, &rows).await
+        Ok(())
     }
 
-    /// Write several events (payload, stream keys) with one multi-row insert; their ids
-    /// come back in `VALUES` order once sorted.
+    /// Write several events (payload, stream keys) with one multi-row insert, with no
+    /// positions yet (their stream rows come with their positions, from the sequencer).
     pub(super) async fn insert_events(
         conn: &mut AnyConnection,
         kind: EventKind,
@@ -132,13 +130,8 @@ impl SqlStore {
                 .int(now)
                 .push(")");
         }
-        let ids = Self::inserted_ids(conn, &mut q).await?;
-        let rows: Vec<(String, i64)> = ids
-            .iter()
-            .zip(events)
-            .flat_map(|(id, (_, keys))| keys.iter().map(move |k| (k.clone(), *id)))
-            .collect();
-        Self::insert_pairs(conn, STREAM_ROWS, &rows).await
+        q.build().execute(&mut *conn).await?;
+        Ok(())
     }
 
     /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
@@ -156,9 +149,8 @@ impl SqlStore {
         Ok(ids)
     }
 
-    /// (text, id) rows into a two-column table (`STREAM_ROWS`, `TAG_ROWS`), a bounded
-    /// number per statement: a notice to many followers has a stream row per follower's
-    /// home, and each row binds two values.
+    /// (text, id) rows into a two-column table (`TAG_ROWS`), a bounded number per
+    /// statement.
     pub(super) async fn insert_pairs(
         conn: &mut AnyConnection,
         insert: &'static str,
@@ -631,24 +623,36 @@ impl SequencerLease for SqlLease {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        // By the ids just numbered, so that this is one index lookup per event whatever
-        // the size of the log (a subquery on `position > head` let Postgres pick a scan
-        // of every unpositioned index entry, dead ones included).
         let ids = rows
             .iter()
             .map(|r| r.try_get::<i64, _>(5))
             .collect::<std::result::Result<Vec<i64>, _>>()?;
-        let mut q = Sql::new(
-            "UPDATE event_streams SET position = (SELECT e.position FROM events e WHERE e.id = event_streams.event_id) \
-             WHERE position IS NULL AND event_id IN (",
-        );
-        q.int_list(&ids).push(")");
-        q.build().execute(&mut *tx).await?;
-        tx.commit().await?;
         let mut events = rows
             .iter()
             .map(queries::event_row)
             .collect::<Result<Vec<_>>>()?;
+        // Each event's stream rows are written here, once, with its position: readers
+        // resuming a stream find them by (stream, position), and an event that has no
+        // position yet has no stream rows to be found by.
+        let rows: Vec<(&str, i64, i64)> = events
+            .iter()
+            .zip(&ids)
+            .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
+            .collect();
+        for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
+            let mut q = Sql::new("INSERT INTO event_streams (stream, event_id, position) VALUES ");
+            for (i, (stream, id, position)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .text(stream)
+                    .push(", ")
+                    .int(*id)
+                    .push(", ")
+                    .int(*position)
+                    .push(")");
+            }
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         events.sort_by_key(|e| e.position);
         Ok(events)
     }
