@@ -6,7 +6,10 @@ use common::{Backend, database_url};
 use tidings::domain::Site;
 use tidings::store::{NewAccount, NewStatus, StoreError};
 
-on_both_backends!(a_burst_of_posts_commits_together_and_a_bad_post_fails_alone);
+on_both_backends!(
+    a_burst_of_posts_commits_together_and_a_bad_post_fails_alone,
+    one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer,
+);
 
 fn notice(
     account_id: i64,
@@ -24,6 +27,55 @@ fn notice(
         in_reply_to_id,
         idempotency_key: key.map(str::to_string),
     }
+}
+
+async fn open_with_author(
+    b: Backend,
+) -> Option<(
+    std::sync::Arc<dyn tidings::store::Store>,
+    i64,
+    Option<tempfile::TempDir>,
+)> {
+    let (url, dir) = database_url(b).await?;
+    let store = tidings::store::open(&url, Site::new("http://news.test"))
+        .await
+        .expect("open the store");
+    let ann = store
+        .create_account(NewAccount {
+            username: "ann".into(),
+            email: None,
+            password_hash: String::new(),
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    Some((store, ann.id, dir))
+}
+
+/// Three hundred posts of one author in waves, so that batches are written side by side
+/// (two at once on Postgres): each answer shows the author's count right after its own
+/// post, so the counts shown are exactly 1..=300, and the account ends at 300.
+async fn one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer(b: Backend) {
+    let Some((store, ann, _dir)) = open_with_author(b).await else {
+        return;
+    };
+    let mut posts = Vec::new();
+    for wave in 0..10 {
+        for i in 0..30 {
+            let store = store.clone();
+            let s = notice(ann, format!("update {wave}.{i}"), None, None);
+            posts.push(tokio::spawn(async move { store.create_status(s).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut counts = Vec::new();
+    for p in posts {
+        counts.push(p.await.unwrap().expect("post").account.statuses_count);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=300).collect::<Vec<i64>>());
+    let after = store.account(ann).await.unwrap().unwrap();
+    assert_eq!(after.statuses_count, 300);
 }
 
 /// Sixty posts arrive at once (they are written in shared transactions); a few reply to a

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use tokio::sync::{Mutex, oneshot};
 
 /// Most posts written in one transaction.
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 256;
 
 type Reply = oneshot::Sender<Result<StatusRecord>>;
 

@@ -1,7 +1,7 @@
 //! Writes that readers must see: each one commits its event row with the change.
 
 use super::queries::{self, Sql, encode_mentions, status_select};
-use super::sql::{Backend, SqlStore, TAG_ROWS, taken};
+use super::sql::{SqlStore, TAG_ROWS, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, Status};
 use crate::domain::stream::Audience;
@@ -18,10 +18,6 @@ fn bool_i64(b: bool) -> i64 {
 struct NewPosts(Vec<(i64, i64, i64)>);
 
 impl NewPosts {
-    fn so_far(&self, account: i64) -> i64 {
-        self.0.iter().find(|a| a.0 == account).map_or(0, |a| a.1)
-    }
-
     /// Count one more; returns the author's new posts in this batch so far.
     fn add(&mut self, account: i64, at: i64) -> i64 {
         match self.0.iter_mut().find(|a| a.0 == account) {
@@ -93,28 +89,24 @@ impl SqlStore {
     }
 
     /// Write a batch of new statuses in one transaction (group commit: see
-    /// [`super::batch`]). Each author's counter is bumped once per batch, not once per
-    /// post. Any error rolls back the whole batch; the caller then retries the statuses
-    /// one by one, so one bad post fails alone.
+    /// [`super::batch`]). Any error rolls back the whole batch; the caller then retries
+    /// the statuses one by one, so one bad post fails alone.
+    ///
+    /// The statuses go in first; each author's counter is bumped once per batch, as late
+    /// as it can be, with the total read back (`RETURNING`), and only then are the answers
+    /// and event payloads given their `statuses_count`. On Postgres two batches of one
+    /// author thus overlap everything but that last stretch: the second one's `UPDATE`
+    /// waits for the first one's commit and then counts from its total, so every answer
+    /// carries a count of its own. Authors are bumped in id order, so two batches cannot
+    /// deadlock.
     pub(super) async fn write_new_statuses(
         &self,
         batch: &[NewStatus],
     ) -> Result<Vec<StatusRecord>> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        if self.backend == Backend::Postgres {
-            // Batches run side by side on Postgres: one author's batches take turns, so
-            // that each sees the counters the previous one committed (SQLite has one
-            // writer). Rows in id order, so two batches cannot deadlock.
-            let mut ids: Vec<i64> = batch.iter().map(|s| s.account_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut q = Sql::new("SELECT id FROM accounts WHERE id IN (");
-            q.int_list(&ids).push(") ORDER BY id FOR NO KEY UPDATE");
-            q.build().execute(&mut *conn).await?;
-        }
-        let mut authors = NewPosts::default();
-        let mut out: Vec<Option<StatusRecord>> = vec![None; batch.len()];
+        // (record, stream keys, whether it is new) per post, in batch order.
+        let mut out: Vec<Option<(StatusRecord, Vec<String>, bool)>> = vec![None; batch.len()];
         // Plain notices (no reply, no Idempotency-Key, no mention to look up) are written
         // with a few multi-row statements for the whole batch; the others one by one.
         let (plain, special): (Vec<usize>, Vec<usize>) = (0..batch.len()).partition(|&i| {
@@ -124,48 +116,70 @@ impl SqlStore {
                 && text::mentions(&s.text).is_empty()
         });
         for i in special {
-            let s = &batch[i];
-            let prior = authors.so_far(s.account_id);
-            let (mut record, fresh) = self.insert_new_status(conn, s, prior).await?;
-            if fresh {
-                authors.add(s.account_id, record.created_at);
-                record.viewer = Some(Default::default());
-            }
-            out[i] = Some(record);
+            out[i] = Some(self.insert_new_status(conn, &batch[i]).await?);
         }
         if !plain.is_empty() {
-            let records = self
-                .insert_plain_statuses(conn, batch, &plain, &mut authors)
-                .await?;
-            for (i, record) in plain.into_iter().zip(records) {
-                out[i] = Some(record);
+            let written = self.insert_plain_statuses(conn, batch, &plain).await?;
+            for (i, (record, keys)) in plain.into_iter().zip(written) {
+                out[i] = Some((record, keys, true));
             }
         }
+        let mut authors = NewPosts::default();
+        let mut nth = Vec::with_capacity(batch.len());
+        for (record, _, fresh) in out.iter().flatten() {
+            nth.push(if *fresh {
+                authors.add(record.account.id, record.created_at)
+            } else {
+                0
+            });
+        }
+        authors.0.sort_unstable_by_key(|a| a.0);
+        let mut totals = Vec::with_capacity(authors.0.len());
         for (account, n, at) in &authors.0 {
-            sqlx::query(
-                "UPDATE accounts SET statuses_count = statuses_count + $2, last_status_at = $3 WHERE id = $1",
+            let total: i64 = sqlx::query(
+                "UPDATE accounts SET statuses_count = statuses_count + $2, last_status_at = $3 \
+                 WHERE id = $1 RETURNING statuses_count",
             )
             .bind(account)
             .bind(n)
             .bind(at)
-            .execute(&mut *conn)
-            .await?;
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+            totals.push((*account, total - n));
         }
-        self.commit_write(w, !authors.0.is_empty()).await?;
-        Ok(out.into_iter().flatten().collect())
+        let mut events = Vec::with_capacity(batch.len());
+        let mut records = Vec::with_capacity(batch.len());
+        for ((mut record, keys, fresh), k) in out.into_iter().flatten().zip(nth) {
+            if fresh {
+                let before = totals
+                    .iter()
+                    .find(|t| t.0 == record.account.id)
+                    .map_or(0, |t| t.1);
+                record.account.statuses_count = before + k;
+                record.account.last_status_at = Some(record.created_at);
+                record.viewer = Some(Default::default());
+                events.push((Status::payload(&record, &self.site), keys));
+            }
+            records.push(record);
+        }
+        if !events.is_empty() {
+            Self::insert_events(conn, EventKind::Update, &events).await?;
+        }
+        self.commit_write(w, !events.is_empty()).await?;
+        Ok(records)
     }
 
     /// Notices without replies, keys or mentions, in multi-row statements: the statuses,
-    /// their tags, one read back of them with their authors, then their events and stream
-    /// rows. Ids come back in `VALUES` order (both databases number a multi-row insert in
+    /// their tags, one read back of them with their authors; with their stream keys.
+    /// Ids come back in `VALUES` order (both databases number a multi-row insert in
     /// order), so sorting the returned ids pairs them with the posts.
     async fn insert_plain_statuses(
         &self,
         conn: &mut AnyConnection,
         batch: &[NewStatus],
         which: &[usize],
-        authors: &mut NewPosts,
-    ) -> Result<Vec<StatusRecord>> {
+    ) -> Result<Vec<(StatusRecord, Vec<String>)>> {
         let now = crate::domain::now_micros();
         let base = self.site.base_url.as_str();
         let no_mentions = |_: &str, _: Option<&str>| None;
@@ -220,12 +234,9 @@ impl SqlStore {
             return Err(StoreError::NotFound);
         }
         let mut followers: Vec<(i64, Vec<i64>)> = Vec::new();
-        let mut events = Vec::with_capacity(rows.len());
-        for record in &mut rows {
+        let mut out = Vec::with_capacity(rows.len());
+        for record in rows {
             let author = record.account.id;
-            record.account.statuses_count += authors.add(author, now);
-            record.account.last_status_at = Some(now);
-            record.viewer = Some(Default::default());
             if !followers.iter().any(|f| f.0 == author) {
                 followers.push((author, Self::followers(conn, author).await?));
             }
@@ -242,22 +253,19 @@ impl SqlStore {
                 mentioned: &[],
             }
             .keys();
-            events.push((Status::payload(record, &self.site), keys));
+            out.push((record, keys));
         }
-        Self::insert_events(conn, EventKind::Update, &events).await?;
-        Ok(rows)
+        Ok(out)
     }
 
-    /// One new status inside a batch's transaction, after `prior` earlier new posts of the
-    /// same author in that batch; `false` when an Idempotency-Key matched an earlier post,
-    /// which is returned instead. The record (and the event's payload) carries the
-    /// author's counters as they stand once the batch commits.
+    /// One new status inside a batch's transaction, with its stream keys; `false` when an
+    /// Idempotency-Key matched an earlier post, which is returned instead (no keys). The
+    /// author's counters are set by the caller.
     async fn insert_new_status(
         &self,
         conn: &mut AnyConnection,
         s: &NewStatus,
-        prior: i64,
-    ) -> Result<(StatusRecord, bool)> {
+    ) -> Result<(StatusRecord, Vec<String>, bool)> {
         if let Some(key) = &s.idempotency_key {
             let row = sqlx::query(
                 "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
@@ -269,7 +277,7 @@ impl SqlStore {
             if let Some(r) = row {
                 let id: i64 = r.try_get(0)?;
                 let existing = Self::fetch_status(conn, id, Some(s.account_id)).await?;
-                return Ok((existing.ok_or(StoreError::NotFound)?, false));
+                return Ok((existing.ok_or(StoreError::NotFound)?, Vec::new(), false));
             }
         }
         let reply_to_account = match s.in_reply_to_id {
@@ -321,20 +329,11 @@ impl SqlStore {
                 .await
                 .map_err(taken("Idempotency-Key"))?;
         }
-        let mut record = Self::fetch_status(conn, id, None)
+        let record = Self::fetch_status(conn, id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
-        record.account.statuses_count += prior + 1;
-        record.account.last_status_at = Some(now);
         let keys = Self::audience(conn, &record, false).await?;
-        Self::insert_event(
-            conn,
-            EventKind::Update,
-            &Status::payload(&record, &self.site),
-            &keys,
-        )
-        .await?;
-        Ok((record, true))
+        Ok((record, keys, true))
     }
 
     async fn insert_tags(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
