@@ -3,11 +3,6 @@ use clap::Parser;
 use tidings::config::{AdminCommand, Cli, Command};
 use tokio_util::sync::CancellationToken;
 
-/// glibc's allocator spent a quarter of the server's time under a posting load
-/// (`unlink_chunk`, `_int_malloc`, `malloc_consolidate`: BENCHMARKS.md, "Posting").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
