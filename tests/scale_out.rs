@@ -283,3 +283,51 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
     let again = resumed.unwrap().next(WAIT).await.unwrap();
     assert_eq!(again.data, "{\"late\":true}");
 }
+
+/// Ask this test's own Redis to hold every write command, `PUBLISH` included, for `ms`.
+async fn pause_redis_writes(redis: &RedisServer, ms: u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = redis.url();
+    let addr = url.trim_start_matches("redis://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("CLIENT PAUSE {ms} WRITE\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+}
+
+/// A reader resumes while the bus is behind the database: replay sends her a notice from
+/// the database before this node's hub has routed it. When the bus catches up, the hub
+/// must not send it to her again — not even on the fast path that writes straight to
+/// idle sockets, which skips the connection's own duplicate filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_resuming_ahead_of_the_bus_gets_each_notice_once() {
+    let Some((db, redis)) = services().await else {
+        return;
+    };
+    let (r, p) = (redis.url(), prefix());
+    let app = spawn_on(Backend::Postgres, &db, None, move |c| {
+        c.redis_url = Some(r);
+        c.redis_prefix = p;
+        c.direct_writes = true;
+    })
+    .await;
+    let ann = app.register("ann").await;
+    pause_redis_writes(&redis, 1500).await;
+    app.post(&ann, "Polls close in ten minutes").await;
+    // Committed and numbered; its publish waits for Redis.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = app.ws_url("/api/v1/streaming?stream=public&last_event_id=0");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let replayed = ws_next(&mut ws, WAIT)
+        .await
+        .expect("replayed from the database");
+    assert_eq!(replayed["id"], "1");
+    // Redis lets the publish through after the pause; the hub routes position 1 now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.post(&ann, "Polls are closed").await;
+    let next = ws_next(&mut ws, WAIT).await.expect("the next notice");
+    assert_eq!(next["id"], "2", "position 1 must not come twice: {next}");
+}

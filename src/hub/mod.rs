@@ -67,8 +67,10 @@ pub const CONTINUATION: u32 = 0;
 /// delivery. Anything that cannot be written at once (the socket is full) is queued,
 /// and the connection closes direct writes until its task has drained the queue. The
 /// lock makes "queue empty, reopen" and "closed, enqueue" exclusive, so frames are never
-/// reordered or interleaved. WebSocket connections get a sink only with
-/// `TIDINGS_DIRECT_WRITES=true` (experimental, off by default: see BENCHMARKS.md).
+/// reordered or interleaved. WebSocket connections get a sink unless
+/// `TIDINGS_DIRECT_WRITES=false`. A connection that has just replayed from the database
+/// keeps direct writes closed until the hub has routed as far as the replay went (the
+/// hub's deliveries may repeat it, and only the connection's task filters them).
 pub struct Outbox {
     state: std::sync::Mutex<Queue>,
     /// Wakes the connection's task when something is queued.

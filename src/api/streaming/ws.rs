@@ -206,8 +206,9 @@ struct Conn {
     subs: Vec<Sub>,
     next_sub: u32,
     /// The highest position sent from the database by a replay. Direct writes stay
-    /// closed until the hub has dispatched past it: the hub may not yet have routed an
-    /// event that replay already read, and a direct write skips the duplicate filter.
+    /// closed until the hub has dispatched up to it ([`Conn::hub_caught_up`]): the hub
+    /// may not yet have routed an event that replay already read, and a direct write
+    /// skips the duplicate filter.
     replayed_upto: i64,
     /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
@@ -354,11 +355,12 @@ impl Conn {
         self.flush_pending().await
     }
 
-    /// Write everything queued; with `reopen`, end by reopening direct writes.
+    /// Write everything queued; with `reopen`, end by reopening direct writes — unless
+    /// a replay ran ahead of the hub (see [`Conn::replayed_upto`]).
     async fn drain_queue(&mut self, reopen: bool) -> IoResult {
         self.flush_pending().await?;
         loop {
-            let next = if reopen {
+            let next = if reopen && self.hub_caught_up() {
                 self.rx.next_or_reopen()
             } else {
                 self.rx.try_recv()
@@ -368,6 +370,22 @@ impl Conn {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Has the hub routed everything replay sent? Until then a delivery may repeat what
+    /// replay wrote and must pass the duplicate filter, so the hub has to queue it.
+    /// The hub publishes its position after it has queued an event everywhere, so once
+    /// it is this far, whatever of replay's range came to this connection is in its
+    /// queue (and is popped before direct writes reopen). While not caught up, the next
+    /// delivery that is queued wakes this task, which asks again.
+    fn hub_caught_up(&self) -> bool {
+        let routed = self
+            .node
+            .hub
+            .stats
+            .last_position
+            .load(std::sync::atomic::Ordering::Acquire);
+        i64::try_from(routed).unwrap_or(i64::MAX) >= self.replayed_upto
     }
 
     /// Is this delivery new for its subscription? (Replay may have sent it already.)
