@@ -83,28 +83,16 @@ async fn one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer(b: Ba
 /// a few repeat one Idempotency-Key. The bad ones fail alone, the repeats post once, and
 /// the author's counter counts each new post exactly once.
 async fn a_burst_of_posts_commits_together_and_a_bad_post_fails_alone(b: Backend) {
-    let Some((url, _dir)) = database_url(b).await else {
+    let Some((store, ann, _dir)) = open_with_author(b).await else {
         return;
     };
-    let store = tidings::store::open(&url, Site::new("http://news.test"))
-        .await
-        .expect("open the store");
-    let ann = store
-        .create_account(NewAccount {
-            username: "ann".into(),
-            email: None,
-            password_hash: String::new(),
-            is_admin: false,
-        })
-        .await
-        .unwrap();
     let posts: Vec<_> = (0..60)
         .map(|i| {
             let store = store.clone();
             let s = match i % 10 {
-                3 => notice(ann.id, format!("reply {i}"), Some(i64::MAX - 7), None),
-                5 => notice(ann.id, "from a shaky phone".into(), None, Some("tap-tap")),
-                _ => notice(ann.id, format!("update {i}"), None, None),
+                3 => notice(ann, format!("reply {i}"), Some(i64::MAX - 7), None),
+                5 => notice(ann, "from a shaky phone".into(), None, Some("tap-tap")),
+                _ => notice(ann, format!("update {i}"), None, None),
             };
             tokio::spawn(async move { (i, store.create_status(s).await) })
         })
@@ -130,7 +118,7 @@ async fn a_burst_of_posts_commits_together_and_a_bad_post_fails_alone(b: Backend
         "one Idempotency-Key, one status: {repeated_ids:?}"
     );
     assert_eq!(fresh_counts.len(), 48);
-    let after = store.account(ann.id).await.unwrap().unwrap();
+    let after = store.account(ann).await.unwrap().unwrap();
     assert_eq!(after.statuses_count, 49, "48 updates and one repeated post");
     // Each answer carried the counter as it stood after its own post: all different.
     fresh_counts.sort_unstable();
