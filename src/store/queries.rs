@@ -257,6 +257,11 @@ impl Sql {
         self.placeholder(Arg::OptText(v.map(str::to_string)))
     }
 
+    /// Opens row `i` of a multi-row `VALUES` list: `(`, or `, (` after the first.
+    pub fn row(&mut self, i: usize) -> &mut Self {
+        self.push(if i == 0 { "(" } else { ", (" })
+    }
+
     /// `$a, $b, …` for a non-empty list.
     pub fn int_list(&mut self, vs: &[i64]) -> &mut Self {
         for (i, v) in vs.iter().enumerate() {
@@ -268,13 +273,15 @@ impl Sql {
         self
     }
 
-    pub fn build(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.clone()));
-        for a in &self.args {
+    /// The query, with its values moved into the binds (a batch's payloads are not
+    /// copied again).
+    pub fn build(self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text));
+        for a in self.args {
             q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.clone()),
-                Arg::OptText(v) => q.bind(v.clone()),
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::OptText(v) => q.bind(v),
             };
         }
         q

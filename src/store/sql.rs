@@ -41,9 +41,7 @@ pub(super) struct WriteTx<'a> {
 
 /// Rows per multi-row `INSERT`, so that the bound values stay far below both databases'
 /// limits (32,766 on SQLite, 65,535 on Postgres).
-pub(super) const MAX_ROWS_PER_INSERT: usize = 2000;
-
-pub(super) const TAG_ROWS: &str = "INSERT INTO status_tags (tag, status_id) VALUES ";
+const MAX_ROWS_PER_INSERT: usize = 2000;
 
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
@@ -118,25 +116,26 @@ impl SqlStore {
         events: &[(String, Vec<String>)],
     ) -> Result<()> {
         let now = crate::domain::now_micros();
-        let mut q = Sql::new("INSERT INTO events (kind, payload, streams, created_at) VALUES ");
-        for (i, (payload, keys)) in events.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .text(kind.as_str())
-                .push(", ")
-                .text(payload)
-                .push(", ")
-                .text(&crate::domain::event::join_streams(keys))
-                .push(", ")
-                .int(now)
-                .push(")");
-        }
-        q.build().execute(&mut *conn).await?;
-        Ok(())
+        Self::insert_rows(
+            conn,
+            "INSERT INTO events (kind, payload, streams, created_at) VALUES ",
+            events,
+            |q, (payload, keys)| {
+                q.text(kind.as_str())
+                    .push(", ")
+                    .text(payload)
+                    .push(", ")
+                    .text(&crate::domain::event::join_streams(keys))
+                    .push(", ")
+                    .int(now);
+            },
+        )
+        .await
     }
 
     /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
     /// (both databases number the rows of one insert in order, so sorted is that order).
-    pub(super) async fn inserted_ids(conn: &mut AnyConnection, q: &mut Sql) -> Result<Vec<i64>> {
+    pub(super) async fn inserted_ids(conn: &mut AnyConnection, mut q: Sql) -> Result<Vec<i64>> {
         q.push(" RETURNING id");
         let mut ids = q
             .build()
@@ -149,25 +148,40 @@ impl SqlStore {
         Ok(ids)
     }
 
-    /// (text, id) rows into a two-column table (`TAG_ROWS`), a bounded number per
-    /// statement.
-    pub(super) async fn insert_pairs(
+    /// A multi-row `INSERT` (`head` ends in `VALUES `) of `rows`, a bounded number per
+    /// statement; `values` binds one row's values, without the parentheses.
+    pub(super) async fn insert_rows<T>(
         conn: &mut AnyConnection,
-        insert: &'static str,
-        rows: &[(String, i64)],
+        head: &'static str,
+        rows: &[T],
+        values: impl Fn(&mut Sql, &T),
     ) -> Result<()> {
         for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
-            let mut q = Sql::new(insert);
-            for (i, (text, id)) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" })
-                    .text(text)
-                    .push(", ")
-                    .int(*id)
-                    .push(")");
+            let mut q = Sql::new(head);
+            for (i, row) in chunk.iter().enumerate() {
+                q.row(i);
+                values(&mut q, row);
+                q.push(")");
             }
             q.build().execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    /// (tag, status id) rows.
+    pub(super) async fn insert_tags(
+        conn: &mut AnyConnection,
+        rows: &[(String, i64)],
+    ) -> Result<()> {
+        Self::insert_rows(
+            conn,
+            "INSERT INTO status_tags (tag, status_id) VALUES ",
+            rows,
+            |q, (tag, id)| {
+                q.text(tag).push(", ").int(*id);
+            },
+        )
+        .await
     }
 
     pub(super) async fn fetch_account(
@@ -639,19 +653,15 @@ impl SequencerLease for SqlLease {
             .zip(&ids)
             .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
             .collect();
-        for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
-            let mut q = Sql::new("INSERT INTO event_streams (stream, event_id, position) VALUES ");
-            for (i, (stream, id, position)) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" })
-                    .text(stream)
-                    .push(", ")
-                    .int(*id)
-                    .push(", ")
-                    .int(*position)
-                    .push(")");
-            }
-            q.build().execute(&mut *tx).await?;
-        }
+        SqlStore::insert_rows(
+            &mut tx,
+            "INSERT INTO event_streams (stream, event_id, position) VALUES ",
+            &rows,
+            |q, (stream, id, position)| {
+                q.text(stream).push(", ").int(*id).push(", ").int(*position);
+            },
+        )
+        .await?;
         tx.commit().await?;
         events.sort_by_key(|e| e.position);
         Ok(events)

@@ -1,7 +1,7 @@
 //! Writes that readers must see: each one commits its event row with the change.
 
 use super::queries::{self, Sql, encode_mentions, status_select};
-use super::sql::{SqlStore, TAG_ROWS, taken};
+use super::sql::{SqlStore, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, Status};
 use crate::domain::stream::Audience;
@@ -190,7 +190,7 @@ impl SqlStore {
         let mut all_tags = Vec::with_capacity(which.len());
         for (i, s) in which.iter().map(|&i| &batch[i]).enumerate() {
             let tags = text::tags(&s.text);
-            q.push(if i == 0 { "(" } else { ", (" })
+            q.row(i)
                 .int(s.account_id)
                 .push(", ")
                 .text(&s.text)
@@ -213,13 +213,13 @@ impl SqlStore {
                 .push(")");
             all_tags.push(tags);
         }
-        let ids = Self::inserted_ids(conn, &mut q).await?;
+        let ids = Self::inserted_ids(conn, q).await?;
         let tagged: Vec<(String, i64)> = ids
             .iter()
             .zip(all_tags)
             .flat_map(|(id, tags)| tags.into_iter().map(move |t| (t, *id)))
             .collect();
-        Self::insert_pairs(conn, TAG_ROWS, &tagged).await?;
+        Self::insert_tags(conn, &tagged).await?;
         let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
         q.int_list(&ids).push(")");
         let mut rows = q
@@ -312,7 +312,7 @@ impl SqlStore {
         .fetch_one(&mut *conn)
         .await?;
         let id: i64 = row.try_get(0)?;
-        Self::insert_tags(conn, id, &tags).await?;
+        Self::insert_tags_of(conn, id, &tags).await?;
         if let Some(parent) = s.in_reply_to_id {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(parent)
@@ -336,9 +336,9 @@ impl SqlStore {
         Ok((record, keys, true))
     }
 
-    async fn insert_tags(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
+    async fn insert_tags_of(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
         let rows: Vec<(String, i64)> = tags.iter().map(|t| (t.clone(), id)).collect();
-        Self::insert_pairs(conn, TAG_ROWS, &rows).await
+        Self::insert_tags(conn, &rows).await
     }
 
     pub(super) async fn write_edit(&self, c: StatusChange) -> Result<StatusRecord> {
@@ -399,7 +399,7 @@ impl SqlStore {
             .bind(c.status_id)
             .execute(&mut *conn)
             .await?;
-        Self::insert_tags(conn, c.status_id, &tags).await?;
+        Self::insert_tags_of(conn, c.status_id, &tags).await?;
         let after = Self::fetch_status(conn, c.status_id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
