@@ -67,6 +67,7 @@ print(f"  frame bytes: Tidings {t.get('frame_bytes', 0):.0f}, Nchan {n.get('fram
 row("KiB per connection", ts.get("rss_per_connection_kib", 0), ns.get("rss_per_connection_kib", 0), "lower is better")
 row("deliveries per core-second", ts.get("deliveries_per_core_second", 0), ns.get("deliveries_per_core_second", 0), "higher is better")
 row("µs of CPU per delivery", ts.get("cpu_us_per_delivery", 0), ns.get("cpu_us_per_delivery", 0), "lower is better")
+row("  of them in the kernel", ts.get("kernel_us_per_delivery", 0), ns.get("kernel_us_per_delivery", 0), "lower is better")
 for q in ("p50_ms", "p99_ms", "p999_ms", "max_ms"):
     row(f"latency {q}", t["latency"][q], n["latency"][q], "lower is better")
 row("completeness %", t["completeness"]["percent"], n["completeness"]["percent"], "100 is right")

@@ -5,7 +5,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
     pub rss_kib: u64,
+    /// User and kernel time together.
     pub cpu: Duration,
+    /// The kernel's part of `cpu`: system calls, and the network stack's work done on
+    /// the process's behalf (on loopback, the receiving side's TCP processing too).
+    pub kernel: Duration,
 }
 
 pub fn sample(pid: u32) -> Option<Sample> {
@@ -22,10 +26,11 @@ pub fn sample(pid: u32) -> Option<Sample> {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    let hz = 100; // USER_HZ on Linux
+    let (user, system): (u64, u64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+    let ticks = |t: u64| Duration::from_micros(t * 1_000_000 / 100); // USER_HZ on Linux
     Some(Sample {
         rss_kib,
-        cpu: Duration::from_micros(ticks * 1_000_000 / hz),
+        cpu: ticks(user + system),
+        kernel: ticks(system),
     })
 }

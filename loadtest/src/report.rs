@@ -12,6 +12,8 @@ pub struct ServerStats {
     pub cpu_seconds: f64,
     /// Server CPU time per delivered frame, in µs of one core.
     pub cpu_us_per_delivery: f64,
+    /// The kernel's share of `cpu_us_per_delivery`.
+    pub kernel_us_per_delivery: f64,
     /// Deliveries one core could make per second at that cost.
     pub deliveries_per_core_second: f64,
 }
@@ -96,8 +98,11 @@ impl Report {
             line(
                 "server CPU",
                 format!(
-                    "{:.2} s, {:.2} µs per delivery ({:.0} deliveries per core-second)",
-                    s.cpu_seconds, s.cpu_us_per_delivery, s.deliveries_per_core_second
+                    "{:.2} s, {:.2} µs per delivery, {:.2} of them in the kernel ({:.0} deliveries per core-second)",
+                    s.cpu_seconds,
+                    s.cpu_us_per_delivery,
+                    s.kernel_us_per_delivery,
+                    s.deliveries_per_core_second
                 ),
             );
         }

@@ -302,11 +302,15 @@ fn server_stats(
 ) -> Option<ServerStats> {
     let (b, a) = (before?, after?);
     let cpu = a.cpu.saturating_sub(b.cpu).as_secs_f64();
-    let per = if deliveries == 0 {
-        0.0
-    } else {
-        cpu * 1e6 / deliveries as f64
+    let kernel = a.kernel.saturating_sub(b.kernel).as_secs_f64();
+    let per_delivery = |s: f64| {
+        if deliveries == 0 {
+            0.0
+        } else {
+            s * 1e6 / deliveries as f64
+        }
     };
+    let per = per_delivery(cpu);
     Some(ServerStats {
         rss_before_kib: b.rss_kib,
         rss_after_kib: a.rss_kib,
@@ -317,6 +321,7 @@ fn server_stats(
         },
         cpu_seconds: cpu,
         cpu_us_per_delivery: per,
+        kernel_us_per_delivery: per_delivery(kernel),
         deliveries_per_core_second: if per > 0.0 { 1e6 / per } else { 0.0 },
     })
 }
@@ -334,6 +339,7 @@ fn sample(c: &Common) -> Option<crate::procfs::Sample> {
             Some(crate::procfs::Sample {
                 rss_kib: sum.rss_kib + s.rss_kib,
                 cpu: sum.cpu + s.cpu,
+                kernel: sum.kernel + s.kernel,
             })
         })
 }

@@ -180,11 +180,16 @@ pub async fn handler(
     res
 }
 
+/// The hub's direct writes go to the socket itself, not through tokio's readiness
+/// tracking: that saves two pointer hops per delivery (the stream's registration, its
+/// readiness word) on the fan-out's hot path. The socket is non-blocking, so a full one
+/// answers `WouldBlock` and the frame is queued; the task's own write then learns the
+/// readiness from the kernel as usual.
 struct TcpSink(Arc<TcpStream>);
 
 impl DirectSink for TcpSink {
     fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.try_write(buf)
+        socket2::SockRef::from(&*self.0).send(buf)
     }
 }
 
