@@ -265,10 +265,6 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
     let first = reader.next(WAIT).await.expect("the quick writer's notice");
     assert_eq!(first.id.as_deref(), Some("1"));
     tx.commit().await.unwrap();
-    sqlx::query("SELECT pg_notify('tidings_events', '')")
-        .execute(&mut slow)
-        .await
-        .unwrap();
     let late = reader
         .next(WAIT)
         .await
@@ -285,6 +281,37 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
 }
 
 /// Ask this test's own Redis to hold every write command, `PUBLISH` included, for `ms`.
+/// Sequencers on every node sleep until `NOTIFY tidings_events`; any transaction that
+/// writes an event row must send it on commit, and only on commit (a trigger does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_event_row_wakes_the_sequencers_and_a_rolled_back_one_does_not() {
+    use sqlx::Connection;
+    let Some(db) = common::fresh_postgres_database().await else {
+        return;
+    };
+    // The node runs the migrations.
+    let _app = spawn_on(Backend::Postgres, &db, None, |_| {}).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&db).await.unwrap();
+    listener.listen("tidings_events").await.unwrap();
+    let mut writer = sqlx::PgConnection::connect(&db).await.unwrap();
+    let insert = "INSERT INTO events (kind, payload, streams, created_at) VALUES ('update', '{}', 'public', 0)";
+
+    let mut tx = writer.begin().await.unwrap();
+    sqlx::query(insert).execute(&mut *tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await;
+    assert!(early.is_err(), "a rolled-back insert notified: {early:?}");
+
+    let mut tx = writer.begin().await.unwrap();
+    sqlx::query(insert).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a committed event row notifies the sequencers")
+        .unwrap();
+    assert_eq!(n.channel(), "tidings_events");
+}
+
 async fn pause_redis_writes(redis: &RedisServer, ms: u64) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = redis.url();

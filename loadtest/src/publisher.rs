@@ -29,25 +29,35 @@ pub async fn run(
         .unwrap_or_default();
     // Bound the requests in flight; past it, sends wait but keep their stamps.
     let inflight = Arc::new(Semaphore::new(512));
-    let start = tokio::time::Instant::now();
-    let epoch_us = crate::target::now_us();
-    let mut tasks = Vec::with_capacity(count as usize);
-    for i in 0..count {
-        let offset = Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(start + offset).await;
-        let scheduled = epoch_us + offset.as_micros() as u64;
-        let seq = first_seq + i;
-        let mut body = marker(seq, scheduled);
-        if body.len() < pad {
-            body.push_str(&".".repeat(pad - body.len()));
+    let runtime = tokio::runtime::Handle::current();
+    let target = target.clone();
+    // The schedule is kept by a thread of its own: tokio's timer wakes up to a
+    // millisecond late, and that delay would be counted as the server's latency.
+    let schedule = tokio::task::spawn_blocking(move || {
+        let start = std::time::Instant::now();
+        let epoch_us = crate::target::now_us();
+        let mut tasks = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let offset = Duration::from_secs_f64(i as f64 / rate);
+            std::thread::sleep(
+                (start + offset).saturating_duration_since(std::time::Instant::now()),
+            );
+            let scheduled = epoch_us + offset.as_micros() as u64;
+            let seq = first_seq + i;
+            let mut body = marker(seq, scheduled);
+            if body.len() < pad {
+                body.push_str(&".".repeat(pad - body.len()));
+            }
+            let (target, http, inflight, stream) =
+                (target.clone(), http.clone(), inflight.clone(), pick(seq));
+            tasks.push(runtime.spawn(async move {
+                let _permit = inflight.acquire_owned().await;
+                target.publish(&http, &stream, &body).await.is_ok()
+            }));
         }
-        let (target, http, inflight, stream) =
-            (target.clone(), http.clone(), inflight.clone(), pick(seq));
-        tasks.push(tokio::spawn(async move {
-            let _permit = inflight.acquire_owned().await;
-            target.publish(&http, &stream, &body).await.is_ok()
-        }));
-    }
+        tasks
+    });
+    let tasks = schedule.await.unwrap_or_default();
     let mut ok = 0;
     for t in tasks {
         if t.await.unwrap_or(false) {
