@@ -7,8 +7,10 @@
 //! out afterwards by one sequencer at a time: on Postgres, the node whose dedicated
 //! connection holds an advisory lock (if that connection dies, the lock goes with it and
 //! another node's sequencer takes over within a second); on SQLite, the one process.
-//! Each round is one short transaction that reads `MAX(position)` and numbers the
-//! committed, unpositioned rows consecutively after it. Because only one such
+//! Each round is one short transaction that numbers the committed, unpositioned rows
+//! consecutively after the highest position (`MAX(position)`, read inside the round on
+//! Postgres; on SQLite, where the lease is the one process's, kept from the previous
+//! round and read again after any failed one). Because only one such
 //! transaction runs at a time and each starts after the previous one committed,
 //! positions become visible strictly in increasing order and without holes. A reader
 //! that has seen position P can therefore never later find an event below P: the
@@ -21,12 +23,15 @@
 //! # The outbox
 //!
 //! The event table is also the outbox. After numbering, the sequencer publishes to the
-//! bus and records `relay_state.published_upto`. If the node dies between commit and
+//! bus and records `relay_state.published_upto` — not after every round, but at most once
+//! per [`MARK_EVERY`], when the sweep finds the node idle, and on shutdown (a write per
+//! round was a statement and a commit per lone post). If the node dies between commit and
 //! publish, the rows are still there: unpositioned ones are numbered by the next round
-//! (a periodic sweep backs up the `NOTIFY`/in-process wake-up), and positioned but
-//! unpublished ones are published again by whoever holds the lease next. Publishing
-//! twice is allowed; receivers drop positions they have seen. If the bus is down,
-//! posting still works; the backlog goes out when it returns.
+//! (a periodic sweep backs up the `NOTIFY`/in-process wake-up), and positioned ones above
+//! the recorded mark are published again by whoever holds the lease next — what was
+//! unpublished, and up to a second of what was. Publishing twice is allowed; receivers
+//! drop positions they have seen. If the bus is down, posting still works; the backlog
+//! goes out when it returns.
 
 use crate::bus::Bus;
 use crate::metrics::Metrics;
@@ -39,6 +44,8 @@ use tokio_util::sync::CancellationToken;
 /// How often the sequencer looks for work when nothing woke it.
 pub const SWEEP: Duration = Duration::from_millis(500);
 const BATCH: i64 = 1000;
+/// How stale `relay_state.published_upto` may get while events keep coming.
+pub const MARK_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(
     store: Arc<dyn Store>,
@@ -73,7 +80,10 @@ async fn lead(
 ) -> crate::store::Result<()> {
     let committed = store.committed();
     let mut published = lease.published_upto().await?;
+    let mut marked = (published, tokio::time::Instant::now());
     let mut head = store.head_position().await?;
+    // Whether the last wait ended by the sweep's timer: nothing is happening.
+    let mut idle = false;
     loop {
         let fresh = lease.assign(BATCH).await?;
         let more_waiting = fresh.len() as i64 == BATCH;
@@ -95,7 +105,6 @@ async fn lead(
                 Ok(()) => {
                     if let Some(last) = batch.last() {
                         published = last.position;
-                        lease.mark_published(published).await?;
                         metrics
                             .events_published
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -115,6 +124,10 @@ async fn lead(
                 }
             }
         }
+        if published > marked.0 && (idle || marked.1.elapsed() >= MARK_EVERY) {
+            lease.mark_published(published).await?;
+            marked = (published, tokio::time::Instant::now());
+        }
         if more_waiting || (published < head && !bus_failed) {
             continue;
         }
@@ -123,10 +136,16 @@ async fn lead(
         } else {
             SWEEP
         };
+        idle = false;
         tokio::select! {
             _ = committed.notified(), if !bus_failed => {}
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(pause) => idle = !bus_failed,
+            _ = shutdown.cancelled() => {
+                if published > marked.0 {
+                    lease.mark_published(published).await?;
+                }
+                return Ok(());
+            }
         }
     }
 }

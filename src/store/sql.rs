@@ -561,6 +561,7 @@ impl Store for SqlStore {
                     conn,
                     write_lock: self.write_lock.clone(),
                     released: Some(self.lease_taken.clone()),
+                    head: None,
                 })))
             }
             Backend::Postgres => {
@@ -578,6 +579,7 @@ impl Store for SqlStore {
                     conn,
                     write_lock: None,
                     released: None,
+                    head: None,
                 })))
             }
         }
@@ -597,6 +599,10 @@ struct SqlLease {
     /// SQLite's in-process writer lock; `None` on Postgres.
     write_lock: Option<Arc<Mutex<()>>>,
     released: Option<Arc<AtomicBool>>,
+    /// SQLite: the highest position, as this lease's last round left it. Nobody else
+    /// numbers while the lease is held (it is the one process's), so the next round need
+    /// not read it again. Postgres reads it inside its one statement.
+    head: Option<i64>,
 }
 
 /// Postgres numbers a round in one statement, which is its own transaction: read the head,
@@ -648,11 +654,16 @@ impl SequencerLease for SqlLease {
             return self.assign_in_one_statement(limit).await;
         };
         let _guard = lock.lock().await;
+        // Forgotten until this round has committed: after any failure it is read again.
+        let known_head = self.head.take();
         let mut tx = self.conn.begin().await?;
-        let head: i64 = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let head: i64 = match known_head {
+            Some(h) => h,
+            None => sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?,
+        };
         let rows = sqlx::query(
             "UPDATE events SET position = $1 + x.rn \
              FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
@@ -666,6 +677,7 @@ impl SequencerLease for SqlLease {
         .await?;
         if rows.is_empty() {
             tx.rollback().await?;
+            self.head = Some(head);
             return Ok(Vec::new());
         }
         let ids = rows
@@ -695,6 +707,7 @@ impl SequencerLease for SqlLease {
         .await?;
         tx.commit().await?;
         events.sort_by_key(|e| e.position);
+        self.head = events.last().map(|e| e.position);
         Ok(events)
     }
 
