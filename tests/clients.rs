@@ -14,8 +14,17 @@ on_both_backends!(
     masto_js_watches_the_story_over_one_websocket
 );
 
+/// A client library that is not installed: a loud skip, and a failure under `CI=true`.
+fn missing(what: &str) -> Option<String> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {what}");
+    }
+    eprintln!("\n*** SKIPPED: {what} ***\n");
+    None
+}
+
 /// The Python that has Mastodon.py: `TIDINGS_TEST_PYTHON`, else `python3` if it can
-/// import it. Missing is a loud skip, and a failure under `CI=true`.
+/// import it.
 fn python_with_mastodon_py() -> Option<String> {
     let python = std::env::var("TIDINGS_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
@@ -25,42 +34,13 @@ fn python_with_mastodon_py() -> Option<String> {
     if ok {
         return Some(python);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but {python} cannot import Mastodon.py (set TIDINGS_TEST_PYTHON)");
-    }
-    eprintln!(
-        "\n*** SKIPPED: no Python with Mastodon.py (pip install Mastodon.py, or set TIDINGS_TEST_PYTHON) ***\n"
-    );
-    None
+    missing(&format!(
+        "{python} cannot import Mastodon.py (pip install Mastodon.py, or set TIDINGS_TEST_PYTHON)"
+    ))
 }
 
-async fn mastodon_py_tells_the_newsroom_story(b: Backend) {
-    let Some(python) = python_with_mastodon_py() else {
-        return;
-    };
-    let Some(app) = spawn(b).await else { return };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/mastodon_py/story.py");
-    let base = app.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(base)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Mastodon.py story failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("mastodon.py story: ok"));
-}
-
-/// `node`, when masto.js is installed in `clients/masto_js` (`npm ci` there; `.ci/run`
-/// does it). Missing is a loud skip, and a failure under `CI=true`.
+/// `node` (or `TIDINGS_TEST_NODE`), when masto.js is installed in `clients/masto_js`
+/// (`npm ci` there; `.ci/run` does it).
 fn node_with_masto_js() -> Option<String> {
     let installed = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -75,29 +55,22 @@ fn node_with_masto_js() -> Option<String> {
     if installed && runs {
         return Some(node);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "CI=true but masto.js is not installed (cd clients/masto_js && npm ci) or {node} does not run"
-        );
-    }
-    eprintln!("\n*** SKIPPED: no masto.js (cd clients/masto_js && npm ci) or no node ***\n");
-    None
+    missing("masto.js is not installed (cd clients/masto_js && npm ci) or node does not run")
 }
 
-async fn masto_js_watches_the_story_over_one_websocket(b: Backend) {
-    let Some(node) = node_with_masto_js() else {
-        return;
-    };
+/// Run `program story` in `clients/<dir>` against a fresh node on `b`: it must exit 0 and
+/// print "`<name>` story: ok".
+async fn run_story(b: Backend, program: String, dir: &str, story: &str, name: &str) {
     let Some(app) = spawn(b).await else { return };
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/masto_js");
-    let base = app.base.clone();
+    let dir = format!("{}/clients/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let (story, base) = (story.to_string(), app.base.clone());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(node)
+        Command::new(&program)
             .current_dir(dir)
-            .arg("story.mjs")
+            .arg(story)
             .arg(base)
             .output()
-            .expect("run node")
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
     })
     .await
     .unwrap();
@@ -105,7 +78,19 @@ async fn masto_js_watches_the_story_over_one_websocket(b: Backend) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "masto.js story failed:\n{stdout}\n{stderr}"
+        "{name} story failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("masto.js story: ok"));
+    assert!(stdout.contains(&format!("{name} story: ok")));
+}
+
+async fn mastodon_py_tells_the_newsroom_story(b: Backend) {
+    if let Some(python) = python_with_mastodon_py() {
+        run_story(b, python, "mastodon_py", "story.py", "mastodon.py").await;
+    }
+}
+
+async fn masto_js_watches_the_story_over_one_websocket(b: Backend) {
+    if let Some(node) = node_with_masto_js() {
+        run_story(b, node, "masto_js", "story.mjs", "masto.js").await;
+    }
 }
