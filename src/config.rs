@@ -51,6 +51,16 @@ pub struct Config {
         global = true
     )]
     pub listen: String,
+    /// Connections the kernel may hold for us before we accept them (capped by
+    /// `net.core.somaxconn`). Thousands of readers reconnect at once after a network
+    /// blip; past the queue their handshakes are dropped and retried a second later.
+    #[arg(
+        long,
+        env = "TIDINGS_LISTEN_BACKLOG",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub listen_backlog: u32,
     /// `sqlite://…` (embedded default) or `postgres://…`.
     #[arg(
         long,

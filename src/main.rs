@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: tidings::config::Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let listener = tidings::serve::listen(&config.listen, config.listen_backlog)
         .await
         .with_context(|| {
             format!(

@@ -16,6 +16,32 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+/// Listen on `addr` (the first address it resolves to) with room for `backlog`
+/// connections not yet accepted. `TcpListener::bind` asks for 1,024: a burst of
+/// reconnecting readers overflows that while the accept loop catches up, and each
+/// dropped handshake costs its reader a one-second retransmission.
+pub async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "address resolves to nothing",
+        )
+    }))
+}
+
 pub async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
     let http = hyper::server::conn::http1::Builder::new();

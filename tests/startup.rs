@@ -98,3 +98,39 @@ fn an_operator_creates_an_administrator_from_the_command_line() {
     );
     assert!(!short.status.success());
 }
+
+/// After a network blip, thousands of readers reconnect within the same instant. The
+/// kernel holds handshakes the accept loop has not reached yet — up to the listener's
+/// backlog; past it, a handshake is dropped and its reader waits a second to retry.
+/// `tokio::net::TcpListener::bind` asks for 1,024, which this story overflows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_connections_waits_in_the_listen_queue_instead_of_being_dropped() {
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if somaxconn < 2000 {
+        eprintln!("\n*** SKIPPED: net.core.somaxconn is {somaxconn}; this story needs 2000 ***\n");
+        return;
+    }
+    let listener = tidings::serve::listen("127.0.0.1:0", 4096).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Nobody accepts while the burst arrives.
+    let burst = (0..2000).map(|_| {
+        tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        )
+    });
+    let streams: Vec<_> = futures::future::join_all(burst).await;
+    let connected = streams.iter().filter(|s| matches!(s, Ok(Ok(_)))).count();
+    assert_eq!(connected, 2000, "handshakes dropped by a full listen queue");
+    // And every one of them is there to be accepted at once.
+    let mut accepted = Vec::with_capacity(2000);
+    while let Ok(Ok((s, _))) =
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await
+    {
+        accepted.push(s);
+    }
+    assert_eq!(accepted.len(), 2000);
+}
