@@ -39,6 +39,8 @@ pub struct Node {
     pub store: Arc<dyn store::Store>,
     pub bus: Arc<dyn bus::Bus>,
     pub hub: Arc<hub::Hub>,
+    /// Resumes reading the same page share one read.
+    pub replays: Arc<api::streaming::replays::Replays>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: Arc<api::limits::Limits>,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
@@ -94,6 +96,7 @@ impl Node {
             store,
             bus,
             hub,
+            replays: Default::default(),
             metrics,
             shutdown,
         })

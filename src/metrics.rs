@@ -17,6 +17,9 @@ pub struct Metrics {
     pub catch_ups: AtomicU64,
     pub slow_closed: AtomicU64,
     pub streams_refused: AtomicU64,
+    /// Database reads made for resuming readers, and resumes that joined one instead.
+    pub replay_reads: AtomicU64,
+    pub replay_shared: AtomicU64,
     /// Microseconds between the commit of the last published event and its publication.
     pub relay_lag_micros: AtomicI64,
     pub last_published_position: AtomicI64,
@@ -119,6 +122,18 @@ impl Metrics {
             "counter",
             "Streams refused by the per-IP or per-account caps.",
             &[("", r(&self.streams_refused) as i128)],
+        );
+        put(
+            "tidings_replay_reads_total",
+            "counter",
+            "Database reads of a stream's history for resuming readers.",
+            &[("", r(&self.replay_reads) as i128)],
+        );
+        put(
+            "tidings_replay_shared_total",
+            "counter",
+            "Resumes served by a read another resume had started.",
+            &[("", r(&self.replay_shared) as i128)],
         );
         put(
             "tidings_bus_reconnects_total",

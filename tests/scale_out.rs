@@ -281,6 +281,80 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
 }
 
 /// Ask this test's own Redis to hold every write command, `PUBLISH` included, for `ms`.
+/// After a blip every reader of an event page resumes from the same position at once.
+/// They share reads of the stream's history instead of making one each, and each still
+/// gets exactly what she missed. (Postgres: a lock on `event_streams` holds the first
+/// read until all of them have asked.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_resumes_from_one_position_shares_its_database_reads() {
+    use sqlx::Connection;
+    let Some(db) = common::fresh_postgres_database().await else {
+        return;
+    };
+    let app = spawn_on(Backend::Postgres, &db, None, |_| {}).await;
+    let ann = app.register("ann").await;
+    for i in 1..=3 {
+        app.post(&ann, &format!("update {i} from the harbour"))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.counter("tidings_events_dispatched_total").await < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "notices not routed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut locker = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE event_streams IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let before = asked(&app).await;
+    let storm = (0..20).map(|_| SseReader::open(&app, "/api/v1/streaming/public", Some("1"), None));
+    let mut readers: Vec<SseReader> = futures::future::join_all(storm)
+        .await
+        .into_iter()
+        .map(|(status, _, r)| {
+            assert_eq!(status, 200);
+            r.unwrap()
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while asked(&app).await < before + 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every resume asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One read is held by the lock; whoever could not join it waits for one more.
+    let reads = app.counter("tidings_replay_reads_total").await;
+    assert!(
+        reads <= 2,
+        "twenty resumes from position 1 read the database {reads} times"
+    );
+    lock.rollback().await.unwrap();
+
+    app.post(&ann, "update 4 from the harbour").await;
+    for r in &mut readers {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(r.next(WAIT).await.and_then(|e| e.id));
+        }
+        assert_eq!(
+            ids,
+            ["2", "3", "4"].map(|s| Some(s.to_string())).to_vec(),
+            "each reader gets what she missed once, then the live notice"
+        );
+    }
+}
+
+/// Resumes that asked for history so far: each either read it or joined a read.
+async fn asked(app: &TestApp) -> u64 {
+    app.counter("tidings_replay_reads_total").await
+        + app.counter("tidings_replay_shared_total").await
+}
+
 /// Sequencers on every node sleep until `NOTIFY tidings_events`; any transaction that
 /// writes an event row must send it on commit, and only on commit (a trigger does).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,6 +215,8 @@ pub struct HubStats {
 #[derive(Default)]
 pub struct Hub {
     streams: DashMap<Arc<str>, Vec<Subscriber>>,
+    /// Numbers subscriptions in the order they were registered.
+    epoch: AtomicU64,
     pub stats: HubStats,
 }
 
@@ -225,6 +227,10 @@ pub struct SubscriptionGuard {
     pub key: Arc<str>,
     outbox: Arc<Outbox>,
     sub: u32,
+    /// This subscription's number: every event routed before it was registered has a
+    /// lower [`Hub::epoch`] at its routing's end, and was committed before the number was
+    /// taken (see `crate::api::streaming::replays`).
+    pub epoch: u64,
 }
 
 impl Drop for SubscriptionGuard {
@@ -265,12 +271,21 @@ impl Hub {
                 key
             }
         };
+        // Taken after the subscription is in place (sequentially consistent with
+        // `epoch()`): a read that saw this number started after it.
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         SubscriptionGuard {
             hub: self.clone(),
             key,
             outbox: outbox.clone(),
             sub,
+            epoch,
         }
+    }
+
+    /// The number of the newest subscription registered so far.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     pub fn subscription_count(&self) -> usize {

@@ -18,6 +18,7 @@
 //! with `id: <head>` on SSE. The client reloads its view over REST; live events follow
 //! from `position`.
 
+pub mod replays;
 mod sse;
 pub mod wire;
 mod ws;
@@ -28,6 +29,8 @@ use crate::domain::stream::StreamError;
 use crate::domain::{Event, StreamKey};
 use axum::Router;
 use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 pub const REPLAY_PAGE: i64 = 500;
 
@@ -50,6 +53,15 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
     let Some(asked) = last_event_id.map(str::trim) else {
         return Ok(Start::Live);
     };
+    // What this node's hub has routed is in the database: a position up to there needs
+    // no database read to be known good (a storm of resumes would each make one).
+    let routed = node.hub.stats.last_position.load(Ordering::Acquire);
+    if let Ok(p) = asked.parse::<i64>()
+        && p >= 0
+        && u64::try_from(p).is_ok_and(|p| p <= routed)
+    {
+        return Ok(Start::After(p));
+    }
     let head = node.store.head_position().await?;
     match asked.parse::<i64>() {
         Ok(p) if (0..=head).contains(&p) => Ok(Start::After(p)),
@@ -60,9 +72,27 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
     }
 }
 
-/// A page of a stream's history after `after`.
-pub async fn replay_page(node: &Node, key: &str, after: i64) -> ApiResult<Vec<Event>> {
-    Ok(node.store.stream_events(key, after, REPLAY_PAGE).await?)
+/// A page of a stream's history after `after`, for a reader whose hub subscription has
+/// number `subscribed` (shared with other resumes reading the same page: see
+/// [`replays`]).
+pub async fn replay_page(
+    node: &Node,
+    key: &str,
+    after: i64,
+    subscribed: u64,
+) -> ApiResult<Arc<Vec<Event>>> {
+    node.replays
+        .page(
+            &node.store,
+            &node.hub,
+            &node.metrics,
+            key,
+            after,
+            REPLAY_PAGE,
+            subscribed,
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
 /// Parse a stream request, enforcing who may read it.

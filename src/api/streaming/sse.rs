@@ -28,7 +28,7 @@ struct SseState {
     node: Node,
     key: String,
     rx: OutboxReceiver,
-    _guard: SubscriptionGuard,
+    guard: SubscriptionGuard,
     _permit: crate::api::limits::StreamPermit,
     _gauge: crate::metrics::ConnectionGauge,
     last_sent: i64,
@@ -74,7 +74,7 @@ pub async fn handler(
         node,
         key,
         rx,
-        _guard: guard,
+        guard,
         _permit: permit,
         _gauge: gauge,
         last_sent,
@@ -100,10 +100,12 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
             return Some((Ok(b), s));
         }
         if let Some(after) = s.replay_after {
-            let page = replay_page(&s.node, &s.key, after).await.ok()?;
+            let page = replay_page(&s.node, &s.key, after, s.guard.epoch)
+                .await
+                .ok()?;
             s.replay_after = (page.len() as i64 == super::REPLAY_PAGE)
                 .then(|| page.last().map_or(after, |e| e.position));
-            for e in &page {
+            for e in page.iter() {
                 s.pending.push_back(sse_event_block(e));
                 s.last_sent = e.position;
             }

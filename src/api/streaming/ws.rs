@@ -513,7 +513,7 @@ impl Conn {
         let last_sent = match start {
             Start::Live => 0,
             Start::After(p) => {
-                let upto = self.replay(&key, &wire_name, p).await?;
+                let upto = self.replay(&key, &wire_name, p, guard.epoch).await?;
                 self.replayed_upto = self.replayed_upto.max(upto);
                 upto
             }
@@ -543,10 +543,11 @@ impl Conn {
         key: &StreamKey,
         wire_name: &[String],
         mut after: i64,
+        subscribed: u64,
     ) -> Result<i64, std::io::Error> {
         let key_s = key.key();
         loop {
-            let page = match replay_page(&self.node, &key_s, after).await {
+            let page = match replay_page(&self.node, &key_s, after, subscribed).await {
                 Ok(p) => p,
                 Err(_) => {
                     let text = serde_json::json!({ "error": "Cannot read the stream's history now", "status": 503 }).to_string();
@@ -555,7 +556,7 @@ impl Conn {
                 }
             };
             let mut out = BytesMut::new();
-            for e in &page {
+            for e in page.iter() {
                 out.extend_from_slice(&ws_frame(
                     wire_name,
                     e.kind.as_str(),

@@ -1,0 +1,136 @@
+//! Resumes that ask for the same page of a stream share one database read.
+//!
+//! After a network blip every reader of an event page comes back at once, most of them
+//! from the same last position. Each resume reads the stream's events after its
+//! position; forty thousand identical reads at the same instant are a thundering herd on
+//! the database. Here reads of one (stream, after) run one at a time: while one is
+//! running, the resumes that cannot use it wait together for the next, which starts when
+//! the running one lands. So a storm costs about one read per read's duration, and a lone
+//! resume reads at once.
+//!
+//! Who may use a read: the hub numbers subscriptions
+//! ([`crate::hub::SubscriptionGuard::epoch`]) and a read notes the newest number just
+//! before it starts. A reader may join a read that has not started, or one that noted her
+//! number or a later one. Every event the hub routed before she subscribed was committed
+//! before that, so such a read sees it; everything routed after reaches her through her
+//! subscription (see the module above). A reader who subscribed after a read started
+//! waits for the next.
+
+use crate::domain::Event;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+type Page = Result<Arc<Vec<Event>>, Arc<str>>;
+
+#[derive(Clone)]
+struct Flight {
+    id: u64,
+    /// The newest subscription the read is good for; 0 until it starts.
+    epoch: Arc<AtomicU64>,
+    page: Shared<BoxFuture<'static, Page>>,
+}
+
+impl Flight {
+    fn serves(&self, subscribed: u64) -> bool {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        epoch == 0 || epoch >= subscribed
+    }
+}
+
+#[derive(Default)]
+pub struct Replays {
+    flights: Mutex<HashMap<(String, i64), Vec<Flight>>>,
+    next_id: AtomicU64,
+}
+
+impl Replays {
+    /// Up to `limit` events of stream `key` after `after`, for a reader whose hub
+    /// subscription has number `subscribed`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        hub: &Arc<Hub>,
+        metrics: &Metrics,
+        key: &str,
+        after: i64,
+        limit: i64,
+        subscribed: u64,
+    ) -> Page {
+        let slot = (key.to_string(), after);
+        let (flight, leader) = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            let list = flights.entry(slot.clone()).or_default();
+            match list.iter().find(|f| f.serves(subscribed)) {
+                Some(f) => {
+                    metrics.replay_shared.fetch_add(1, Ordering::Relaxed);
+                    (f.clone(), false)
+                }
+                None => {
+                    metrics.replay_reads.fetch_add(1, Ordering::Relaxed);
+                    let running = list.last().map(|f| f.page.clone());
+                    let epoch = Arc::new(AtomicU64::new(0));
+                    let (store, hub, key) = (store.clone(), hub.clone(), key.to_string());
+                    let noted = epoch.clone();
+                    let page = async move {
+                        if let Some(running) = running {
+                            let _ = running.await;
+                        }
+                        // Noted before the read starts: good for everyone subscribed so far.
+                        noted.store(hub.epoch().max(1), Ordering::SeqCst);
+                        store
+                            .stream_events(&key, after, limit)
+                            .await
+                            .map(Arc::new)
+                            .map_err(|e| Arc::from(e.to_string()))
+                    }
+                    .boxed()
+                    .shared();
+                    let f = Flight {
+                        id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                        epoch,
+                        page,
+                    };
+                    list.push(f.clone());
+                    (f, true)
+                }
+            }
+        };
+        // The leader takes the flight off the board when it lands, or when its reader goes
+        // away (those who joined keep their own handle on the read).
+        let _landing = leader.then(|| Landing {
+            replays: self.clone(),
+            slot,
+            id: flight.id,
+        });
+        flight.page.await
+    }
+}
+
+struct Landing {
+    replays: Arc<Replays>,
+    slot: (String, i64),
+    id: u64,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        let mut flights = self
+            .replays
+            .flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = flights.get_mut(&self.slot) {
+            list.retain(|f| f.id != self.id);
+            if list.is_empty() {
+                flights.remove(&self.slot);
+            }
+        }
+    }
+}
