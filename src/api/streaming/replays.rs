@@ -3,10 +3,10 @@
 //! After a network blip every reader of an event page comes back at once, most of them
 //! from the same last position. Each resume reads the stream's events after its
 //! position; forty thousand identical reads at the same instant are a thundering herd on
-//! the database. Here reads of one (stream, after) run one at a time: while one is
-//! running, the resumes that cannot use it wait together for the next, which starts when
-//! the running one lands. So a storm costs about one read per read's duration, and a lone
-//! resume reads at once.
+//! the database. Here at most [`READS_PER_PAGE`] reads of one (stream, after) run at a
+//! time: while they run, the resumes that cannot use them wait together for the next,
+//! which starts when one of them lands. So a storm costs a few reads per read's duration
+//! however many readers come back, and a lone resume reads at once.
 //!
 //! Who may use a read: the hub numbers subscriptions
 //! ([`crate::hub::SubscriptionGuard::epoch`]) and a read notes the newest number just
@@ -28,6 +28,17 @@ use std::sync::{Arc, Mutex};
 
 type Page = Result<Arc<Vec<Event>>, Arc<str>>;
 
+/// Reads of one page that may run at once. One at a time made a storm on SQLite wait for
+/// reads in a row (5,000 resumes took 0.49 s instead of 0.25 s); the pool has 8
+/// connections there and 32 on Postgres.
+pub const READS_PER_PAGE: usize = 4;
+
+#[derive(Default)]
+struct Slot {
+    running: Option<Arc<tokio::sync::Semaphore>>,
+    flights: Vec<Flight>,
+}
+
 #[derive(Clone)]
 struct Flight {
     id: u64,
@@ -45,7 +56,7 @@ impl Flight {
 
 #[derive(Default)]
 pub struct Replays {
-    flights: Mutex<HashMap<(String, i64), Vec<Flight>>>,
+    flights: Mutex<HashMap<(String, i64), Slot>>,
     next_id: AtomicU64,
 }
 
@@ -66,22 +77,25 @@ impl Replays {
         let slot = (key.to_string(), after);
         let (flight, leader) = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            let list = flights.entry(slot.clone()).or_default();
-            match list.iter().find(|f| f.serves(subscribed)) {
+            let entry = flights.entry(slot.clone()).or_default();
+            match entry.flights.iter().find(|f| f.serves(subscribed)) {
                 Some(f) => {
                     metrics.replay_shared.fetch_add(1, Ordering::Relaxed);
                     (f.clone(), false)
                 }
                 None => {
                     metrics.replay_reads.fetch_add(1, Ordering::Relaxed);
-                    let running = list.last().map(|f| f.page.clone());
+                    let running = entry
+                        .running
+                        .get_or_insert_with(|| {
+                            Arc::new(tokio::sync::Semaphore::new(READS_PER_PAGE))
+                        })
+                        .clone();
                     let epoch = Arc::new(AtomicU64::new(0));
                     let (store, hub, key) = (store.clone(), hub.clone(), key.to_string());
                     let noted = epoch.clone();
                     let page = async move {
-                        if let Some(running) = running {
-                            let _ = running.await;
-                        }
+                        let _turn = running.acquire_owned().await;
                         // Noted before the read starts: good for everyone subscribed so far.
                         noted.store(hub.epoch().max(1), Ordering::SeqCst);
                         store
@@ -97,7 +111,7 @@ impl Replays {
                         epoch,
                         page,
                     };
-                    list.push(f.clone());
+                    entry.flights.push(f.clone());
                     (f, true)
                 }
             }
@@ -126,9 +140,9 @@ impl Drop for Landing {
             .flights
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(list) = flights.get_mut(&self.slot) {
-            list.retain(|f| f.id != self.id);
-            if list.is_empty() {
+        if let Some(entry) = flights.get_mut(&self.slot) {
+            entry.flights.retain(|f| f.id != self.id);
+            if entry.flights.is_empty() {
                 flights.remove(&self.slot);
             }
         }
