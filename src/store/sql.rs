@@ -134,7 +134,7 @@ impl SqlStore {
     pub(super) async fn inserted_ids(conn: &mut AnyConnection, mut q: Sql) -> Result<Vec<i64>> {
         q.push(" RETURNING id");
         let mut ids = q
-            .build()
+            .build(conn)
             .fetch_all(&mut *conn)
             .await?
             .iter()
@@ -159,7 +159,7 @@ impl SqlStore {
                 values(&mut q, row);
                 q.push(")");
             }
-            q.build().execute(&mut *conn).await?;
+            q.build(conn).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -222,7 +222,7 @@ impl SqlStore {
                 " WHERE s.deleted_at IS NULL AND s.id IN ("
             ));
             q.int_list(&targets).push(")");
-            for r in q.build().fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(&mut *conn).await? {
                 originals.push(queries::status_row(&r)?.record);
             }
         }
@@ -271,7 +271,7 @@ impl SqlStore {
         ] {
             let mut q = Sql::new(sql);
             q.int(viewer).push(column).int_list(&ids).push(")");
-            for r in q.build().fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(&mut *conn).await? {
                 out.push(r.try_get::<i64, _>(0)?);
             }
         }

@@ -223,7 +223,7 @@ impl SqlStore {
         let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
         q.int_list(&ids).push(")");
         let mut rows = q
-            .build()
+            .build(conn)
             .fetch_all(&mut *conn)
             .await?
             .iter()
