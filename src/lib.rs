@@ -31,8 +31,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// A handle on the node: one pointer, cloned into every connection (a copy of each
-/// field there cost ~100 bytes per idle reader).
+/// A handle on the node: one pointer, cloned into every connection and its tasks (when
+/// each clone copied every field, an idle WebSocket cost 5.20 KiB instead of 4.75).
 #[derive(Clone)]
 pub struct Node(Arc<NodeParts>);
 
@@ -99,6 +99,11 @@ impl Node {
                 }
             }
         });
+        let replays = Arc::new(api::streaming::replays::Replays::new(
+            store.clone(),
+            hub.clone(),
+            metrics.clone(),
+        ));
         Ok(Node(Arc::new(NodeParts {
             ping,
             limits: Arc::new(api::limits::Limits::new(&config)),
@@ -107,7 +112,7 @@ impl Node {
             store,
             bus,
             hub,
-            replays: Default::default(),
+            replays,
             metrics,
             shutdown,
         })))

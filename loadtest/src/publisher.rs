@@ -57,7 +57,7 @@ pub async fn run(
         }
         tasks
     });
-    let tasks = schedule.await.unwrap_or_default();
+    let tasks = schedule.await.expect("the publisher's schedule thread");
     let mut ok = 0;
     for t in tasks {
         if t.await.unwrap_or(false) {

@@ -227,9 +227,9 @@ pub struct SubscriptionGuard {
     pub key: Arc<str>,
     outbox: Arc<Outbox>,
     sub: u32,
-    /// This subscription's number: every event routed before it was registered has a
-    /// lower [`Hub::epoch`] at its routing's end, and was committed before the number was
-    /// taken (see `crate::api::streaming::replays`).
+    /// This subscription's number, taken once it is in place. A database read that starts
+    /// after [`Hub::epoch`] has reached it sees every event the hub routed without it:
+    /// those were committed before it was registered (see `crate::api::streaming::replays`).
     pub epoch: u64,
 }
 

@@ -53,18 +53,18 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
     let Some(asked) = last_event_id.map(str::trim) else {
         return Ok(Start::Live);
     };
+    let position = asked.parse::<i64>().ok().filter(|p| *p >= 0);
     // What this node's hub has routed is in the database: a position up to there needs
     // no database read to be known good (a storm of resumes would each make one).
     let routed = node.hub.stats.last_position.load(Ordering::Acquire);
-    if let Ok(p) = asked.parse::<i64>()
-        && p >= 0
+    if let Some(p) = position
         && u64::try_from(p).is_ok_and(|p| p <= routed)
     {
         return Ok(Start::After(p));
     }
     let head = node.store.head_position().await?;
-    match asked.parse::<i64>() {
-        Ok(p) if (0..=head).contains(&p) => Ok(Start::After(p)),
+    match position {
+        Some(p) if p <= head => Ok(Start::After(p)),
         _ => Ok(Start::Reset {
             asked: asked.to_string(),
             head,
@@ -82,15 +82,7 @@ pub async fn replay_page(
     subscribed: u64,
 ) -> ApiResult<Arc<Vec<Event>>> {
     node.replays
-        .page(
-            &node.store,
-            &node.hub,
-            &node.metrics,
-            key,
-            after,
-            REPLAY_PAGE,
-            subscribed,
-        )
+        .page(key, after, REPLAY_PAGE, subscribed)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))
 }

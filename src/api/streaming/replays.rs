@@ -33,9 +33,9 @@ type Page = Result<Arc<Vec<Event>>, Arc<str>>;
 /// connections there and 32 on Postgres.
 pub const READS_PER_PAGE: usize = 4;
 
-#[derive(Default)]
+/// The reads of one (stream, after): a turn for each running one, and those not landed.
 struct Slot {
-    running: Option<Arc<tokio::sync::Semaphore>>,
+    turns: Arc<tokio::sync::Semaphore>,
     flights: Vec<Flight>,
 }
 
@@ -54,21 +54,29 @@ impl Flight {
     }
 }
 
-#[derive(Default)]
 pub struct Replays {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     flights: Mutex<HashMap<(String, i64), Slot>>,
     next_id: AtomicU64,
 }
 
 impl Replays {
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+        Replays {
+            store,
+            hub,
+            metrics,
+            flights: Mutex::default(),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
     /// Up to `limit` events of stream `key` after `after`, for a reader whose hub
     /// subscription has number `subscribed`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn page(
         self: &Arc<Self>,
-        store: &Arc<dyn Store>,
-        hub: &Arc<Hub>,
-        metrics: &Metrics,
         key: &str,
         after: i64,
         limit: i64,
@@ -77,25 +85,23 @@ impl Replays {
         let slot = (key.to_string(), after);
         let (flight, leader) = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = flights.entry(slot.clone()).or_default();
+            let entry = flights.entry(slot.clone()).or_insert_with(|| Slot {
+                turns: Arc::new(tokio::sync::Semaphore::new(READS_PER_PAGE)),
+                flights: Vec::new(),
+            });
             match entry.flights.iter().find(|f| f.serves(subscribed)) {
                 Some(f) => {
-                    metrics.replay_shared.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.replay_shared.fetch_add(1, Ordering::Relaxed);
                     (f.clone(), false)
                 }
                 None => {
-                    metrics.replay_reads.fetch_add(1, Ordering::Relaxed);
-                    let running = entry
-                        .running
-                        .get_or_insert_with(|| {
-                            Arc::new(tokio::sync::Semaphore::new(READS_PER_PAGE))
-                        })
-                        .clone();
+                    self.metrics.replay_reads.fetch_add(1, Ordering::Relaxed);
+                    let turns = entry.turns.clone();
                     let epoch = Arc::new(AtomicU64::new(0));
-                    let (store, hub, key) = (store.clone(), hub.clone(), key.to_string());
+                    let (store, hub, key) = (self.store.clone(), self.hub.clone(), key.to_string());
                     let noted = epoch.clone();
                     let page = async move {
-                        let _turn = running.acquire_owned().await;
+                        let _turn = turns.acquire_owned().await;
                         // Noted before the read starts: good for everyone subscribed so far.
                         noted.store(hub.epoch().max(1), Ordering::SeqCst);
                         store
