@@ -48,6 +48,23 @@ const POSTGRES_WRITE_LANES: usize = 2;
 
 const ADVISORY_LOCK_KEY: i64 = 0x7469_6469_6e67; // "tiding"
 
+/// The notice an event carries and its author: what lets a deletion find the notice's
+/// earlier events, and a home-stream replay re-check whether its reader may still see it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct About {
+    pub status_id: i64,
+    pub author_id: i64,
+}
+
+impl About {
+    pub(super) fn status(s: &StatusRecord) -> About {
+        About {
+            status_id: s.id,
+            author_id: s.account.id,
+        }
+    }
+}
+
 impl SqlStore {
     pub(super) fn new(pool: AnyPool, site: Site, backend: Backend) -> Self {
         SqlStore {
@@ -91,39 +108,47 @@ impl SqlStore {
         kind: EventKind,
         payload: &str,
         keys: &[String],
+        about: About,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(kind.as_str())
         .bind(payload)
         .bind(crate::domain::event::join_streams(keys))
         .bind(crate::domain::now_micros())
+        .bind(about.status_id)
+        .bind(about.author_id)
         .execute(&mut *conn)
         .await?;
         Ok(())
     }
 
-    /// Write several events (payload, stream keys) with one multi-row insert, with no
-    /// positions yet (their stream rows come with their positions, from the sequencer).
+    /// Write several events (payload, stream keys, notice) with one multi-row insert, with
+    /// no positions yet (their stream rows come with their positions, from the sequencer).
     pub(super) async fn insert_events(
         conn: &mut AnyConnection,
         kind: EventKind,
-        events: &[(String, Vec<String>)],
+        events: &[(String, Vec<String>, About)],
     ) -> Result<()> {
         let now = crate::domain::now_micros();
         Self::insert_rows(
             conn,
-            "INSERT INTO events (kind, payload, streams, created_at) VALUES ",
+            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES ",
             events,
-            |q, (payload, keys)| {
+            |q, (payload, keys, about)| {
                 q.text(kind.as_str())
                     .push(", ")
                     .text(payload)
                     .push(", ")
                     .text(&crate::domain::event::join_streams(keys))
                     .push(", ")
-                    .int(now);
+                    .int(now)
+                    .push(", ")
+                    .int(about.status_id)
+                    .push(", ")
+                    .int(about.author_id);
             },
         )
         .await
@@ -520,16 +545,35 @@ impl Store for SqlStore {
     }
 
     async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
-             JOIN events e ON e.id = es.event_id \
-             WHERE es.stream = $1 AND es.position > $2 ORDER BY es.position LIMIT $3",
-        )
-        .bind(stream)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        // History as it is now: a deleted notice's events are blanked (see `remove`), and
+        // a home stream keeps only what its reader may see today — her own notices, those
+        // of accounts she follows now, and those that mention her.
+        let reader = stream
+            .strip_prefix("user:")
+            .and_then(|id| id.parse::<i64>().ok());
+        let q = match reader {
+            None => sqlx::query(
+                "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
+                 JOIN events e ON e.id = es.event_id \
+                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 ORDER BY es.position LIMIT $3",
+            ),
+            Some(_) => sqlx::query(
+                "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
+                 JOIN events e ON e.id = es.event_id \
+                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id = $4 \
+                      OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $4 AND f.target_id = e.author_id) \
+                      OR EXISTS (SELECT 1 FROM statuses s WHERE s.id = e.status_id \
+                                 AND (' ' || s.mentions) LIKE $5)) \
+                 ORDER BY es.position LIMIT $3",
+            ),
+        };
+        let mut q = q.bind(stream).bind(after).bind(limit);
+        if let Some(id) = reader {
+            q = q.bind(id).bind(format!("% {id}:%"));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(queries::event_row).collect()
     }
 

@@ -1,7 +1,7 @@
 //! Writes that readers must see: each one commits its event row with the change.
 
 use super::queries::{self, Sql, encode_mentions, status_select};
-use super::sql::{SqlStore, taken};
+use super::sql::{About, SqlStore, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, Status};
 use crate::domain::stream::Audience;
@@ -159,7 +159,11 @@ impl SqlStore {
                 record.account.statuses_count = before + k;
                 record.account.last_status_at = Some(record.created_at);
                 record.viewer = Some(Default::default());
-                events.push((Status::payload(&record, &self.site), keys));
+                events.push((
+                    Status::payload(&record, &self.site),
+                    keys,
+                    About::status(&record),
+                ));
             }
             records.push(record);
         }
@@ -415,6 +419,7 @@ impl SqlStore {
             EventKind::StatusUpdate,
             &Status::payload(&after, &self.site),
             &keys,
+            About::status(&after),
         )
         .await?;
         self.commit_write(w, true).await?;
@@ -455,8 +460,35 @@ impl SqlStore {
         Ok(s)
     }
 
-    /// Mark a status deleted, fix the counters, and send `delete` where it was seen.
+    /// Delete a status and, with it, its reblogs (as Mastodon does).
     async fn remove(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
+        if s.reblog.is_none() {
+            let reblogs = sqlx::query(
+                "SELECT id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
+            )
+            .bind(s.id)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in reblogs {
+                let id: i64 = r.try_get(0)?;
+                if let Some(reblog) = Self::fetch_status(conn, id, None).await? {
+                    self.remove_one(conn, &reblog).await?;
+                }
+            }
+        }
+        self.remove_one(conn, s).await
+    }
+
+    /// Mark one status deleted, fix the counters, blank its earlier events, and send
+    /// `delete` to every stream that ever carried it.
+    ///
+    /// History is served as it is now: the `update` and `status.update` events of a
+    /// deleted notice keep their positions but lose their payload and streams, so neither
+    /// a replay nor a node catching up can serve its text again (an event not yet given a
+    /// position gets no stream rows at all). The `delete` goes where the notice goes today
+    /// and where any of its events went — a tag an edit removed, a follower who has since
+    /// unfollowed — so no open view keeps showing it.
+    async fn remove_one(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
         let now = crate::domain::now_micros();
         sqlx::query("UPDATE statuses SET deleted_at = $2 WHERE id = $1")
             .bind(s.id)
@@ -479,8 +511,35 @@ impl SqlStore {
                 .execute(&mut *conn)
                 .await?;
         }
-        let keys = Self::audience(conn, s, s.reblog.is_some()).await?;
-        Self::insert_event(conn, EventKind::Delete, &s.id.to_string(), &keys).await
+        let mut keys = Self::audience(conn, s, s.reblog.is_some()).await?;
+        let earlier = sqlx::query(
+            "SELECT streams FROM events WHERE status_id = $1 AND kind <> 'delete' AND streams <> ''",
+        )
+        .bind(s.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &earlier {
+            let streams: String = row.try_get(0)?;
+            for k in crate::domain::event::split_streams(&streams) {
+                if !keys.iter().any(|have| **have == *k) {
+                    keys.push(k.to_string());
+                }
+            }
+        }
+        sqlx::query(
+            "UPDATE events SET payload = '', streams = '' WHERE status_id = $1 AND kind <> 'delete'",
+        )
+        .bind(s.id)
+        .execute(&mut *conn)
+        .await?;
+        Self::insert_event(
+            conn,
+            EventKind::Delete,
+            &s.id.to_string(),
+            &keys,
+            About::status(s),
+        )
+        .await
     }
 
     /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the
@@ -595,6 +654,7 @@ impl SqlStore {
                     EventKind::Update,
                     &Status::payload(&r, &self.site),
                     &keys,
+                    About::status(&r),
                 )
                 .await?;
                 Self::fetch_status(conn, id, Some(account)).await?

@@ -407,3 +407,68 @@ pub async fn ws_next(ws: &mut Ws, wait: Duration) -> Option<Value> {
 
 pub const WAIT: Duration = Duration::from_secs(5);
 pub const QUIET: Duration = Duration::from_millis(600);
+
+impl TestApp {
+    /// Make `user` an administrator, as `tidings admin` would, straight in the database.
+    pub async fn make_admin(&self, user: &User) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE accounts SET is_admin = 1 WHERE id = {}",
+            user.id.parse::<i64>().expect("numeric id")
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("make admin");
+    }
+
+    /// Send a request with `user`'s token; the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn follow(&self, who: &User, whom: &User, on: bool) {
+        let verb = if on { "follow" } else { "unfollow" };
+        let (status, _) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/accounts/{}/{verb}", whom.id),
+                &who.token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{verb}");
+    }
+}
+
+/// Every event an SSE stream replays after `last_event_id`, until it goes quiet.
+pub async fn sse_replay(
+    app: &TestApp,
+    path: &str,
+    last_event_id: &str,
+    token: Option<&str>,
+) -> Vec<SseEvent> {
+    let (status, _, reader) = SseReader::open(app, path, Some(last_event_id), token).await;
+    assert_eq!(status, 200, "open {path}");
+    let mut reader = reader.unwrap();
+    let mut out = Vec::new();
+    while let Some(e) = reader.next(QUIET).await {
+        out.push(e);
+    }
+    out
+}
