@@ -134,6 +134,62 @@ pub struct Config {
         global = true
     )]
     pub sse_heartbeat_secs: u64,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>` (else it is open,
+    /// for a Prometheus on a private network).
+    #[arg(long, env = "TIDINGS_METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Concurrent HTTP connections (of any kind) from one IP address; past it new
+    /// connections are closed at once. Keep it above the per-IP stream cap.
+    #[arg(
+        long,
+        env = "TIDINGS_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 2100,
+        global = true
+    )]
+    pub max_connections_per_ip: usize,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(
+        long,
+        env = "TIDINGS_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept between requests.
+    #[arg(
+        long,
+        env = "TIDINGS_IDLE_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub idle_timeout_secs: u64,
+    /// Sign-in attempts (password grant, sign-in form) from one IP address per 5 minutes.
+    #[arg(
+        long,
+        env = "TIDINGS_SIGN_IN_ATTEMPTS_PER_IP",
+        default_value_t = 25,
+        global = true
+    )]
+    pub sign_in_attempts_per_ip: u32,
+    /// Sign-in attempts for one account per hour, from anywhere.
+    #[arg(
+        long,
+        env = "TIDINGS_SIGN_IN_ATTEMPTS_PER_ACCOUNT",
+        default_value_t = 25,
+        global = true
+    )]
+    pub sign_in_attempts_per_account: u32,
+    /// Sign-ups through the API from one IP address per 30 minutes.
+    #[arg(
+        long,
+        env = "TIDINGS_SIGN_UPS_PER_IP",
+        default_value_t = 5,
+        global = true
+    )]
+    pub sign_ups_per_ip: u32,
+    /// App registrations from one IP address per 10 minutes.
+    #[arg(long, env = "TIDINGS_APPS_PER_IP", default_value_t = 25, global = true)]
+    pub apps_per_ip: u32,
 }
 
 impl Config {

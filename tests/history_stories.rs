@@ -150,7 +150,9 @@ async fn a_home_replay_forgets_an_account_its_reader_unfollowed(b: Backend) {
         frames.push(f);
     }
     assert!(
-        frames.iter().any(|f| f.to_string().contains("her own notice")),
+        frames
+            .iter()
+            .any(|f| f.to_string().contains("her own notice")),
         "{frames:?}"
     );
     assert!(

@@ -102,6 +102,16 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
         if i == 12 {
             redis.stop();
         }
+        if i == 40 {
+            // Redis is down (the bus has noticed by now): the node is degraded but still
+            // ready, so a load balancer keeps sending it readers and posts.
+            let (ready, health) = b.get_json("/health/ready", None).await;
+            assert_eq!(ready, 200, "ready while Redis is down: {health}");
+            assert_eq!(health["bus"]["state"], "down", "{health}");
+            assert_eq!(health["status"], "degraded");
+            let live = b.http.get(b.url("/health/live")).send().await.unwrap();
+            assert_eq!(live.status(), 200);
+        }
         if i == 48 {
             redis.start_again().await;
         }

@@ -2,7 +2,10 @@
 //! notices, follow and unfollow.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Auth, Input, MaybeAuth, Query, parse_id};
+use super::extract::{
+    Input, MaybeScoped, Query, ReadAccounts, ReadFollows, ReadStatuses, Scoped, WriteAccounts,
+    WriteFollows, parse_id,
+};
 use super::timelines::{TimelineParams, paged};
 use crate::Node;
 use crate::config::Registrations;
@@ -136,7 +139,7 @@ struct RegisterForm {
 
 async fn register(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteAccounts>,
     Input(f): Input<RegisterForm>,
 ) -> ApiResult<Json<Value>> {
     if node.config.registrations == Registrations::Closed {
@@ -144,7 +147,11 @@ async fn register(
             "Registrations are closed on this server".into(),
         ));
     }
-    auth.require("write:accounts")?;
+    if auth.0.0.account.is_some() {
+        return Err(ApiError::Forbidden(
+            "This method requires an app token, not a user's".into(),
+        ));
+    }
     let account = create_account(
         &*node.store,
         f.username.as_deref().unwrap_or(""),
@@ -153,14 +160,16 @@ async fn register(
         false,
     )
     .await?;
-    let scopes = auth.0.scopes.clone();
+    let scopes = auth.0.0.scopes.clone();
     let (secret, token) =
-        super::oauth::create_token(&node, auth.0.app_id, Some(account.id), &scopes).await?;
+        super::oauth::create_token(&node, auth.0.0.app_id, Some(account.id), &scopes).await?;
     Ok(Json(super::oauth::token_json(&secret, &token)))
 }
 
-async fn verify_credentials(State(node): State<Node>, auth: Auth) -> ApiResult<Json<Value>> {
-    auth.require("read:accounts")?;
+async fn verify_credentials(
+    State(node): State<Node>,
+    auth: Scoped<ReadAccounts>,
+) -> ApiResult<Json<Value>> {
     let me = auth.account()?;
     let fresh = node.store.account(me.id).await?.ok_or(ApiError::NotFound)?;
     let mut v = serde_json::to_value(Account::render(&fresh, &node.site))
@@ -171,7 +180,7 @@ async fn verify_credentials(State(node): State<Node>, auth: Auth) -> ApiResult<J
 
 async fn show(
     State(node): State<Node>,
-    _auth: MaybeAuth,
+    _auth: MaybeScoped<ReadAccounts>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
     let a = node
@@ -189,6 +198,7 @@ struct LookupParams {
 
 async fn lookup(
     State(node): State<Node>,
+    _auth: MaybeScoped<ReadAccounts>,
     Query(p): Query<LookupParams>,
 ) -> ApiResult<Json<Account>> {
     let acct = p
@@ -211,7 +221,7 @@ async fn lookup(
 
 async fn statuses(
     State(node): State<Node>,
-    auth: MaybeAuth,
+    auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
     Query(p): Query<TimelineParams>,
     uri: Uri,
@@ -239,8 +249,12 @@ fn relationship_json(id: i64, r: Relationship) -> Value {
     })
 }
 
-async fn set_follow(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Value>> {
-    auth.require("write:follows")?;
+async fn set_follow(
+    node: Node,
+    auth: Scoped<WriteFollows>,
+    id: String,
+    on: bool,
+) -> ApiResult<Json<Value>> {
     let me = auth.account()?.id;
     let target = parse_id(&id)?;
     let rel = node.store.set_follow(me, target, on).await?;
@@ -249,7 +263,7 @@ async fn set_follow(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<J
 
 async fn follow(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     set_follow(node, auth, id, true).await
@@ -257,7 +271,7 @@ async fn follow(
 
 async fn unfollow(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     set_follow(node, auth, id, false).await
@@ -265,10 +279,9 @@ async fn unfollow(
 
 async fn relationships(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<ReadFollows>,
     uri: Uri,
 ) -> ApiResult<Json<Vec<Value>>> {
-    auth.require("read:follows")?;
     let me = auth.account()?.id;
     let mut out = Vec::new();
     for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {

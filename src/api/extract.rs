@@ -50,7 +50,11 @@ impl Auth {
 
 pub fn scopes_cover(granted: &str, wanted: &str) -> bool {
     let top = wanted.split(':').next().unwrap_or(wanted);
-    granted.split_whitespace().any(|g| g == wanted || g == top)
+    // The legacy `follow` scope stands for the relationship scopes.
+    let legacy_follow = matches!(wanted, "read:follows" | "write:follows");
+    granted
+        .split_whitespace()
+        .any(|g| g == wanted || g == top || (legacy_follow && g == "follow"))
 }
 
 /// The token from `Authorization: Bearer`, the `access_token` query parameter or (for
@@ -86,7 +90,9 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-/// An optional caller: no token is fine, an invalid one is 401.
+/// An optional caller: no token is fine, an invalid one is 401. Not an extractor of its
+/// own: routes take [`Scoped`] or [`MaybeScoped`], so that the scope a route needs is
+/// part of its type and cannot be forgotten.
 pub struct MaybeAuth(pub Option<Auth>);
 
 impl MaybeAuth {
@@ -96,12 +102,9 @@ impl MaybeAuth {
             .and_then(|a| a.0.account.as_ref())
             .map(|a| a.id)
     }
-}
 
-impl FromRequestParts<Node> for MaybeAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+    /// The caller's token, if the request carried one; an unknown token is 401.
+    pub async fn from_parts(parts: &Parts, node: &Node) -> ApiResult<Self> {
         let Some(token) = token_from_parts(parts) else {
             return Ok(MaybeAuth(None));
         };
@@ -112,14 +115,105 @@ impl FromRequestParts<Node> for MaybeAuth {
     }
 }
 
-impl FromRequestParts<Node> for Auth {
+/// A scope a route needs, as Mastodon names it. A token's broader scope covers it
+/// (`read` covers `read:statuses`; the legacy `follow` covers `read:follows` and
+/// `write:follows`).
+pub trait Scope: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+macro_rules! scopes {
+    ($($(#[$doc:meta])* $name:ident = $scope:literal;)*) => {
+        $($(#[$doc])* pub struct $name; impl Scope for $name { const NAME: &'static str = $scope; })*
+    };
+}
+
+scopes! {
+    ReadAccounts = "read:accounts";
+    ReadStatuses = "read:statuses";
+    ReadFollows = "read:follows";
+    WriteAccounts = "write:accounts";
+    WriteStatuses = "write:statuses";
+    WriteFavourites = "write:favourites";
+    WriteFollows = "write:follows";
+}
+
+/// A caller whose token covers scope `S`: no token is 401, a token without `S` is 403.
+pub struct Scoped<S: Scope>(pub Auth, std::marker::PhantomData<S>);
+
+impl<S: Scope> std::ops::Deref for Scoped<S> {
+    type Target = Auth;
+    fn deref(&self) -> &Auth {
+        &self.0
+    }
+}
+
+impl<S: Scope> FromRequestParts<Node> for Scoped<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
-        MaybeAuth::from_request_parts(parts, node)
+        let auth = MaybeAuth::from_parts(parts, node)
             .await?
             .0
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized)?;
+        auth.require(S::NAME)?;
+        Ok(Scoped(auth, std::marker::PhantomData))
+    }
+}
+
+/// A caller who may be anonymous; but a token, when one is presented, must cover `S`
+/// (Mastodon's `authorize_if_got_token!`), else 403.
+pub struct MaybeScoped<S: Scope>(pub MaybeAuth, std::marker::PhantomData<S>);
+
+impl<S: Scope> MaybeScoped<S> {
+    pub fn account(&self) -> Option<&AccountRecord> {
+        self.0.0.as_ref().and_then(|a| a.0.account.as_ref())
+    }
+
+    pub fn account_id(&self) -> Option<i64> {
+        self.0.account_id()
+    }
+}
+
+impl<S: Scope> FromRequestParts<Node> for MaybeScoped<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+        let auth = MaybeAuth::from_parts(parts, node).await?;
+        if let Some(a) = &auth.0 {
+            a.require(S::NAME)?;
+        }
+        Ok(MaybeScoped(auth, std::marker::PhantomData))
+    }
+}
+
+/// A reader of the streaming endpoints. Public streams need no scope (as on Mastodon);
+/// the `user` stream is the home timeline and needs `read:statuses`, so a token without
+/// it reads only what an anonymous reader may.
+pub struct StreamCaller(pub MaybeAuth);
+
+impl StreamCaller {
+    /// The account whose home stream this caller may read.
+    pub fn account_id(&self) -> Option<i64> {
+        self.0
+            .0
+            .as_ref()
+            .filter(|a| scopes_cover(&a.0.scopes, "read:statuses"))
+            .and_then(|a| a.0.account.as_ref())
+            .map(|a| a.id)
+    }
+
+    /// The id of the token the caller presented: its streams end when it is revoked.
+    pub fn token_id(&self) -> Option<i64> {
+        self.0.0.as_ref().map(|a| a.0.id)
+    }
+}
+
+impl FromRequestParts<Node> for StreamCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+        Ok(StreamCaller(MaybeAuth::from_parts(parts, node).await?))
     }
 }
 
@@ -292,6 +386,9 @@ mod tests {
         assert!(scopes_cover("write:statuses", "write:statuses"));
         assert!(!scopes_cover("read", "write:statuses"));
         assert!(!scopes_cover("write:accounts", "write:statuses"));
+        assert!(scopes_cover("follow", "write:follows"));
+        assert!(!scopes_cover("follow", "read:statuses"));
+        assert!(!scopes_cover("profile push", "read:statuses"));
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub fn router() -> Router<Node> {
         .route("/api/v1/instance", get(v1))
         .route("/api/v2/instance", get(v2))
         .route("/health", get(health))
+        .route("/health/live", get(|| async { "OK" }))
+        .route("/health/ready", get(health))
         .route("/metrics", get(metrics))
 }
 
@@ -88,16 +90,22 @@ async fn v2(State(node): State<Node>) -> Json<Value> {
     }))
 }
 
+/// Readiness (`/health` and `/health/ready`): 200 while this node can serve — the database
+/// answers and it is not shutting down. A bus that is down is reported but does not make
+/// the node unready: posting and reading go on (readers are served from the database),
+/// and a load balancer taking every node out at once because Redis blinked would be worse.
+/// Liveness is `/health/live`: the process answers.
 async fn health(State(node): State<Node>) -> impl IntoResponse {
     let db = node.store.ping().await.is_ok();
     let bus = node.bus.is_up();
+    let stopping = node.shutdown.is_cancelled();
     let body = json!({
-        "status": if db && bus { "ok" } else { "degraded" },
+        "status": if stopping { "stopping" } else if !db { "unavailable" } else if bus { "ok" } else { "degraded" },
         "database": if db { "ok" } else { "unreachable" },
         "bus": { "kind": node.bus.name(), "state": if bus { "ok" } else { "down" } },
         "position": node.hub.stats.last_position.load(std::sync::atomic::Ordering::Relaxed).to_string(),
     });
-    let code = if db && bus {
+    let code = if db && !stopping {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -105,7 +113,22 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-async fn metrics(State(node): State<Node>) -> impl IntoResponse {
+/// Prometheus text; behind a bearer token when `TIDINGS_METRICS_TOKEN` is set.
+async fn metrics(State(node): State<Node>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    if let Some(want) = &node.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| {
+            use sha2::Digest;
+            // Compared as digests, so the time taken says nothing about the token.
+            sha2::Sha256::digest(g.as_bytes()) == sha2::Sha256::digest(want.as_bytes())
+        });
+        if !ok {
+            return crate::api::error::ApiError::unauthorized().into_response();
+        }
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -113,4 +136,5 @@ async fn metrics(State(node): State<Node>) -> impl IntoResponse {
         )],
         node.metrics.render(&node.hub),
     )
+        .into_response()
 }

@@ -2,7 +2,9 @@
 //! favourite, reblog.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Auth, Input, MaybeAuth, lenient, parse_id};
+use super::extract::{
+    Input, MaybeScoped, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, lenient, parse_id,
+};
 use crate::Node;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::{NoticeText, Visibility};
@@ -62,8 +64,18 @@ async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiRes
     Ok(s)
 }
 
-/// The caller's own notice, or any notice for an administrator (moderation).
-async fn owned(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
+/// The caller's own notice: only its author may edit it or read its source (anyone
+/// else's is 404, as on Mastodon), so nothing can speak in another's name.
+async fn own(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
+    let s = visible(node, id, Some(me)).await?;
+    if s.account.id != me.id {
+        return Err(ApiError::NotFound);
+    }
+    Ok(s)
+}
+
+/// A notice the caller may delete: her own, or any for an administrator (moderation).
+async fn removable(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
     let s = visible(node, id, Some(me)).await?;
     if s.account.id != me.id && !me.is_admin {
         return Err(ApiError::Forbidden("This action is not allowed".into()));
@@ -73,11 +85,10 @@ async fn owned(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusReco
 
 async fn create(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteStatuses>,
     headers: HeaderMap,
     Input(f): Input<StatusForm>,
 ) -> ApiResult<Json<Status>> {
-    auth.require("write:statuses")?;
     let me = auth.account()?;
     if f.media_ids
         .as_ref()
@@ -128,23 +139,22 @@ async fn create(
 
 async fn show(
     State(node): State<Node>,
-    auth: MaybeAuth,
+    auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
-    let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
+    let viewer = auth.account().cloned();
     let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
     Ok(render(&node, &s))
 }
 
 async fn edit(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
     Input(f): Input<StatusForm>,
 ) -> ApiResult<Json<Status>> {
-    auth.require("write:statuses")?;
     let me = auth.account()?;
-    let s = owned(&node, parse_id(&id)?, me).await?;
+    let s = own(&node, parse_id(&id)?, me).await?;
     let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars)
         .map_err(|e| ApiError::invalid(e.0))?;
     let edited = node
@@ -164,12 +174,11 @@ async fn edit(
 
 async fn delete(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
-    auth.require("write:statuses")?;
     let me = auth.account()?;
-    let s = owned(&node, parse_id(&id)?, me).await?;
+    let s = removable(&node, parse_id(&id)?, me).await?;
     let deleted = node.store.delete_status(s.id).await?;
     let mut out = Status::render(&deleted, &node.site);
     out.text = Some(deleted.text.clone());
@@ -178,10 +187,10 @@ async fn delete(
 
 async fn history(
     State(node): State<Node>,
-    auth: MaybeAuth,
+    auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<StatusEdit>>> {
-    let viewer = auth.0.as_ref().and_then(|a| a.0.account.clone());
+    let viewer = auth.account().cloned();
     let s = visible(&node, parse_id(&id)?, viewer.as_ref()).await?;
     let mut edits = node.store.status_history(s.id).await?;
     if edits.is_empty() {
@@ -203,18 +212,22 @@ async fn history(
 
 async fn source(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let me = auth.account()?;
-    let s = owned(&node, parse_id(&id)?, me).await?;
+    let s = own(&node, parse_id(&id)?, me).await?;
     Ok(Json(
         serde_json::json!({ "id": s.id.to_string(), "text": s.text, "spoiler_text": s.spoiler_text }),
     ))
 }
 
-async fn set_favourite(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Status>> {
-    auth.require("write:favourites")?;
+async fn set_favourite(
+    node: Node,
+    auth: Scoped<WriteFavourites>,
+    id: String,
+    on: bool,
+) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
     let s = visible(&node, parse_id(&id)?, Some(me)).await?;
     let target = s.reblog.as_ref().map_or(s.id, |r| r.id);
@@ -224,7 +237,7 @@ async fn set_favourite(node: Node, auth: Auth, id: String, on: bool) -> ApiResul
 
 async fn favourite(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteFavourites>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
     set_favourite(node, auth, id, true).await
@@ -232,14 +245,18 @@ async fn favourite(
 
 async fn unfavourite(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteFavourites>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
     set_favourite(node, auth, id, false).await
 }
 
-async fn set_reblog(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<Json<Status>> {
-    auth.require("write:statuses")?;
+async fn set_reblog(
+    node: Node,
+    auth: Scoped<WriteStatuses>,
+    id: String,
+    on: bool,
+) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
     let s = visible(&node, parse_id(&id)?, Some(me)).await?;
     let s = node.store.set_reblog(me.id, s.id, on).await?;
@@ -248,7 +265,7 @@ async fn set_reblog(node: Node, auth: Auth, id: String, on: bool) -> ApiResult<J
 
 async fn reblog(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
     set_reblog(node, auth, id, true).await
@@ -256,7 +273,7 @@ async fn reblog(
 
 async fn unreblog(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
     set_reblog(node, auth, id, false).await

@@ -2,7 +2,7 @@
 //! that keeps the original query, and `ETag`/`If-None-Match` for cheap polling.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Auth, MaybeAuth, Query};
+use super::extract::{MaybeScoped, Query, ReadStatuses, Scoped};
 use crate::Node;
 use crate::domain::entities::Status;
 use crate::domain::text::normalize_tag;
@@ -68,7 +68,7 @@ impl TimelineParams {
 
 async fn public(
     State(node): State<Node>,
-    auth: MaybeAuth,
+    auth: MaybeScoped<ReadStatuses>,
     Query(p): Query<TimelineParams>,
     uri: Uri,
     headers: HeaderMap,
@@ -82,7 +82,7 @@ async fn public(
 
 async fn tag(
     State(node): State<Node>,
-    auth: MaybeAuth,
+    auth: MaybeScoped<ReadStatuses>,
     Path(tag): Path<String>,
     Query(p): Query<TimelineParams>,
     uri: Uri,
@@ -102,12 +102,11 @@ async fn tag(
 
 async fn home(
     State(node): State<Node>,
-    auth: Auth,
+    auth: Scoped<ReadStatuses>,
     Query(p): Query<TimelineParams>,
     uri: Uri,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    auth.require("read:statuses")?;
     let me = auth.account()?.id;
     paged(
         &node,

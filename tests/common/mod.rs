@@ -472,3 +472,40 @@ pub async fn sse_replay(
     }
     out
 }
+
+impl TestApp {
+    /// A token for `user` with exactly `scopes`, by the password grant of an app that
+    /// registered every scope.
+    pub async fn user_token(&self, user: &User, scopes: &str) -> String {
+        let app: Value = self
+            .http
+            .post(self.url("/api/v1/apps"))
+            .json(
+                &json!({"client_name": "scoped", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+                          "scopes": "read write follow push profile"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let res = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", app["client_id"].as_str().unwrap()),
+                ("client_secret", app["client_secret"].as_str().unwrap()),
+                ("username", user.username.as_str()),
+                ("password", "correct horse battery"),
+                ("scope", scopes),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "password grant for {}", user.username);
+        let token: Value = res.json().await.unwrap();
+        token["access_token"].as_str().unwrap().to_string()
+    }
+}

@@ -4,7 +4,7 @@
 use super::{Start, parse_stream, replay_page, start_point, stream_error};
 use crate::Node;
 use crate::api::error::ApiResult;
-use crate::api::extract::{MaybeAuth, Query};
+use crate::api::extract::{Query, StreamCaller};
 use crate::hub::frames::{reset_payload, sse_block, sse_event_block};
 use crate::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
 use axum::body::Body;
@@ -40,7 +40,7 @@ struct SseState {
 pub async fn handler(
     State(node): State<Node>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: MaybeAuth,
+    auth: StreamCaller,
     Path(stream): Path<String>,
     Query(p): Query<SseParams>,
     headers: HeaderMap,

@@ -18,7 +18,7 @@ use super::wire::{self, FrameReader, Incoming};
 use super::{Start, parse_stream, replay_page, start_point};
 use crate::Node;
 use crate::api::error::ApiError;
-use crate::api::extract::{MaybeAuth, Query};
+use crate::api::extract::{Query, StreamCaller};
 use crate::domain::StreamKey;
 use crate::hub::frames::{reset_payload, ws_frame};
 use crate::hub::{CONTINUATION, DirectSink};
@@ -92,7 +92,7 @@ fn is_upgrade(headers: &HeaderMap) -> Option<String> {
 pub async fn handler(
     State(node): State<Node>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: MaybeAuth,
+    auth: StreamCaller,
     Query(p): Query<WsParams>,
     mut req: Request,
 ) -> Response {

@@ -1,0 +1,291 @@
+//! Every route with the scope it needs. A token without that scope is refused (403), an
+//! anonymous caller of a route that needs a token is 401, and a token with exactly that
+//! scope gets past the check. A route added without an entry here fails
+//! `every_route_is_listed`.
+
+mod common;
+
+use common::{Backend, SseReader, spawn, ws_connect, ws_next, ws_send};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    each_route_demands_its_scope,
+    the_home_stream_needs_read_statuses
+);
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug)]
+enum Needs {
+    /// Anyone; no scope.
+    Nobody,
+    /// A token with this scope.
+    Token(&'static str),
+    /// Anyone; but a token, if presented, must carry this scope.
+    IfToken(&'static str),
+}
+
+/// (method, path with `{status}`/`{account}` placeholders, what it needs). The paths are
+/// the router's, so that `every_route_is_listed` can compare.
+const ROUTES: &[(&str, &str, Needs)] = &[
+    ("POST", "/api/v1/apps", Needs::Nobody),
+    ("POST", "/oauth/token", Needs::Nobody),
+    ("POST", "/oauth/revoke", Needs::Nobody),
+    ("GET", "/oauth/authorize", Needs::Nobody),
+    (
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        Needs::Nobody,
+    ),
+    ("POST", "/api/v1/accounts", Needs::Token("write:accounts")),
+    (
+        "GET",
+        "/api/v1/accounts/verify_credentials",
+        Needs::Token("read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/lookup",
+        Needs::IfToken("read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/relationships",
+        Needs::Token("read:follows"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}",
+        Needs::IfToken("read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}/statuses",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/{id}/follow",
+        Needs::Token("write:follows"),
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/{id}/unfollow",
+        Needs::Token("write:follows"),
+    ),
+    ("POST", "/api/v1/statuses", Needs::Token("write:statuses")),
+    (
+        "GET",
+        "/api/v1/statuses/{id}",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "PUT",
+        "/api/v1/statuses/{id}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/statuses/{id}/history",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/statuses/{id}/source",
+        Needs::Token("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/favourite",
+        Needs::Token("write:favourites"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/unfavourite",
+        Needs::Token("write:favourites"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/reblog",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/unreblog",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/timelines/public",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/timelines/tag/{hashtag}",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/timelines/home",
+        Needs::Token("read:statuses"),
+    ),
+    ("GET", "/api/v1/instance", Needs::Nobody),
+    ("GET", "/api/v2/instance", Needs::Nobody),
+    ("GET", "/health", Needs::Nobody),
+    ("GET", "/health/live", Needs::Nobody),
+    ("GET", "/health/ready", Needs::Nobody),
+    ("GET", "/api/v1/streaming/health", Needs::Nobody),
+    // Open, or behind TIDINGS_METRICS_TOKEN (limits_stories).
+    ("GET", "/metrics", Needs::Nobody),
+    // Streams: public ones need no scope, `user` needs read:statuses (the_home_stream_…).
+    ("GET", "/api/v1/streaming", Needs::Nobody),
+    ("GET", "/api/v1/streaming/{*stream}", Needs::Nobody),
+    // Deleting last, so that the notice is there for everything above.
+    (
+        "DELETE",
+        "/api/v1/statuses/{id}",
+        Needs::Token("write:statuses"),
+    ),
+];
+
+/// Scopes that cover nothing any route needs, for the "wrong scope" token.
+const UNRELATED: &str = "profile push";
+
+#[test]
+fn every_route_is_listed() {
+    let mut missing = Vec::new();
+    for file in walk(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/api"
+    ))) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for part in text.split(".route(").skip(1) {
+            let path = part.trim_start().trim_start_matches('"');
+            let path = &path[..path.find('"').unwrap()];
+            if !ROUTES.iter().any(|r| r.1 == path) {
+                missing.push(format!("{path} ({})", file.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without a scope entry: {missing:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+async fn each_route_demands_its_scope(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let wrong = app.user_token(&alice, UNRELATED).await;
+    let notice = app.post(&alice, "a notice to act on #x").await;
+    let (sid, aid) = (notice["id"].as_str().unwrap(), bob.id.as_str());
+    for &(method, path, needs) in ROUTES {
+        if path.starts_with("/api/v1/streaming") && path != "/api/v1/streaming/health" {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}/follow", &format!("{aid}/follow"))
+            .replace("{id}/unfollow", &format!("{aid}/unfollow"))
+            .replace("accounts/{id}", &format!("accounts/{aid}"))
+            .replace("{id}", sid)
+            .replace("{hashtag}", "x")
+            .replace("lookup", "lookup?acct=bob")
+            .replace("relationships", &format!("relationships?id[]={aid}"));
+        let method: Method = method.parse().unwrap();
+        let body = match path {
+            "/api/v1/statuses" => Some(json!({"status": "scoped post"})),
+            "/api/v1/statuses/{id}" if method == Method::PUT => Some(json!({"status": "edited"})),
+            _ => None,
+        };
+        let call = |token: Option<String>| {
+            let mut req = app.http.request(method.clone(), app.url(&concrete));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        match needs {
+            Needs::Nobody => {}
+            Needs::Token(scope) | Needs::IfToken(scope) => {
+                assert_eq!(
+                    call(Some(wrong.clone())).await,
+                    403,
+                    "{method} {path} with {UNRELATED:?}"
+                );
+                let anonymous = call(None).await;
+                if matches!(needs, Needs::Token(_)) {
+                    assert_eq!(anonymous, 401, "{method} {path} without a token");
+                } else {
+                    assert!(anonymous < 400, "{method} {path} anonymously: {anonymous}");
+                }
+                // Signing up takes an app token; everything else a user's.
+                let right = if path == "/api/v1/accounts" {
+                    app.app_token(scope).await
+                } else {
+                    app.user_token(&alice, scope).await
+                };
+                let status = call(Some(right)).await;
+                assert!(
+                    status != 401 && status != 403,
+                    "{method} {path} with {scope}: {status}"
+                );
+            }
+        }
+    }
+}
+
+async fn the_home_stream_needs_read_statuses(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let alice = app.register("alice").await;
+    let secret = app
+        .post_with(
+            &alice,
+            json!({"status": "followers only", "visibility": "private"}),
+        )
+        .await;
+    let sid = secret["id"].as_str().unwrap();
+    for scopes in ["profile", "push", "follow", "write:favourites"] {
+        let t = app.user_token(&alice, scopes).await;
+        let (status, _) = app
+            .get_json(&format!("/api/v1/statuses/{sid}"), Some(&t))
+            .await;
+        assert_eq!(status, 403, "a private notice with {scopes}");
+        let (status, _) = app
+            .get_json(&format!("/api/v1/accounts/{}/statuses", alice.id), Some(&t))
+            .await;
+        assert_eq!(status, 403, "an account's notices with {scopes}");
+        let (status, _, _) =
+            SseReader::open(&app, "/api/v1/streaming/user", Some("0"), Some(&t)).await;
+        assert_eq!(status, 401, "the user stream over SSE with {scopes}");
+        let mut ws = ws_connect(&app, Some(&t)).await;
+        ws_send(
+            &mut ws,
+            json!({"type": "subscribe", "stream": "user", "last_event_id": "0"}),
+        )
+        .await;
+        let frame: Value = ws_next(&mut ws, common::WAIT).await.expect("an answer");
+        assert_eq!(
+            frame["status"], 401,
+            "the user stream over WebSocket with {scopes}: {frame}"
+        );
+    }
+    let t = app.user_token(&alice, "read:statuses").await;
+    let (status, _, _) = SseReader::open(&app, "/api/v1/streaming/user", Some("0"), Some(&t)).await;
+    assert_eq!(status, 200);
+}
