@@ -35,7 +35,8 @@ trap cleanup EXIT
 for i in $(seq 1 "$nodes"); do
     port=$((8100 + i))
     DATABASE_URL="$url" REDIS_URL="$redis" TIDINGS_REDIS_PREFIX="$prefix" \
-        TIDINGS_MAX_STREAMS_PER_IP=1000000 \
+        TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 \
+        TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 \
         taskset -c 0 "$BIN/tidings" --listen "127.0.0.1:$port" >"$out/node$i.log" 2>&1 &
     pids+=("$!")
     urls+=("http://127.0.0.1:$port")

@@ -136,7 +136,12 @@ pub struct Config {
     pub sse_heartbeat_secs: u64,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>` (else it is open,
     /// for a Prometheus on a private network).
-    #[arg(long, env = "TIDINGS_METRICS_TOKEN", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
     pub metrics_token: Option<String>,
     /// Concurrent HTTP connections (of any kind) from one IP address; past it new
     /// connections are closed at once. Keep it above the per-IP stream cap.

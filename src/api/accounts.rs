@@ -12,7 +12,7 @@ use crate::config::Registrations;
 use crate::domain::entities::{Account, AccountRecord};
 use crate::domain::validate::{Password, Username};
 use crate::store::{NewAccount, Relationship, Store, StoreError, Timeline};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -70,7 +70,9 @@ pub async fn create_account(
             Some(Value::Object(details)),
         ));
     };
-    let hash = hash_password(password).await?;
+    let hash = super::throttle::passwords()
+        .hash(password.expose().to_string())
+        .await?;
     let account = store
         .create_account(NewAccount { username: username.as_str().to_string(), email: email.map(|e| e.to_lowercase()), password_hash: hash, is_admin: admin })
         .await
@@ -84,50 +86,33 @@ pub async fn create_account(
     Ok(account)
 }
 
-async fn hash_password(password: Password) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHasher, SaltString};
-        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
-        argon2::Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 /// The account named by `login` (username, `@username` or email) if `password` is its
-/// password. Verification runs on a blocking thread.
+/// password. Throttled per IP address and per account (see [`super::throttle`]); an
+/// unknown login costs the same work as a known one.
 pub async fn verify_password(
     node: &Node,
+    ip: std::net::IpAddr,
     login: &str,
     password: &str,
 ) -> ApiResult<Option<AccountRecord>> {
+    node.throttles.sign_in_per_ip.check(&ip)?;
     let login = login.trim().trim_start_matches('@');
     let account = if login.contains('@') {
         node.store.account_by_email(login).await?
     } else {
         node.store.account_by_username(login).await?
     };
-    let Some(account) = account else {
-        return Ok(None);
+    let hash = match &account {
+        Some(a) => {
+            node.throttles.sign_in_per_account.check(&a.id)?;
+            node.store.password_hash(a.id).await?
+        }
+        None => None,
     };
-    let Some(hash) = node.store.password_hash(account.id).await? else {
-        return Ok(None);
-    };
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(ok.then_some(account))
+    let ok = super::throttle::passwords()
+        .verify(password.to_string(), hash)
+        .await?;
+    Ok(account.filter(|_| ok))
 }
 
 #[derive(Deserialize)]
@@ -139,6 +124,7 @@ struct RegisterForm {
 
 async fn register(
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     auth: Scoped<WriteAccounts>,
     Input(f): Input<RegisterForm>,
 ) -> ApiResult<Json<Value>> {
@@ -147,6 +133,7 @@ async fn register(
             "Registrations are closed on this server".into(),
         ));
     }
+    node.throttles.sign_ups_per_ip.check(&peer.ip())?;
     if auth.0.0.account.is_some() {
         return Err(ApiError::Forbidden(
             "This method requires an app token, not a user's".into(),

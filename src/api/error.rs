@@ -16,6 +16,11 @@ pub enum ApiError {
     /// Validation failed; `details` names fields, as Mastodon's registration does.
     Unprocessable(String, Option<Value>),
     TooMany(String),
+    /// A rate limit: Mastodon's 429 with `Retry-After` and `X-RateLimit-*` headers.
+    Throttled {
+        limit: u32,
+        retry_after: u64,
+    },
     Unavailable(String),
     Internal(String),
 }
@@ -42,6 +47,7 @@ impl std::fmt::Display for ApiError {
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => f.write_str(m),
             ApiError::NotFound => f.write_str("Record not found"),
+            ApiError::Throttled { .. } => f.write_str("Too many requests"),
             ApiError::Unprocessable(m, d) => match d {
                 Some(d) => write!(f, "{m}: {d}"),
                 None => f.write_str(m),
@@ -52,6 +58,24 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Throttled { limit, retry_after } = self {
+            let reset =
+                time::OffsetDateTime::now_utc() + time::Duration::seconds(retry_after as i64);
+            let reset = reset
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    ("retry-after", retry_after.to_string()),
+                    ("x-ratelimit-limit", limit.to_string()),
+                    ("x-ratelimit-remaining", "0".to_string()),
+                    ("x-ratelimit-reset", reset),
+                ],
+                Json(json!({ "error": "Too many requests" })),
+            )
+                .into_response();
+        }
         let (status, message, details) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m, None),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, None),
@@ -59,6 +83,11 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Record not found".into(), None),
             ApiError::Unprocessable(m, d) => (StatusCode::UNPROCESSABLE_ENTITY, m, d),
             ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m, None),
+            ApiError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests".into(),
+                None,
+            ),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, None),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

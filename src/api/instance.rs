@@ -114,7 +114,10 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
 }
 
 /// Prometheus text; behind a bearer token when `TIDINGS_METRICS_TOKEN` is set.
-async fn metrics(State(node): State<Node>, headers: axum::http::HeaderMap) -> axum::response::Response {
+async fn metrics(
+    State(node): State<Node>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     if let Some(want) = &node.config.metrics_token {
         let given = headers
             .get(axum::http::header::AUTHORIZATION)

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod oauth;
 pub mod statuses;
 pub mod streaming;
+pub mod throttle;
 pub mod timelines;
 
 use crate::Node;

@@ -8,7 +8,7 @@ use super::extract::{Input, Query, hash_token, lenient, random_secret};
 use crate::Node;
 use crate::domain::text::escape_html;
 use crate::store::{AppRecord, NewApp, NewAuthCode, NewToken, TokenRecord};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const CODE_LIFETIME_MICROS: i64 = 10 * 60 * 1_000_000;
@@ -89,8 +90,10 @@ fn app_json(app: &AppRecord, with_secret: bool) -> serde_json::Value {
 
 async fn create_app(
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Input(f): Input<AppForm>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    node.throttles.apps_per_ip.check(&peer.ip())?;
     let name = f
         .client_name
         .filter(|n| !n.trim().is_empty())
@@ -201,15 +204,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn token(
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Input(f): Input<TokenForm>,
 ) -> Response {
-    match issue_token(&node, &headers, f).await {
+    match issue_token(&node, peer.ip(), &headers, f).await {
         Ok(r) | Err(r) => r,
     }
 }
 
-async fn issue_token(node: &Node, headers: &HeaderMap, f: TokenForm) -> Result<Response, Response> {
+async fn issue_token(
+    node: &Node,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    f: TokenForm,
+) -> Result<Response, Response> {
     let app = authenticate_client(node, headers, &f).await?;
     let requested = f.scope.clone().filter(|s| !s.trim().is_empty());
     let (account_id, scopes) = match f.grant_type.as_deref() {
@@ -222,7 +231,7 @@ async fn issue_token(node: &Node, headers: &HeaderMap, f: TokenForm) -> Result<R
                     "username and password are required",
                 ));
             };
-            let account = verify_password(node, user, pass)
+            let account = verify_password(node, ip, user, pass)
                 .await
                 .map_err(IntoResponse::into_response)?;
             let Some(account) = account else {
@@ -456,11 +465,13 @@ async fn authorize_page(
 
 async fn authorize(
     State(node): State<Node>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Input(f): Input<AuthorizeForm>,
 ) -> ApiResult<Response> {
     let (app, redirect, scopes) = check_request(&node, &f).await?;
     let account = verify_password(
         &node,
+        peer.ip(),
         f.username.as_deref().unwrap_or(""),
         f.password.as_deref().unwrap_or(""),
     )
