@@ -68,6 +68,14 @@ impl Node {
         config: config::Config,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Node> {
+        anyhow::ensure!(
+            config.reader_queue_bytes >= hub::largest_frame(config.max_chars),
+            "TIDINGS_READER_QUEUE_BYTES ({}) must hold the largest frame a notice of \
+             TIDINGS_MAX_CHARS ({}) characters can make ({} bytes)",
+            config.reader_queue_bytes,
+            config.max_chars,
+            hub::largest_frame(config.max_chars)
+        );
         let site = Arc::new(domain::Site::new(&config.public_url()));
         let store = store::open(&config.database_url, (*site).clone()).await?;
         let metrics = Arc::new(metrics::Metrics::default());
@@ -128,6 +136,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let options = serve::Options::from_config(&config);
     let node = Node::start(config, shutdown.clone()).await?;
     let metrics = node.metrics.clone();
     // Clients such as Mastodon.py ask for `/api/v1/instance/`: trailing slashes are
@@ -137,7 +146,7 @@ pub async fn run(
         api::router(node),
     ));
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    serve::serve(listener, app, shutdown).await;
+    serve::serve(listener, app, options, shutdown).await;
     // WebSockets close themselves on shutdown (1012); give them a moment to say so.
     for _ in 0..50 {
         if metrics

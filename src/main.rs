@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: tidings::config::Config) -> anyhow::Result<()> {
+    tidings::serve::raise_fd_limit();
     let listener = tidings::serve::listen(&config.listen, config.listen_backlog)
         .await
         .with_context(|| {
@@ -58,10 +59,16 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
         } => {
             let site = tidings::domain::Site::new(&config.public_url());
             let store = tidings::store::open(&config.database_url, site).await?;
-            let account =
-                tidings::api::accounts::create_account(&*store, &name, &password, email, admin)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot create {name:?}: {e}"))?;
+            let account = tidings::api::accounts::create_account(
+                &*store,
+                &name,
+                &password,
+                email,
+                admin,
+                tidings::api::accounts::Creator::Operator,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create {name:?}: {e}"))?;
             println!(
                 "created account {} (id {}){}",
                 account.username,

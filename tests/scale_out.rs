@@ -444,3 +444,58 @@ async fn a_reader_resuming_ahead_of_the_bus_gets_each_notice_once() {
     let next = ws_next(&mut ws, WAIT).await.expect("the next notice");
     assert_eq!(next["id"], "2", "position 1 must not come twice: {next}");
 }
+
+/// Wait up to `within` for `reader`'s stream to end; true when it ended (not timed out).
+async fn ends_within(reader: &mut SseReader, within: Duration) -> bool {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < within {
+        if reader.next(within - started.elapsed()).await.is_none() {
+            return started.elapsed() < within;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_loses_its_streams_on_every_node() {
+    let Some((db, redis)) = services().await else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (node(&db, &redis, &p).await, node(&db, &redis, &p).await);
+    let (alice, carol) = (a.register("alice").await, a.register("carol").await);
+    a.follow(&carol, &alice, true).await;
+    let g = a.grant(&carol, "read").await;
+    let mut on_b = SseReader::open(&b, "/api/v1/streaming/user", None, Some(&g.token))
+        .await
+        .2
+        .unwrap();
+    let mut on_a = SseReader::open(&a, "/api/v1/streaming/user", None, Some(&g.token))
+        .await
+        .2
+        .unwrap();
+    let mut ws = ws_connect(&b, Some(&g.token)).await;
+    ws_send(&mut ws, json!({"type": "subscribe", "stream": "user"})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.post_with(&alice, json!({"status": "before", "visibility": "private"}))
+        .await;
+    assert!(on_b.next(WAIT).await.unwrap().data.contains("before"));
+    assert!(on_a.next(WAIT).await.unwrap().data.contains("before"));
+    assert!(ws_next(&mut ws, WAIT).await.is_some());
+
+    a.revoke(&g).await;
+    assert!(
+        ends_within(&mut on_a, Duration::from_secs(2)).await,
+        "node A's stream ends"
+    );
+    assert!(
+        ends_within(&mut on_b, Duration::from_secs(2)).await,
+        "node B's stream ends"
+    );
+    // The WebSocket is closed; nothing posted later reaches it.
+    a.post_with(&alice, json!({"status": "after", "visibility": "private"}))
+        .await;
+    assert_eq!(ws_next(&mut ws, Duration::from_secs(2)).await, None);
+    let (status, _) = b.get_json("/api/v1/timelines/home", Some(&g.token)).await;
+    assert_eq!(status, 401);
+}

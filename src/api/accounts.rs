@@ -35,36 +35,61 @@ pub fn router() -> Router<Node> {
         .route("/api/v1/accounts/{id}/unfollow", post(unfollow))
 }
 
-/// Validate, hash the password off the async threads, and create the account.
+/// Who is creating an account: someone signing up through the API may not take a
+/// reserved name; the operator at a shell may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creator {
+    SignUp,
+    Operator,
+}
+
+/// Validate, hash the password on the password workers, and create the account.
 pub async fn create_account(
     store: &dyn Store,
     name: &str,
     password: &str,
     email: Option<String>,
     admin: bool,
+    creator: Creator,
 ) -> ApiResult<AccountRecord> {
     let mut details = serde_json::Map::new();
-    let username = Username::parse(name);
+    let username = match creator {
+        Creator::SignUp => Username::parse_new(name),
+        Creator::Operator => Username::parse(name),
+    };
     let password = Password::parse(password);
-    if let Err(e) = &username {
+    let email = email
+        .filter(|e| !e.is_empty())
+        .map(|e| crate::domain::validate::email(&e))
+        .transpose();
+    let mut refuse = |field: &str, code: &str, e: &crate::domain::validate::Invalid| {
         details.insert(
-            "username".into(),
-            json!([{ "error": "ERR_INVALID", "description": e.to_string() }]),
+            field.into(),
+            json!([{ "error": code, "description": e.to_string() }]),
         );
+    };
+    if let Err(e) = &username {
+        let code = if e.0 == "is reserved" {
+            "ERR_RESERVED"
+        } else {
+            "ERR_INVALID"
+        };
+        refuse("username", code, e);
     }
     if let Err(e) = &password {
-        details.insert(
-            "password".into(),
-            json!([{ "error": "ERR_TOO_SHORT", "description": e.to_string() }]),
-        );
+        let code = if e.0.contains("long") {
+            "ERR_TOO_LONG"
+        } else {
+            "ERR_TOO_SHORT"
+        };
+        refuse("password", code, e);
     }
-    if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        details.insert(
-            "email".into(),
-            json!([{ "error": "ERR_INVALID", "description": "is invalid" }]),
-        );
+    if let Err(e) = &email {
+        refuse("email", "ERR_INVALID", e);
     }
-    let (Ok(username), Ok(password), true) = (username, password, details.is_empty()) else {
+    let (Ok(username), Ok(password), Ok(email), true) =
+        (username, password, email, details.is_empty())
+    else {
         return Err(ApiError::Unprocessable(
             "Validation failed".into(),
             Some(Value::Object(details)),
@@ -74,13 +99,21 @@ pub async fn create_account(
         .hash(password.expose().to_string())
         .await?;
     let account = store
-        .create_account(NewAccount { username: username.as_str().to_string(), email: email.map(|e| e.to_lowercase()), password_hash: hash, is_admin: admin })
+        .create_account(NewAccount {
+            username: username.as_str().to_string(),
+            email,
+            password_hash: hash,
+            is_admin: admin,
+        })
         .await
         .map_err(|e| match e {
-            StoreError::Taken(_) => ApiError::Unprocessable(
-                "Validation failed: Username has already been taken".into(),
-                Some(json!({ "username": [{ "error": "ERR_TAKEN", "description": "has already been taken" }] })),
-            ),
+            StoreError::Taken(field) => {
+                let label = if field == "email" { "E-mail" } else { "Username" };
+                ApiError::Unprocessable(
+                    format!("Validation failed: {label} has already been taken"),
+                    Some(json!({ field: [{ "error": "ERR_TAKEN", "description": "has already been taken" }] })),
+                )
+            }
             other => other.into(),
         })?;
     Ok(account)
@@ -145,6 +178,7 @@ async fn register(
         f.password.as_deref().unwrap_or(""),
         f.email,
         false,
+        Creator::SignUp,
     )
     .await?;
     let scopes = auth.0.0.scopes.clone();

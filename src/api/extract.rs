@@ -225,6 +225,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
         let q = parts.uri.query().unwrap_or("");
+        if url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::invalid(
+                "Validation failed: the query contains a NUL character",
+            ));
+        }
         serde_urlencoded::from_str(q)
             .map(Query)
             .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))
@@ -283,9 +290,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
         if !value.is_object() {
             return Err(ApiError::bad_request("The body must be an object"));
         }
+        if has_nul(&value) {
+            // No field of ours may hold one; refused here, before any of them is used
+            // (Postgres cannot store it, and a batch of posts would fail for one).
+            return Err(ApiError::invalid(
+                "Validation failed: a field contains a NUL character",
+            ));
+        }
         serde_json::from_value(value)
             .map(Input)
             .map_err(|e| ApiError::invalid(format!("Validation failed: {e}")))
+    }
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 

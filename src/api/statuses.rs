@@ -41,6 +41,14 @@ struct StatusForm {
     media_ids: Option<serde_json::Value>,
 }
 
+/// An ISO 639 code, or none; anything else is 422.
+fn parse_language(l: Option<String>) -> ApiResult<Option<String>> {
+    l.filter(|l| !l.is_empty())
+        .map(|l| crate::domain::validate::language(&l))
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.0))
+}
+
 fn render(node: &Node, s: &StatusRecord) -> Json<Status> {
     Json(Status::render(s, &node.site))
 }
@@ -98,8 +106,14 @@ async fn create(
             "Validation failed: media attachments are not supported yet",
         ));
     }
-    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars)
-        .map_err(|e| ApiError::invalid(e.0))?;
+    let spoiler_text = f.spoiler_text.unwrap_or_default();
+    let text = NoticeText::with_spoiler(
+        f.status.as_deref().unwrap_or(""),
+        &spoiler_text,
+        node.config.max_chars,
+    )
+    .map_err(|e| ApiError::invalid(e.0))?;
+    let language = parse_language(f.language)?;
     let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
         .map_err(|e| ApiError::invalid(e.0))?;
     let in_reply_to_id = match f.in_reply_to_id.as_deref() {
@@ -126,10 +140,10 @@ async fn create(
         .create_status(NewStatus {
             account_id: me.id,
             text: text.as_str().to_string(),
-            spoiler_text: f.spoiler_text.unwrap_or_default(),
+            spoiler_text,
             sensitive: f.sensitive.unwrap_or(false),
             visibility: visibility.as_str(),
-            language: f.language.filter(|l| !l.is_empty()),
+            language,
             in_reply_to_id,
             idempotency_key,
         })
@@ -155,16 +169,22 @@ async fn edit(
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
     let s = own(&node, parse_id(&id)?, me).await?;
-    let text = NoticeText::parse(f.status.as_deref().unwrap_or(""), node.config.max_chars)
-        .map_err(|e| ApiError::invalid(e.0))?;
+    let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
+    let text = NoticeText::with_spoiler(
+        f.status.as_deref().unwrap_or(""),
+        &spoiler_text,
+        node.config.max_chars,
+    )
+    .map_err(|e| ApiError::invalid(e.0))?;
+    let language = parse_language(f.language)?;
     let edited = node
         .store
         .edit_status(StatusChange {
             status_id: s.id,
             text: text.as_str().to_string(),
-            spoiler_text: f.spoiler_text.unwrap_or(s.spoiler_text),
+            spoiler_text,
             sensitive: f.sensitive.unwrap_or(s.sensitive),
-            language: f.language.filter(|l| !l.is_empty()),
+            language,
         })
         .await?;
     let mut edited = edited;

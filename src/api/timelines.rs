@@ -88,6 +88,7 @@ async fn tag(
     uri: Uri,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    crate::domain::validate::no_controls("Tag", &tag).map_err(|e| ApiError::invalid(e.0))?;
     let tag = normalize_tag(&tag);
     if tag.is_empty() {
         return Err(ApiError::NotFound);

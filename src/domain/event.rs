@@ -12,6 +12,10 @@ pub enum EventKind {
     StatusUpdate,
     #[serde(rename = "delete")]
     Delete,
+    /// Not for readers: a token was revoked (payload: its id). It travels the event path
+    /// so that every node closes that token's streams; it belongs to no stream.
+    #[serde(rename = "tidings.revoke")]
+    Revoke,
 }
 
 impl EventKind {
@@ -20,6 +24,7 @@ impl EventKind {
             EventKind::Update => "update",
             EventKind::StatusUpdate => "status.update",
             EventKind::Delete => "delete",
+            EventKind::Revoke => "tidings.revoke",
         }
     }
 
@@ -28,6 +33,7 @@ impl EventKind {
             "update" => Some(EventKind::Update),
             "status.update" => Some(EventKind::StatusUpdate),
             "delete" => Some(EventKind::Delete),
+            "tidings.revoke" => Some(EventKind::Revoke),
             _ => None,
         }
     }

@@ -6,6 +6,13 @@
 //! A reader whose outbox passes its byte limit is marked overflowed and dropped from
 //! delivery; its connection closes with [`SLOW_CLOSE_CODE`] and it may resume.
 //!
+//! No single frame can overflow a queue: a notice is at most `TIDINGS_MAX_CHARS`
+//! characters with its content warning, and its largest frame is at most
+//! [`BYTES_PER_CHAR`] bytes per character plus [`FRAME_OVERHEAD`] (escaping in HTML, then
+//! JSON, then JSON again inside a WebSocket frame). The node refuses to start with a
+//! reader queue smaller than that ([`largest_frame`]), so only a reader that has really
+//! fallen behind is ever dropped.
+//!
 //! This module must not know SQL or Redis.
 
 pub mod frames;
@@ -16,6 +23,19 @@ use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
+
+/// Worst-case bytes one character of a notice can take in a frame (a `"` in a content
+/// warning is `\\\"` inside the WebSocket payload string; `&quot;` in the HTML).
+pub const BYTES_PER_CHAR: usize = 16;
+/// Everything in a Status besides its text: the account, tags, mentions, links.
+pub const FRAME_OVERHEAD: usize = 16 * 1024;
+
+/// The largest frame a notice of `max_chars` characters can make.
+pub fn largest_frame(max_chars: usize) -> usize {
+    max_chars
+        .saturating_mul(BYTES_PER_CHAR)
+        .saturating_add(FRAME_OVERHEAD)
+}
 
 /// WebSocket close code for a reader that fell too far behind (private-use range).
 pub const SLOW_CLOSE_CODE: u16 = 4008;
@@ -78,8 +98,12 @@ pub struct Outbox {
     queued: AtomicUsize,
     limit: usize,
     overflowed: AtomicBool,
-    /// Woken on overflow, so a writer blocked on a slow socket gives up at once.
-    pub overflow: Notify,
+    /// Set with `overflowed` when the connection's token was revoked: it closes too.
+    revoked: AtomicBool,
+    /// Woken on overflow (and revocation), so a writer blocked on a slow socket gives up
+    /// at once. Shared with the HTTP connection for SSE, which is closed on it even while
+    /// its body is not being polled (a reader that stopped reading).
+    pub overflow: Arc<Notify>,
     direct: Option<Arc<dyn DirectSink>>,
 }
 
@@ -92,13 +116,23 @@ struct Queue {
 
 impl Outbox {
     pub fn new(limit: usize, direct: Option<Arc<dyn DirectSink>>) -> (Arc<Outbox>, OutboxReceiver) {
+        Self::with_overflow(limit, direct, Arc::new(Notify::new()))
+    }
+
+    /// An outbox that wakes `overflow` when it overflows or is revoked.
+    pub fn with_overflow(
+        limit: usize,
+        direct: Option<Arc<dyn DirectSink>>,
+        overflow: Arc<Notify>,
+    ) -> (Arc<Outbox>, OutboxReceiver) {
         let o = Arc::new(Outbox {
             state: std::sync::Mutex::new(Queue::default()),
             ready: Notify::new(),
             queued: AtomicUsize::new(0),
             limit,
             overflowed: AtomicBool::new(false),
-            overflow: Notify::new(),
+            revoked: AtomicBool::new(false),
+            overflow,
             direct,
         });
         (o.clone(), OutboxReceiver { outbox: o })
@@ -150,6 +184,20 @@ impl Outbox {
 
     pub fn is_overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// The connection's access was revoked: deliver nothing more, and close.
+    pub fn revoke(&self) {
+        self.revoked.store(true, Ordering::Relaxed);
+        self.overflowed.store(true, Ordering::Relaxed);
+        if let Ok(mut q) = self.state.lock() {
+            q.direct_open = false;
+        }
+        self.overflow.notify_one();
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Relaxed)
     }
 }
 
@@ -215,6 +263,9 @@ pub struct HubStats {
 #[derive(Default)]
 pub struct Hub {
     streams: DashMap<Arc<str>, Vec<Subscriber>>,
+    /// Open connections by the id of the token they presented, so that a revocation
+    /// closes them (see [`Hub::watch_token`]).
+    tokens: DashMap<i64, Vec<Arc<Outbox>>>,
     /// Numbers subscriptions in the order they were registered.
     epoch: AtomicU64,
     pub stats: HubStats,
@@ -238,6 +289,22 @@ impl Drop for SubscriptionGuard {
         self.hub.streams.remove_if_mut(&self.key, |_, subs| {
             subs.retain(|s| !(s.sub == self.sub && Arc::ptr_eq(&s.outbox, &self.outbox)));
             subs.is_empty()
+        });
+    }
+}
+
+/// Keeps a connection registered under its token (see [`Hub::watch_token`]).
+pub struct TokenWatch {
+    hub: Arc<Hub>,
+    token: i64,
+    outbox: Arc<Outbox>,
+}
+
+impl Drop for TokenWatch {
+    fn drop(&mut self) {
+        self.hub.tokens.remove_if_mut(&self.token, |_, v| {
+            v.retain(|o| !Arc::ptr_eq(o, &self.outbox));
+            v.is_empty()
         });
     }
 }
@@ -283,6 +350,16 @@ impl Hub {
         }
     }
 
+    /// Close `outbox`'s connection when token `token` is revoked, until the guard drops.
+    pub fn watch_token(self: &Arc<Self>, token: i64, outbox: &Arc<Outbox>) -> TokenWatch {
+        self.tokens.entry(token).or_default().push(outbox.clone());
+        TokenWatch {
+            hub: self.clone(),
+            token,
+            outbox: outbox.clone(),
+        }
+    }
+
     /// The number of the newest subscription registered so far.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
@@ -295,6 +372,16 @@ impl Hub {
     /// Route one event to this node's subscribers. Called in position order by the
     /// dispatcher only.
     pub fn dispatch(&self, event: &Event) {
+        if event.kind == crate::domain::EventKind::Revoke {
+            if let Some((_, outboxes)) = event
+                .payload
+                .parse::<i64>()
+                .ok()
+                .and_then(|t| self.tokens.remove(&t))
+            {
+                outboxes.iter().for_each(|o| o.revoke());
+            }
+        }
         let mut sse: Option<Bytes> = None;
         let mut delivered = 0u64;
         let mut dropped = 0u64;

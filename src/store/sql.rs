@@ -383,12 +383,28 @@ impl Store for SqlStore {
     }
 
     async fn revoke_token(&self, token_hash: &str, app_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE token_hash = $1 AND app_id = $2")
-            .bind(token_hash)
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut w = self.begin_write().await?;
+        let gone =
+            sqlx::query("DELETE FROM tokens WHERE token_hash = $1 AND app_id = $2 RETURNING id")
+                .bind(token_hash)
+                .bind(app_id)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+        let Some(row) = gone else {
+            w.tx.rollback().await?;
+            return Ok(());
+        };
+        let id: i64 = row.try_get(0)?;
+        // The token's open streams, on every node, end when this event reaches them.
+        sqlx::query(
+            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, '', $3)",
+        )
+        .bind(EventKind::Revoke.as_str())
+        .bind(id.to_string())
+        .bind(crate::domain::now_micros())
+        .execute(&mut *w.tx)
+        .await?;
+        self.commit_write(w, true).await
     }
 
     async fn create_auth_code(&self, c: NewAuthCode) -> Result<()> {
@@ -432,7 +448,10 @@ impl Store for SqlStore {
         .bind(crate::domain::now_micros())
         .fetch_one(&self.pool)
         .await
-        .map_err(taken("username"))?;
+        .map_err(|e| {
+            let on_email = e.to_string().contains("email");
+            taken(if on_email { "email" } else { "username" })(e)
+        })?;
         let id: i64 = row.try_get(0)?;
         self.account(id).await?.ok_or(StoreError::NotFound)
     }

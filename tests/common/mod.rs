@@ -515,3 +515,66 @@ impl TestApp {
         token["access_token"].as_str().unwrap().to_string()
     }
 }
+
+/// A user's token with the app credentials that can revoke it.
+pub struct Grant {
+    pub token: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl TestApp {
+    pub async fn grant(&self, user: &User, scopes: &str) -> Grant {
+        let app: Value = self
+            .http
+            .post(self.url("/api/v1/apps"))
+            .json(&json!({"client_name": "revocable", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (id, secret) = (
+            app["client_id"].as_str().unwrap().to_string(),
+            app["client_secret"].as_str().unwrap().to_string(),
+        );
+        let token: Value = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+                ("username", user.username.as_str()),
+                ("password", "correct horse battery"),
+                ("scope", scopes),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Grant {
+            token: token["access_token"].as_str().unwrap().to_string(),
+            client_id: id,
+            client_secret: secret,
+        }
+    }
+
+    pub async fn revoke(&self, g: &Grant) {
+        let res = self
+            .http
+            .post(self.url("/oauth/revoke"))
+            .form(&[
+                ("client_id", g.client_id.as_str()),
+                ("client_secret", g.client_secret.as_str()),
+                ("token", g.token.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "revoke");
+    }
+}

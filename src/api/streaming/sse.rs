@@ -16,7 +16,9 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 #[derive(Deserialize)]
 pub struct SseParams {
@@ -30,6 +32,8 @@ struct SseState {
     rx: OutboxReceiver,
     guard: SubscriptionGuard,
     _permit: crate::api::limits::StreamPermit,
+    /// Ends the stream when the caller's token is revoked.
+    _token: Option<crate::hub::TokenWatch>,
     _gauge: crate::metrics::ConnectionGauge,
     last_sent: i64,
     replay_after: Option<i64>,
@@ -41,6 +45,7 @@ pub async fn handler(
     State(node): State<Node>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: StreamCaller,
+    kill: Option<axum::Extension<crate::serve::Kill>>,
     Path(stream): Path<String>,
     Query(p): Query<SseParams>,
     headers: HeaderMap,
@@ -54,7 +59,11 @@ pub async fn handler(
         .map(str::to_string)
         .or(p.last_event_id);
     let permit = super::permit(&node, peer.ip(), account)?;
-    let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, None);
+    // The connection closes on overflow or revocation even while hyper is not polling
+    // the body (a reader that stopped reading leaves its socket unwritable).
+    let overflow = kill.map_or_else(|| Arc::new(Notify::new()), |k| k.0.0.clone());
+    let (outbox, rx) = Outbox::with_overflow(node.config.reader_queue_bytes, None, overflow);
+    let token = auth.token_id().map(|t| node.hub.watch_token(t, &outbox));
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
     let start = start_point(&node, last_event_id.as_deref()).await?;
@@ -76,6 +85,7 @@ pub async fn handler(
         rx,
         guard,
         _permit: permit,
+        _token: token,
         _gauge: gauge,
         last_sent,
         replay_after,
@@ -124,8 +134,10 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
             }
             _ = s.heartbeat.tick() => return Some((Ok(Bytes::from_static(b":thump\n\n")), s)),
             _ = outbox.overflow.notified() => {
-                tracing::info!(stream = %s.key, "closing a slow SSE reader");
-                s.node.metrics.slow_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !outbox.is_revoked() {
+                    tracing::info!(stream = %s.key, "closing a slow SSE reader");
+                    s.node.metrics.slow_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 return None;
             }
             _ = s.node.shutdown.cancelled() => return None,
