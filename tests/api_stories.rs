@@ -237,7 +237,7 @@ async fn the_authorization_code_flow_signs_in_through_the_page(b: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("<form"));
+    let (cookie, csrf) = common::csrf_of(page).await;
 
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -255,7 +255,9 @@ async fn the_authorization_code_flow_signs_in_through_the_page(b: Backend) {
             ("code_challenge_method", "S256"),
             ("username", "dina"),
             ("password", "correct horse battery"),
+            ("authenticity_token", &csrf),
         ])
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -298,9 +300,12 @@ async fn the_authorization_code_flow_signs_in_through_the_page(b: Backend) {
             ("redirect_uri", "https://client.example/cb"),
             ("scope", "read"),
             ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
             ("username", "dina"),
             ("password", "correct horse battery"),
+            ("authenticity_token", &csrf),
         ])
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();

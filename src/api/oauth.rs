@@ -59,6 +59,30 @@ fn scopes_within(requested: &str, allowed: &str) -> bool {
         .all(|s| super::extract::scopes_cover(allowed, s))
 }
 
+/// A redirect URI an app may register: `https`, `http` to a loopback address (native
+/// apps, RFC 8252 §7.3), an app's private scheme (`com.example.app:/cb`, §7.1), or the
+/// out-of-band URN. Never `javascript:`, `data:` and the like, which a browser would run.
+fn acceptable_redirect(u: &str) -> bool {
+    if u == OOB {
+        return true;
+    }
+    let Ok(url) = url::Url::parse(u) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        "javascript" | "data" | "vbscript" | "file" | "about" | "blob" | "filesystem" | "ws"
+        | "wss" | "ftp" => false,
+        _ => url.fragment().is_none(),
+    }
+}
+
 #[derive(Deserialize)]
 struct AppForm {
     client_name: Option<String>,
@@ -111,12 +135,10 @@ async fn create_app(
             "Validation failed: Redirect URI can't be blank",
         ));
     }
-    if let Some(bad) = uris
-        .iter()
-        .find(|u| u.as_str() != OOB && url::Url::parse(u).is_err())
-    {
+    if let Some(bad) = uris.iter().find(|u| !acceptable_redirect(u)) {
         return Err(ApiError::invalid(format!(
-            "Validation failed: Redirect URI must be an absolute URI: {bad}"
+            "Validation failed: Redirect URI must be https, http on loopback, an app's own scheme or {OOB}: {}",
+            bad.chars().take(100).collect::<String>()
         )));
     }
     let scopes = f
@@ -261,10 +283,9 @@ async fn issue_token(
                 return Err(invalid());
             };
             let fresh = crate::domain::now_micros() - rec.created_at < CODE_LIFETIME_MICROS;
-            let same_uri = f
-                .redirect_uri
-                .as_deref()
-                .is_none_or(|u| u == rec.redirect_uri);
+            // RFC 6749 §4.1.3: the redirect URI of the request, again (Doorkeeper, and
+            // so Mastodon, always asks for it).
+            let same_uri = f.redirect_uri.as_deref() == Some(rec.redirect_uri.as_str());
             if rec.app_id != app.id
                 || !fresh
                 || !same_uri
@@ -369,6 +390,45 @@ struct AuthorizeForm {
     code_challenge_method: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    /// The sign-in form's CSRF token; must equal the [`CSRF_COOKIE`] set with the page.
+    authenticity_token: Option<String>,
+}
+
+/// Double-submit CSRF: the page sets this cookie and puts the same random value in the
+/// form; a form posted from another site cannot read the cookie to copy it.
+const CSRF_COOKIE: &str = "tidings_csrf";
+
+fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == CSRF_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The headers every sign-in page carries: no framing (clickjacking), no caching, and
+/// the CSRF cookie.
+fn page_headers(node: &Node, token: &str) -> [(header::HeaderName, String); 4] {
+    let secure = if node.site.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'; form-action 'self'".into(),
+        ),
+        (header::X_FRAME_OPTIONS, "DENY".into()),
+        (header::CACHE_CONTROL, "no-store".into()),
+        (
+            header::SET_COOKIE,
+            format!("{CSRF_COOKIE}={token}; Path=/oauth; HttpOnly; SameSite=Strict{secure}"),
+        ),
+    ]
 }
 
 /// Check the client and redirect URI of an authorization request.
@@ -404,8 +464,8 @@ async fn check_request(
     if !valid_scopes(&scopes) || !scopes_within(&scopes, &app.scopes) {
         return Err(ApiError::bad_request("The requested scope is invalid"));
     }
-    if f.code_challenge.is_some() && f.code_challenge_method.as_deref().unwrap_or("S256") != "S256"
-    {
+    // RFC 7636 §4.3: no method means `plain`, which we refuse.
+    if f.code_challenge.is_some() && f.code_challenge_method.as_deref() != Some("S256") {
         return Err(ApiError::bad_request(
             "Only the S256 code_challenge_method is supported",
         ));
@@ -417,10 +477,12 @@ fn sign_in_page(
     f: &AuthorizeForm,
     app_name: &str,
     scopes: &str,
+    csrf: &str,
     problem: Option<&str>,
 ) -> Html<String> {
     let mut hidden = String::new();
     for (k, v) in [
+        ("authenticity_token", &Some(csrf.to_string())),
         ("response_type", &f.response_type),
         ("client_id", &f.client_id),
         ("redirect_uri", &f.redirect_uri),
@@ -458,17 +520,29 @@ fn sign_in_page(
 async fn authorize_page(
     State(node): State<Node>,
     Query(f): Query<AuthorizeForm>,
-) -> ApiResult<Html<String>> {
+) -> ApiResult<Response> {
     let (app, _, scopes) = check_request(&node, &f).await?;
-    Ok(sign_in_page(&f, &app.name, &scopes, None))
+    let csrf = random_secret();
+    Ok((
+        page_headers(&node, &csrf),
+        sign_in_page(&f, &app.name, &scopes, &csrf, None),
+    )
+        .into_response())
 }
 
 async fn authorize(
     State(node): State<Node>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Input(f): Input<AuthorizeForm>,
 ) -> ApiResult<Response> {
     let (app, redirect, scopes) = check_request(&node, &f).await?;
+    let posted = f.authenticity_token.as_deref().unwrap_or("");
+    if posted.is_empty() || csrf_cookie(&headers).as_deref() != Some(posted) {
+        return Err(ApiError::Forbidden(
+            "The sign-in form has expired or did not come from this server; reload it".into(),
+        ));
+    }
     let account = verify_password(
         &node,
         peer.ip(),
@@ -477,12 +551,15 @@ async fn authorize(
     )
     .await?;
     let Some(account) = account else {
+        let csrf = random_secret();
         return Ok((
             StatusCode::UNAUTHORIZED,
+            page_headers(&node, &csrf),
             sign_in_page(
                 &f,
                 &app.name,
                 &scopes,
+                &csrf,
                 Some("Invalid username or password."),
             ),
         )

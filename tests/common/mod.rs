@@ -578,3 +578,22 @@ impl TestApp {
         assert_eq!(res.status(), 200, "revoke");
     }
 }
+
+/// The CSRF cookie (as a `Cookie` header value) and form token of a sign-in page.
+pub async fn csrf_of(page: reqwest::Response) -> (String, String) {
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .expect("the sign-in page sets its CSRF cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = page.text().await.unwrap();
+    let marker = "name=\"authenticity_token\" value=\"";
+    let at = html.find(marker).expect("the form carries a CSRF token") + marker.len();
+    let token = html[at..].split('"').next().unwrap().to_string();
+    (cookie, token)
+}
