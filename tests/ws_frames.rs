@@ -213,7 +213,9 @@ impl Raw {
 }
 
 async fn app() -> TestApp {
-    spawn(Backend::Sqlite).await.expect("SQLite is always there")
+    spawn(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there")
 }
 
 /// Each of these first frames ends the connection with `code`.
@@ -241,7 +243,10 @@ async fn control_frames_over_125_bytes_or_fragmented_close_with_1002() {
             ),
             ("ping without FIN", masked(PING, b"hi")),
             ("pong without FIN", masked(PONG, b"")),
-            ("close without FIN", masked(CLOSE, &close_payload(1000, b""))),
+            (
+                "close without FIN",
+                masked(CLOSE, &close_payload(1000, b"")),
+            ),
         ],
         1002,
     )
@@ -258,8 +263,7 @@ async fn control_frames_over_125_bytes_or_fragmented_close_with_1002() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_frames_are_checked_and_only_valid_codes_are_echoed() {
     let app = app().await;
-    let mut bad: Vec<(String, Vec<u8>)> =
-        vec![("one byte".into(), masked(FIN | CLOSE, &[0x03]))];
+    let mut bad: Vec<(String, Vec<u8>)> = vec![("one byte".into(), masked(FIN | CLOSE, &[0x03]))];
     for code in [
         0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
     ] {
@@ -281,8 +285,11 @@ async fn close_frames_are_checked_and_only_valid_codes_are_echoed() {
     .await;
     for code in [1000, 1001, 1002, 1003, 1007, 1011, 3000, 3999, 4000, 4999] {
         let mut ws = Raw::open(&app).await;
-        ws.send(&masked(FIN | CLOSE, &close_payload(code, "fin ✓".as_bytes())))
-            .await;
+        ws.send(&masked(
+            FIN | CLOSE,
+            &close_payload(code, "fin ✓".as_bytes()),
+        ))
+        .await;
         assert_eq!(ws.closed_with().await, Some(code), "code {code} is echoed");
     }
     let mut ws = Raw::open(&app).await;
@@ -337,7 +344,10 @@ async fn a_message_over_the_limit_closes_with_1009() {
     each_closes_with(
         &app,
         &[
-            ("a frame over the limit", masked(FIN | BINARY, &vec![0; limit + 1])),
+            (
+                "a frame over the limit",
+                masked(FIN | BINARY, &vec![0; limit + 1]),
+            ),
             ("a header saying 1 TiB", huge_header),
             (
                 "fragments adding up to more",
@@ -364,14 +374,22 @@ async fn a_message_over_the_limit_closes_with_1009() {
 async fn framing_errors_close_with_1002() {
     let app = app().await;
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
-    for (rsv, name) in [(0x40u8, "RSV1"), (0x20, "RSV2"), (0x10, "RSV3"), (0x70, "RSV1-3")] {
+    for (rsv, name) in [
+        (0x40u8, "RSV1"),
+        (0x20, "RSV2"),
+        (0x10, "RSV3"),
+        (0x70, "RSV1-3"),
+    ] {
         cases.push((format!("{name} on text"), masked(FIN | rsv | TEXT, b"x")));
         cases.push((format!("{name} on ping"), masked(FIN | rsv | PING, b"")));
     }
     for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
         cases.push((format!("opcode {op:#x}"), masked(FIN | op, b"")));
     }
-    cases.push(("continuation without a start".into(), masked(FIN | CONT, b"x")));
+    cases.push((
+        "continuation without a start".into(),
+        masked(FIN | CONT, b"x"),
+    ));
     cases.push((
         "unfinished continuation without a start".into(),
         masked(CONT, b"x"),
@@ -403,9 +421,8 @@ async fn valid_framing_is_understood_in_every_form() {
     );
     ws.send(&masked(FIN | BINARY, b"\x00\xff")).await;
     // The 16-bit and 64-bit length forms, a message in many fragments, one byte at a time.
-    let nope = |pad: usize| {
-        format!("{{\"type\":\"nope\",\"pad\":\"{}\"}}", "x".repeat(pad)).into_bytes()
-    };
+    let nope =
+        |pad: usize| format!("{{\"type\":\"nope\",\"pad\":\"{}\"}}", "x".repeat(pad)).into_bytes();
     ws.send(&masked(FIN | TEXT, &nope(300))).await;
     let mut long_form = masked(FIN | TEXT, &nope(10));
     let payload = long_form.split_off(6);
@@ -435,7 +452,8 @@ async fn valid_framing_is_understood_in_every_form() {
     let pong = ws.frame(WAIT).await.unwrap();
     assert_eq!((pong.first, pong.payload.len()), (FIN | PONG, 0));
     // And a normal close.
-    ws.send(&masked(FIN | CLOSE, &close_payload(1000, b"bye"))).await;
+    ws.send(&masked(FIN | CLOSE, &close_payload(1000, b"bye")))
+        .await;
     assert_eq!(ws.closed_with().await, Some(1000));
 }
 
@@ -476,7 +494,12 @@ async fn a_bad_handshake_is_refused_before_switching_protocols() {
         "{headers:?}"
     );
     assert!(body["error"].is_string(), "{body}");
-    for key in ["abc", "", "MDEyMzQ1Njc4OWFiY2RlZmdoaWo=", "!!!!!!!!!!!!!!!!!!!!!!!="] {
+    for key in [
+        "abc",
+        "",
+        "MDEyMzQ1Njc4OWFiY2RlZmdoaWo=",
+        "!!!!!!!!!!!!!!!!!!!!!!!=",
+    ] {
         let (status, _, body) = handshake_with(
             &app,
             &upgrade_request(
@@ -511,9 +534,12 @@ async fn an_upgrade_that_cannot_be_taken_over_is_refused_before_101() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let node = tidings::Node::start(tidings::config::Config::for_database(&url), shutdown.clone())
-        .await
-        .unwrap();
+    let node = tidings::Node::start(
+        tidings::config::Config::for_database(&url),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     // Called as a plain service: no hyper connection, so no upgrade handle.
     let req = axum::http::Request::get("/api/v1/streaming")
         .header("upgrade", "websocket")
@@ -537,7 +563,12 @@ async fn an_upgrade_that_cannot_be_taken_over_is_refused_before_101() {
 /// Flood 125-byte pings without reading a pong, until the socket takes no more.
 async fn flood_pings(ws: &mut Raw) {
     let ping = masked(FIN | PING, &[b'p'; 125]);
-    let burst: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 512).collect();
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 512)
+        .collect();
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
         match tokio::time::timeout(Duration::from_millis(500), ws.tcp.write_all(&burst)).await {
@@ -612,7 +643,11 @@ async fn a_client_flooding_pings_without_reading_is_closed() {
         "the server still holds the connection of a client that reads nothing"
     );
     let (frames, torn, clean) = read_to_end(&mut ws, Duration::from_secs(10)).await;
-    assert!(frames.iter().all(|f| f.opcode() == PONG || f.opcode() == CLOSE));
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.opcode() == PONG || f.opcode() == CLOSE)
+    );
     if clean {
         assert!(torn.is_empty(), "no torn frame before a clean end");
     }
@@ -700,7 +735,8 @@ async fn a_subscription_whose_history_cannot_be_read_can_be_made_again() {
         .execute(&mut db)
         .await
         .unwrap();
-    let sub = json!({"type": "subscribe", "stream": "hashtag", "tag": "blip", "last_event_id": "0"});
+    let sub =
+        json!({"type": "subscribe", "stream": "hashtag", "tag": "blip", "last_event_id": "0"});
     ws.send_text(sub.clone()).await;
     let err = ws.json(WAIT).await.expect("an error frame");
     assert_eq!(err["status"], 503, "{err}");

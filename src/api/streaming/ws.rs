@@ -107,7 +107,10 @@ impl IntoResponse for Refusal {
             Refusal::BadRequest(m) => ApiError::bad_request(m).into_response(),
             Refusal::Version => (
                 StatusCode::UPGRADE_REQUIRED,
-                [(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"))],
+                [(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                )],
                 axum::Json(serde_json::json!({
                     "error": "This endpoint speaks WebSocket version 13"
                 })),
@@ -346,8 +349,8 @@ impl Conn {
                 _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
                 _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
             };
-            if let Some(end) = self.settle(flow).await {
-                return end;
+            if self.settle(flow).await {
+                return;
             }
             let step = tokio::select! {
                 _ = &mut cancelled => Err(Flow::Close(1012, "server restarting")),
@@ -367,30 +370,27 @@ impl Conn {
                     _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
                 },
             };
-            if let Some(end) = self.settle(flow).await {
-                return end;
+            if self.settle(flow).await {
+                return;
             }
         }
     }
 
-    /// Carry out a step's outcome; `Some` when the connection is over.
-    async fn settle(&mut self, flow: std::io::Result<Flow>) -> Option<()> {
+    /// Carry out a step's outcome; `true` when the connection is over.
+    async fn settle(&mut self, flow: std::io::Result<Flow>) -> bool {
         match flow {
-            Ok(Flow::Continue) => None,
-            Ok(Flow::Close(code, reason)) => Some(self.close(code, reason).await),
-            Ok(Flow::End) => Some(()),
+            Ok(Flow::Continue) => return false,
+            Ok(Flow::Close(code, reason)) => self.close(code, reason).await,
+            Ok(Flow::End) => {}
             // The reader took nothing for WRITE_STALL: waiting for the close frame to go
             // out as well would only double the wait.
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 self.count_slow();
-                let bye = wire::close(SLOW_CLOSE_CODE, "slow");
-                Some(self.let_go(Some(bye)))
+                self.let_go(Some(wire::close(SLOW_CLOSE_CODE, "slow")));
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "client gone");
-                Some(())
-            }
+            Err(e) => tracing::debug!(error = %e, "client gone"),
         }
+        true
     }
 
     /// One step of the connection: a client message, deliveries, or a ping.
@@ -414,7 +414,8 @@ impl Conn {
             Step::Client(Ok(Incoming::Binary)) => {}
             Step::Client(Ok(Incoming::Close(code))) => {
                 // The reader checked the code: it is one we may echo.
-                self.own_write(wire::close(code.unwrap_or(1000), "")).await?;
+                self.own_write(wire::close(code.unwrap_or(1000), ""))
+                    .await?;
                 return Ok(Flow::End);
             }
             Step::Client(Err(e)) => {
@@ -522,14 +523,17 @@ impl Conn {
     /// takes nothing for [`WRITE_STALL`] fails the write with `TimedOut`.
     async fn flush_pending(&mut self) -> IoResult {
         while !self.pending.is_empty() {
-            match tokio::time::timeout(WRITE_STALL, self.tcp.writable()).await {
-                Ok(r) => r?,
-                Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-            }
+            // Write first, wait only when the socket is full: the timer is set up on the
+            // slow path alone, not for every frame.
             match self.tcp.try_write(&self.pending) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => bytes::Buf::advance(&mut self.pending, n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    match tokio::time::timeout(WRITE_STALL, self.tcp.writable()).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -710,9 +714,7 @@ impl Conn {
                     // Not kept at a position short of the history: dropping the guard
                     // ends the subscription, so subscribing again starts cleanly.
                     drop(guard);
-                    return self
-                        .raw_write(wire::text(HISTORY_UNAVAILABLE))
-                        .await;
+                    return self.raw_write(wire::text(HISTORY_UNAVAILABLE)).await;
                 }
                 upto
             }
