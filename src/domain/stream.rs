@@ -4,7 +4,7 @@
 //! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`. The
 //! store records each event's keys; the hub routes by key; replay filters by key.
 
-use super::text::normalize_tag;
+use super::text::{is_tag, normalize_tag};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StreamKey {
@@ -20,6 +20,8 @@ pub enum StreamKey {
 pub enum StreamError {
     Unknown,
     MissingTag,
+    /// A tag with characters no tag has (`:`, spaces, punctuation).
+    InvalidTag,
     NeedsToken,
 }
 
@@ -28,6 +30,7 @@ impl StreamError {
         match self {
             StreamError::Unknown => "Unknown stream type",
             StreamError::MissingTag => "No tag for stream provided",
+            StreamError::InvalidTag => "Tags are made of letters, digits and underscores",
             StreamError::NeedsToken => "This stream requires an access token",
         }
     }
@@ -39,9 +42,15 @@ impl StreamKey {
     pub fn parse(name: &str, tag: Option<&str>, account: Option<i64>) -> Result<Self, StreamError> {
         let name = name.replace('/', ":");
         let tag = || {
-            tag.map(normalize_tag)
+            let t = tag
+                .map(normalize_tag)
                 .filter(|t| !t.is_empty())
-                .ok_or(StreamError::MissingTag)
+                .ok_or(StreamError::MissingTag)?;
+            if is_tag(&t) {
+                Ok(t)
+            } else {
+                Err(StreamError::InvalidTag)
+            }
         };
         match name.as_str() {
             "public" => Ok(StreamKey::Public),
@@ -166,6 +175,12 @@ mod tests {
             StreamKey::parse("hashtag", None, None),
             Err(StreamError::MissingTag)
         );
+        for bad in ["local:foo", "a b", "x-y", "#"] {
+            assert!(
+                StreamKey::parse("hashtag", Some(bad), None).is_err(),
+                "{bad} is no tag"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub fn normalize_tag(tag: &str) -> String {
     tag.trim_start_matches('#').to_lowercase()
 }
 
+/// Is this (normalised) tag one a notice can carry: word characters only, as
+/// [`tokenize`] finds them? Anything else — a `:` above all, which would make
+/// `hashtag` + `local:x` the stream key of `hashtag:local` + `x` — names no tag.
+pub fn is_tag(tag: &str) -> bool {
+    !tag.is_empty() && tag.chars().all(is_word)
+}
+
 /// Split text into tokens. A tag or mention must start the text or follow a character
 /// that is not part of a word (so `a#b` and `mail@host` are plain text).
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {

@@ -61,9 +61,17 @@ pub fn sse_event_block(e: &Event) -> Bytes {
     sse_block(e.kind.as_str(), &e.payload, Some(e.position))
 }
 
+/// How much of an unservable `last_event_id` the `reset` event echoes: enough to
+/// recognise it, not a way to make the server send back whatever it is sent.
+pub const RESET_ECHO_CHARS: usize = 64;
+
 /// The payload of the `reset` event: the position asked for cannot be served, reload
 /// the view over REST; live events continue after `position`.
 pub fn reset_payload(asked: &str, head: i64) -> String {
+    let asked = match asked.char_indices().nth(RESET_ECHO_CHARS) {
+        Some((end, _)) => &asked[..end],
+        None => asked,
+    };
     serde_json::json!({ "reason": "unknown_position", "last_event_id": asked, "position": head.to_string() })
         .to_string()
 }
@@ -71,6 +79,15 @@ pub fn reset_payload(asked: &str, head: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_echoes_at_most_64_characters_of_what_was_asked() {
+        let long = "é".repeat(1000);
+        let v: serde_json::Value = serde_json::from_str(&reset_payload(&long, 7)).unwrap();
+        assert_eq!(v["last_event_id"], "é".repeat(64));
+        let v: serde_json::Value = serde_json::from_str(&reset_payload("abc", 7)).unwrap();
+        assert_eq!(v["last_event_id"], "abc");
+    }
 
     #[test]
     fn sse_block_cannot_be_broken_by_line_breaks() {

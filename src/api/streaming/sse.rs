@@ -55,8 +55,8 @@ pub async fn handler(
         .map_err(|(c, m)| stream_error(c, m))?;
     let last_event_id = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        // Not ASCII is not a position either: it gets a reset, not silence.
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .or(p.last_event_id);
     let permit = super::permit(&node, peer.ip(), account)?;
     // The connection closes on overflow or revocation even while hyper is not polling

@@ -7,6 +7,16 @@
 //! (an idle connection holds no read or write buffer), and several queued frames go out
 //! in one `write`. Client frames are masked and small (subscribe, pong, close); they are
 //! parsed here with a size limit.
+//!
+//! What the reader refuses, and the close code the connection answers with
+//! ([`WireError::close_code`]):
+//! - 1002 (protocol error): an unmasked frame, reserved bits (RSV1–3) set, a reserved
+//!   opcode, a control frame over 125 bytes or fragmented, a continuation without a
+//!   start or a new data frame inside a fragmented message, a close payload of one
+//!   byte or with a code a client may not send ([`is_valid_close_code`]);
+//! - 1007: text that is not UTF-8 (checked fragment by fragment, so a bad fragment is
+//!   refused without waiting for the rest) or a close reason that is not;
+//! - 1009: a frame or message over [`MAX_CLIENT_MESSAGE`], refused from its header.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha1::{Digest, Sha1};
@@ -75,26 +85,65 @@ pub enum Incoming {
     Binary,
     Ping(Bytes),
     Pong,
+    /// A valid close: its code (one a client may send), or none for an empty payload.
     Close(Option<u16>),
 }
 
+/// Why reading stopped. The refusals carry the close code to answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("connection closed")]
     Eof,
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The client broke the framing rules: close 1002.
     #[error("protocol error: {0}")]
     Protocol(&'static str),
+    /// A text message or a close reason that is not UTF-8: close 1007.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// A message over [`MAX_CLIENT_MESSAGE`]: close 1009.
+    #[error("message too big")]
+    TooBig,
+}
+
+impl WireError {
+    /// The close frame's code and reason for a refusal; `None` when the client is gone.
+    pub fn close_code(&self) -> Option<(u16, &'static str)> {
+        match self {
+            WireError::Protocol(why) => Some((1002, why)),
+            WireError::InvalidUtf8 => Some((1007, "invalid UTF-8")),
+            WireError::TooBig => Some((1009, "message too big")),
+            WireError::Eof | WireError::Io(_) => None,
+        }
+    }
+}
+
+/// Close codes a client may send (RFC 6455 §7.4): the defined ones that are not
+/// reserved for the server side or for reporting, and the registered and private
+/// ranges. 1012–1014 are the server's (restart, try again, bad gateway).
+pub fn is_valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+}
+
+/// A message being assembled from fragments.
+struct Partial {
+    opcode: u8,
+    data: Vec<u8>,
+    /// For text: how much of `data` is known to be valid UTF-8 (an incomplete
+    /// character at the end of a fragment waits for the next one).
+    checked: usize,
 }
 
 /// Reads client frames. Its buffer is empty and unallocated between messages, and
 /// [`FrameReader::next`] is cancel-safe: partial input stays in the buffer.
+///
+/// Bounded: it buffers at most one frame of [`MAX_CLIENT_MESSAGE`] bytes and one
+/// message of as many; anything larger is refused from its header.
 #[derive(Default)]
 pub struct FrameReader {
     buf: BytesMut,
-    /// A fragmented message being assembled.
-    partial: Option<(u8, Vec<u8>)>,
+    partial: Option<Partial>,
 }
 
 impl FrameReader {
@@ -155,20 +204,43 @@ impl FrameReader {
             if b[0] & 0x70 != 0 {
                 return Err(WireError::Protocol("reserved bits set"));
             }
+            let control = opcode & 0x08 != 0;
+            match opcode {
+                OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG => {}
+                _ => return Err(WireError::Protocol("reserved opcode")),
+            }
             if !masked {
                 return Err(WireError::Protocol("client frames must be masked"));
             }
-            let (len, mut at) = match b[1] & 0x7F {
-                126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-                127 if b.len() >= 10 => (
-                    u64::from_be_bytes(b[2..10].try_into().unwrap_or_default()) as usize,
-                    10,
-                ),
+            let short = b[1] & 0x7F;
+            if control && (!fin || short > 125) {
+                return Err(WireError::Protocol(if fin {
+                    "control frame over 125 bytes"
+                } else {
+                    "fragmented control frame"
+                }));
+            }
+            let (len, mut at) = match short {
+                126 if b.len() >= 4 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                127 if b.len() >= 10 => {
+                    let mut n = [0u8; 8];
+                    n.copy_from_slice(&b[2..10]);
+                    (u64::from_be_bytes(n), 10)
+                }
                 126 | 127 => return Ok(None),
-                n => (n as usize, 2),
+                n => (u64::from(n), 2),
             };
-            if len > MAX_CLIENT_MESSAGE {
-                return Err(WireError::Protocol("message too big"));
+            let Some(len) = usize::try_from(len)
+                .ok()
+                .filter(|n| *n <= MAX_CLIENT_MESSAGE)
+            else {
+                return Err(WireError::TooBig);
+            };
+            if !control {
+                let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
+                if so_far + len > MAX_CLIENT_MESSAGE {
+                    return Err(WireError::TooBig);
+                }
             }
             if b.len() < at + 4 + len {
                 return Ok(None);
@@ -183,41 +255,68 @@ impl FrameReader {
             match opcode {
                 OP_PING => return Ok(Some(Incoming::Ping(Bytes::from(payload)))),
                 OP_PONG => return Ok(Some(Incoming::Pong)),
-                OP_CLOSE => {
-                    let code =
-                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                    return Ok(Some(Incoming::Close(code)));
-                }
-                OP_TEXT | OP_BINARY | OP_CONT => {
-                    let (kind, mut data) = match (opcode, self.partial.take()) {
-                        (OP_CONT, Some(p)) => p,
-                        (OP_CONT, None) => {
-                            return Err(WireError::Protocol("continuation without a start"));
-                        }
-                        (_, Some(_)) => {
-                            return Err(WireError::Protocol("new message inside a fragmented one"));
-                        }
-                        (op, None) => (op, Vec::new()),
-                    };
-                    data.extend_from_slice(&payload);
-                    if data.len() > MAX_CLIENT_MESSAGE {
-                        return Err(WireError::Protocol("message too big"));
+                OP_CLOSE => return close_payload(&payload).map(Some),
+                _ => {
+                    if let Some(msg) = self.data_frame(opcode, fin, payload)? {
+                        return Ok(Some(msg));
                     }
-                    if !fin {
-                        self.partial = Some((kind, data));
-                        continue;
-                    }
-                    return Ok(Some(if kind == OP_TEXT {
-                        Incoming::Text(
-                            String::from_utf8(data)
-                                .map_err(|_| WireError::Protocol("text is not UTF-8"))?,
-                        )
-                    } else {
-                        Incoming::Binary
-                    }));
                 }
-                _ => return Err(WireError::Protocol("unknown opcode")),
             }
+        }
+    }
+
+    /// Add a data frame to the message being assembled; the message once it is whole.
+    fn data_frame(
+        &mut self,
+        opcode: u8,
+        fin: bool,
+        payload: Vec<u8>,
+    ) -> Result<Option<Incoming>, WireError> {
+        let mut p = match (opcode, self.partial.take()) {
+            (OP_CONT, Some(mut p)) => {
+                p.data.extend_from_slice(&payload);
+                p
+            }
+            (OP_CONT, None) => return Err(WireError::Protocol("continuation without a start")),
+            (_, Some(_)) => return Err(WireError::Protocol("new message inside a fragmented one")),
+            (op, None) => Partial {
+                opcode: op,
+                data: payload,
+                checked: 0,
+            },
+        };
+        if p.opcode == OP_TEXT {
+            // Only the new bytes (and an incomplete character before them) are checked.
+            match std::str::from_utf8(&p.data[p.checked..]) {
+                Ok(_) => p.checked = p.data.len(),
+                Err(e) if e.error_len().is_none() && !fin => p.checked += e.valid_up_to(),
+                Err(_) => return Err(WireError::InvalidUtf8),
+            }
+        }
+        if !fin {
+            self.partial = Some(p);
+            return Ok(None);
+        }
+        Ok(Some(if p.opcode == OP_TEXT {
+            Incoming::Text(String::from_utf8(p.data).map_err(|_| WireError::InvalidUtf8)?)
+        } else {
+            Incoming::Binary
+        }))
+    }
+}
+
+/// A close frame's payload: empty, or a valid code and a UTF-8 reason.
+fn close_payload(payload: &[u8]) -> Result<Incoming, WireError> {
+    match payload {
+        [] => Ok(Incoming::Close(None)),
+        [_] => Err(WireError::Protocol("close payload of one byte")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !is_valid_close_code(code) {
+                return Err(WireError::Protocol("invalid close code"));
+            }
+            std::str::from_utf8(reason).map_err(|_| WireError::InvalidUtf8)?;
+            Ok(Incoming::Close(Some(code)))
         }
     }
 }
@@ -297,7 +396,7 @@ mod tests {
         let mut io = &big[..];
         assert!(matches!(
             FrameReader::default().next(&mut io).await,
-            Err(WireError::Protocol(_))
+            Err(WireError::TooBig)
         ));
     }
 }

@@ -5,10 +5,28 @@
 //! `{"stream":[…],"event":…,"payload":…,"id":"<position>"}` and error frames
 //! `{"error":…,"status":400}` (the connection stays open).
 //!
-//! Close codes: 1012 when the node shuts down (reconnect elsewhere), [`SLOW_CLOSE_CODE`]
-//! (4008, "slow") when the reader fell behind past its queue limit, 1011 after two
-//! unanswered pings, 1002 on a protocol error. In every case the client may resume from
-//! its last position.
+//! Handshake: a request that is not a WebSocket upgrade over HTTP/1.1, or whose
+//! `Sec-WebSocket-Key` is not 16 bytes of base64, gets 400; another
+//! `Sec-WebSocket-Version` gets 426 with `Sec-WebSocket-Version: 13`; each with a
+//! `{"error": …}` body. A connection that could not be taken over after a 101 is refused
+//! before it (500).
+//!
+//! Close codes the server sends:
+//! - 1002 on a protocol error, 1007 on text or a close reason that is not UTF-8, 1009
+//!   on a message over the size limit (see [`super::wire`]);
+//! - [`SLOW_CLOSE_CODE`] (4008, "slow") when the reader fell behind past its queue
+//!   limit, or took nothing for [`WRITE_STALL`] (a reader that stopped reading, or
+//!   floods pings without reading the pongs);
+//! - 1011 after two unanswered pings (a silent client lasts 60–90 s: pings go out
+//!   every 30 s, from the first tick after it connected);
+//! - 1012 when the node shuts down (reconnect elsewhere);
+//! - the client's own code, echoed, when it closes (only codes a client may send
+//!   reach that far); 1000 when its close frame had none.
+//!
+//! A frame begun is always finished before the close frame. A reader that takes nothing
+//! for the close grace is let go: what is left is handed to the kernel, or, if it cannot
+//! be, the connection is reset — never a clean end after part of a frame. In every case
+//! the client may resume from its last position.
 //!
 //! The connection is one task. Frames come from the hub fully encoded (see
 //! [`super::wire`]); queued frames are written in one `write` when there are several.
@@ -39,6 +57,14 @@ use tokio::sync::watch;
 
 /// How long a closing frame may wait for a slow reader's socket to accept it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// The same on shutdown: the node waits for its connections only a few seconds.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long any write may wait for a socket that takes nothing: a reader that stopped
+/// reading (or floods pings without reading the pongs) is closed after this.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+/// The error frame of a subscription whose history could not be read (it is dropped).
+const HISTORY_UNAVAILABLE: &str =
+    r#"{"error":"Cannot read the stream's history now","status":503}"#;
 /// Frames gathered into one write.
 const COALESCE: usize = 64;
 
@@ -66,7 +92,38 @@ async fn tick(ticks: &mut watch::Receiver<u64>) {
     }
 }
 
-fn is_upgrade(headers: &HeaderMap) -> Option<String> {
+/// Why a handshake is refused (RFC 6455 §4.2.1, §4.2.2, §4.4).
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    /// Not a WebSocket upgrade, a key that is not 16 bytes of base64, HTTP/1.0: 400.
+    BadRequest(&'static str),
+    /// Another version of the protocol: 426 with the version we speak.
+    Version,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::BadRequest(m) => ApiError::bad_request(m).into_response(),
+            Refusal::Version => (
+                StatusCode::UPGRADE_REQUIRED,
+                [(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                )],
+                axum::Json(serde_json::json!({
+                    "error": "This endpoint speaks WebSocket version 13"
+                })),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The client's `Sec-WebSocket-Key`, once the request is a WebSocket version 13 upgrade
+/// over HTTP/1.1 or later.
+fn handshake_key(version: axum::http::Version, headers: &HeaderMap) -> Result<String, Refusal> {
+    use base64::Engine;
     let has = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
@@ -74,19 +131,32 @@ fn is_upgrade(headers: &HeaderMap) -> Option<String> {
         })
     };
     if !has(header::UPGRADE, "websocket") || !has(header::CONNECTION, "upgrade") {
-        return None;
+        return Err(Refusal::BadRequest(
+            "This endpoint takes a WebSocket upgrade (version 13)",
+        ));
+    }
+    if version < axum::http::Version::HTTP_11 {
+        return Err(Refusal::BadRequest("A WebSocket upgrade needs HTTP/1.1"));
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .and_then(|v| v.to_str().ok())
+        .map(str::trim)
         != Some("13")
     {
-        return None;
+        return Err(Refusal::Version);
     }
-    headers
+    let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        .map(str::trim)
+        .unwrap_or("");
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(nonce) if nonce.len() == 16 => Ok(key.to_string()),
+        _ => Err(Refusal::BadRequest(
+            "Sec-WebSocket-Key must be 16 bytes in base64",
+        )),
+    }
 }
 
 pub async fn handler(
@@ -96,10 +166,20 @@ pub async fn handler(
     Query(p): Query<WsParams>,
     mut req: Request,
 ) -> Response {
-    let Some(key) = is_upgrade(req.headers()) else {
-        return ApiError::bad_request("This endpoint takes a WebSocket upgrade (version 13)")
-            .into_response();
+    let key = match handshake_key(req.version(), req.headers()) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
     };
+    // Without hyper's upgrade handle (a server that does not offer upgrades) the
+    // connection could not be taken over after a 101: refuse while we can still answer.
+    if req
+        .extensions()
+        .get::<hyper::upgrade::OnUpgrade>()
+        .is_none()
+    {
+        return ApiError::Internal("WebSocket upgrade is not available on this connection".into())
+            .into_response();
+    }
     let account = auth.account_id();
     if account.is_none() && !node.config.anonymous_streams {
         return ApiError::unauthorized().into_response();
@@ -132,12 +212,23 @@ pub async fn handler(
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         // The raw socket, shared with the hub for direct writes.
-        let Ok(hyper::upgrade::Parts { io, read_buf, .. }) =
-            upgraded.downcast::<TokioIo<TcpStream>>()
-        else {
-            tracing::error!("WebSocket upgrade on a transport that is not TCP");
-            return;
-        };
+        let hyper::upgrade::Parts { io, read_buf, .. } =
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => parts,
+                Err(other) => {
+                    tracing::error!("WebSocket upgrade on a transport that is not TCP");
+                    // Say so rather than vanish: the client may try another node.
+                    use tokio::io::AsyncWriteExt;
+                    let mut io = TokioIo::new(other);
+                    let bye = wire::close(1011, "unsupported transport");
+                    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                        io.write_all(&bye).await?;
+                        io.shutdown().await
+                    })
+                    .await;
+                    return;
+                }
+            };
         let tcp = Arc::new(io.into_inner());
         let _permit = permit;
         let _gauge =
@@ -227,8 +318,15 @@ enum Step {
     Client(Result<Incoming, wire::WireError>),
     Deliver(Option<Delivery>),
     Ping,
-    Overflow,
-    Shutdown,
+}
+
+/// What the connection does after a step.
+enum Flow {
+    Continue,
+    /// Say goodbye with this code and reason.
+    Close(u16, &'static str),
+    /// The client is gone, or has been answered: just end.
+    End,
 }
 
 impl Conn {
@@ -238,106 +336,204 @@ impl Conn {
         let mut cancelled = std::pin::pin!(shutdown.cancelled());
         let mut overflow = std::pin::pin!(outbox.overflow.notified());
         let mut ticks = self.node.ping.clone();
+        // The node's ticker has ticked before: a new connection waits for the next tick,
+        // not the one it was born after (so a silent client lasts 60–90 s, as documented).
+        ticks.borrow_and_update();
         let mut unanswered = 0u8;
         loop {
             // Write out what was queued, then let the hub write directly while we wait.
-            let drained = tokio::select! {
-                r = self.drain_queue(true) => r,
-                _ = &mut overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
+            // Every write races shutdown and overflow, and gives up on a reader that
+            // takes nothing for WRITE_STALL (see `flush_pending`).
+            let flow = tokio::select! {
+                r = self.drain_queue(true) => r.map(|()| Flow::Continue),
+                _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
+                _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
             };
-            if drained.is_err() {
+            if self.settle(flow).await {
                 return;
             }
             let step = tokio::select! {
-                _ = &mut cancelled => Step::Shutdown,
-                _ = &mut overflow => Step::Overflow,
-                m = self.reader.next_tcp(&self.tcp) => Step::Client(m),
-                d = self.rx.recv() => Step::Deliver(d),
-                _ = tick(&mut ticks) => Step::Ping,
+                _ = &mut cancelled => Err(Flow::Close(1012, "server restarting")),
+                _ = &mut overflow => Err(Flow::Close(SLOW_CLOSE_CODE, "slow")),
+                m = self.reader.next_tcp(&self.tcp) => Ok(Step::Client(m)),
+                d = self.rx.recv() => Ok(Step::Deliver(d)),
+                _ = tick(&mut ticks) => Ok(Step::Ping),
             };
             // From here this task writes: the hub queues instead, and whatever it had
             // begun goes out first.
             self.outbox.close_direct();
-            let done: IoResult = match step {
-                Step::Shutdown => return self.close(1012, "server restarting").await,
-                Step::Overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
-                Step::Deliver(None) => return,
-                Step::Deliver(Some(d)) => {
-                    tokio::select! {
-                        r = self.write_deliveries(d) => r,
-                        _ = &mut overflow => return self.close(SLOW_CLOSE_CODE, "slow").await,
-                    }
-                }
-                Step::Ping => {
-                    if unanswered >= 2 {
-                        return self.close(1011, "no pong").await;
-                    }
-                    unanswered += 1;
-                    self.own_write(wire::ping()).await
-                }
-                Step::Client(Ok(Incoming::Text(t))) => match self.drain_queue(false).await {
-                    Ok(()) => Box::pin(self.on_text(&t)).await,
-                    Err(e) => Err(e),
+            let flow = match step {
+                Err(flow) => Ok(flow),
+                Ok(step) => tokio::select! {
+                    r = self.act(step, &mut unanswered) => r,
+                    _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
+                    _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
                 },
-                Step::Client(Ok(Incoming::Ping(p))) => self.own_write(wire::pong(&p)).await,
-                Step::Client(Ok(Incoming::Pong)) => {
-                    unanswered = 0;
-                    Ok(())
-                }
-                Step::Client(Ok(Incoming::Binary)) => Ok(()),
-                Step::Client(Ok(Incoming::Close(code))) => {
-                    let _ = self.own_write(wire::close(code.unwrap_or(1000), "")).await;
-                    return;
-                }
-                Step::Client(Err(wire::WireError::Protocol(why))) => {
-                    return self.close(1002, why).await;
-                }
-                Step::Client(Err(e)) => {
-                    tracing::debug!(error = %e, "client gone");
-                    return;
-                }
             };
-            if done.is_err() {
+            if self.settle(flow).await {
                 return;
             }
         }
     }
 
+    /// Carry out a step's outcome; `true` when the connection is over.
+    async fn settle(&mut self, flow: std::io::Result<Flow>) -> bool {
+        match flow {
+            Ok(Flow::Continue) => return false,
+            Ok(Flow::Close(code, reason)) => self.close(code, reason).await,
+            Ok(Flow::End) => {}
+            // The reader took nothing for WRITE_STALL: waiting for the close frame to go
+            // out as well would only double the wait.
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                self.count_slow();
+                self.let_go(Some(wire::close(SLOW_CLOSE_CODE, "slow")));
+            }
+            Err(e) => tracing::debug!(error = %e, "client gone"),
+        }
+        true
+    }
+
+    /// One step of the connection: a client message, deliveries, or a ping.
+    async fn act(&mut self, step: Step, unanswered: &mut u8) -> std::io::Result<Flow> {
+        match step {
+            Step::Deliver(None) => return Ok(Flow::End),
+            Step::Deliver(Some(d)) => self.write_deliveries(d).await?,
+            Step::Ping => {
+                if *unanswered >= 2 {
+                    return Ok(Flow::Close(1011, "no pong"));
+                }
+                *unanswered += 1;
+                self.own_write(wire::ping()).await?;
+            }
+            Step::Client(Ok(Incoming::Text(t))) => {
+                self.drain_queue(false).await?;
+                Box::pin(self.on_text(&t)).await?;
+            }
+            Step::Client(Ok(Incoming::Ping(p))) => self.own_write(wire::pong(&p)).await?,
+            Step::Client(Ok(Incoming::Pong)) => *unanswered = 0,
+            Step::Client(Ok(Incoming::Binary)) => {}
+            Step::Client(Ok(Incoming::Close(code))) => {
+                // The reader checked the code: it is one we may echo.
+                self.own_write(wire::close(code.unwrap_or(1000), ""))
+                    .await?;
+                return Ok(Flow::End);
+            }
+            Step::Client(Err(e)) => {
+                return Ok(match e.close_code() {
+                    Some((code, why)) => Flow::Close(code, why),
+                    None => {
+                        tracing::debug!(error = %e, "client gone");
+                        Flow::End
+                    }
+                });
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn count_slow(&self) {
+        self.node
+            .metrics
+            .slow_closed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Finish any frame begun, send the close frame, and end. A reader that takes
+    /// nothing for the grace is let go without waiting longer (see [`Conn::let_go`]).
     async fn close(&mut self, code: u16, reason: &str) {
         self.outbox.close_direct();
         if code == SLOW_CLOSE_CODE {
-            self.node
-                .metrics
-                .slow_closed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.count_slow();
         }
-        let frame = wire::close(code, reason);
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        // On shutdown the node waits for its connections only a few seconds.
+        let grace = if code == 1012 {
+            SHUTDOWN_GRACE
+        } else {
+            CLOSE_GRACE
+        };
+        let mut frame = Some(wire::close(code, reason));
+        let sent = tokio::time::timeout(grace, async {
+            self.take_continuation();
             self.flush_pending().await?;
-            // A frame the hub began must be finished before the close frame.
-            let head = self.rx.try_recv().filter(|d| d.sub == CONTINUATION);
-            if let Some(Delivery {
-                frame: Frame::Ws(rest),
-                ..
-            }) = head
-            {
-                self.pending = rest;
-                self.flush_pending().await?;
-            }
-            self.pending = frame;
+            self.pending = frame.take().unwrap_or_default();
             self.flush_pending().await
         })
         .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            self.let_go(frame);
+        }
     }
 
-    /// Write out `pending`. Cancel-safe: progress is kept in `pending`.
+    /// A frame the hub began writing directly must be finished before anything else.
+    fn take_continuation(&mut self) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        if let Some(Delivery {
+            sub: CONTINUATION,
+            frame: Frame::Ws(rest),
+            ..
+        }) = self.rx.try_recv()
+        {
+            self.pending = rest;
+        }
+    }
+
+    /// End a connection whose reader stopped taking bytes, never leaving a torn frame
+    /// followed by a clean end: whatever is left of the frame being written, and the
+    /// close frame, are handed to the kernel — its send buffer made larger for them if
+    /// need be — which delivers them after we let go, should the reader resume. If they
+    /// do not fit, the connection is reset, so the reader sees an error and not an end
+    /// in the middle of a frame.
+    fn let_go(&mut self, close: Option<Bytes>) {
+        self.outbox.close_direct();
+        self.take_continuation();
+        let left = self.pending.len() + close.as_ref().map_or(0, Bytes::len);
+        if left == 0 {
+            return;
+        }
+        let frame_left = self.pending.len();
+        let mut rest = BytesMut::with_capacity(left);
+        rest.extend_from_slice(&self.pending);
+        if let Some(c) = &close {
+            rest.extend_from_slice(c);
+        }
+        self.pending = Bytes::new();
+        let sock = socket2::SockRef::from(&*self.tcp);
+        let mut written = write_now(&sock, &rest);
+        if written < rest.len() {
+            // SO_SNDBUF is doubled by the kernel and capped at `wmem_max`; asking for the
+            // current size plus what is left only ever grows it.
+            if let Ok(size) = sock.send_buffer_size() {
+                let _ = sock.set_send_buffer_size(size / 2 + rest.len() + 4096);
+                if sock.send_buffer_size().is_ok_and(|now| now > size) {
+                    written += write_now(&sock, &rest[written..]);
+                }
+            }
+        }
+        // Whole frames only: the frame being written finished, and the close frame
+        // whole or not at all (ending without one is allowed). Otherwise reset (linger
+        // 0) rather than end cleanly after a torn frame.
+        if written != frame_left && written != rest.len() {
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+    }
+
+    /// Write out `pending`. Cancel-safe: progress is kept in `pending`. A socket that
+    /// takes nothing for [`WRITE_STALL`] fails the write with `TimedOut`.
     async fn flush_pending(&mut self) -> IoResult {
         while !self.pending.is_empty() {
-            self.tcp.writable().await?;
+            // Write first, wait only when the socket is full: the timer is set up on the
+            // slow path alone, not for every frame.
             match self.tcp.try_write(&self.pending) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => bytes::Buf::advance(&mut self.pending, n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    match tokio::time::timeout(WRITE_STALL, self.tcp.writable()).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -490,10 +686,11 @@ impl Conn {
                 .error_frame(429, "Too many subscriptions on this connection")
                 .await;
         }
+        // Anything that is not a position (`true`, `{}`) gets a reset, as over SSE.
         let last_event_id = match msg.last_event_id {
+            None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) => Some(s),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
+            Some(other) => Some(other.to_string()),
         };
         let id = self.next_sub;
         self.next_sub += 1;
@@ -504,17 +701,21 @@ impl Conn {
         let start = match start_point(&self.node, last_event_id.as_deref()).await {
             Ok(s) => s,
             Err(_) => {
-                return self
-                    .error_frame(503, "Cannot read the stream's history now")
-                    .await;
+                return self.raw_write(wire::text(HISTORY_UNAVAILABLE)).await;
             }
         };
         let wire_name = key.wire_name();
         let last_sent = match start {
             Start::Live => 0,
             Start::After(p) => {
-                let upto = self.replay(&key, &wire_name, p, guard.epoch).await?;
+                let (upto, complete) = self.replay(&key, &wire_name, p, guard.epoch).await?;
                 self.replayed_upto = self.replayed_upto.max(upto);
+                if !complete {
+                    // Not kept at a position short of the history: dropping the guard
+                    // ends the subscription, so subscribing again starts cleanly.
+                    drop(guard);
+                    return self.raw_write(wire::text(HISTORY_UNAVAILABLE)).await;
+                }
                 upto
             }
             Start::Reset { asked, head } => {
@@ -537,22 +738,22 @@ impl Conn {
         Ok(())
     }
 
-    /// Send the stream's events after `after` from the database; return the last sent.
+    /// Send the stream's events after `after` from the database; return the last sent,
+    /// and whether the history was read to its end (`false` when a read failed).
     async fn replay(
         &mut self,
         key: &StreamKey,
         wire_name: &[String],
         mut after: i64,
         subscribed: u64,
-    ) -> Result<i64, std::io::Error> {
+    ) -> Result<(i64, bool), std::io::Error> {
         let key_s = key.key();
         loop {
             let page = match replay_page(&self.node, &key_s, after, subscribed).await {
                 Ok(p) => p,
-                Err(_) => {
-                    let text = serde_json::json!({ "error": "Cannot read the stream's history now", "status": 503 }).to_string();
-                    self.raw_write(wire::text(&text)).await?;
-                    return Ok(after);
+                Err(e) => {
+                    tracing::warn!(error = %e, stream = %key_s, "replay read failed");
+                    return Ok((after, false));
                 }
             };
             let mut out = BytesMut::new();
@@ -567,8 +768,23 @@ impl Conn {
             }
             self.raw_write(out.freeze()).await?;
             if (page.len() as i64) < super::REPLAY_PAGE {
-                return Ok(after);
+                return Ok((after, true));
             }
         }
     }
+}
+
+/// Write what the socket takes at once; how much that was.
+fn write_now(sock: &socket2::SockRef<'_>, mut buf: &[u8]) -> usize {
+    let mut n = 0;
+    while !buf.is_empty() {
+        match sock.send(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                n += k;
+                buf = &buf[k..];
+            }
+        }
+    }
+    n
 }
