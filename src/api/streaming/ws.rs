@@ -14,6 +14,8 @@
 //! Close codes the server sends:
 //! - 1002 on a protocol error, 1007 on text or a close reason that is not UTF-8, 1009
 //!   on a message over the size limit (see [`super::wire`]);
+//! - [`REVOKED_CLOSE_CODE`] (1008, "access revoked") when the token the connection was
+//!   opened with is revoked, on whichever node (the revocation travels the event path).
 //! - [`SLOW_CLOSE_CODE`] (4008, "slow") when the reader fell behind past its queue
 //!   limit, or took nothing for [`WRITE_STALL`] (a reader that stopped reading, or
 //!   floods pings without reading the pongs);
@@ -54,6 +56,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+/// Close code when the connection's token is revoked (RFC 6455 "policy violation").
+pub const REVOKED_CLOSE_CODE: u16 = 1008;
 
 /// How long a closing frame may wait for a slow reader's socket to accept it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
@@ -181,6 +186,7 @@ pub async fn handler(
             .into_response();
     }
     let account = auth.account_id();
+    let token_id = auth.token_id();
     if account.is_none() && !node.config.anonymous_streams {
         return ApiError::unauthorized().into_response();
     }
@@ -242,10 +248,12 @@ pub async fn handler(
         // Copy what the client sent behind its handshake, and let hyper's read buffer go.
         reader.seed(&read_buf);
         drop(read_buf);
+        let token = token_id.map(|t| Box::new(node.hub.watch_token(t, &outbox)));
         let mut c = Conn {
             tcp,
             node,
             account,
+            _token: token,
             outbox,
             rx,
             reader,
@@ -306,6 +314,9 @@ struct Conn {
     /// may not yet have routed an event that replay already read, and a direct write
     /// skips the duplicate filter.
     replayed_upto: i64,
+    /// Registered under the caller's token: a revocation closes the connection (1008).
+    /// Boxed, so that an anonymous reader pays one pointer.
+    _token: Option<Box<crate::hub::TokenWatch>>,
     /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
     /// client never sees a torn frame.
@@ -442,6 +453,12 @@ impl Conn {
     /// nothing for the grace is let go without waiting longer (see [`Conn::let_go`]).
     async fn close(&mut self, code: u16, reason: &str) {
         self.outbox.close_direct();
+        // A revocation wakes the connection as an overflow does; it is not slowness.
+        let (code, reason) = if code == SLOW_CLOSE_CODE && self.outbox.is_revoked() {
+            (REVOKED_CLOSE_CODE, "access revoked")
+        } else {
+            (code, reason)
+        };
         if code == SLOW_CLOSE_CODE {
             self.count_slow();
         }
