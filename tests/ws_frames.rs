@@ -685,7 +685,7 @@ async fn small_window(app: &TestApp) -> TcpStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_who_resumes_after_the_grace_gets_whole_frames_then_the_close() {
     let app = spawn_with(Backend::Sqlite, |c| {
-        c.reader_queue_bytes = 16 * 1024;
+        c.reader_queue_bytes = 100 * 1024;
         c.max_chars = 5000;
     })
     .await

@@ -21,6 +21,10 @@ use error::ApiError;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
+/// Whether the request carried a token (see the `Cache-Control` layer below).
+#[derive(Clone, Copy)]
+struct HadToken(bool);
+
 pub fn router(node: Node) -> Router {
     Router::new()
         .merge(oauth::router())
@@ -33,6 +37,23 @@ pub fn router(node: Node) -> Router {
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({"error": "Method not allowed"})))
         })
+        // An answer to a request that carried a token may hold what only its holder may
+        // see (private notices, relationships): no shared cache may keep it.
+        .layer(axum::middleware::map_response(
+            |req_had_token: axum::extract::Extension<HadToken>, mut res: axum::response::Response| async move {
+                if req_had_token.0.0 {
+                    res.headers_mut()
+                        .entry(axum::http::header::CACHE_CONTROL)
+                        .or_insert(axum::http::HeaderValue::from_static("private"));
+                }
+                res
+            },
+        ))
+        .layer(axum::middleware::map_request(|mut req: axum::extract::Request| async move {
+            let had = HadToken(extract::token_from_parts_of(&req));
+            req.extensions_mut().insert(had);
+            req
+        }))
         // Spans name the path only: the query may carry `access_token`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

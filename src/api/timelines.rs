@@ -162,14 +162,20 @@ pub async fn paged(
 }
 
 /// `next` pages older (`max_id` = the last id), `prev` newer (`min_id` = the first id);
-/// every other query parameter is kept as it was.
+/// every other query parameter is kept as it was — except `access_token`, which a link
+/// must not repeat (it would land in logs and caches along the way).
 pub fn link_header(base: &str, uri: &Uri, newest: i64, oldest: i64) -> String {
     let kept: Vec<(String, String)> = uri
         .query()
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
                 .into_owned()
-                .filter(|(k, _)| !matches!(k.as_str(), "max_id" | "min_id" | "since_id"))
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "max_id" | "min_id" | "since_id" | "access_token"
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -194,7 +200,7 @@ mod tests {
 
     #[test]
     fn link_keeps_other_parameters_and_replaces_cursors() {
-        let uri: Uri = "/api/v1/timelines/tag/x?limit=2&max_id=99&local=true"
+        let uri: Uri = "/api/v1/timelines/tag/x?limit=2&max_id=99&local=true&access_token=s3cret"
             .parse()
             .unwrap();
         assert_eq!(

@@ -372,15 +372,14 @@ impl Hub {
     /// Route one event to this node's subscribers. Called in position order by the
     /// dispatcher only.
     pub fn dispatch(&self, event: &Event) {
-        if event.kind == crate::domain::EventKind::Revoke {
-            if let Some((_, outboxes)) = event
+        if event.kind == crate::domain::EventKind::Revoke
+            && let Some((_, outboxes)) = event
                 .payload
                 .parse::<i64>()
                 .ok()
                 .and_then(|t| self.tokens.remove(&t))
-            {
-                outboxes.iter().for_each(|o| o.revoke());
-            }
+        {
+            outboxes.iter().for_each(|o| o.revoke());
         }
         let mut sse: Option<Bytes> = None;
         let mut delivered = 0u64;

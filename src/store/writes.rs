@@ -9,6 +9,9 @@ use crate::domain::text;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
+/// How long an `Idempotency-Key` names its notice.
+const IDEMPOTENCY_MICROS: i64 = 3_600 * 1_000_000;
+
 fn bool_i64(b: bool) -> i64 {
     i64::from(b)
 }
@@ -272,16 +275,30 @@ impl SqlStore {
     ) -> Result<(StatusRecord, Vec<String>, bool)> {
         if let Some(key) = &s.idempotency_key {
             let row = sqlx::query(
-                "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+                "SELECT status_id, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2",
             )
             .bind(s.account_id)
             .bind(key)
             .fetch_optional(&mut *conn)
             .await?;
             if let Some(r) = row {
-                let id: i64 = r.try_get(0)?;
-                let existing = Self::fetch_status(conn, id, Some(s.account_id)).await?;
-                return Ok((existing.ok_or(StoreError::NotFound)?, Vec::new(), false));
+                let (id, at): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+                // A key holds for an hour (as on Mastodon) and only while its notice
+                // exists; after that the same key posts anew.
+                let fresh = crate::domain::now_micros() - at < IDEMPOTENCY_MICROS;
+                let existing = if fresh {
+                    Self::fetch_status(conn, id, Some(s.account_id)).await?
+                } else {
+                    None
+                };
+                if let Some(existing) = existing {
+                    return Ok((existing, Vec::new(), false));
+                }
+                sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
+                    .bind(s.account_id)
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?;
             }
         }
         let reply_to_account = match s.in_reply_to_id {
