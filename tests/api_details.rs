@@ -13,7 +13,26 @@ on_both_backends!(
     a_link_header_never_repeats_an_access_token,
     answers_to_a_token_holder_are_private_to_her,
     metrics_can_be_closed_behind_a_token,
+    an_admin_may_delete_but_never_edit_or_read_the_source_of_anothers_notice,
 );
+
+async fn an_admin_may_delete_but_never_edit_or_read_the_source_of_anothers_notice(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (ann, admin) = (app.register("ann").await, app.register("nightshift").await);
+    app.make_admin(&admin).await;
+    let s = app.post(&ann, "the original words").await;
+    let id = s["id"].as_str().unwrap();
+    let (status, _) = app
+        .call(Method::PUT, &format!("/api/v1/statuses/{id}"), &admin.token, Some(json!({"status": "words put in her mouth"})))
+        .await;
+    assert_eq!(status, 404, "an admin cannot edit another's notice");
+    let (status, _) = app.get_json(&format!("/api/v1/statuses/{id}/source"), Some(&admin.token)).await;
+    assert_eq!(status, 404, "nor read its source");
+    let (_, now) = app.get_json(&format!("/api/v1/statuses/{id}"), None).await;
+    assert!(now["content"].as_str().unwrap().contains("original words"));
+    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/statuses/{id}"), &admin.token, None).await;
+    assert_eq!(status, 200, "but may remove it");
+}
 
 async fn an_idempotency_key_posts_anew_after_its_notice_is_deleted(b: Backend) {
     let Some(app) = spawn(b).await else { return };

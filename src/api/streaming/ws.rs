@@ -391,7 +391,8 @@ impl Conn {
     async fn settle(&mut self, flow: std::io::Result<Flow>) -> bool {
         match flow {
             Ok(Flow::Continue) => return false,
-            Ok(Flow::Close(code, reason)) => self.close(code, reason).await,
+            // Boxed: a closing connection's timers stay out of every open one's task.
+            Ok(Flow::Close(code, reason)) => Box::pin(self.close(code, reason)).await,
             Ok(Flow::End) => {}
             // The reader took nothing for WRITE_STALL: waiting for the close frame to go
             // out as well would only double the wait.
@@ -546,15 +547,24 @@ impl Conn {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => bytes::Buf::advance(&mut self.pending, n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    match tokio::time::timeout(WRITE_STALL, self.tcp.writable()).await {
-                        Ok(r) => r?,
-                        Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-                    }
+                    self.wait_writable().await?
                 }
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// Wait until the socket takes bytes again, or fail with `TimedOut` after
+    /// [`WRITE_STALL`]. Boxed: the timer is allocated only while a socket is full, so the
+    /// task of every idle connection does not carry it.
+    fn wait_writable(&self) -> std::pin::Pin<Box<dyn Future<Output = IoResult> + Send + '_>> {
+        Box::pin(async move {
+            match tokio::time::timeout(WRITE_STALL, self.tcp.writable()).await {
+                Ok(r) => r,
+                Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+            }
+        })
     }
 
     /// Write without draining the queue first: only while subscribing, after the queue
