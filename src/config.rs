@@ -152,6 +152,15 @@ pub struct Config {
         global = true
     )]
     pub max_connections_per_ip: usize,
+    /// Kernel send buffer of each connection's socket, in bytes (the kernel doubles it);
+    /// 0 leaves the kernel's auto-tuning, which lets a stalled reader hold megabytes.
+    #[arg(
+        long,
+        env = "TIDINGS_SEND_BUFFER_BYTES",
+        default_value_t = 131_072,
+        global = true
+    )]
+    pub send_buffer_bytes: usize,
     /// Seconds a client may take to send a request's headers.
     #[arg(
         long,

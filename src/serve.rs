@@ -16,7 +16,7 @@
 //!   after that long too, and after `TIDINGS_IDLE_TIMEOUT_SECS` at most.
 //! - At most `TIDINGS_MAX_CONNECTIONS_PER_IP` connections from one address; past it a new
 //!   connection is closed at once (the stream caps count only streams).
-//! - Stream sockets get a capped kernel send buffer ([`SEND_BUFFER`]): with auto-tuning a
+//! - Sockets get a capped kernel send buffer (`TIDINGS_SEND_BUFFER_BYTES`): with auto-tuning a
 //!   reader that stopped reading held up to `tcp_wmem`'s maximum (4 MiB here) of kernel
 //!   memory besides its queue.
 //! - Out of descriptors, the loop keeps accepting (after a short pause) and logs once a
@@ -63,16 +63,15 @@ pub async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
     }))
 }
 
-/// The kernel send buffer of every accepted socket (the kernel doubles it for its own
-/// bookkeeping). See BENCHMARKS.md for its effect on fan-out.
-pub const SEND_BUFFER: usize = 128 * 1024;
-
 /// What the accept loop enforces (see the module doc).
 #[derive(Debug, Clone)]
 pub struct Options {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections_per_ip: usize,
+    /// `SO_SNDBUF` of accepted sockets; 0 keeps the kernel's auto-tuning. See
+    /// BENCHMARKS.md for its effect on fan-out.
+    pub send_buffer: usize,
 }
 
 impl Options {
@@ -81,6 +80,7 @@ impl Options {
             header_timeout: Duration::from_secs(c.header_timeout_secs.max(1)),
             idle_timeout: Duration::from_secs(c.idle_timeout_secs.max(1)),
             max_connections_per_ip: c.max_connections_per_ip.max(1),
+            send_buffer: c.send_buffer_bytes,
         }
     }
 }
@@ -153,7 +153,9 @@ pub async fn serve(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER);
+        if options.send_buffer > 0 {
+            let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(options.send_buffer);
+        }
         let kill = Kill(Arc::new(Notify::new()));
         let ext = kill.clone();
         let svc = app

@@ -101,9 +101,12 @@ pub struct Outbox {
     /// Set with `overflowed` when the connection's token was revoked: it closes too.
     revoked: AtomicBool,
     /// Woken on overflow (and revocation), so a writer blocked on a slow socket gives up
-    /// at once. Shared with the HTTP connection for SSE, which is closed on it even while
-    /// its body is not being polled (a reader that stopped reading).
-    pub overflow: Arc<Notify>,
+    /// at once.
+    pub overflow: Notify,
+    /// Also woken then: the HTTP connection's kill switch, for SSE, whose connection must
+    /// close even while its body is not being polled (a reader that stopped reading).
+    /// WebSockets have none and pay no allocation for it.
+    connection: Option<Arc<Notify>>,
     direct: Option<Arc<dyn DirectSink>>,
 }
 
@@ -116,14 +119,14 @@ struct Queue {
 
 impl Outbox {
     pub fn new(limit: usize, direct: Option<Arc<dyn DirectSink>>) -> (Arc<Outbox>, OutboxReceiver) {
-        Self::with_overflow(limit, direct, Arc::new(Notify::new()))
+        Self::with_connection(limit, direct, None)
     }
 
-    /// An outbox that wakes `overflow` when it overflows or is revoked.
-    pub fn with_overflow(
+    /// An outbox that also wakes `connection` when it overflows or is revoked.
+    pub fn with_connection(
         limit: usize,
         direct: Option<Arc<dyn DirectSink>>,
-        overflow: Arc<Notify>,
+        connection: Option<Arc<Notify>>,
     ) -> (Arc<Outbox>, OutboxReceiver) {
         let o = Arc::new(Outbox {
             state: std::sync::Mutex::new(Queue::default()),
@@ -132,7 +135,8 @@ impl Outbox {
             limit,
             overflowed: AtomicBool::new(false),
             revoked: AtomicBool::new(false),
-            overflow,
+            overflow: Notify::new(),
+            connection,
             direct,
         });
         (o.clone(), OutboxReceiver { outbox: o })
@@ -166,7 +170,7 @@ impl Outbox {
         if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
             self.overflowed.store(true, Ordering::Relaxed);
             drop(q);
-            self.overflow.notify_one();
+            self.wake_on_overflow();
             return false;
         }
         q.items.push_back(d);
@@ -193,7 +197,14 @@ impl Outbox {
         if let Ok(mut q) = self.state.lock() {
             q.direct_open = false;
         }
+        self.wake_on_overflow();
+    }
+
+    fn wake_on_overflow(&self) {
         self.overflow.notify_one();
+        if let Some(c) = &self.connection {
+            c.notify_one();
+        }
     }
 
     pub fn is_revoked(&self) -> bool {

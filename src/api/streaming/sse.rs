@@ -16,9 +16,7 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 #[derive(Deserialize)]
 pub struct SseParams {
@@ -61,8 +59,8 @@ pub async fn handler(
     let permit = super::permit(&node, peer.ip(), account)?;
     // The connection closes on overflow or revocation even while hyper is not polling
     // the body (a reader that stopped reading leaves its socket unwritable).
-    let overflow = kill.map_or_else(|| Arc::new(Notify::new()), |k| k.0.0.clone());
-    let (outbox, rx) = Outbox::with_overflow(node.config.reader_queue_bytes, None, overflow);
+    let connection = kill.map(|k| k.0.0.clone());
+    let (outbox, rx) = Outbox::with_connection(node.config.reader_queue_bytes, None, connection);
     let token = auth.token_id().map(|t| node.hub.watch_token(t, &outbox));
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);

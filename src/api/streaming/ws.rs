@@ -236,8 +236,7 @@ pub async fn handler(
                 }
             };
         let tcp = Arc::new(io.into_inner());
-        let _permit = permit;
-        let _gauge =
+        let gauge =
             crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::WebSocket);
         let sink: Option<Arc<dyn DirectSink>> = node
             .config
@@ -254,6 +253,8 @@ pub async fn handler(
             node,
             account,
             _token: token,
+            _permit: permit,
+            _gauge: gauge,
             outbox,
             rx,
             reader,
@@ -273,8 +274,10 @@ pub async fn handler(
                 return;
             }
         }
-        // Boxed: the spawned task holds only what the connection needs while it waits.
-        Box::pin(c.run()).await;
+        // A task of its own, sized for what the connection needs while it waits: awaited
+        // here, it would live inside this task, whose allocation is as large as its largest
+        // state (the upgrade, the first subscription) for the connection's whole life.
+        tokio::spawn(c.run());
     });
     res
 }
@@ -314,6 +317,9 @@ struct Conn {
     /// may not yet have routed an event that replay already read, and a direct write
     /// skips the duplicate filter.
     replayed_upto: i64,
+    /// Its slots under the per-IP and per-account stream caps, and in the gauge.
+    _permit: crate::api::limits::StreamPermit,
+    _gauge: crate::metrics::ConnectionGauge,
     /// Registered under the caller's token: a revocation closes the connection (1008).
     /// Boxed, so that an anonymous reader pays one pointer.
     _token: Option<Box<crate::hub::TokenWatch>>,
