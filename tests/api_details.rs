@@ -23,14 +23,28 @@ async fn an_admin_may_delete_but_never_edit_or_read_the_source_of_anothers_notic
     let s = app.post(&ann, "the original words").await;
     let id = s["id"].as_str().unwrap();
     let (status, _) = app
-        .call(Method::PUT, &format!("/api/v1/statuses/{id}"), &admin.token, Some(json!({"status": "words put in her mouth"})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{id}"),
+            &admin.token,
+            Some(json!({"status": "words put in her mouth"})),
+        )
         .await;
     assert_eq!(status, 404, "an admin cannot edit another's notice");
-    let (status, _) = app.get_json(&format!("/api/v1/statuses/{id}/source"), Some(&admin.token)).await;
+    let (status, _) = app
+        .get_json(&format!("/api/v1/statuses/{id}/source"), Some(&admin.token))
+        .await;
     assert_eq!(status, 404, "nor read its source");
     let (_, now) = app.get_json(&format!("/api/v1/statuses/{id}"), None).await;
     assert!(now["content"].as_str().unwrap().contains("original words"));
-    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/statuses/{id}"), &admin.token, None).await;
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{id}"),
+            &admin.token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "but may remove it");
 }
 
