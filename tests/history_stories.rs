@@ -6,7 +6,7 @@ mod common;
 
 use common::{Backend, QUIET, SseReader, WAIT, spawn, sse_replay, ws_connect, ws_next, ws_send};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 on_both_backends!(
     a_deleted_notice_is_never_replayed_with_its_text,
@@ -15,6 +15,21 @@ on_both_backends!(
     deleting_a_notice_deletes_its_reblogs_on_every_home_stream,
     a_delete_reaches_the_readers_of_a_tag_an_edit_removed,
 );
+
+/// Every frame a WebSocket subscription to `stream` replays from position 0.
+async fn ws_replay(app: &common::TestApp, token: Option<&str>, stream: &str) -> Vec<Value> {
+    let mut ws = ws_connect(app, token).await;
+    ws_send(
+        &mut ws,
+        json!({"type": "subscribe", "stream": stream, "last_event_id": "0"}),
+    )
+    .await;
+    let mut frames = Vec::new();
+    while let Some(f) = ws_next(&mut ws, QUIET).await {
+        frames.push(f);
+    }
+    frames
+}
 
 async fn a_deleted_notice_is_never_replayed_with_its_text(b: Backend) {
     let Some(app) = spawn(b).await else { return };
@@ -53,16 +68,7 @@ async fn a_deleted_notice_is_never_replayed_with_its_text(b: Backend) {
     assert_eq!(events.iter().filter(|e| e.event == "update").count(), 1);
 
     // …and over WebSocket on public.
-    let mut ws = ws_connect(&app, None).await;
-    ws_send(
-        &mut ws,
-        json!({"type": "subscribe", "stream": "public", "last_event_id": "0"}),
-    )
-    .await;
-    let mut frames = Vec::new();
-    while let Some(f) = ws_next(&mut ws, QUIET).await {
-        frames.push(f);
-    }
+    let frames = ws_replay(&app, None, "public").await;
     assert!(
         frames
             .iter()
@@ -139,16 +145,7 @@ async fn a_home_replay_forgets_an_account_its_reader_unfollowed(b: Backend) {
         "{after:?}"
     );
     // Over WebSocket too.
-    let mut ws = ws_connect(&app, Some(&carol.token)).await;
-    ws_send(
-        &mut ws,
-        json!({"type": "subscribe", "stream": "user", "last_event_id": "0"}),
-    )
-    .await;
-    let mut frames = Vec::new();
-    while let Some(f) = ws_next(&mut ws, QUIET).await {
-        frames.push(f);
-    }
+    let frames = ws_replay(&app, Some(&carol.token), "user").await;
     assert!(
         frames
             .iter()

@@ -20,7 +20,7 @@ on_both_backends!(
 
 async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backend) {
     let Some(app) = spawn_with(b, |c| {
-        c.max_chars = 20_000;
+        c.max_chars = 20_100;
         c.reader_queue_bytes = 512 * 1024;
     })
     .await

@@ -41,12 +41,22 @@ struct StatusForm {
     media_ids: Option<serde_json::Value>,
 }
 
-/// An ISO 639 code, or none; anything else is 422.
-fn parse_language(l: Option<String>) -> ApiResult<Option<String>> {
-    l.filter(|l| !l.is_empty())
+/// A notice's text (with its content warning, within the limit) and its language (an
+/// ISO 639 code, or none); anything else is 422.
+fn body(
+    node: &Node,
+    status: Option<&str>,
+    spoiler_text: &str,
+    language: Option<String>,
+) -> ApiResult<(NoticeText, Option<String>)> {
+    let text = NoticeText::with_spoiler(status.unwrap_or(""), spoiler_text, node.config.max_chars)
+        .map_err(|e| ApiError::invalid(e.0))?;
+    let language = language
+        .filter(|l| !l.is_empty())
         .map(|l| crate::domain::validate::language(&l))
         .transpose()
-        .map_err(|e| ApiError::invalid(e.0))
+        .map_err(|e| ApiError::invalid(e.0))?;
+    Ok((text, language))
 }
 
 fn render(node: &Node, s: &StatusRecord) -> Json<Status> {
@@ -107,13 +117,7 @@ async fn create(
         ));
     }
     let spoiler_text = f.spoiler_text.unwrap_or_default();
-    let text = NoticeText::with_spoiler(
-        f.status.as_deref().unwrap_or(""),
-        &spoiler_text,
-        node.config.max_chars,
-    )
-    .map_err(|e| ApiError::invalid(e.0))?;
-    let language = parse_language(f.language)?;
+    let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
         .map_err(|e| ApiError::invalid(e.0))?;
     let in_reply_to_id = match f.in_reply_to_id.as_deref() {
@@ -170,13 +174,7 @@ async fn edit(
     let me = auth.account()?;
     let s = own(&node, parse_id(&id)?, me).await?;
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
-    let text = NoticeText::with_spoiler(
-        f.status.as_deref().unwrap_or(""),
-        &spoiler_text,
-        node.config.max_chars,
-    )
-    .map_err(|e| ApiError::invalid(e.0))?;
-    let language = parse_language(f.language)?;
+    let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let edited = node
         .store
         .edit_status(StatusChange {

@@ -483,36 +483,9 @@ impl TestApp {
     /// A token for `user` with exactly `scopes`, by the password grant of an app that
     /// registered every scope.
     pub async fn user_token(&self, user: &User, scopes: &str) -> String {
-        let app: Value = self
-            .http
-            .post(self.url("/api/v1/apps"))
-            .json(
-                &json!({"client_name": "scoped", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
-                          "scopes": "read write follow push profile"}),
-            )
-            .send()
+        self.grant_with(user, "read write follow push profile", scopes)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let res = self
-            .http
-            .post(self.url("/oauth/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", app["client_id"].as_str().unwrap()),
-                ("client_secret", app["client_secret"].as_str().unwrap()),
-                ("username", user.username.as_str()),
-                ("password", "correct horse battery"),
-                ("scope", scopes),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "password grant for {}", user.username);
-        let token: Value = res.json().await.unwrap();
-        token["access_token"].as_str().unwrap().to_string()
+            .token
     }
 }
 
@@ -525,10 +498,15 @@ pub struct Grant {
 
 impl TestApp {
     pub async fn grant(&self, user: &User, scopes: &str) -> Grant {
+        self.grant_with(user, scopes, scopes).await
+    }
+
+    /// A token with `scopes` from an app registered with `app_scopes`.
+    pub async fn grant_with(&self, user: &User, app_scopes: &str, scopes: &str) -> Grant {
         let app: Value = self
             .http
             .post(self.url("/api/v1/apps"))
-            .json(&json!({"client_name": "revocable", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes}))
+            .json(&json!({"client_name": "revocable", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": app_scopes}))
             .send()
             .await
             .unwrap()
