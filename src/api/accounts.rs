@@ -135,12 +135,17 @@ pub async fn verify_password(
     } else {
         node.store.account_by_username(login).await?
     };
+    // The same queries and the same hashing whether or not the account exists: an
+    // unknown login must not answer faster than a known one.
     let hash = match &account {
         Some(a) => {
             node.throttles.sign_in_per_account.check(&a.id)?;
             node.store.password_hash(a.id).await?
         }
-        None => None,
+        None => {
+            node.store.password_hash(0).await?;
+            None
+        }
     };
     let ok = super::throttle::passwords()
         .verify(password.to_string(), hash)

@@ -64,7 +64,8 @@ pub const SELECT_ACCOUNT_BY_USERNAME: &str = concat!(
 pub const SELECT_ACCOUNT_BY_EMAIL: &str = concat!(
     "SELECT ",
     account_columns!("a"),
-    " FROM accounts a WHERE LOWER(a.email) = $1"
+    // Stored lowercased: compared as is, so the unique index answers.
+    " FROM accounts a WHERE a.email = $1"
 );
 pub const SELECT_STATUS_BY_ID: &str = concat!(status_select!(), " WHERE s.id = $1");
 pub const SELECT_TOKEN: &str = concat!(
