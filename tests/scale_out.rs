@@ -499,3 +499,63 @@ async fn a_revoked_token_loses_its_streams_on_every_node() {
     let (status, _) = b.get_json("/api/v1/timelines/home", Some(&g.token)).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_reach_every_node_and_replays_recheck_access_there() {
+    let Some((db, redis)) = services().await else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (node(&db, &redis, &p).await, node(&db, &redis, &p).await);
+    let (alice, carol) = (a.register("alice").await, a.register("carol").await);
+    // A reader on node B follows a tag that an edit on node A will remove.
+    let mut tag_on_b = SseReader::open(&b, "/api/v1/streaming/hashtag?tag=gone", None, None)
+        .await
+        .2
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = a.post(&alice, "first take #gone").await;
+    let id = s["id"].as_str().unwrap();
+    assert_eq!(tag_on_b.next(WAIT).await.unwrap().event, "update");
+    let (status, _) = a
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/statuses/{id}"),
+            &alice.token,
+            Some(json!({"status": "second take"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(tag_on_b.next(WAIT).await.unwrap().event, "status.update");
+    a.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/statuses/{id}"),
+        &alice.token,
+        None,
+    )
+    .await;
+    let del = tag_on_b
+        .next(WAIT)
+        .await
+        .expect("node B's reader learns of the delete");
+    assert_eq!((del.event.as_str(), del.data.as_str()), ("delete", id));
+    let replay = common::sse_replay(&b, "/api/v1/streaming/hashtag?tag=gone", "0", None).await;
+    assert!(
+        replay.iter().all(|e| !e.data.contains("take")),
+        "{replay:?}"
+    );
+
+    // Carol unfollows on node A; her replay on node B no longer has Alice's private notice.
+    a.follow(&carol, &alice, true).await;
+    a.post_with(
+        &alice,
+        json!({"status": "for followers", "visibility": "private"}),
+    )
+    .await;
+    a.follow(&carol, &alice, false).await;
+    let replay = common::sse_replay(&b, "/api/v1/streaming/user", "0", Some(&carol.token)).await;
+    assert!(
+        replay.iter().all(|e| !e.data.contains("for followers")),
+        "{replay:?}"
+    );
+}
