@@ -9,23 +9,27 @@
 //! - [`sequencer`]: numbers committed events in visible order and publishes them
 //!   (the transactional outbox relay).
 //! - [`bus`]: the `Bus` trait; in-process (and Redis, for several nodes).
-//! - [`dispatch`]: bus → hub, in order, deduplicated, catching up on gaps.
-//! - [`hub`]: this node's subscribers, each with a bounded queue.
-//! - [`api`]: axum routes: Mastodon REST, OAuth, streaming (WebSocket, SSE).
+//! - [`stream`]: the streaming layer below the API: [`stream::dispatch`] (bus → hub, in
+//!   order, deduplicated, catching up on gaps), [`stream::hub`] (this node's subscribers,
+//!   each with a bounded queue), [`stream::frames`] and [`stream::wire`] (wire forms,
+//!   encoded once; RFC 6455 framing both ways), [`stream::replays`] (resumes from the
+//!   store, identical reads shared).
+//! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
+//!   (WebSocket, SSE) over the streaming layer.
+//! - [`serve`]: the accept loop and what it bounds per connection and per address.
 //!
 //! The flow of one notice: `api` validates → `store` commits the notice and its event
-//! row → `sequencer` positions and publishes → `bus` → `dispatch` → `hub` → readers.
+//! row → `sequencer` positions and publishes → `bus` → `stream::dispatch` → `stream::hub` → readers.
 
 pub mod api;
 pub mod bus;
 pub mod config;
-pub mod dispatch;
 pub mod domain;
-pub mod hub;
 pub mod metrics;
 pub mod sequencer;
 pub mod serve;
 pub mod store;
+pub mod stream;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -49,9 +53,9 @@ pub struct NodeParts {
     pub site: Arc<domain::Site>,
     pub store: Arc<dyn store::Store>,
     pub bus: Arc<dyn bus::Bus>,
-    pub hub: Arc<hub::Hub>,
+    pub hub: Arc<stream::hub::Hub>,
     /// Resumes reading the same page share one read.
-    pub replays: Arc<api::streaming::replays::Replays>,
+    pub replays: Arc<stream::replays::Replays>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: Arc<api::limits::Limits>,
     /// Sign-in, sign-up and app-registration rate limits.
@@ -69,12 +73,12 @@ impl Node {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Node> {
         anyhow::ensure!(
-            config.reader_queue_bytes >= hub::largest_frame(config.max_chars),
+            config.reader_queue_bytes >= stream::hub::largest_frame(config.max_chars),
             "TIDINGS_READER_QUEUE_BYTES ({}) must hold the largest frame a notice of \
              TIDINGS_MAX_CHARS ({}) characters can make ({} bytes)",
             config.reader_queue_bytes,
             config.max_chars,
-            hub::largest_frame(config.max_chars)
+            stream::hub::largest_frame(config.max_chars)
         );
         let site = Arc::new(domain::Site::new(&config.public_url()));
         let store = store::open(&config.database_url, (*site).clone()).await?;
@@ -83,14 +87,14 @@ impl Node {
             Some(url) => bus::RedisBus::connect(url, &config.redis_prefix, metrics.clone()).await?,
             None => Arc::new(bus::LocalBus::new(65_536)),
         };
-        let hub = hub::Hub::new();
+        let hub = stream::hub::Hub::new();
         tokio::spawn(sequencer::run(
             store.clone(),
             bus.clone(),
             metrics.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(dispatch::Dispatcher::run(
+        tokio::spawn(stream::dispatch::Dispatcher::run(
             store.clone(),
             bus.clone(),
             hub.clone(),
@@ -109,7 +113,7 @@ impl Node {
                 }
             }
         });
-        let replays = Arc::new(api::streaming::replays::Replays::new(
+        let replays = Arc::new(stream::replays::Replays::new(
             store.clone(),
             hub.clone(),
             metrics.clone(),

@@ -2,7 +2,7 @@
 //!
 //! Plain atomics: the hot path only ever does relaxed increments.
 
-use crate::hub::Transport;
+use crate::stream::hub::Transport;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -55,7 +55,7 @@ impl Metrics {
     }
 
     /// Render in the Prometheus text exposition format, with the hub's figures.
-    pub fn render(&self, hub: &crate::hub::Hub) -> String {
+    pub fn render(&self, hub: &crate::stream::hub::Hub) -> String {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
         let mut out = String::new();
@@ -151,7 +151,7 @@ impl Metrics {
             "tidings_last_position",
             "gauge",
             "Last position dispatched on this node.",
-            &[("", r(&hub.stats.last_position) as i128)],
+            &[("", hub.routed_upto() as i128)],
         );
         put(
             "tidings_last_published_position",

@@ -2,7 +2,7 @@
 //!
 //! Ours rather than `axum::serve` for one reason: an upgraded WebSocket must hand back
 //! the plain `TcpStream`, so that the hub can write frames to it directly (see
-//! `crate::hub::Outbox`); `axum::serve` wraps every connection in a private type that
+//! `crate::stream::hub::Outbox`); `axum::serve` wraps every connection in a private type that
 //! cannot be unwrapped. Each connection gets `TCP_NODELAY` and its peer address as
 //! `ConnectInfo`. On shutdown the loop stops accepting, open HTTP connections finish
 //! their current response, and streaming connections end on the node's shutdown token.

@@ -340,7 +340,7 @@ async fn a_storm_of_resumes_from_one_position_shares_its_database_reads() {
     // The first reads are held by the lock; whoever could not join them waits for one
     // more.
     let reads = app.counter("tidings_replay_reads_total").await;
-    let most = tidings::api::streaming::replays::READS_PER_PAGE as u64 + 1;
+    let most = tidings::stream::replays::READS_PER_PAGE as u64 + 1;
     assert!(
         reads <= most,
         "twenty resumes from position 1 read the database {reads} times (at most {most})"

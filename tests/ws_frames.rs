@@ -9,7 +9,7 @@ use common::{Backend, TestApp, WAIT, spawn, spawn_with};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tidings::api::streaming::wire::{FrameReader, WireError};
+use tidings::stream::wire::{FrameReader, WireError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -337,7 +337,7 @@ async fn text_that_is_not_utf8_closes_with_1007_at_the_first_bad_fragment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_limit_closes_with_1009() {
     let app = app().await;
-    let limit = tidings::api::streaming::wire::MAX_CLIENT_MESSAGE;
+    let limit = tidings::stream::wire::MAX_CLIENT_MESSAGE;
     let mut huge_header = vec![FIN | TEXT, 0x80 | 127];
     huge_header.extend_from_slice(&(1u64 << 40).to_be_bytes());
     huge_header.extend_from_slice(&[1, 2, 3, 4]);
@@ -947,7 +947,7 @@ proptest! {
         });
         prop_assert_eq!(
             got.unwrap(),
-            tidings::api::streaming::wire::Incoming::Text(text.clone())
+            tidings::stream::wire::Incoming::Text(text.clone())
         );
     }
 }

@@ -103,7 +103,7 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
         "status": if stopping { "stopping" } else if !db { "unavailable" } else if bus { "ok" } else { "degraded" },
         "database": if db { "ok" } else { "unreachable" },
         "bus": { "kind": node.bus.name(), "state": if bus { "ok" } else { "down" } },
-        "position": node.hub.stats.last_position.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+        "position": node.hub.routed_upto().to_string(),
     });
     let code = if db && !stopping {
         StatusCode::OK

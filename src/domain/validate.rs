@@ -51,7 +51,7 @@ pub fn no_controls(field: &str, s: &str) -> Result<(), Invalid> {
 
 /// The text of a notice: not blank, at most the configured number of characters —
 /// counted together with its content warning, as on Mastodon, so that no notice can
-/// grow past what the hub's queues are sized for (see `crate::hub`).
+/// grow past what the hub's queues are sized for (see `crate::stream::hub`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeText(String);
 

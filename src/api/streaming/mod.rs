@@ -18,9 +18,7 @@
 //! with `id: <head>` on SSE. The client reloads its view over REST; live events follow
 //! from `position`.
 
-pub mod replays;
 mod sse;
-pub mod wire;
 mod ws;
 
 use crate::Node;
@@ -30,7 +28,6 @@ use crate::domain::{Event, StreamKey};
 use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub const REPLAY_PAGE: i64 = 500;
 
@@ -56,9 +53,8 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
     let position = asked.parse::<i64>().ok().filter(|p| *p >= 0);
     // What this node's hub has routed is in the database: a position up to there needs
     // no database read to be known good (a storm of resumes would each make one).
-    let routed = node.hub.stats.last_position.load(Ordering::Acquire);
     if let Some(p) = position
-        && u64::try_from(p).is_ok_and(|p| p <= routed)
+        && p <= node.hub.routed_upto()
     {
         return Ok(Start::After(p));
     }
@@ -74,7 +70,7 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
 
 /// A page of a stream's history after `after`, for a reader whose hub subscription has
 /// number `subscribed` (shared with other resumes reading the same page: see
-/// [`replays`]).
+/// [`crate::stream::replays`]).
 pub async fn replay_page(
     node: &Node,
     key: &str,

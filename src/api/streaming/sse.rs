@@ -5,8 +5,8 @@ use super::{Start, parse_stream, replay_page, start_point, stream_error};
 use crate::Node;
 use crate::api::error::ApiResult;
 use crate::api::extract::{Query, StreamCaller};
-use crate::hub::frames::{reset_payload, sse_block, sse_event_block};
-use crate::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
+use crate::stream::frames::{reset_payload, sse_block, sse_event_block};
+use crate::stream::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -31,7 +31,7 @@ struct SseState {
     guard: SubscriptionGuard,
     _permit: crate::api::limits::StreamPermit,
     /// Ends the stream when the caller's token is revoked.
-    _token: Option<crate::hub::TokenWatch>,
+    _token: Option<crate::stream::hub::TokenWatch>,
     _gauge: crate::metrics::ConnectionGauge,
     last_sent: i64,
     replay_after: Option<i64>,

@@ -13,7 +13,7 @@
 //!
 //! Close codes the server sends:
 //! - 1002 on a protocol error, 1007 on text or a close reason that is not UTF-8, 1009
-//!   on a message over the size limit (see [`super::wire`]);
+//!   on a message over the size limit (see [`crate::stream::wire`]);
 //! - [`REVOKED_CLOSE_CODE`] (1008, "access revoked") when the token the connection was
 //!   opened with is revoked, on whichever node (the revocation travels the event path).
 //! - [`SLOW_CLOSE_CODE`] (4008, "slow") when the reader fell behind past its queue
@@ -31,20 +31,20 @@
 //! the client may resume from its last position.
 //!
 //! The connection is one task. Frames come from the hub fully encoded (see
-//! [`super::wire`]); queued frames are written in one `write` when there are several.
+//! [`crate::stream::wire`]); queued frames are written in one `write` when there are several.
 //! An idle connection holds no buffers.
 
-use super::wire::{self, FrameReader, Incoming};
 use super::{Start, parse_stream, replay_page, start_point};
 use crate::Node;
 use crate::api::error::ApiError;
 use crate::api::extract::{Query, StreamCaller};
 use crate::domain::StreamKey;
-use crate::hub::frames::{reset_payload, ws_frame};
-use crate::hub::{CONTINUATION, DirectSink};
-use crate::hub::{
+use crate::stream::frames::{reset_payload, ws_frame};
+use crate::stream::hub::{CONTINUATION, DirectSink};
+use crate::stream::hub::{
     Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
 };
+use crate::stream::wire::{self, FrameReader, Incoming};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -322,7 +322,7 @@ struct Conn {
     _gauge: crate::metrics::ConnectionGauge,
     /// Registered under the caller's token: a revocation closes the connection (1008).
     /// Boxed, so that an anonymous reader pays one pointer.
-    _token: Option<Box<crate::hub::TokenWatch>>,
+    _token: Option<Box<crate::stream::hub::TokenWatch>>,
     /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
     /// client never sees a torn frame.
@@ -613,13 +613,7 @@ impl Conn {
     /// queue (and is popped before direct writes reopen). While not caught up, the next
     /// delivery that is queued wakes this task, which asks again.
     fn hub_caught_up(&self) -> bool {
-        let routed = self
-            .node
-            .hub
-            .stats
-            .last_position
-            .load(std::sync::atomic::Ordering::Acquire);
-        i64::try_from(routed).unwrap_or(i64::MAX) >= self.replayed_upto
+        self.node.hub.routed_upto() >= self.replayed_upto
     }
 
     /// Is this delivery new for its subscription? (Replay may have sent it already.)

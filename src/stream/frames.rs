@@ -26,7 +26,7 @@ pub fn ws_json(stream: &[String], event: &str, payload: &str, position: i64) -> 
 
 /// The same as a complete WebSocket text frame, header included, shareable as is.
 pub fn ws_frame(stream: &[String], event: &str, payload: &str, position: i64) -> Bytes {
-    crate::api::streaming::wire::text(&ws_json(stream, event, payload, position))
+    crate::stream::wire::text(&ws_json(stream, event, payload, position))
 }
 
 pub fn ws_event_frame(key: &str, e: &Event) -> Bytes {

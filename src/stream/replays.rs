@@ -9,7 +9,7 @@
 //! however many readers come back, and a lone resume reads at once.
 //!
 //! Who may use a read: the hub numbers subscriptions
-//! ([`crate::hub::SubscriptionGuard::epoch`]) and a read notes the newest number just
+//! ([`crate::stream::hub::SubscriptionGuard::epoch`]) and a read notes the newest number just
 //! before it starts. A reader may join a read that has not started, or one that noted her
 //! number or a later one. Every event the hub routed before she subscribed was committed
 //! before that, so such a read sees it; everything routed after reaches her through her
@@ -17,9 +17,9 @@
 //! waits for the next.
 
 use crate::domain::Event;
-use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::stream::hub::Hub;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use std::collections::HashMap;

@@ -7,9 +7,9 @@
 //! after it is still delivered. Readers never see a gap.
 
 use crate::bus::{Bus, BusMessage};
-use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::stream::hub::Hub;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -44,9 +44,7 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => return,
             }
         };
-        hub.stats
-            .last_position
-            .store(last as u64, std::sync::atomic::Ordering::Relaxed);
+        hub.start_at(last);
         let mut d = Dispatcher {
             store,
             hub,

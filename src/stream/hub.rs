@@ -15,8 +15,6 @@
 //!
 //! This module must not know SQL or Redis.
 
-pub mod frames;
-
 use crate::domain::Event;
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -268,7 +266,6 @@ pub struct HubStats {
     pub delivered: AtomicU64,
     pub dropped_slow: AtomicU64,
     pub dispatched_events: AtomicU64,
-    pub last_position: AtomicU64,
 }
 
 #[derive(Default)]
@@ -277,6 +274,8 @@ pub struct Hub {
     /// Open connections by the id of the token they presented, so that a revocation
     /// closes them (see [`Hub::watch_token`]).
     tokens: DashMap<i64, Vec<Arc<Outbox>>>,
+    /// How far this hub has routed (see [`Hub::routed_upto`]).
+    routed: AtomicU64,
     /// Numbers subscriptions in the order they were registered.
     epoch: AtomicU64,
     pub stats: HubStats,
@@ -291,7 +290,7 @@ pub struct SubscriptionGuard {
     sub: u32,
     /// This subscription's number, taken once it is in place. A database read that starts
     /// after [`Hub::epoch`] has reached it sees every event the hub routed without it:
-    /// those were committed before it was registered (see `crate::api::streaming::replays`).
+    /// those were committed before it was registered (see `crate::stream::replays`).
     pub epoch: u64,
 }
 
@@ -371,6 +370,23 @@ impl Hub {
         }
     }
 
+    /// How far this hub has routed: every event at or below this position has been
+    /// handed to the subscribers of its streams that were registered at the time, and is
+    /// committed in the store (the dispatcher routes in position order, and positions
+    /// become visible in order: see `crate::sequencer`). So a resume to a position up to
+    /// here needs no head query to be known good, and a connection that replayed up to
+    /// P has every later event of its streams in its queue once this reaches P.
+    pub fn routed_upto(&self) -> i64 {
+        i64::try_from(self.routed.load(Ordering::Acquire)).unwrap_or(i64::MAX)
+    }
+
+    /// Where routing starts: the dispatcher, at start, with the head it read (what lies
+    /// below it is in the store and reaches new readers by replay).
+    pub fn start_at(&self, position: i64) {
+        self.routed
+            .store(u64::try_from(position).unwrap_or(0), Ordering::Release);
+    }
+
     /// The number of the newest subscription registered so far.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
@@ -403,11 +419,11 @@ impl Hub {
             for s in subs.iter() {
                 let frame = match s.transport {
                     Transport::WebSocket => Frame::Ws(
-                        ws.get_or_insert_with(|| frames::ws_event_frame(key, event))
+                        ws.get_or_insert_with(|| super::frames::ws_event_frame(key, event))
                             .clone(),
                     ),
                     Transport::Sse => Frame::Sse(
-                        sse.get_or_insert_with(|| frames::sse_event_block(event))
+                        sse.get_or_insert_with(|| super::frames::sse_event_block(event))
                             .clone(),
                     ),
                 };
@@ -427,9 +443,10 @@ impl Hub {
             .dropped_slow
             .fetch_add(dropped, Ordering::Relaxed);
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .last_position
-            .store(event.position as u64, Ordering::Release);
+        self.routed.store(
+            u64::try_from(event.position).unwrap_or(0),
+            Ordering::Release,
+        );
     }
 }
 
