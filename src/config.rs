@@ -213,10 +213,33 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
-    /// A configuration for tests and tools: embedded defaults with the given database.
+    /// A configuration for tests and tools: the built-in defaults with the given database.
+    /// The process environment is not read (a `TIDINGS_*` variable left in a developer's
+    /// shell must not change what a test runs against).
     pub fn for_database(database_url: &str) -> Self {
-        let mut cli = Cli::parse_from(["tidings"]);
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|a| a.env(None::<&str>));
+        let matches = command.get_matches_from(["tidings"]);
+        let mut cli = match Cli::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        };
         cli.config.database_url = database_url.to_string();
         cli.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_for_tests_ignore_the_environment() {
+        // SAFETY: no other test of this binary reads TIDINGS_MAX_CHARS.
+        unsafe { std::env::set_var("TIDINGS_MAX_CHARS", "7") };
+        let c = Config::for_database("sqlite::memory:");
+        unsafe { std::env::remove_var("TIDINGS_MAX_CHARS") };
+        assert_eq!(c.max_chars, 500);
+        assert_eq!(c.database_url, "sqlite::memory:");
     }
 }

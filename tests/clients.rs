@@ -9,10 +9,26 @@ mod common;
 use common::{Backend, spawn};
 use std::process::Command;
 
-on_both_backends!(
-    mastodon_py_tells_the_newsroom_story,
-    masto_js_watches_the_story_over_one_websocket
-);
+/// One story per library and backend; each shows as ignored where its library (or
+/// Postgres) is missing (see `build.rs`).
+macro_rules! stories {
+    ($($name:ident: $story:ident on $backend:ident if $($cfg:ident),+ else $why:literal;)*) => {
+        $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(not(all($($cfg),+)), ignore = $why)]
+        async fn $name() { $story(Backend::$backend).await })*
+    };
+}
+
+stories! {
+    mastodon_py_on_sqlite: mastodon_py_tells_the_newsroom_story on Sqlite
+        if tidings_mastodon_py else "Mastodon.py is not installed (TIDINGS_TEST_PYTHON)";
+    mastodon_py_on_postgres: mastodon_py_tells_the_newsroom_story on Postgres
+        if tidings_mastodon_py, tidings_postgres else "needs Mastodon.py and TIDINGS_TEST_DATABASE_URL";
+    masto_js_on_sqlite: masto_js_watches_the_story_over_one_websocket on Sqlite
+        if tidings_masto_js else "masto.js is not installed (cd clients/masto_js && npm ci)";
+    masto_js_on_postgres: masto_js_watches_the_story_over_one_websocket on Postgres
+        if tidings_masto_js, tidings_postgres else "needs masto.js and TIDINGS_TEST_DATABASE_URL";
+}
 
 /// A client library that is not installed: a loud skip, and a failure under `CI=true`.
 fn missing(what: &str) -> Option<String> {

@@ -32,6 +32,10 @@ fn prefix() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_notice_posted_on_one_node_reaches_readers_on_the_others() {
     let Some((db, redis)) = services().await else {
         return;
@@ -73,6 +77,10 @@ async fn a_notice_posted_on_one_node_reaches_readers_on_the_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
     let Some((db, mut redis)) = services().await else {
         return;
@@ -169,6 +177,10 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
     let Some((db, redis)) = services().await else {
         return;
@@ -249,6 +261,10 @@ async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
     use sqlx::Connection;
     let Some(db) = common::fresh_postgres_database().await else {
@@ -296,6 +312,10 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
 /// gets exactly what she missed. (Postgres: a lock on `event_streams` holds the first
 /// read until all of them have asked.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_storm_of_resumes_from_one_position_shares_its_database_reads() {
     use sqlx::Connection;
     let Some(db) = common::fresh_postgres_database().await else {
@@ -370,6 +390,10 @@ async fn asked(app: &TestApp) -> u64 {
 /// Sequencers on every node sleep until `NOTIFY tidings_events`; any transaction that
 /// writes an event row must send it on commit, and only on commit (a trigger does).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_committed_event_row_wakes_the_sequencers_and_a_rolled_back_one_does_not() {
     use sqlx::Connection;
     let Some(db) = common::fresh_postgres_database().await else {
@@ -416,6 +440,10 @@ async fn pause_redis_writes(redis: &RedisServer, ms: u64) {
 /// must not send it to her again — not even on the fast path that writes straight to
 /// idle sockets, which skips the connection's own duplicate filter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_reader_resuming_ahead_of_the_bus_gets_each_notice_once() {
     let Some((db, redis)) = services().await else {
         return;
@@ -457,6 +485,10 @@ async fn ends_within(reader: &mut SseReader, within: Duration) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn a_revoked_token_loses_its_streams_on_every_node() {
     let Some((db, redis)) = services().await else {
         return;
@@ -501,6 +533,10 @@ async fn a_revoked_token_loses_its_streams_on_every_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(tidings_postgres, tidings_redis)),
+    ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
+)]
 async fn deletes_reach_every_node_and_replays_recheck_access_there() {
     let Some((db, redis)) = services().await else {
         return;
