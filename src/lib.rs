@@ -14,6 +14,9 @@
 //!   each with a bounded queue), [`stream::frames`] and [`stream::wire`] (wire forms,
 //!   encoded once; RFC 6455 framing both ways), [`stream::replays`] (resumes from the
 //!   store, identical reads shared).
+//! - [`accounts`]: creating an account (validation, hashing, storing), for the API's
+//!   sign-up and the operator's CLI alike.
+//! - [`passwords`]: argon2 on one worker per core with a bounded queue and reused memory.
 //! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
 //!   (WebSocket, SSE) over the streaming layer.
 //! - [`serve`]: the accept loop and what it bounds per connection and per address.
@@ -21,11 +24,13 @@
 //! The flow of one notice: `api` validates → `store` commits the notice and its event
 //! row → `sequencer` positions and publishes → `bus` → `stream::dispatch` → `stream::hub` → readers.
 
+pub mod accounts;
 pub mod api;
 pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod metrics;
+pub mod passwords;
 pub mod sequencer;
 pub mod serve;
 pub mod store;

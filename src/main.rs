@@ -59,13 +59,15 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
         } => {
             let site = tidings::domain::Site::new(&config.public_url());
             let store = tidings::store::open(&config.database_url, site).await?;
-            let account = tidings::api::accounts::create_account(
+            let account = tidings::accounts::create(
                 &*store,
-                &name,
-                &password,
-                email,
-                admin,
-                tidings::api::accounts::Creator::Operator,
+                tidings::accounts::Request {
+                    username: &name,
+                    password: &password,
+                    email,
+                    admin,
+                    creator: tidings::accounts::Creator::Operator,
+                },
             )
             .await
             .map_err(|e| anyhow::anyhow!("cannot create {name:?}: {e}"))?;

@@ -10,8 +10,7 @@ use super::timelines::{TimelineParams, paged};
 use crate::Node;
 use crate::config::Registrations;
 use crate::domain::entities::{Account, AccountRecord};
-use crate::domain::validate::{Password, Username};
-use crate::store::{NewAccount, Relationship, Store, StoreError, Timeline};
+use crate::store::{Relationship, Timeline};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -35,88 +34,33 @@ pub fn router() -> Router<Node> {
         .route("/api/v1/accounts/{id}/unfollow", post(unfollow))
 }
 
-/// Who is creating an account: someone signing up through the API may not take a
-/// reserved name; the operator at a shell may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Creator {
-    SignUp,
-    Operator,
-}
-
-/// Validate, hash the password on the password workers, and create the account.
-pub async fn create_account(
-    store: &dyn Store,
-    name: &str,
-    password: &str,
-    email: Option<String>,
-    admin: bool,
-    creator: Creator,
-) -> ApiResult<AccountRecord> {
-    let mut details = serde_json::Map::new();
-    let username = match creator {
-        Creator::SignUp => Username::parse_new(name),
-        Creator::Operator => Username::parse(name),
-    };
-    let password = Password::parse(password);
-    let email = email
-        .filter(|e| !e.is_empty())
-        .map(|e| crate::domain::validate::email(&e))
-        .transpose();
-    let mut refuse = |field: &str, code: &str, e: &crate::domain::validate::Invalid| {
-        details.insert(
-            field.into(),
-            json!([{ "error": code, "description": e.to_string() }]),
-        );
-    };
-    if let Err(e) = &username {
-        let code = if e.0 == "is reserved" {
-            "ERR_RESERVED"
-        } else {
-            "ERR_INVALID"
-        };
-        refuse("username", code, e);
-    }
-    if let Err(e) = &password {
-        let code = if e.0.contains("long") {
-            "ERR_TOO_LONG"
-        } else {
-            "ERR_TOO_SHORT"
-        };
-        refuse("password", code, e);
-    }
-    if let Err(e) = &email {
-        refuse("email", "ERR_INVALID", e);
-    }
-    let (Ok(username), Ok(password), Ok(email), true) =
-        (username, password, email, details.is_empty())
-    else {
-        return Err(ApiError::Unprocessable(
-            "Validation failed".into(),
-            Some(Value::Object(details)),
-        ));
-    };
-    let hash = super::throttle::passwords()
-        .hash(password.expose().to_string())
-        .await?;
-    let account = store
-        .create_account(NewAccount {
-            username: username.as_str().to_string(),
-            email,
-            password_hash: hash,
-            is_admin: admin,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Taken(field) => {
-                let label = if field == "email" { "E-mail" } else { "Username" };
-                ApiError::Unprocessable(
-                    format!("Validation failed: {label} has already been taken"),
-                    Some(json!({ field: [{ "error": "ERR_TAKEN", "description": "has already been taken" }] })),
-                )
+impl From<crate::accounts::Refusal> for ApiError {
+    fn from(r: crate::accounts::Refusal) -> Self {
+        use crate::accounts::Refusal;
+        match r {
+            Refusal::Invalid(errors) => {
+                let mut details = serde_json::Map::new();
+                for e in &errors {
+                    details.insert(
+                        e.field.into(),
+                        json!([{ "error": e.code, "description": e.description }]),
+                    );
+                }
+                let taken = errors.iter().find(|e| e.code == "ERR_TAKEN");
+                let message = match taken {
+                    Some(e) if e.field == "email" => {
+                        "Validation failed: E-mail has already been taken"
+                    }
+                    Some(_) => "Validation failed: Username has already been taken",
+                    None => "Validation failed",
+                };
+                ApiError::Unprocessable(message.into(), Some(Value::Object(details)))
             }
-            other => other.into(),
-        })?;
-    Ok(account)
+            Refusal::Busy(b) => b.into(),
+            Refusal::Hashing(e) => ApiError::Internal(e),
+            Refusal::Store(e) => e.into(),
+        }
+    }
 }
 
 /// The account named by `login` (username, `@username` or email) if `password` is its
@@ -147,7 +91,7 @@ pub async fn verify_password(
             None
         }
     };
-    let ok = super::throttle::passwords()
+    let ok = crate::passwords::passwords()
         .verify(password.to_string(), hash)
         .await?;
     Ok(account.filter(|_| ok))
@@ -177,13 +121,15 @@ async fn register(
             "This method requires an app token, not a user's".into(),
         ));
     }
-    let account = create_account(
+    let account = crate::accounts::create(
         &*node.store,
-        f.username.as_deref().unwrap_or(""),
-        f.password.as_deref().unwrap_or(""),
-        f.email,
-        false,
-        Creator::SignUp,
+        crate::accounts::Request {
+            username: f.username.as_deref().unwrap_or(""),
+            password: f.password.as_deref().unwrap_or(""),
+            email: f.email,
+            admin: false,
+            creator: crate::accounts::Creator::SignUp,
+        },
     )
     .await?;
     let scopes = auth.0.0.scopes.clone();

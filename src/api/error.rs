@@ -120,4 +120,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::passwords::Busy> for ApiError {
+    fn from(_: crate::passwords::Busy) -> Self {
+        ApiError::Throttled {
+            limit: crate::passwords::QUEUE as u32,
+            retry_after: 1,
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
