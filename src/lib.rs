@@ -62,9 +62,6 @@ pub struct NodeParts {
     /// Resumes reading the same page share one read.
     pub replays: Arc<stream::replays::Replays>,
     pub metrics: Arc<metrics::Metrics>,
-    pub limits: Arc<api::limits::Limits>,
-    /// Sign-in, sign-up and app-registration rate limits.
-    pub throttles: Arc<api::throttle::Throttles>,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
     pub ping: tokio::sync::watch::Receiver<u64>,
     pub shutdown: CancellationToken,
@@ -125,8 +122,6 @@ impl Node {
         ));
         Ok(Node(Arc::new(NodeParts {
             ping,
-            limits: Arc::new(api::limits::Limits::new(&config)),
-            throttles: Arc::new(api::throttle::Throttles::new(&config)),
             config: Arc::new(config),
             site,
             store,

@@ -7,7 +7,7 @@ use super::extract::{
     WriteFollows, parse_id,
 };
 use super::timelines::{TimelineParams, paged};
-use crate::Node;
+use crate::api::Api;
 use crate::config::Registrations;
 use crate::domain::entities::{Account, AccountRecord};
 use crate::store::{Relationship, Timeline};
@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/accounts", post(register))
         .route(
@@ -67,12 +67,12 @@ impl From<crate::accounts::Refusal> for ApiError {
 /// password. Throttled per IP address and per account (see [`super::throttle`]); an
 /// unknown login costs the same work as a known one.
 pub async fn verify_password(
-    node: &Node,
+    node: &Api,
     ip: std::net::IpAddr,
     login: &str,
     password: &str,
 ) -> ApiResult<Option<AccountRecord>> {
-    node.throttles.sign_in_per_ip.check(&ip)?;
+    node.throttles().sign_in_per_ip.check(&ip)?;
     let login = login.trim().trim_start_matches('@');
     let account = if login.contains('@') {
         node.store.account_by_email(login).await?
@@ -83,7 +83,7 @@ pub async fn verify_password(
     // unknown login must not answer faster than a known one.
     let hash = match &account {
         Some(a) => {
-            node.throttles.sign_in_per_account.check(&a.id)?;
+            node.throttles().sign_in_per_account.check(&a.id)?;
             node.store.password_hash(a.id).await?
         }
         None => {
@@ -105,7 +105,7 @@ struct RegisterForm {
 }
 
 async fn register(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     auth: Scoped<WriteAccounts>,
     Input(f): Input<RegisterForm>,
@@ -115,7 +115,7 @@ async fn register(
             "Registrations are closed on this server".into(),
         ));
     }
-    node.throttles.sign_ups_per_ip.check(&peer.ip())?;
+    node.throttles().sign_ups_per_ip.check(&peer.ip())?;
     if auth.0.0.account.is_some() {
         return Err(ApiError::Forbidden(
             "This method requires an app token, not a user's".into(),
@@ -139,7 +139,7 @@ async fn register(
 }
 
 async fn verify_credentials(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<ReadAccounts>,
 ) -> ApiResult<Json<Value>> {
     let me = auth.account()?;
@@ -151,7 +151,7 @@ async fn verify_credentials(
 }
 
 async fn show(
-    State(node): State<Node>,
+    State(node): State<Api>,
     _auth: MaybeScoped<ReadAccounts>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
@@ -169,7 +169,7 @@ struct LookupParams {
 }
 
 async fn lookup(
-    State(node): State<Node>,
+    State(node): State<Api>,
     _auth: MaybeScoped<ReadAccounts>,
     Query(p): Query<LookupParams>,
 ) -> ApiResult<Json<Account>> {
@@ -192,7 +192,7 @@ async fn lookup(
 }
 
 async fn statuses(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
     Query(p): Query<TimelineParams>,
@@ -222,7 +222,7 @@ fn relationship_json(id: i64, r: Relationship) -> Value {
 }
 
 async fn set_follow(
-    node: Node,
+    node: Api,
     auth: Scoped<WriteFollows>,
     id: String,
     on: bool,
@@ -234,7 +234,7 @@ async fn set_follow(
 }
 
 async fn follow(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -242,7 +242,7 @@ async fn follow(
 }
 
 async fn unfollow(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -250,7 +250,7 @@ async fn unfollow(
 }
 
 async fn relationships(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<ReadFollows>,
     uri: Uri,
 ) -> ApiResult<Json<Vec<Value>>> {

@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, ApiResult};
 use crate::Node;
+use crate::api::Api;
 use crate::domain::entities::AccountRecord;
 use crate::store::TokenRecord;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
@@ -156,10 +157,10 @@ impl<S: Scope> std::ops::Deref for Scoped<S> {
     }
 }
 
-impl<S: Scope> FromRequestParts<Node> for Scoped<S> {
+impl<S: Scope> FromRequestParts<Api> for Scoped<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, node: &Api) -> ApiResult<Self> {
         let auth = MaybeAuth::from_parts(parts, node)
             .await?
             .0
@@ -183,10 +184,10 @@ impl<S: Scope> MaybeScoped<S> {
     }
 }
 
-impl<S: Scope> FromRequestParts<Node> for MaybeScoped<S> {
+impl<S: Scope> FromRequestParts<Api> for MaybeScoped<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, node: &Api) -> ApiResult<Self> {
         let auth = MaybeAuth::from_parts(parts, node).await?;
         if let Some(a) = &auth.0 {
             a.require(S::NAME)?;
@@ -217,10 +218,10 @@ impl StreamCaller {
     }
 }
 
-impl FromRequestParts<Node> for StreamCaller {
+impl FromRequestParts<Api> for StreamCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, node: &Node) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, node: &Api) -> ApiResult<Self> {
         Ok(StreamCaller(MaybeAuth::from_parts(parts, node).await?))
     }
 }

@@ -1,6 +1,7 @@
 //! Instance information (`/api/v1/instance`, `/api/v2/instance`) and `/health`.
 
 use crate::Node;
+use crate::api::Api;
 use crate::config::Registrations;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/instance", get(v1))
         .route("/api/v2/instance", get(v2))
@@ -34,7 +35,7 @@ fn statuses_config(node: &Node) -> Value {
     json!({ "max_characters": node.config.max_chars, "max_media_attachments": 0, "characters_reserved_per_url": 23 })
 }
 
-async fn v1(State(node): State<Node>) -> Json<Value> {
+async fn v1(State(node): State<Api>) -> Json<Value> {
     Json(json!({
         "uri": node.site.domain,
         "title": node.config.title,
@@ -58,7 +59,7 @@ async fn v1(State(node): State<Node>) -> Json<Value> {
     }))
 }
 
-async fn v2(State(node): State<Node>) -> Json<Value> {
+async fn v2(State(node): State<Api>) -> Json<Value> {
     let access = if node.config.anonymous_streams {
         "public"
     } else {
@@ -95,7 +96,7 @@ async fn v2(State(node): State<Node>) -> Json<Value> {
 /// the node unready: posting and reading go on (readers are served from the database),
 /// and a load balancer taking every node out at once because Redis blinked would be worse.
 /// Liveness is `/health/live`: the process answers.
-async fn health(State(node): State<Node>) -> impl IntoResponse {
+async fn health(State(node): State<Api>) -> impl IntoResponse {
     let db = node.store.ping().await.is_ok();
     let bus = node.bus.is_up();
     let stopping = node.shutdown.is_cancelled();
@@ -115,7 +116,7 @@ async fn health(State(node): State<Node>) -> impl IntoResponse {
 
 /// Prometheus text; behind a bearer token when `TIDINGS_METRICS_TOKEN` is set.
 async fn metrics(
-    State(node): State<Node>,
+    State(node): State<Api>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     if let Some(want) = &node.config.metrics_token {

@@ -18,8 +18,52 @@ use crate::Node;
 use axum::Router;
 use axum::response::IntoResponse;
 use error::ApiError;
+use std::sync::Arc;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
+
+/// What the HTTP layer holds: the node (core services), and the policy that belongs to
+/// HTTP alone — caps per address and account on streams, rate limits on sign-in, sign-up
+/// and app registration. Handlers see the node through it (`Deref`), so they read
+/// `node.store` as before; the node itself knows nothing of HTTP policy.
+#[derive(Clone)]
+pub struct Api(Arc<ApiParts>);
+
+pub struct ApiParts {
+    node: Node,
+    limits: Arc<limits::Limits>,
+    throttles: throttle::Throttles,
+}
+
+impl Api {
+    pub fn new(node: Node) -> Self {
+        Api(Arc::new(ApiParts {
+            limits: Arc::new(limits::Limits::new(&node.config)),
+            throttles: throttle::Throttles::new(&node.config),
+            node,
+        }))
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.0.node
+    }
+
+    /// Caps on concurrent streams per address and per account.
+    pub fn limits(&self) -> &Arc<limits::Limits> {
+        &self.0.limits
+    }
+
+    pub fn throttles(&self) -> &throttle::Throttles {
+        &self.0.throttles
+    }
+}
+
+impl std::ops::Deref for Api {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.0.node
+    }
+}
 
 /// Whether the request carried a token (see the `Cache-Control` layer below).
 #[derive(Clone, Copy)]
@@ -59,5 +103,5 @@ pub fn router(node: Node) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .layer(CorsLayer::permissive())
-        .with_state(node)
+        .with_state(Api::new(node))
 }

@@ -6,6 +6,7 @@ use super::accounts::verify_password;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Input, Query, hash_token, lenient, random_secret};
 use crate::Node;
+use crate::api::Api;
 use crate::domain::text::escape_html;
 use crate::store::{AppRecord, NewApp, NewAuthCode, NewToken, TokenRecord};
 use axum::extract::{ConnectInfo, State};
@@ -23,7 +24,7 @@ pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const CODE_LIFETIME_MICROS: i64 = 10 * 60 * 1_000_000;
 const TOP_SCOPES: [&str; 5] = ["read", "write", "follow", "push", "profile"];
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/apps", post(create_app))
         .route("/oauth/token", post(token))
@@ -113,11 +114,11 @@ fn app_json(app: &AppRecord, with_secret: bool) -> serde_json::Value {
 }
 
 async fn create_app(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Input(f): Input<AppForm>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    node.throttles.apps_per_ip.check(&peer.ip())?;
+    node.throttles().apps_per_ip.check(&peer.ip())?;
     let name = f
         .client_name
         .filter(|n| !n.trim().is_empty())
@@ -196,7 +197,7 @@ fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> Option<(String, Str
 }
 
 async fn authenticate_client(
-    node: &Node,
+    node: &Api,
     headers: &HeaderMap,
     f: &TokenForm,
 ) -> Result<AppRecord, Response> {
@@ -225,7 +226,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn token(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Input(f): Input<TokenForm>,
@@ -236,7 +237,7 @@ async fn token(
 }
 
 async fn issue_token(
-    node: &Node,
+    node: &Api,
     ip: std::net::IpAddr,
     headers: &HeaderMap,
     f: TokenForm,
@@ -357,7 +358,7 @@ pub fn token_json(secret: &str, t: &TokenRecord) -> serde_json::Value {
 }
 
 async fn revoke(
-    State(node): State<Node>,
+    State(node): State<Api>,
     headers: HeaderMap,
     Input(f): Input<TokenForm>,
 ) -> Response {
@@ -518,7 +519,7 @@ fn sign_in_page(
 }
 
 async fn authorize_page(
-    State(node): State<Node>,
+    State(node): State<Api>,
     Query(f): Query<AuthorizeForm>,
 ) -> ApiResult<Response> {
     let (app, _, scopes) = check_request(&node, &f).await?;
@@ -531,7 +532,7 @@ async fn authorize_page(
 }
 
 async fn authorize(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Input(f): Input<AuthorizeForm>,
@@ -592,7 +593,7 @@ async fn authorize(
     Ok(Redirect::to(target.as_str()).into_response())
 }
 
-async fn metadata(State(node): State<Node>) -> Json<serde_json::Value> {
+async fn metadata(State(node): State<Api>) -> Json<serde_json::Value> {
     let base = &node.site.base_url;
     Json(json!({
         "issuer": format!("{base}/"),

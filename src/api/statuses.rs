@@ -6,6 +6,7 @@ use super::extract::{
     Input, MaybeScoped, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, lenient, parse_id,
 };
 use crate::Node;
+use crate::api::Api;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::{NoticeText, Visibility};
 use crate::store::{NewStatus, StatusChange};
@@ -15,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/statuses", post(create))
         .route("/api/v1/statuses/{id}", get(show).put(edit).delete(delete))
@@ -102,7 +103,7 @@ async fn removable(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<Status
 }
 
 async fn create(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     headers: HeaderMap,
     Input(f): Input<StatusForm>,
@@ -156,7 +157,7 @@ async fn create(
 }
 
 async fn show(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
@@ -166,7 +167,7 @@ async fn show(
 }
 
 async fn edit(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
     Input(f): Input<StatusForm>,
@@ -191,7 +192,7 @@ async fn edit(
 }
 
 async fn delete(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
@@ -204,7 +205,7 @@ async fn delete(
 }
 
 async fn history(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<StatusEdit>>> {
@@ -229,7 +230,7 @@ async fn history(
 }
 
 async fn source(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<ReadStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -241,7 +242,7 @@ async fn source(
 }
 
 async fn set_favourite(
-    node: Node,
+    node: Api,
     auth: Scoped<WriteFavourites>,
     id: String,
     on: bool,
@@ -254,7 +255,7 @@ async fn set_favourite(
 }
 
 async fn favourite(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteFavourites>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
@@ -262,7 +263,7 @@ async fn favourite(
 }
 
 async fn unfavourite(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteFavourites>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
@@ -270,7 +271,7 @@ async fn unfavourite(
 }
 
 async fn set_reblog(
-    node: Node,
+    node: Api,
     auth: Scoped<WriteStatuses>,
     id: String,
     on: bool,
@@ -282,7 +283,7 @@ async fn set_reblog(
 }
 
 async fn reblog(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {
@@ -290,7 +291,7 @@ async fn reblog(
 }
 
 async fn unreblog(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Status>> {

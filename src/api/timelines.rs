@@ -4,6 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{MaybeScoped, Query, ReadStatuses, Scoped};
 use crate::Node;
+use crate::api::Api;
 use crate::domain::entities::Status;
 use crate::domain::text::normalize_tag;
 use crate::store::{Page, Timeline};
@@ -15,7 +16,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/timelines/public", get(public))
         .route("/api/v1/timelines/tag/{hashtag}", get(tag))
@@ -67,7 +68,7 @@ impl TimelineParams {
 }
 
 async fn public(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Query(p): Query<TimelineParams>,
     uri: Uri,
@@ -81,7 +82,7 @@ async fn public(
 }
 
 async fn tag(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Path(tag): Path<String>,
     Query(p): Query<TimelineParams>,
@@ -102,7 +103,7 @@ async fn tag(
 }
 
 async fn home(
-    State(node): State<Node>,
+    State(node): State<Api>,
     auth: Scoped<ReadStatuses>,
     Query(p): Query<TimelineParams>,
     uri: Uri,

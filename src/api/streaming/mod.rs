@@ -22,6 +22,7 @@ mod sse;
 mod ws;
 
 use crate::Node;
+use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::domain::stream::StreamError;
 use crate::domain::{Event, StreamKey};
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 pub const REPLAY_PAGE: i64 = 500;
 
-pub fn router() -> Router<Node> {
+pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/streaming", get(ws::handler))
         .route("/api/v1/streaming/health", get(|| async { "OK" }))
@@ -109,11 +110,11 @@ pub fn stream_error(code: u16, message: &str) -> ApiError {
 
 /// A slot under the per-IP and per-account caps, or 429.
 pub fn permit(
-    node: &Node,
+    node: &Api,
     ip: std::net::IpAddr,
     account: Option<i64>,
 ) -> ApiResult<crate::api::limits::StreamPermit> {
-    node.limits.acquire(Some(ip), account).map_err(|m| {
+    node.limits().acquire(Some(ip), account).map_err(|m| {
         node.metrics
             .streams_refused
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

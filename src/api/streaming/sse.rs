@@ -3,6 +3,7 @@
 
 use super::{Start, parse_stream, replay_page, start_point, stream_error};
 use crate::Node;
+use crate::api::Api;
 use crate::api::error::ApiResult;
 use crate::api::extract::{Query, StreamCaller};
 use crate::stream::frames::{reset_payload, sse_block, sse_event_block};
@@ -40,7 +41,7 @@ struct SseState {
 }
 
 pub async fn handler(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: StreamCaller,
     kill: Option<axum::Extension<crate::serve::Kill>>,
@@ -78,7 +79,7 @@ pub async fn handler(
     let gauge = crate::metrics::ConnectionGauge::open(node.metrics.clone(), Transport::Sse);
     let state = SseState {
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
-        node,
+        node: node.node().clone(),
         key,
         rx,
         guard,

@@ -36,6 +36,7 @@
 
 use super::{Start, parse_stream, replay_page, start_point};
 use crate::Node;
+use crate::api::Api;
 use crate::api::error::ApiError;
 use crate::api::extract::{Query, StreamCaller};
 use crate::domain::StreamKey;
@@ -165,7 +166,7 @@ fn handshake_key(version: axum::http::Version, headers: &HeaderMap) -> Result<St
 }
 
 pub async fn handler(
-    State(node): State<Node>,
+    State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: StreamCaller,
     Query(p): Query<WsParams>,
@@ -250,7 +251,7 @@ pub async fn handler(
         let token = token_id.map(|t| Box::new(node.hub.watch_token(t, &outbox)));
         let mut c = Conn {
             tcp,
-            node,
+            node: node.node().clone(),
             account,
             _token: token,
             _permit: permit,
