@@ -5,9 +5,9 @@
 //! is refused at once ([`Busy`]). Each worker allocates its argon2 memory once and reuses
 //! it for every hash (argon2's `hash_password_into_with_memory`), so the memory password
 //! checks hold is one block per core and does not grow. Before, each check ran on tokio's
-//! blocking pool, which grows to hundreds of threads, each allocating its own 19 MiB every
-//! time: 24 clients guessing passwords for 10 s took the process from 16 MiB to 5.0 GiB, and
-//! it kept it (BENCHMARKS.md, "Password guessing").
+//! blocking pool, which grows to hundreds of threads, each allocating its own argon2
+//! memory every time, and the allocator kept what a guessing attack made it take
+//! (BENCHMARKS.md, "Password guessing").
 //!
 //! **No account enumeration by timing**: checking a password for an unknown account
 //! ([`Passwords::verify`] with no hash) does the work against a dummy hash made with the

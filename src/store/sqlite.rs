@@ -16,8 +16,8 @@ pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA busy_timeout = 10000",
                     "PRAGMA foreign_keys = ON",
-                    // 16 MiB of page cache per connection instead of 2 (perf showed
-                    // page reads through the kernel on the write path). Not mmap: a
+                    // A larger page cache than the default (perf showed page reads
+                    // through the kernel on the write path; BENCHMARKS.md). Not mmap: a
                     // growing file is unmapped and mapped again at every transaction.
                     "PRAGMA cache_size = -16384",
                 ] {

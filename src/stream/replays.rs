@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 type Page = Result<Arc<Vec<Event>>, Arc<str>>;
 
 /// Reads of one page that may run at once. One at a time made a storm on SQLite wait for
-/// reads in a row (5,000 resumes took 0.49 s instead of 0.25 s); the pool has 8
+/// reads in a row (measured in BENCHMARKS.md, "reconnect-storm"); the pool has 8
 /// connections there and 32 on Postgres.
 pub const READS_PER_PAGE: usize = 4;
 
