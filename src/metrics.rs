@@ -1,13 +1,20 @@
-//! Counters and gauges for operators, served as Prometheus text at `/metrics`.
+//! Counters, gauges and histograms for operators, served as Prometheus text at
+//! `/metrics`, encoded by the `prometheus-client` crate.
 //!
-//! Plain atomics: the hot path only ever does relaxed increments.
+//! The counters and gauges stay plain atomics that the hot path only ever increments
+//! (relaxed); they are read into the exposition at scrape time (a [`Collector`]), together
+//! with the hub's own counters. The histograms (relay lag, replay reads, request latency)
+//! are `prometheus-client`'s, observed off the per-reader path.
 
 use crate::stream::hub::Transport;
-use std::fmt::Write;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-#[derive(Default)]
 pub struct Metrics {
     pub ws_connections: AtomicI64,
     pub sse_connections: AtomicI64,
@@ -23,6 +30,34 @@ pub struct Metrics {
     /// Microseconds between the commit of the last published event and its publication.
     pub relay_lag_micros: AtomicI64,
     pub last_published_position: AtomicI64,
+    /// Commit-to-publish delay of every published event.
+    pub relay_lag: Histogram,
+    /// Database reads of a stream's history for resumes.
+    pub replay_read: Histogram,
+    /// Request to response head.
+    pub http_request: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            ws_connections: AtomicI64::default(),
+            sse_connections: AtomicI64::default(),
+            events_published: AtomicU64::default(),
+            publish_failures: AtomicU64::default(),
+            bus_reconnects: AtomicU64::default(),
+            catch_ups: AtomicU64::default(),
+            slow_closed: AtomicU64::default(),
+            streams_refused: AtomicU64::default(),
+            replay_reads: AtomicU64::default(),
+            replay_shared: AtomicU64::default(),
+            relay_lag_micros: AtomicI64::default(),
+            last_published_position: AtomicI64::default(),
+            relay_lag: seconds_buckets(),
+            replay_read: seconds_buckets(),
+            http_request: seconds_buckets(),
+        }
+    }
 }
 
 /// Counts one open streaming connection until dropped.
@@ -54,117 +89,185 @@ impl Metrics {
         }
     }
 
-    /// Render in the Prometheus text exposition format, with the hub's figures.
+    /// Render in the Prometheus text exposition format, with the hub's figures: the
+    /// counters and gauges as they stand now, and the histograms.
     pub fn render(&self, hub: &crate::stream::hub::Hub) -> String {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
+        use Value::{Counter, Gauge};
+        let snapshot = Snapshot(vec![
+            (
+                "open_connections",
+                "Open streaming connections by transport",
+                Gauge(g(&self.ws_connections)),
+                Some(("transport", "websocket")),
+            ),
+            (
+                "open_connections",
+                "Open streaming connections by transport",
+                Gauge(g(&self.sse_connections)),
+                Some(("transport", "sse")),
+            ),
+            (
+                "subscriptions",
+                "Stream subscriptions on this node",
+                Gauge(hub.subscription_count() as i64),
+                None,
+            ),
+            (
+                "events_published",
+                "Events this node's sequencer handed to the bus",
+                Counter(r(&self.events_published)),
+                None,
+            ),
+            (
+                "publish_failures",
+                "Bus publications that failed and were retried",
+                Counter(r(&self.publish_failures)),
+                None,
+            ),
+            (
+                "events_dispatched",
+                "Events routed by this node's hub",
+                Counter(r(&hub.stats.dispatched_events)),
+                None,
+            ),
+            (
+                "deliveries",
+                "Frames queued to readers on this node",
+                Counter(r(&hub.stats.delivered)),
+                None,
+            ),
+            (
+                "deliveries_dropped_slow",
+                "Frames not queued because the reader was too slow",
+                Counter(r(&hub.stats.dropped_slow)),
+                None,
+            ),
+            (
+                "slow_readers_closed",
+                "Connections closed because the reader fell behind",
+                Counter(r(&self.slow_closed)),
+                None,
+            ),
+            (
+                "streams_refused",
+                "Streams refused by the per-IP or per-account caps",
+                Counter(r(&self.streams_refused)),
+                None,
+            ),
+            (
+                "replay_reads",
+                "Database reads of a stream's history for resuming readers",
+                Counter(r(&self.replay_reads)),
+                None,
+            ),
+            (
+                "replay_shared",
+                "Resumes served by a read another resume had started",
+                Counter(r(&self.replay_shared)),
+                None,
+            ),
+            (
+                "bus_reconnects",
+                "Reconnections of this node to the bus",
+                Counter(r(&self.bus_reconnects)),
+                None,
+            ),
+            (
+                "catch_ups",
+                "Times this node read missed events from the database",
+                Counter(r(&self.catch_ups)),
+                None,
+            ),
+            (
+                "last_position",
+                "Last position dispatched on this node",
+                Gauge(hub.routed_upto()),
+                None,
+            ),
+            (
+                "last_published_position",
+                "Last position published by this node's sequencer",
+                Gauge(g(&self.last_published_position)),
+                None,
+            ),
+        ]);
+        let mut registry = Registry::with_prefix("tidings");
+        registry.register_collector(Box::new(snapshot));
+        registry.register(
+            "relay_lag_seconds",
+            "Commit-to-publish delay of published events.",
+            self.relay_lag.clone(),
+        );
+        registry.register(
+            "replay_read_seconds",
+            "Duration of database reads of a stream's history for resuming readers.",
+            self.replay_read.clone(),
+        );
+        registry.register(
+            "http_request_seconds",
+            "Time from a request to its response's head (a stream's head, not its end).",
+            self.http_request.clone(),
+        );
         let mut out = String::new();
-        let mut put = |name: &str, kind: &str, help: &str, lines: &[(&str, i128)]| {
-            let out = &mut out;
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, v) in lines {
-                let _ = writeln!(out, "{name}{labels} {v}");
-            }
-        };
-        put(
-            "tidings_open_connections",
-            "gauge",
-            "Open streaming connections by transport.",
-            &[
-                ("{transport=\"websocket\"}", g(&self.ws_connections) as i128),
-                ("{transport=\"sse\"}", g(&self.sse_connections) as i128),
-            ],
-        );
-        put(
-            "tidings_subscriptions",
-            "gauge",
-            "Stream subscriptions on this node.",
-            &[("", hub.subscription_count() as i128)],
-        );
-        put(
-            "tidings_events_published_total",
-            "counter",
-            "Events this node's sequencer handed to the bus.",
-            &[("", r(&self.events_published) as i128)],
-        );
-        put(
-            "tidings_publish_failures_total",
-            "counter",
-            "Bus publications that failed and were retried.",
-            &[("", r(&self.publish_failures) as i128)],
-        );
-        put(
-            "tidings_events_dispatched_total",
-            "counter",
-            "Events routed by this node's hub.",
-            &[("", r(&hub.stats.dispatched_events) as i128)],
-        );
-        put(
-            "tidings_deliveries_total",
-            "counter",
-            "Frames queued to readers on this node.",
-            &[("", r(&hub.stats.delivered) as i128)],
-        );
-        put(
-            "tidings_deliveries_dropped_slow_total",
-            "counter",
-            "Frames not queued because the reader was too slow.",
-            &[("", r(&hub.stats.dropped_slow) as i128)],
-        );
-        put(
-            "tidings_slow_readers_closed_total",
-            "counter",
-            "Connections closed because the reader fell behind.",
-            &[("", r(&self.slow_closed) as i128)],
-        );
-        put(
-            "tidings_streams_refused_total",
-            "counter",
-            "Streams refused by the per-IP or per-account caps.",
-            &[("", r(&self.streams_refused) as i128)],
-        );
-        put(
-            "tidings_replay_reads_total",
-            "counter",
-            "Database reads of a stream's history for resuming readers.",
-            &[("", r(&self.replay_reads) as i128)],
-        );
-        put(
-            "tidings_replay_shared_total",
-            "counter",
-            "Resumes served by a read another resume had started.",
-            &[("", r(&self.replay_shared) as i128)],
-        );
-        put(
-            "tidings_bus_reconnects_total",
-            "counter",
-            "Reconnections of this node to the bus.",
-            &[("", r(&self.bus_reconnects) as i128)],
-        );
-        put(
-            "tidings_catch_ups_total",
-            "counter",
-            "Times this node read missed events from the database.",
-            &[("", r(&self.catch_ups) as i128)],
-        );
-        put(
-            "tidings_last_position",
-            "gauge",
-            "Last position dispatched on this node.",
-            &[("", hub.routed_upto() as i128)],
-        );
-        put(
-            "tidings_last_published_position",
-            "gauge",
-            "Last position published by this node's sequencer.",
-            &[("", g(&self.last_published_position) as i128)],
-        );
-        let _ = writeln!(
-            out,
-            "# HELP tidings_relay_lag_seconds Commit-to-publish delay of the last published event.\n\
-             # TYPE tidings_relay_lag_seconds gauge\ntidings_relay_lag_seconds {}",
-            g(&self.relay_lag_micros) as f64 / 1e6
-        );
+        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry) {
+            tracing::error!(error = %e, "cannot encode the metrics");
+        }
         out
+    }
+}
+
+/// Seconds, from 100 µs to about 100 s.
+fn seconds_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 4.0, 11))
+}
+
+enum Value {
+    Counter(u64),
+    Gauge(i64),
+}
+
+/// The counters and gauges read at scrape time; the hot path only ever did relaxed
+/// atomic increments on them.
+struct Snapshot(Vec<Row>);
+
+/// (name, help, value, one label).
+type Row = (
+    &'static str,
+    &'static str,
+    Value,
+    Option<(&'static str, &'static str)>,
+);
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut i = 0;
+        while i < self.0.len() {
+            let (name, help, first, _) = &self.0[i];
+            let kind = match first {
+                Value::Counter(_) => MetricType::Counter,
+                Value::Gauge(_) => MetricType::Gauge,
+            };
+            let mut family = encoder.encode_descriptor(name, &format!("{help}."), None, kind)?;
+            // Rows of one name (one per label value) share their descriptor.
+            while i < self.0.len() && self.0[i].0 == *name {
+                let (_, _, value, label) = &self.0[i];
+                let labels: Vec<(&str, &str)> = label.iter().copied().collect();
+                let mut m = family.encode_family(&labels)?;
+                match value {
+                    Value::Counter(v) => m.encode_counter::<NoLabelSet, _, u64>(v, None)?,
+                    Value::Gauge(v) => m.encode_gauge(v)?,
+                }
+                i += 1;
+            }
+        }
+        Ok(())
     }
 }

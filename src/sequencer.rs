@@ -111,10 +111,15 @@ async fn lead(
                         metrics
                             .last_published_position
                             .store(published, Ordering::Relaxed);
-                        metrics.relay_lag_micros.store(
-                            crate::domain::now_micros() - last.committed_at,
-                            Ordering::Relaxed,
-                        );
+                        let now = crate::domain::now_micros();
+                        metrics
+                            .relay_lag_micros
+                            .store(now - last.committed_at, Ordering::Relaxed);
+                        for e in &batch {
+                            metrics
+                                .relay_lag
+                                .observe((now - e.committed_at).max(0) as f64 / 1e6);
+                        }
                     }
                 }
                 Err(e) => {

@@ -103,5 +103,16 @@ pub fn router(node: Node) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .layer(CorsLayer::permissive())
+        .layer(axum::middleware::from_fn_with_state(
+            node.metrics.clone(),
+            |axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
+             req: axum::extract::Request,
+             next: axum::middleware::Next| async move {
+                let started = std::time::Instant::now();
+                let res = next.run(req).await;
+                metrics.http_request.observe(started.elapsed().as_secs_f64());
+                res
+            },
+        ))
         .with_state(Api::new(node))
 }

@@ -99,16 +99,16 @@ impl Replays {
                     let turns = entry.turns.clone();
                     let epoch = Arc::new(AtomicU64::new(0));
                     let (store, hub, key) = (self.store.clone(), self.hub.clone(), key.to_string());
+                    let metrics = self.metrics.clone();
                     let noted = epoch.clone();
                     let page = async move {
                         let _turn = turns.acquire_owned().await;
                         // Noted before the read starts: good for everyone subscribed so far.
                         noted.store(hub.epoch().max(1), Ordering::SeqCst);
-                        store
-                            .stream_events(&key, after, limit)
-                            .await
-                            .map(Arc::new)
-                            .map_err(|e| Arc::from(e.to_string()))
+                        let started = std::time::Instant::now();
+                        let read = store.stream_events(&key, after, limit).await;
+                        metrics.replay_read.observe(started.elapsed().as_secs_f64());
+                        read.map(Arc::new).map_err(|e| Arc::from(e.to_string()))
                     }
                     .boxed()
                     .shared();
