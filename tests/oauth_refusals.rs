@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, spawn};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(
     only_safe_redirect_uris_can_be_registered,
@@ -42,23 +42,16 @@ async fn only_safe_redirect_uris_can_be_registered(b: Backend) {
     }
 }
 
-async fn client(app: &common::TestApp) -> Value {
-    app.http
-        .post(app.url("/api/v1/apps"))
-        .json(&json!({"client_name": "web", "redirect_uris": "https://client.example/cb", "scopes": "read"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+/// A web client registered with `https://client.example/cb`: its id and secret.
+async fn client(app: &common::TestApp) -> (String, String) {
+    app.create_app("https://client.example/cb", "read").await
 }
 
 async fn the_sign_in_page_refuses_framing_and_forged_posts(b: Backend) {
     let Some(app) = spawn(b).await else { return };
     app.register("dina").await;
-    let c = client(&app).await;
-    let id = c["client_id"].as_str().unwrap();
+    let (id, _) = client(&app).await;
+    let id = id.as_str();
     let page = app
         .http
         .get(app.url(&format!("/oauth/authorize?response_type=code&client_id={id}&redirect_uri=https://client.example/cb&scope=read")))
@@ -113,8 +106,7 @@ async fn the_sign_in_page_refuses_framing_and_forged_posts(b: Backend) {
 async fn a_code_needs_its_redirect_uri_and_pkce_needs_s256(b: Backend) {
     let Some(app) = spawn(b).await else { return };
     app.register("dina").await;
-    let c = client(&app).await;
-    let id = c["client_id"].as_str().unwrap().to_string();
+    let (id, secret) = client(&app).await;
     let page_url = |extra: &str| {
         app.url(&format!("/oauth/authorize?response_type=code&client_id={id}&redirect_uri=https://client.example/cb&scope=read{extra}"))
     };
@@ -157,10 +149,7 @@ async fn a_code_needs_its_redirect_uri_and_pkce_needs_s256(b: Backend) {
         let mut form = vec![
             ("grant_type", "authorization_code".to_string()),
             ("client_id", id.clone()),
-            (
-                "client_secret",
-                c["client_secret"].as_str().unwrap().to_string(),
-            ),
+            ("client_secret", secret.clone()),
             ("code", code.clone()),
         ];
         if with_uri {

@@ -14,20 +14,7 @@ on_both_backends!(
 );
 
 async fn app_credentials(app: &TestApp) -> (String, String) {
-    let v: Value = app
-        .http
-        .post(app.url("/api/v1/apps"))
-        .json(&json!({"client_name": "guesser", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        v["client_id"].as_str().unwrap().into(),
-        v["client_secret"].as_str().unwrap().into(),
-    )
+    app.create_app(common::OOB, "read").await
 }
 
 /// A password grant from `from` (a loopback source address); the answer.

@@ -58,14 +58,6 @@ pub fn scopes_cover(granted: &str, wanted: &str) -> bool {
         .any(|g| g == wanted || g == top || (legacy_follow && g == "follow"))
 }
 
-/// Whether a request carries a token anywhere [`token_from_parts`] would look.
-pub fn token_from_parts_of<B>(req: &axum::http::Request<B>) -> bool {
-    req.headers().contains_key(AUTHORIZATION)
-        || req.uri().query().is_some_and(|q| {
-            url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
-        })
-}
-
 /// The token from `Authorization: Bearer`, the `access_token` query parameter or (for
 /// WebSocket) `Sec-WebSocket-Protocol`.
 pub fn token_from_parts(parts: &Parts) -> Option<String> {

@@ -65,10 +65,6 @@ impl std::ops::Deref for Api {
     }
 }
 
-/// Whether the request carried a token (see the `Cache-Control` layer below).
-#[derive(Clone, Copy)]
-struct HadToken(bool);
-
 pub fn router(node: Node) -> Router {
     Router::new()
         .merge(oauth::router())
@@ -83,21 +79,7 @@ pub fn router(node: Node) -> Router {
         })
         // An answer to a request that carried a token may hold what only its holder may
         // see (private notices, relationships): no shared cache may keep it.
-        .layer(axum::middleware::map_response(
-            |req_had_token: axum::extract::Extension<HadToken>, mut res: axum::response::Response| async move {
-                if req_had_token.0.0 {
-                    res.headers_mut()
-                        .entry(axum::http::header::CACHE_CONTROL)
-                        .or_insert(axum::http::HeaderValue::from_static("private"));
-                }
-                res
-            },
-        ))
-        .layer(axum::middleware::map_request(|mut req: axum::extract::Request| async move {
-            let had = HadToken(extract::token_from_parts_of(&req));
-            req.extensions_mut().insert(had);
-            req
-        }))
+        .layer(axum::middleware::from_fn(private_to_token_holders))
         // Spans name the path only: the query may carry `access_token`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
@@ -115,4 +97,23 @@ pub fn router(node: Node) -> Router {
             },
         ))
         .with_state(Api::new(node))
+}
+
+/// An answer to a request that carried a token may hold what only its holder may see
+/// (private notices, relationships): no shared cache may keep it.
+async fn private_to_token_holders(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let had_token = extract::token_from_parts(&parts).is_some();
+    let mut res = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    if had_token {
+        res.headers_mut()
+            .entry(axum::http::header::CACHE_CONTROL)
+            .or_insert(axum::http::HeaderValue::from_static("private"));
+    }
+    res
 }

@@ -433,7 +433,7 @@ impl Hub {
                     frame,
                 }) {
                     delivered += 1;
-                } else if s.outbox.is_overflowed() {
+                } else if s.outbox.is_overflowed() && !s.outbox.is_revoked() {
                     dropped += 1;
                 }
             }

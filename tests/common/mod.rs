@@ -188,29 +188,34 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
-    /// Register an app and get an app-only token (client credentials) with `scopes`.
-    pub async fn app_token(&self, scopes: &str) -> String {
+    /// Register an app with one redirect URI and `scopes`: its client id and secret.
+    pub async fn create_app(&self, redirect_uri: &str, scopes: &str) -> (String, String) {
         let app: Value = self
             .http
             .post(self.url("/api/v1/apps"))
-            .form(&[
-                ("client_name", "tests"),
-                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-                ("scopes", scopes),
-            ])
+            .json(&json!({"client_name": "tests", "redirect_uris": redirect_uri, "scopes": scopes}))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
+        (
+            app["client_id"].as_str().unwrap().to_string(),
+            app["client_secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Register an app and get an app-only token (client credentials) with `scopes`.
+    pub async fn app_token(&self, scopes: &str) -> String {
+        let (id, secret) = self.create_app(OOB, scopes).await;
         let token: Value = self
             .http
             .post(self.url("/oauth/token"))
             .form(&[
                 ("grant_type", "client_credentials"),
-                ("client_id", app["client_id"].as_str().unwrap()),
-                ("client_secret", app["client_secret"].as_str().unwrap()),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
                 ("scope", scopes),
             ])
             .send()
@@ -413,6 +418,9 @@ pub async fn ws_next(ws: &mut Ws, wait: Duration) -> Option<Value> {
     }
 }
 
+/// The out-of-band redirect URI of native apps.
+pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+
 pub const WAIT: Duration = Duration::from_secs(5);
 pub const QUIET: Duration = Duration::from_millis(600);
 
@@ -505,20 +513,7 @@ impl TestApp {
 
     /// A token with `scopes` from an app registered with `app_scopes`.
     pub async fn grant_with(&self, user: &User, app_scopes: &str, scopes: &str) -> Grant {
-        let app: Value = self
-            .http
-            .post(self.url("/api/v1/apps"))
-            .json(&json!({"client_name": "revocable", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": app_scopes}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (id, secret) = (
-            app["client_id"].as_str().unwrap().to_string(),
-            app["client_secret"].as_str().unwrap().to_string(),
-        );
+        let (id, secret) = self.create_app(OOB, app_scopes).await;
         let token: Value = self
             .http
             .post(self.url("/oauth/token"))
