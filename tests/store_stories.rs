@@ -4,6 +4,7 @@ mod common;
 
 use common::{Backend, database_url};
 use tidings::domain::Site;
+use tidings::domain::entities::Visibility;
 use tidings::store::{NewAccount, NewStatus, StoreError};
 
 on_both_backends!(
@@ -22,7 +23,7 @@ fn notice(
         text,
         spoiler_text: String::new(),
         sensitive: false,
-        visibility: "public",
+        visibility: Visibility::Public,
         language: None,
         in_reply_to_id,
         idempotency_key: key.map(str::to_string),

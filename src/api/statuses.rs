@@ -7,8 +7,9 @@ use super::extract::{
 };
 use crate::Node;
 use crate::api::Api;
+use crate::domain::entities::Visibility;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
-use crate::domain::validate::{NoticeText, Visibility};
+use crate::domain::validate::NoticeText;
 use crate::store::{NewStatus, StatusChange};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -72,7 +73,7 @@ async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiRes
         .status(id, viewer.map(|v| v.id))
         .await?
         .ok_or(ApiError::NotFound)?;
-    if s.visibility == "private" {
+    if s.visibility == Visibility::Private {
         let Some(v) = viewer else {
             return Err(ApiError::NotFound);
         };
@@ -147,7 +148,7 @@ async fn create(
             text: text.as_str().to_string(),
             spoiler_text,
             sensitive: f.sensitive.unwrap_or(false),
-            visibility: visibility.as_str(),
+            visibility,
             language,
             in_reply_to_id,
             idempotency_key,

@@ -3,6 +3,7 @@
 //! Shapes follow Mastodon's documented entities (ids as strings, ISO 8601 times) so
 //! that existing clients parse them unmodified.
 
+use super::validate::Invalid;
 use super::{Site, iso8601};
 use serde::Serialize;
 
@@ -34,7 +35,7 @@ pub struct StatusRecord {
     pub content: String,
     pub spoiler_text: String,
     pub sensitive: bool,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub language: Option<String>,
     pub in_reply_to_id: Option<i64>,
     pub in_reply_to_account_id: Option<i64>,
@@ -55,6 +56,45 @@ pub struct StatusRecord {
 pub struct ViewerState {
     pub favourited: bool,
     pub reblogged: bool,
+}
+
+/// Who may see a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Unlisted,
+    Private,
+}
+
+impl Visibility {
+    /// Parse what a client sent, with the error it is answered with.
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "public" => Ok(Visibility::Public),
+            "unlisted" => Ok(Visibility::Unlisted),
+            "private" => Ok(Visibility::Private),
+            "direct" => Err(Invalid(
+                "Validation failed: direct visibility is not supported yet".into(),
+            )),
+            _ => Err(Invalid(format!(
+                "Validation failed: unknown visibility {s:?}"
+            ))),
+        }
+    }
+
+    /// As stored; `None` for a value no version of Tidings wrote.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        Self::parse(s).ok()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +185,7 @@ pub struct Status {
     pub created_at: String,
     pub account: Account,
     pub content: String,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub sensitive: bool,
     pub spoiler_text: String,
     pub media_attachments: [(); 0],
@@ -187,7 +227,7 @@ impl Status {
             created_at: iso8601(s.created_at),
             account: Account::render(&s.account, site),
             content: s.content.clone(),
-            visibility: s.visibility.clone(),
+            visibility: s.visibility,
             sensitive: s.sensitive,
             spoiler_text: s.spoiler_text.clone(),
             media_attachments: [],

@@ -1,10 +1,11 @@
 //! The words of Tidings: accounts, notices, streams and events, with their validation,
 //! @mention/#tag parsing and rendering to safe HTML and to Mastodon's JSON entities.
 //!
-//! This module must not know HTTP, SQL or Redis: the store calls it to render the
-//! payload of an event inside the writing transaction, the API calls it to validate
-//! input at the edge, and both stay ignorant of each other.
+//! This module must not know HTTP, SQL or Redis: the store asks it which event a change
+//! writes (its streams and payload, see [`announce`]) inside the writing transaction,
+//! the API calls it to validate input at the edge, and both stay ignorant of each other.
 
+pub mod announce;
 pub mod entities;
 pub mod event;
 pub mod stream;

@@ -110,38 +110,6 @@ impl StreamKey {
     }
 }
 
-/// Where a notice goes. Everything here is local (federation arrives later), so public
-/// notices also go to `public:local`; nothing is sent to `public:remote` yet.
-pub struct Audience<'a> {
-    pub public: bool,
-    pub tags: &'a [String],
-    pub author: i64,
-    pub followers: &'a [i64],
-    pub mentioned: &'a [i64],
-}
-
-impl Audience<'_> {
-    pub fn keys(&self) -> Vec<String> {
-        let mut keys = Vec::new();
-        if self.public {
-            keys.push("public".to_string());
-            keys.push("public:local".to_string());
-            for t in self.tags {
-                keys.push(format!("hashtag:{t}"));
-                keys.push(format!("hashtag:local:{t}"));
-            }
-        }
-        let mut users: Vec<i64> = std::iter::once(self.author)
-            .chain(self.followers.iter().copied())
-            .chain(self.mentioned.iter().copied())
-            .collect();
-        users.sort_unstable();
-        users.dedup();
-        keys.extend(users.into_iter().map(|u| format!("user:{u}")));
-        keys
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,17 +149,5 @@ mod tests {
                 "{bad} is no tag"
             );
         }
-    }
-
-    #[test]
-    fn unlisted_notices_reach_only_user_streams() {
-        let a = Audience {
-            public: false,
-            tags: &["x".into()],
-            author: 1,
-            followers: &[2, 3],
-            mentioned: &[3],
-        };
-        assert_eq!(a.keys(), vec!["user:1", "user:2", "user:3"]);
     }
 }

@@ -195,37 +195,6 @@ impl fmt::Debug for Password {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    Public,
-    Unlisted,
-    Private,
-}
-
-impl Visibility {
-    pub fn parse(s: &str) -> Result<Self, Invalid> {
-        match s {
-            "public" => Ok(Visibility::Public),
-            "unlisted" => Ok(Visibility::Unlisted),
-            "private" => Ok(Visibility::Private),
-            "direct" => Err(Invalid(
-                "Validation failed: direct visibility is not supported yet".into(),
-            )),
-            _ => Err(Invalid(format!(
-                "Validation failed: unknown visibility {s:?}"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Unlisted => "unlisted",
-            Visibility::Private => "private",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 //! This module must not know HTTP or Redis.
 
 mod batch;
+mod lease;
 mod postgres;
 mod queries;
 mod reads;
@@ -19,8 +20,9 @@ mod sql;
 mod sqlite;
 mod writes;
 
-use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord};
-use crate::domain::{Event, EventKind, Site};
+use crate::domain::announce::NewEvent;
+use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord, Visibility};
+use crate::domain::{Event, Site};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -44,7 +46,7 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRecord {
     pub id: i64,
     pub name: String,
@@ -89,7 +91,7 @@ pub struct NewAuthCode {
     pub code_challenge: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthCodeRecord {
     pub app_id: i64,
     pub account_id: i64,
@@ -118,7 +120,7 @@ pub struct NewStatus {
     pub text: String,
     pub spoiler_text: String,
     pub sensitive: bool,
-    pub visibility: &'static str,
+    pub visibility: Visibility,
     pub language: Option<String>,
     pub in_reply_to_id: Option<i64>,
     pub idempotency_key: Option<String>,

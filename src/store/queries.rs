@@ -3,48 +3,89 @@
 //! Placeholders are `$N`, which PostgreSQL and SQLite both accept. Every query text is
 //! a literal; dynamic parts go through [`Sql`] binds, never string formatting.
 
-use super::{AppRecord, AuthCodeRecord, Result, TokenRecord};
-use crate::domain::entities::{AccountRecord, EditRecord, MentionRecord, StatusRecord};
+use super::{Result, StoreError, TokenRecord};
+use crate::domain::entities::{AccountRecord, EditRecord, MentionRecord, StatusRecord, Visibility};
 use crate::domain::event::{Event, EventKind, split_streams};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// An account's columns of table alias `$t`, each named `$p` + its column name (so that
+/// a row holding several tables' columns is still read by name).
 macro_rules! account_columns {
-    ($a:literal) => {
+    ($t:literal, $p:literal) => {
         concat!(
-            $a,
-            ".id, ",
-            $a,
-            ".username, ",
-            $a,
-            ".display_name, ",
-            $a,
-            ".note, ",
-            $a,
-            ".created_at, ",
-            $a,
-            ".is_admin, ",
-            $a,
-            ".statuses_count, ",
-            $a,
-            ".followers_count, ",
-            $a,
-            ".following_count, ",
-            $a,
-            ".last_status_at"
+            $t,
+            ".id AS ",
+            $p,
+            "id, ",
+            $t,
+            ".username AS ",
+            $p,
+            "username, ",
+            $t,
+            ".display_name AS ",
+            $p,
+            "display_name, ",
+            $t,
+            ".note AS ",
+            $p,
+            "note, ",
+            $t,
+            ".created_at AS ",
+            $p,
+            "created_at, ",
+            $t,
+            ".is_admin AS ",
+            $p,
+            "is_admin, ",
+            $t,
+            ".statuses_count AS ",
+            $p,
+            "statuses_count, ",
+            $t,
+            ".followers_count AS ",
+            $p,
+            "followers_count, ",
+            $t,
+            ".following_count AS ",
+            $p,
+            "following_count, ",
+            $t,
+            ".last_status_at AS ",
+            $p,
+            "last_status_at"
         )
     };
 }
 pub(crate) use account_columns;
 
-/// Status columns (19) followed by the author's account columns (10).
+/// Reads the columns [`account_columns!`] named with prefix `$p`.
+macro_rules! account_named {
+    ($row:expr, $p:literal) => {{
+        let row = $row;
+        Ok::<_, sqlx::Error>(AccountRecord {
+            id: row.try_get(concat!($p, "id"))?,
+            username: row.try_get(concat!($p, "username"))?,
+            display_name: row.try_get(concat!($p, "display_name"))?,
+            note: row.try_get(concat!($p, "note"))?,
+            created_at: row.try_get(concat!($p, "created_at"))?,
+            is_admin: row.try_get::<i64, _>(concat!($p, "is_admin"))? != 0,
+            statuses_count: row.try_get(concat!($p, "statuses_count"))?,
+            followers_count: row.try_get(concat!($p, "followers_count"))?,
+            following_count: row.try_get(concat!($p, "following_count"))?,
+            last_status_at: row.try_get(concat!($p, "last_status_at"))?,
+        })
+    }};
+}
+
+/// A status's columns (as named in `statuses`) and its author's (prefixed `author_`).
 macro_rules! status_select {
     () => {
         concat!(
-            "SELECT s.id, s.account_id, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
+            "SELECT s.id, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
              s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.tags, s.mentions, \
              s.replies_count, s.reblogs_count, s.favourites_count, s.created_at, s.edited_at, s.deleted_at, ",
-            $crate::store::queries::account_columns!("a"),
+            $crate::store::queries::account_columns!("a", "author_"),
             " FROM statuses s JOIN accounts a ON a.id = s.account_id"
         )
     };
@@ -53,40 +94,37 @@ pub(crate) use status_select;
 
 pub const SELECT_ACCOUNT_BY_ID: &str = concat!(
     "SELECT ",
-    account_columns!("a"),
+    account_columns!("a", ""),
     " FROM accounts a WHERE a.id = $1"
 );
 pub const SELECT_ACCOUNT_BY_USERNAME: &str = concat!(
     "SELECT ",
-    account_columns!("a"),
+    account_columns!("a", ""),
     " FROM accounts a WHERE a.username_lower = $1"
 );
 pub const SELECT_ACCOUNT_BY_EMAIL: &str = concat!(
     "SELECT ",
-    account_columns!("a"),
+    account_columns!("a", ""),
     // Stored lowercased: compared as is, so the unique index answers.
     " FROM accounts a WHERE a.email = $1"
 );
 pub const SELECT_STATUS_BY_ID: &str = concat!(status_select!(), " WHERE s.id = $1");
 pub const SELECT_TOKEN: &str = concat!(
     "SELECT t.id, t.app_id, t.scopes, t.created_at, ",
-    account_columns!("a"),
+    account_columns!("a", "account_"),
     " FROM tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
 );
+/// The columns [`event_row`] reads, of an `events` row aliased `e`.
+macro_rules! event_columns {
+    () => {
+        "e.position, e.kind, e.payload, e.streams, e.created_at"
+    };
+}
+pub(crate) use event_columns;
 
-pub fn account_at(row: &AnyRow, at: usize) -> Result<AccountRecord> {
-    Ok(AccountRecord {
-        id: row.try_get(at)?,
-        username: row.try_get(at + 1)?,
-        display_name: row.try_get(at + 2)?,
-        note: row.try_get(at + 3)?,
-        created_at: row.try_get(at + 4)?,
-        is_admin: row.try_get::<i64, _>(at + 5)? != 0,
-        statuses_count: row.try_get(at + 6)?,
-        followers_count: row.try_get(at + 7)?,
-        following_count: row.try_get(at + 8)?,
-        last_status_at: row.try_get(at + 9)?,
-    })
+/// An account read with [`account_columns!`] and no prefix.
+pub fn account_row(row: &AnyRow) -> Result<AccountRecord> {
+    Ok(account_named!(row, "")?)
 }
 
 /// A status row as read, before its reblog target is attached.
@@ -97,25 +135,28 @@ pub struct StatusRow {
 }
 
 pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
-    let mentions: String = row.try_get(12)?;
-    let tags: String = row.try_get(11)?;
+    let mentions: String = row.try_get("mentions")?;
+    let tags: String = row.try_get("tags")?;
+    let visibility: String = row.try_get("visibility")?;
     let record = StatusRecord {
-        id: row.try_get(0)?,
-        account: account_at(row, 19)?,
-        text: row.try_get(2)?,
-        content: row.try_get(3)?,
-        spoiler_text: row.try_get(4)?,
-        sensitive: row.try_get::<i64, _>(5)? != 0,
-        visibility: row.try_get(6)?,
-        language: row.try_get(7)?,
-        in_reply_to_id: row.try_get(8)?,
-        in_reply_to_account_id: row.try_get(9)?,
+        id: row.try_get("id")?,
+        account: account_named!(row, "author_")?,
+        text: row.try_get("text")?,
+        content: row.try_get("content")?,
+        spoiler_text: row.try_get("spoiler_text")?,
+        sensitive: row.try_get::<i64, _>("sensitive")? != 0,
+        visibility: Visibility::from_stored(&visibility).ok_or_else(|| {
+            StoreError::Invalid(format!("stored visibility {visibility:?} is unknown"))
+        })?,
+        language: row.try_get("language")?,
+        in_reply_to_id: row.try_get("in_reply_to_id")?,
+        in_reply_to_account_id: row.try_get("in_reply_to_account_id")?,
         reblog: None,
-        created_at: row.try_get(16)?,
-        edited_at: row.try_get(17)?,
-        replies_count: row.try_get(13)?,
-        reblogs_count: row.try_get(14)?,
-        favourites_count: row.try_get(15)?,
+        created_at: row.try_get("created_at")?,
+        edited_at: row.try_get("edited_at")?,
+        replies_count: row.try_get("replies_count")?,
+        reblogs_count: row.try_get("reblogs_count")?,
+        favourites_count: row.try_get("favourites_count")?,
         tags: tags
             .split(' ')
             .filter(|t| !t.is_empty())
@@ -126,8 +167,8 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
     };
     Ok(StatusRow {
         record,
-        reblog_of_id: row.try_get(10)?,
-        deleted: row.try_get::<Option<i64>, _>(18)?.is_some(),
+        reblog_of_id: row.try_get("reblog_of_id")?,
+        deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
     })
 }
 
@@ -151,63 +192,42 @@ fn decode_mentions(s: &str) -> Vec<MentionRecord> {
         .collect()
 }
 
+/// An event read with [`event_columns!`].
 pub fn event_row(row: &AnyRow) -> Result<Event> {
-    let kind: String = row.try_get(1)?;
-    let payload: String = row.try_get(2)?;
-    let streams: String = row.try_get(3)?;
+    let kind: String = row.try_get("kind")?;
+    let payload: String = row.try_get("payload")?;
+    let streams: String = row.try_get("streams")?;
     Ok(Event {
-        position: row.try_get(0)?,
-        kind: EventKind::parse(&kind).unwrap_or(EventKind::Update),
+        position: row.try_get("position")?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Invalid(format!("stored event kind {kind:?} is unknown")))?,
         payload: payload.into(),
         streams: split_streams(&streams),
-        committed_at: row.try_get(4)?,
-    })
-}
-
-pub fn app_row(row: &AnyRow) -> Result<AppRecord> {
-    Ok(AppRecord {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        website: row.try_get(2)?,
-        redirect_uris: row.try_get(3)?,
-        scopes: row.try_get(4)?,
-        client_id: row.try_get(5)?,
-        client_secret: row.try_get(6)?,
+        committed_at: row.try_get("created_at")?,
     })
 }
 
 pub fn token_row(row: &AnyRow) -> Result<TokenRecord> {
-    let account_id: Option<i64> = row.try_get(4)?;
+    let account_id: Option<i64> = row.try_get("account_id")?;
     Ok(TokenRecord {
-        id: row.try_get(0)?,
-        app_id: row.try_get(1)?,
-        scopes: row.try_get(2)?,
-        created_at: row.try_get(3)?,
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        scopes: row.try_get("scopes")?,
+        created_at: row.try_get("created_at")?,
         account: match account_id {
-            Some(_) => Some(account_at(row, 4)?),
+            Some(_) => Some(account_named!(row, "account_")?),
             None => None,
         },
     })
 }
 
-pub fn auth_code_row(row: &AnyRow) -> Result<AuthCodeRecord> {
-    Ok(AuthCodeRecord {
-        app_id: row.try_get(0)?,
-        account_id: row.try_get(1)?,
-        redirect_uri: row.try_get(2)?,
-        scopes: row.try_get(3)?,
-        code_challenge: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-    })
-}
-
 pub fn edit_row(row: &AnyRow) -> Result<EditRecord> {
     Ok(EditRecord {
-        text: row.try_get(0)?,
-        content: row.try_get(1)?,
-        spoiler_text: row.try_get(2)?,
-        sensitive: row.try_get::<i64, _>(3)? != 0,
-        created_at: row.try_get(4)?,
+        text: row.try_get("text")?,
+        content: row.try_get("content")?,
+        spoiler_text: row.try_get("spoiler_text")?,
+        sensitive: row.try_get::<i64, _>("sensitive")? != 0,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -229,6 +249,7 @@ enum Arg {
     Int(i64),
     Text(String),
     OptText(Option<String>),
+    OptInt(Option<i64>),
 }
 
 impl Sql {
@@ -256,6 +277,10 @@ impl Sql {
 
     pub fn text(&mut self, v: &str) -> &mut Self {
         self.placeholder(Arg::Text(v.to_string()))
+    }
+
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        self.placeholder(Arg::OptInt(v))
     }
 
     pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
@@ -307,6 +332,7 @@ impl Sql {
                 Arg::Int(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
                 Arg::OptText(v) => q.bind(v),
+                Arg::OptInt(v) => q.bind(v),
             };
         }
         q

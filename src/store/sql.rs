@@ -5,9 +5,9 @@
 use super::queries::{self, Sql, StatusRow, status_select};
 use super::*;
 use crate::domain::entities::ViewerState;
-use sqlx::{Any, Connection, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 use sqlx::{AnyConnection, AnyPool};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +25,10 @@ pub struct SqlStore {
     pub(super) site: Site,
     pub(super) backend: Backend,
     /// Serialises SQLite writers; `None` on Postgres.
-    write_lock: Option<Arc<Mutex<()>>>,
+    pub(super) write_lock: Option<Arc<Mutex<()>>>,
     committed: Arc<Notify>,
     /// SQLite: the lease is granted once per process (one process owns the file).
-    lease_taken: Arc<AtomicBool>,
+    pub(super) lease_taken: Arc<AtomicBool>,
     /// New statuses waiting to be written together (group commit).
     pub(super) posts: Arc<super::batch::PostQueue>,
 }
@@ -45,25 +45,6 @@ const MAX_ROWS_PER_INSERT: usize = 2000;
 
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
-
-const ADVISORY_LOCK_KEY: i64 = 0x7469_6469_6e67; // "tiding"
-
-/// The notice an event carries and its author: what lets a deletion find the notice's
-/// earlier events, and a home-stream replay re-check whether its reader may still see it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct About {
-    pub status_id: i64,
-    pub author_id: i64,
-}
-
-impl About {
-    pub(super) fn status(s: &StatusRecord) -> About {
-        About {
-            status_id: s.id,
-            author_id: s.account.id,
-        }
-    }
-}
 
 impl SqlStore {
     pub(super) fn new(pool: AnyPool, site: Site, backend: Backend) -> Self {
@@ -101,57 +82,34 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Write one event row, with no position yet. Its stream rows (`event_streams`) are
-    /// written by the sequencer once it has a position (see [`crate::sequencer`]).
-    pub(super) async fn insert_event(
-        conn: &mut AnyConnection,
-        kind: EventKind,
-        payload: &str,
-        keys: &[String],
-        about: About,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(kind.as_str())
-        .bind(payload)
-        .bind(crate::domain::event::join_streams(keys))
-        .bind(crate::domain::now_micros())
-        .bind(about.status_id)
-        .bind(about.author_id)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Write several events (payload, stream keys, notice) with one multi-row insert, with
-    /// no positions yet (their stream rows come with their positions, from the sequencer).
-    pub(super) async fn insert_events(
-        conn: &mut AnyConnection,
-        kind: EventKind,
-        events: &[(String, Vec<String>, About)],
-    ) -> Result<()> {
+    /// Write events with no position yet, in one multi-row insert. Their stream rows
+    /// (`event_streams`) are written by the sequencer once they have positions (see
+    /// [`crate::sequencer`]).
+    pub(super) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent]) -> Result<()> {
         let now = crate::domain::now_micros();
         Self::insert_rows(
             conn,
             "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES ",
             events,
-            |q, (payload, keys, about)| {
-                q.text(kind.as_str())
+            |q, e| {
+                q.text(e.kind.as_str())
                     .push(", ")
-                    .text(payload)
+                    .text(&e.payload)
                     .push(", ")
-                    .text(&crate::domain::event::join_streams(keys))
+                    .text(&crate::domain::event::join_streams(&e.streams))
                     .push(", ")
                     .int(now)
                     .push(", ")
-                    .int(about.status_id)
+                    .opt_int(e.status_id)
                     .push(", ")
-                    .int(about.author_id);
+                    .opt_int(e.author_id);
             },
         )
         .await
+    }
+
+    pub(super) async fn insert_event(conn: &mut AnyConnection, event: NewEvent) -> Result<()> {
+        Self::insert_events(conn, std::slice::from_ref(&event)).await
     }
 
     /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
@@ -213,7 +171,7 @@ impl SqlStore {
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-        row.map(|r| queries::account_at(&r, 0)).transpose()
+        row.map(|r| queries::account_row(&r)).transpose()
     }
 
     /// Load one status with its reblog target and the viewer's flags; deleted → `None`.
@@ -347,7 +305,7 @@ impl Store for SqlStore {
         .bind(crate::domain::now_micros())
         .fetch_one(&self.pool)
         .await?;
-        queries::app_row(&row)
+        Ok(AppRecord::from_row(&row)?)
     }
 
     async fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
@@ -357,7 +315,7 @@ impl Store for SqlStore {
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| queries::app_row(&r)).transpose()
+        Ok(row.map(|r| AppRecord::from_row(&r)).transpose()?)
     }
 
     async fn create_token(&self, t: NewToken) -> Result<TokenRecord> {
@@ -394,16 +352,9 @@ impl Store for SqlStore {
             w.tx.rollback().await?;
             return Ok(());
         };
-        let id: i64 = row.try_get(0)?;
+        let id: i64 = row.try_get("id")?;
         // The token's open streams, on every node, end when this event reaches them.
-        sqlx::query(
-            "INSERT INTO events (kind, payload, streams, created_at) VALUES ($1, $2, '', $3)",
-        )
-        .bind(EventKind::Revoke.as_str())
-        .bind(id.to_string())
-        .bind(crate::domain::now_micros())
-        .execute(&mut *w.tx)
-        .await?;
+        Self::insert_event(&mut w.tx, NewEvent::revoked(id)).await?;
         self.commit_write(w, true).await
     }
 
@@ -432,7 +383,7 @@ impl Store for SqlStore {
         .bind(code_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| queries::auth_code_row(&r)).transpose()
+        Ok(row.map(|r| AuthCodeRecord::from_row(&r)).transpose()?)
     }
 
     async fn create_account(&self, a: NewAccount) -> Result<AccountRecord> {
@@ -466,7 +417,7 @@ impl Store for SqlStore {
             .bind(username.to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| queries::account_at(&r, 0)).transpose()
+        row.map(|r| queries::account_row(&r)).transpose()
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>> {
@@ -474,7 +425,7 @@ impl Store for SqlStore {
             .bind(email.to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| queries::account_at(&r, 0)).transpose()
+        row.map(|r| queries::account_row(&r)).transpose()
     }
 
     async fn password_hash(&self, account_id: i64) -> Result<Option<String>> {
@@ -571,22 +522,26 @@ impl Store for SqlStore {
             .strip_prefix("user:")
             .and_then(|id| id.parse::<i64>().ok());
         let q = match reader {
-            None => sqlx::query(
-                "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
+            None => sqlx::query(concat!(
+                "SELECT ",
+                queries::event_columns!(),
+                " FROM event_streams es \
                  JOIN events e ON e.id = es.event_id \
                  WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
-                 ORDER BY es.position LIMIT $3",
-            ),
-            Some(_) => sqlx::query(
-                "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM event_streams es \
+                 ORDER BY es.position LIMIT $3"
+            )),
+            Some(_) => sqlx::query(concat!(
+                "SELECT ",
+                queries::event_columns!(),
+                " FROM event_streams es \
                  JOIN events e ON e.id = es.event_id \
                  WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
                  AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id = $4 \
                       OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $4 AND f.target_id = e.author_id) \
                       OR EXISTS (SELECT 1 FROM statuses s WHERE s.id = e.status_id \
                                  AND (' ' || s.mentions) LIKE $5)) \
-                 ORDER BY es.position LIMIT $3",
-            ),
+                 ORDER BY es.position LIMIT $3"
+            )),
         };
         let mut q = q.bind(stream).bind(after).bind(limit);
         if let Some(id) = reader {
@@ -597,10 +552,12 @@ impl Store for SqlStore {
     }
 
     async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT e.position, e.kind, e.payload, e.streams, e.created_at FROM events e \
-             WHERE e.position > $1 AND e.position <= $2 ORDER BY e.position LIMIT $3",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            queries::event_columns!(),
+            " FROM events e \
+             WHERE e.position > $1 AND e.position <= $2 ORDER BY e.position LIMIT $3"
+        ))
         .bind(after)
         .bind(upto)
         .bind(limit)
@@ -614,184 +571,11 @@ impl Store for SqlStore {
     }
 
     async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>> {
-        match self.backend {
-            Backend::Sqlite => {
-                if self.lease_taken.swap(true, Ordering::SeqCst) {
-                    return Ok(None);
-                }
-                let conn = self.pool.acquire().await?.detach();
-                Ok(Some(Box::new(SqlLease {
-                    conn,
-                    write_lock: self.write_lock.clone(),
-                    released: Some(self.lease_taken.clone()),
-                    head: None,
-                })))
-            }
-            Backend::Postgres => {
-                let mut conn = self.pool.acquire().await?.detach();
-                let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
-                    .bind(ADVISORY_LOCK_KEY)
-                    .fetch_one(&mut conn)
-                    .await?
-                    .try_get(0)?;
-                if !got {
-                    let _ = conn.close().await;
-                    return Ok(None);
-                }
-                Ok(Some(Box::new(SqlLease {
-                    conn,
-                    write_lock: None,
-                    released: None,
-                    head: None,
-                })))
-            }
-        }
+        self.take_lease().await
     }
 
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-/// The sequencer's lease: a dedicated connection. On Postgres that connection holds the
-/// advisory lock, so if it dies the lock is released and another node takes over; all
-/// assignments run on it, so a sequencer that lost its lock cannot assign anything.
-struct SqlLease {
-    conn: AnyConnection,
-    /// SQLite's in-process writer lock; `None` on Postgres.
-    write_lock: Option<Arc<Mutex<()>>>,
-    released: Option<Arc<AtomicBool>>,
-    /// SQLite: the highest position, as this lease's last round left it. Nobody else
-    /// numbers while the lease is held (it is the one process's), so the next round need
-    /// not read it again. Postgres reads it inside its one statement.
-    head: Option<i64>,
-}
-
-/// Postgres numbers a round in one statement, which is its own transaction: read the head,
-/// number the oldest unnumbered events after it, write their stream rows. Five round trips
-/// (`BEGIN`, head, number, stream rows, `COMMIT`) become one — at light load each costs a
-/// wake-up of the database and of the node, a good part of a notice's way to its readers.
-/// All parts see one snapshot, so the head is read before this statement's own numbering.
-/// The stream keys are split as [`crate::domain::event::split_streams`] does.
-const ASSIGN_POSTGRES: &str = "\
-    WITH head AS (SELECT COALESCE(MAX(position), 0) AS h FROM events), \
-    batch AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn \
-              FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $1) AS b), \
-    numbered AS (UPDATE events SET position = head.h + batch.rn FROM batch, head \
-                 WHERE events.id = batch.id \
-                 RETURNING events.position, events.kind, events.payload, events.streams, \
-                           events.created_at, events.id), \
-    stream_rows AS (INSERT INTO event_streams (stream, event_id, position) \
-                    SELECT k, numbered.id, numbered.position \
-                    FROM numbered, unnest(string_to_array(numbered.streams, ' ')) AS k \
-                    WHERE k <> '') \
-    SELECT position, kind, payload, streams, created_at FROM numbered";
-
-impl SqlLease {
-    async fn assign_in_one_statement(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let mut events = sqlx::query(ASSIGN_POSTGRES)
-            .bind(limit)
-            .fetch_all(&mut self.conn)
-            .await?
-            .iter()
-            .map(queries::event_row)
-            .collect::<Result<Vec<_>>>()?;
-        events.sort_by_key(|e| e.position);
-        Ok(events)
-    }
-}
-
-impl Drop for SqlLease {
-    fn drop(&mut self) {
-        if let Some(flag) = &self.released {
-            flag.store(false, Ordering::SeqCst);
-        }
-    }
-}
-
-#[async_trait]
-impl SequencerLease for SqlLease {
-    async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let Some(lock) = self.write_lock.clone() else {
-            return self.assign_in_one_statement(limit).await;
-        };
-        let _guard = lock.lock().await;
-        // Forgotten until this round has committed: after any failure it is read again.
-        let known_head = self.head.take();
-        let mut tx = self.conn.begin().await?;
-        let head: i64 = match known_head {
-            Some(h) => h,
-            None => sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?,
-        };
-        let rows = sqlx::query(
-            "UPDATE events SET position = $1 + x.rn \
-             FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
-                   FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
-             WHERE events.id = x.id \
-             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, events.id",
-        )
-        .bind(head)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            self.head = Some(head);
-            return Ok(Vec::new());
-        }
-        let ids = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>(5))
-            .collect::<std::result::Result<Vec<i64>, _>>()?;
-        let mut events = rows
-            .iter()
-            .map(queries::event_row)
-            .collect::<Result<Vec<_>>>()?;
-        // Each event's stream rows are written here, once, with its position: readers
-        // resuming a stream find them by (stream, position), and an event that has no
-        // position yet has no stream rows to be found by.
-        let rows: Vec<(&str, i64, i64)> = events
-            .iter()
-            .zip(&ids)
-            .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
-            .collect();
-        SqlStore::insert_rows(
-            &mut tx,
-            "INSERT INTO event_streams (stream, event_id, position) VALUES ",
-            &rows,
-            |q, (stream, id, position)| {
-                q.text(stream).push(", ").int(*id).push(", ").int(*position);
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        events.sort_by_key(|e| e.position);
-        self.head = events.last().map(|e| e.position);
-        Ok(events)
-    }
-
-    async fn published_upto(&mut self) -> Result<i64> {
-        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1")
-            .fetch_one(&mut self.conn)
-            .await?;
-        Ok(row.try_get(0)?)
-    }
-
-    async fn mark_published(&mut self, position: i64) -> Result<()> {
-        let _guard = match &self.write_lock {
-            Some(l) => Some(l.lock().await),
-            None => None,
-        };
-        sqlx::query(
-            "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
-        )
-        .bind(position)
-        .execute(&mut self.conn)
-        .await?;
         Ok(())
     }
 }

@@ -1,10 +1,11 @@
-//! Writes that readers must see: each one commits its event row with the change.
+//! Writes that readers must see: each one commits its event row with the change. Which
+//! event a change writes (its streams, its payload) is the domain's to say
+//! ([`crate::domain::announce`]); this module gathers what that needs and writes it.
 
 use super::queries::{self, Sql, encode_mentions, status_select};
-use super::sql::{About, SqlStore, taken};
+use super::sql::{SqlStore, taken};
 use super::*;
-use crate::domain::entities::{MentionRecord, Status};
-use crate::domain::stream::Audience;
+use crate::domain::entities::MentionRecord;
 use crate::domain::text;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -37,8 +38,25 @@ impl NewPosts {
     }
 }
 
+/// A new notice ready for its row: rendered, its mentions resolved, its reply checked.
+struct Prepared<'a> {
+    new: &'a NewStatus,
+    content: String,
+    mentions: Vec<MentionRecord>,
+    tags: Vec<String>,
+    reply_to_account: Option<i64>,
+}
+
+/// What a post in a batch comes to: a row to write, or the notice an earlier post with
+/// the same `Idempotency-Key` made.
+enum Outcome<'a> {
+    Write(Prepared<'a>),
+    Repeat(Box<StatusRecord>),
+}
+
 impl SqlStore {
-    /// Resolve local @mentions and render the text to HTML.
+    /// Resolve local @mentions and render the text to HTML. Text without mentions costs
+    /// no query.
     async fn render(
         &self,
         conn: &mut AnyConnection,
@@ -58,8 +76,8 @@ impl SqlStore {
                 .await?;
             if let Some(r) = row {
                 mentions.push(MentionRecord {
-                    id: r.try_get(0)?,
-                    username: r.try_get(1)?,
+                    id: r.try_get("id")?,
+                    username: r.try_get("username")?,
                 });
             }
         }
@@ -73,71 +91,66 @@ impl SqlStore {
         Ok((content, mentions, text::tags(body)))
     }
 
-    /// The stream keys of a status as it stands (or stood, for a deleted one).
-    async fn audience(
-        conn: &mut AnyConnection,
-        s: &StatusRecord,
-        is_reblog: bool,
-    ) -> Result<Vec<String>> {
+    /// The event a change to `s` writes for its readers, with the author's followers
+    /// read here (the domain decides; the store only knows who follows whom).
+    async fn posted(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<NewEvent> {
         let followers = Self::followers(conn, s.account.id).await?;
-        let mentioned: Vec<i64> = s.mentions.iter().map(|m| m.id).collect();
-        Ok(Audience {
-            public: s.visibility == "public" && !is_reblog,
-            tags: &s.tags,
-            author: s.account.id,
-            followers: &followers,
-            mentioned: &mentioned,
-        }
-        .keys())
+        Ok(NewEvent::posted(s, &followers, &self.site))
     }
 
     /// Write a batch of new statuses in one transaction (group commit: see
-    /// [`super::batch`]). Any error rolls back the whole batch; the caller then retries
-    /// the statuses one by one, so one bad post fails alone.
+    /// [`super::batch`]); a lone post is a batch of one. Any error rolls back the whole
+    /// batch; the caller then retries the statuses one by one, so one bad post fails
+    /// alone.
     ///
-    /// The statuses go in first; each author's counter is bumped once per batch, as late
-    /// as it can be, with the total read back (`RETURNING`), and only then are the answers
-    /// and event payloads given their `statuses_count`. On Postgres two batches of one
-    /// author thus overlap everything but that last stretch: the second one's `UPDATE`
-    /// waits for the first one's commit and then counts from its total, so every answer
-    /// carries a count of its own. Authors are bumped in id order, so two batches cannot
-    /// deadlock.
+    /// Each post is prepared (an `Idempotency-Key` looked up, a reply's parent checked,
+    /// mentions resolved — each only when the post has one); then every new row goes in
+    /// with one multi-row insert, their tags with another, and all are read back with one
+    /// select. Each author's counter is bumped once per batch, as late as it can be, with
+    /// the total read back (`RETURNING`), and only then are the answers and event
+    /// payloads given their `statuses_count`. On Postgres two batches of one author thus
+    /// overlap everything but that last stretch: the second one's `UPDATE` waits for the
+    /// first one's commit and then counts from its total, so every answer carries a count
+    /// of its own. Authors are bumped in id order, so two batches cannot deadlock.
     pub(super) async fn write_new_statuses(
         &self,
         batch: &[NewStatus],
     ) -> Result<Vec<StatusRecord>> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        // (record, stream keys, whether it is new) per post, in batch order.
-        let mut out: Vec<Option<(StatusRecord, Vec<String>, bool)>> = vec![None; batch.len()];
-        // Plain notices (no reply, no Idempotency-Key, no mention to look up) are written
-        // with a few multi-row statements for the whole batch; the others one by one.
-        let (plain, special): (Vec<usize>, Vec<usize>) = (0..batch.len()).partition(|&i| {
-            let s = &batch[i];
-            s.in_reply_to_id.is_none()
-                && s.idempotency_key.is_none()
-                && text::mentions(&s.text).is_empty()
-        });
-        for i in special {
-            out[i] = Some(self.insert_new_status(conn, &batch[i]).await?);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for s in batch {
+            outcomes.push(self.prepare(conn, s).await?);
         }
-        if !plain.is_empty() {
-            let written = self.insert_plain_statuses(conn, batch, &plain).await?;
-            for (i, (record, keys)) in plain.into_iter().zip(written) {
-                out[i] = Some((record, keys, true));
-            }
-        }
+        let fresh: Vec<&Prepared> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Write(p) => Some(p),
+                Outcome::Repeat(_) => None,
+            })
+            .collect();
+        let written = self.insert_statuses(conn, &fresh).await?;
+        drop(fresh);
+        let mut written = written.into_iter();
+
+        let mut records = Vec::with_capacity(batch.len());
         let mut authors = NewPosts::default();
         let mut nth = Vec::with_capacity(batch.len());
-        for (record, _, fresh) in out.iter().flatten() {
-            nth.push(if *fresh {
-                authors.add(record.account.id, record.created_at)
-            } else {
-                0
-            });
+        for o in outcomes {
+            match o {
+                Outcome::Write(_) => {
+                    let record = written.next().ok_or(StoreError::NotFound)?;
+                    nth.push(authors.add(record.account.id, record.created_at));
+                    records.push(record);
+                }
+                Outcome::Repeat(record) => {
+                    nth.push(0);
+                    records.push(*record);
+                }
+            }
         }
         authors.0.sort_unstable_by_key(|a| a.0);
-        let mut totals = Vec::with_capacity(authors.0.len());
+        let mut before = Vec::with_capacity(authors.0.len());
         for (account, n, at) in &authors.0 {
             let total: i64 = sqlx::query(
                 "UPDATE accounts SET statuses_count = statuses_count + $2, last_status_at = $3 \
@@ -148,102 +161,20 @@ impl SqlStore {
             .bind(at)
             .fetch_one(&mut *conn)
             .await?
-            .try_get(0)?;
-            totals.push((*account, total - n));
+            .try_get("statuses_count")?;
+            before.push((*account, total - n));
         }
-        let mut events = Vec::with_capacity(batch.len());
-        let mut records = Vec::with_capacity(batch.len());
-        for ((mut record, keys, fresh), k) in out.into_iter().flatten().zip(nth) {
-            if fresh {
-                let before = totals
-                    .iter()
-                    .find(|t| t.0 == record.account.id)
-                    .map_or(0, |t| t.1);
-                record.account.statuses_count = before + k;
-                record.account.last_status_at = Some(record.created_at);
-                record.viewer = Some(Default::default());
-                events.push((
-                    Status::payload(&record, &self.site),
-                    keys,
-                    About::status(&record),
-                ));
-            }
-            records.push(record);
-        }
-        if !events.is_empty() {
-            Self::insert_events(conn, EventKind::Update, &events).await?;
-        }
-        self.commit_write(w, !events.is_empty()).await?;
-        Ok(records)
-    }
-
-    /// Notices without replies, keys or mentions, in multi-row statements: the statuses,
-    /// their tags, one read back of them with their authors; with their stream keys.
-    /// Ids come back in `VALUES` order (both databases number a multi-row insert in
-    /// order), so sorting the returned ids pairs them with the posts.
-    async fn insert_plain_statuses(
-        &self,
-        conn: &mut AnyConnection,
-        batch: &[NewStatus],
-        which: &[usize],
-    ) -> Result<Vec<(StatusRecord, Vec<String>)>> {
-        let now = crate::domain::now_micros();
-        let base = self.site.base_url.as_str();
-        let no_mentions = |_: &str, _: Option<&str>| None;
-        let mut q = Sql::new(
-            "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             tags, mentions, created_at) VALUES ",
-        );
-        let mut all_tags = Vec::with_capacity(which.len());
-        for (i, s) in which.iter().map(|&i| &batch[i]).enumerate() {
-            let tags = text::tags(&s.text);
-            q.row(i)
-                .int(s.account_id)
-                .push(", ")
-                .text(&s.text)
-                .push(", ")
-                .text(&text::render_html(&s.text, base, &no_mentions))
-                .push(", ")
-                .text(&s.spoiler_text)
-                .push(", ")
-                .int(bool_i64(s.sensitive))
-                .push(", ")
-                .text(s.visibility)
-                .push(", ")
-                .opt_text(s.language.as_deref())
-                .push(", ")
-                .text(&tags.join(" "))
-                .push(", ")
-                .text(&encode_mentions(&[]))
-                .push(", ")
-                .int(now)
-                .push(")");
-            all_tags.push(tags);
-        }
-        let ids = Self::inserted_ids(conn, q).await?;
-        let tagged: Vec<(String, i64)> = ids
-            .iter()
-            .zip(all_tags)
-            .flat_map(|(id, tags)| tags.into_iter().map(move |t| (t, *id)))
-            .collect();
-        Self::insert_tags(conn, &tagged).await?;
-        let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
-        q.int_list(&ids).push(")");
-        let mut rows = q
-            .build(conn)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| queries::status_row(r).map(|r| r.record))
-            .collect::<Result<Vec<_>>>()?;
-        rows.sort_by_key(|r| r.id);
-        if rows.len() != which.len() {
-            return Err(StoreError::NotFound);
-        }
+        let mut events = Vec::with_capacity(records.len());
         let mut followers: Vec<(i64, Vec<i64>)> = Vec::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for record in rows {
+        for (record, k) in records.iter_mut().zip(nth) {
+            if k == 0 {
+                continue;
+            }
             let author = record.account.id;
+            record.account.statuses_count =
+                before.iter().find(|t| t.0 == author).map_or(0, |t| t.1) + k;
+            record.account.last_status_at = Some(record.created_at);
+            record.viewer = Some(Default::default());
             if !followers.iter().any(|f| f.0 == author) {
                 followers.push((author, Self::followers(conn, author).await?));
             }
@@ -252,27 +183,15 @@ impl SqlStore {
                 .find(|f| f.0 == author)
                 .expect("just added")
                 .1;
-            let keys = Audience {
-                public: record.visibility == "public",
-                tags: &record.tags,
-                author,
-                followers: of,
-                mentioned: &[],
-            }
-            .keys();
-            out.push((record, keys));
+            events.push(NewEvent::posted(record, of, &self.site));
         }
-        Ok(out)
+        Self::insert_events(conn, &events).await?;
+        self.commit_write(w, !events.is_empty()).await?;
+        Ok(records)
     }
 
-    /// One new status inside a batch's transaction, with its stream keys; `false` when an
-    /// Idempotency-Key matched an earlier post, which is returned instead (no keys). The
-    /// author's counters are set by the caller.
-    async fn insert_new_status(
-        &self,
-        conn: &mut AnyConnection,
-        s: &NewStatus,
-    ) -> Result<(StatusRecord, Vec<String>, bool)> {
+    /// Look up what a post needs before its row is written.
+    async fn prepare<'a>(&self, conn: &mut AnyConnection, s: &'a NewStatus) -> Result<Outcome<'a>> {
         if let Some(key) = &s.idempotency_key {
             let row = sqlx::query(
                 "SELECT status_id, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2",
@@ -282,7 +201,7 @@ impl SqlStore {
             .fetch_optional(&mut *conn)
             .await?;
             if let Some(r) = row {
-                let (id, at): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+                let (id, at): (i64, i64) = (r.try_get("status_id")?, r.try_get("created_at")?);
                 // A key holds for an hour (as on Mastodon) and only while its notice
                 // exists; after that the same key posts anew.
                 let fresh = crate::domain::now_micros() - at < IDEMPOTENCY_MICROS;
@@ -292,7 +211,7 @@ impl SqlStore {
                     None
                 };
                 if let Some(existing) = existing {
-                    return Ok((existing, Vec::new(), false));
+                    return Ok(Outcome::Repeat(Box::new(existing)));
                 }
                 sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
                     .bind(s.account_id)
@@ -312,49 +231,114 @@ impl SqlStore {
             None => None,
         };
         let (content, mentions, tags) = self.render(conn, &s.text).await?;
+        Ok(Outcome::Write(Prepared {
+            new: s,
+            content,
+            mentions,
+            tags,
+            reply_to_account,
+        }))
+    }
+
+    /// The one way a notice's row is written: a multi-row insert of the statuses, one of
+    /// their tags, one of their idempotency keys, the parents' reply counts, and one read
+    /// back of the rows with their authors, in `VALUES` order (both databases number a
+    /// multi-row insert's rows in order).
+    async fn insert_statuses(
+        &self,
+        conn: &mut AnyConnection,
+        posts: &[&Prepared<'_>],
+    ) -> Result<Vec<StatusRecord>> {
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = crate::domain::now_micros();
-        let row = sqlx::query(
+        let mut q = Sql::new(
             "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, tags, mentions, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             in_reply_to_id, in_reply_to_account_id, tags, mentions, created_at) VALUES ",
+        );
+        for (i, p) in posts.iter().enumerate() {
+            let s = p.new;
+            q.row(i)
+                .int(s.account_id)
+                .push(", ")
+                .text(&s.text)
+                .push(", ")
+                .text(&p.content)
+                .push(", ")
+                .text(&s.spoiler_text)
+                .push(", ")
+                .int(bool_i64(s.sensitive))
+                .push(", ")
+                .text(s.visibility.as_str())
+                .push(", ")
+                .opt_text(s.language.as_deref())
+                .push(", ")
+                .opt_int(s.in_reply_to_id)
+                .push(", ")
+                .opt_int(p.reply_to_account)
+                .push(", ")
+                .text(&p.tags.join(" "))
+                .push(", ")
+                .text(&encode_mentions(&p.mentions))
+                .push(", ")
+                .int(now)
+                .push(")");
+        }
+        let ids = Self::inserted_ids(conn, q).await?;
+        let tagged: Vec<(String, i64)> = ids
+            .iter()
+            .zip(posts)
+            .flat_map(|(id, p)| p.tags.iter().map(move |t| (t.clone(), *id)))
+            .collect();
+        Self::insert_tags(conn, &tagged).await?;
+        let keyed: Vec<(i64, &str, i64)> = ids
+            .iter()
+            .zip(posts)
+            .filter_map(|(id, p)| {
+                let key = p.new.idempotency_key.as_deref()?;
+                Some((p.new.account_id, key, *id))
+            })
+            .collect();
+        Self::insert_rows(
+            conn,
+            "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ",
+            &keyed,
+            |q, (account, key, id)| {
+                q.int(*account)
+                    .push(", ")
+                    .text(key)
+                    .push(", ")
+                    .int(*id)
+                    .push(", ")
+                    .int(now);
+            },
         )
-        .bind(s.account_id)
-        .bind(&s.text)
-        .bind(&content)
-        .bind(&s.spoiler_text)
-        .bind(bool_i64(s.sensitive))
-        .bind(s.visibility)
-        .bind(&s.language)
-        .bind(s.in_reply_to_id)
-        .bind(reply_to_account)
-        .bind(tags.join(" "))
-        .bind(encode_mentions(&mentions))
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        let id: i64 = row.try_get(0)?;
-        Self::insert_tags_of(conn, id, &tags).await?;
-        if let Some(parent) = s.in_reply_to_id {
+        .await
+        .map_err(|e| match e {
+            StoreError::Database(e) => taken("Idempotency-Key")(e),
+            other => other,
+        })?;
+        for parent in posts.iter().filter_map(|p| p.new.in_reply_to_id) {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(parent)
                 .execute(&mut *conn)
                 .await?;
         }
-        if let Some(key) = &s.idempotency_key {
-            sqlx::query("INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(s.account_id)
-                .bind(key)
-                .bind(id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await
-                .map_err(taken("Idempotency-Key"))?;
-        }
-        let record = Self::fetch_status(conn, id, None)
+        let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
+        q.int_list(&ids).push(")");
+        let mut rows = q
+            .build(conn)
+            .fetch_all(&mut *conn)
             .await?
-            .ok_or(StoreError::NotFound)?;
-        let keys = Self::audience(conn, &record, false).await?;
-        Ok((record, keys, true))
+            .iter()
+            .map(|r| queries::status_row(r).map(|r| r.record))
+            .collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        if rows.len() != posts.len() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(rows)
     }
 
     async fn insert_tags_of(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
@@ -424,19 +408,10 @@ impl SqlStore {
         let after = Self::fetch_status(conn, c.status_id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
-        // Readers of a tag the edit removed must see the correction too.
-        let mut keys = Self::audience(conn, &before, false).await?;
-        for k in Self::audience(conn, &after, false).await? {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
+        let followers = Self::followers(conn, after.account.id).await?;
         Self::insert_event(
             conn,
-            EventKind::StatusUpdate,
-            &Status::payload(&after, &self.site),
-            &keys,
-            About::status(&after),
+            NewEvent::edited(&before, &after, &followers, &self.site),
         )
         .await?;
         self.commit_write(w, true).await?;
@@ -528,35 +503,24 @@ impl SqlStore {
                 .execute(&mut *conn)
                 .await?;
         }
-        let mut keys = Self::audience(conn, s, s.reblog.is_some()).await?;
         let earlier = sqlx::query(
             "SELECT streams FROM events WHERE status_id = $1 AND kind <> 'delete' AND streams <> ''",
         )
         .bind(s.id)
         .fetch_all(&mut *conn)
-        .await?;
-        for row in &earlier {
-            let streams: String = row.try_get(0)?;
-            for k in crate::domain::event::split_streams(&streams) {
-                if !keys.iter().any(|have| **have == *k) {
-                    keys.push(k.to_string());
-                }
-            }
-        }
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>("streams"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
         sqlx::query(
             "UPDATE events SET payload = '', streams = '' WHERE status_id = $1 AND kind <> 'delete'",
         )
         .bind(s.id)
         .execute(&mut *conn)
         .await?;
-        Self::insert_event(
-            conn,
-            EventKind::Delete,
-            &s.id.to_string(),
-            &keys,
-            About::status(s),
-        )
-        .await
+        let followers = Self::followers(conn, s.account.id).await?;
+        let event = NewEvent::deleted(s, &followers, earlier.iter().map(String::as_str));
+        Self::insert_event(conn, event).await
     }
 
     /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the
@@ -629,7 +593,7 @@ impl SqlStore {
             Some(inner) => *inner,
             None => original,
         };
-        if original.visibility == "private" {
+        if original.visibility == Visibility::Private {
             return Err(StoreError::Forbidden);
         }
         let existing = sqlx::query("SELECT id FROM statuses WHERE account_id = $1 AND reblog_of_id = $2 AND deleted_at IS NULL")
@@ -645,11 +609,12 @@ impl SqlStore {
                 let now = crate::domain::now_micros();
                 let row = sqlx::query(
                     "INSERT INTO statuses (account_id, text, content, visibility, reblog_of_id, created_at) \
-                     VALUES ($1, '', '', 'public', $2, $3) RETURNING id",
+                     VALUES ($1, '', '', $4, $2, $3) RETURNING id",
                 )
                 .bind(account)
                 .bind(original.id)
                 .bind(now)
+                .bind(Visibility::Public.as_str())
                 .fetch_one(&mut *conn)
                 .await?;
                 let id: i64 = row.try_get(0)?;
@@ -665,15 +630,8 @@ impl SqlStore {
                 let r = Self::fetch_status(conn, id, None)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let keys = Self::audience(conn, &r, true).await?;
-                Self::insert_event(
-                    conn,
-                    EventKind::Update,
-                    &Status::payload(&r, &self.site),
-                    &keys,
-                    About::status(&r),
-                )
-                .await?;
+                let event = self.posted(conn, &r).await?;
+                Self::insert_event(conn, event).await?;
                 Self::fetch_status(conn, id, Some(account)).await?
             }
             (false, Some(id)) => {

@@ -1,0 +1,201 @@
+//! What a change tells its readers: the event it writes, with the streams it goes to and
+//! the payload they receive.
+//!
+//! Every routing decision lives here, next to the words it is about, so that the store
+//! only gathers the facts a decision needs (who follows the author, where a notice's
+//! earlier events went) and writes the result in the same transaction as the change.
+
+use super::Site;
+use super::entities::{Status, StatusRecord, Visibility};
+use super::event::{EventKind, split_streams};
+
+/// An event as written by a change: no position yet (the sequencer gives it one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    /// What readers receive (see [`super::Event::payload`]).
+    pub payload: String,
+    /// Stream keys (see [`super::StreamKey::key`]).
+    pub streams: Vec<String>,
+    /// The notice the event is about, and its author: what lets a deletion find the
+    /// notice's earlier events, and a home-stream replay re-check whether its reader may
+    /// still see it.
+    pub status_id: Option<i64>,
+    pub author_id: Option<i64>,
+}
+
+impl NewEvent {
+    /// A new notice, or a reblog, for everyone who should see it arrive.
+    pub fn posted(s: &StatusRecord, followers: &[i64], site: &Site) -> NewEvent {
+        NewEvent::about(
+            s,
+            EventKind::Update,
+            Status::payload(s, site),
+            audience(s, followers),
+        )
+    }
+
+    /// An edit reaches where the notice goes now and where it went before: readers of
+    /// a tag the edit removed must see the correction too.
+    pub fn edited(
+        before: &StatusRecord,
+        after: &StatusRecord,
+        followers: &[i64],
+        site: &Site,
+    ) -> NewEvent {
+        let mut streams = audience(before, followers);
+        merge(&mut streams, audience(after, followers));
+        NewEvent::about(
+            after,
+            EventKind::StatusUpdate,
+            Status::payload(after, site),
+            streams,
+        )
+    }
+
+    /// A deletion reaches where the notice goes today and every stream any of its
+    /// earlier events went to (`earlier`: their stored stream lists) — a tag an edit
+    /// removed, a follower who has since unfollowed — so that no open view keeps it.
+    pub fn deleted<'a>(
+        s: &StatusRecord,
+        followers: &[i64],
+        earlier: impl IntoIterator<Item = &'a str>,
+    ) -> NewEvent {
+        let mut streams = audience(s, followers);
+        for list in earlier {
+            merge(
+                &mut streams,
+                split_streams(list).iter().map(|k| k.to_string()),
+            );
+        }
+        NewEvent::about(s, EventKind::Delete, s.id.to_string(), streams)
+    }
+
+    /// A token was revoked: no stream, but every node learns it and closes the token's
+    /// open streams.
+    pub fn revoked(token_id: i64) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Revoke,
+            payload: token_id.to_string(),
+            streams: Vec::new(),
+            status_id: None,
+            author_id: None,
+        }
+    }
+
+    fn about(s: &StatusRecord, kind: EventKind, payload: String, streams: Vec<String>) -> Self {
+        NewEvent {
+            kind,
+            payload,
+            streams,
+            status_id: Some(s.id),
+            author_id: Some(s.account.id),
+        }
+    }
+}
+
+fn merge(into: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for k in more {
+        if !into.contains(&k) {
+            into.push(k);
+        }
+    }
+}
+
+/// The streams of a notice as it stands. Public notices go to the public and tag
+/// streams; a reblog goes only to home streams (as on Mastodon, the public timelines
+/// carry originals). Everything is local until federation arrives, so public notices
+/// also go to `public:local` and nothing goes to `public:remote` yet.
+fn audience(s: &StatusRecord, followers: &[i64]) -> Vec<String> {
+    let mut keys = Vec::new();
+    if s.visibility == Visibility::Public && s.reblog.is_none() {
+        keys.push("public".to_string());
+        keys.push("public:local".to_string());
+        for t in &s.tags {
+            keys.push(format!("hashtag:{t}"));
+            keys.push(format!("hashtag:local:{t}"));
+        }
+    }
+    let mut users: Vec<i64> = std::iter::once(s.account.id)
+        .chain(followers.iter().copied())
+        .chain(s.mentions.iter().map(|m| m.id))
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    keys.extend(users.into_iter().map(|u| format!("user:{u}")));
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entities::{AccountRecord, MentionRecord};
+
+    fn notice(visibility: Visibility) -> StatusRecord {
+        StatusRecord {
+            id: 7,
+            account: AccountRecord {
+                id: 1,
+                username: "alice".into(),
+                display_name: String::new(),
+                note: String::new(),
+                created_at: 0,
+                is_admin: false,
+                statuses_count: 1,
+                followers_count: 2,
+                following_count: 0,
+                last_status_at: None,
+            },
+            text: "#x".into(),
+            content: String::new(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility,
+            language: None,
+            in_reply_to_id: None,
+            in_reply_to_account_id: None,
+            reblog: None,
+            created_at: 0,
+            edited_at: None,
+            replies_count: 0,
+            reblogs_count: 0,
+            favourites_count: 0,
+            tags: vec!["x".into()],
+            mentions: vec![MentionRecord {
+                id: 3,
+                username: "carol".into(),
+            }],
+            viewer: None,
+        }
+    }
+
+    #[test]
+    fn unlisted_notices_reach_only_user_streams() {
+        let s = notice(Visibility::Unlisted);
+        let site = Site::new("http://x.test");
+        let e = NewEvent::posted(&s, &[2, 3], &site);
+        assert_eq!(e.streams, vec!["user:1", "user:2", "user:3"]);
+        let public = NewEvent::posted(&notice(Visibility::Public), &[2], &site);
+        assert_eq!(
+            public.streams,
+            vec![
+                "public",
+                "public:local",
+                "hashtag:x",
+                "hashtag:local:x",
+                "user:1",
+                "user:2",
+                "user:3"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delete_reaches_every_stream_an_earlier_event_went_to() {
+        let s = notice(Visibility::Private);
+        let e = NewEvent::deleted(&s, &[], ["hashtag:old user:9", ""]);
+        assert_eq!(e.kind, EventKind::Delete);
+        assert_eq!(e.payload, "7");
+        assert_eq!(e.streams, vec!["user:1", "user:3", "hashtag:old", "user:9"]);
+    }
+}
