@@ -90,6 +90,13 @@ impl Options {
 #[derive(Clone)]
 pub struct Kill(pub Arc<Notify>);
 
+/// Marks a request that came through [`serve`]: its connection is a plain `TcpStream`
+/// served with upgrades, so the WebSocket handler can take the socket over. Under any
+/// other server (`axum::serve`, a test harness) the handler refuses the upgrade before
+/// answering 101, while it can still say why.
+#[derive(Clone, Copy, Debug)]
+pub struct TakeOver;
+
 /// Connections per peer address; a slot is given back when its connection ends.
 #[derive(Default)]
 struct PerIp(DashMap<IpAddr, usize>);
@@ -164,6 +171,7 @@ pub async fn serve(
                 let mut req = req.map(axum::body::Body::new);
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req.extensions_mut().insert(ext.clone());
+                req.extensions_mut().insert(TakeOver);
                 req
             });
         let conn = http

@@ -552,9 +552,35 @@ async fn an_upgrade_that_cannot_be_taken_over_is_refused_before_101() {
         ))))
         .body(axum::body::Body::empty())
         .unwrap();
-    let res = tidings::api::router(node).oneshot(req).await.unwrap();
+    let res = tidings::api::router(node.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
     assert_ne!(res.status(), 101);
     assert!(res.status().is_server_error(), "{}", res.status());
+
+    // Under `axum::serve`: a real HTTP/1.1 connection that offers upgrades, but whose
+    // socket is wrapped in a type the hub cannot write to. Refused before any 101.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let app =
+        tidings::api::router(node).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    let mut tcp = TcpStream::connect(at).await.unwrap();
+    let (status, _, _) = request(
+        &mut tcp,
+        &upgrade_request(
+            "/api/v1/streaming?stream=public",
+            &format!("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n"),
+        ),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
     shutdown.cancel();
 }
 

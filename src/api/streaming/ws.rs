@@ -8,8 +8,8 @@
 //! Handshake: a request that is not a WebSocket upgrade over HTTP/1.1, or whose
 //! `Sec-WebSocket-Key` is not 16 bytes of base64, gets 400; another
 //! `Sec-WebSocket-Version` gets 426 with `Sec-WebSocket-Version: 13`; each with a
-//! `{"error": …}` body. A connection that could not be taken over after a 101 is refused
-//! before it (500).
+//! `{"error": …}` body. A connection that could not be taken over after a 101 (one not
+//! accepted by [`crate::serve`]) is refused before it: 503.
 //!
 //! Close codes the server sends:
 //! - 1002 on a protocol error, 1007 on text or a close reason that is not UTF-8, 1009
@@ -176,15 +176,19 @@ pub async fn handler(
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
-    // Without hyper's upgrade handle (a server that does not offer upgrades) the
-    // connection could not be taken over after a 101: refuse while we can still answer.
-    if req
-        .extensions()
-        .get::<hyper::upgrade::OnUpgrade>()
-        .is_none()
-    {
-        return ApiError::Internal("WebSocket upgrade is not available on this connection".into())
-            .into_response();
+    // Only a connection that `serve` accepted can be taken over after a 101 (it hands
+    // back the plain socket the hub writes to): anywhere else, refuse while we can
+    // still answer, rather than switch protocols and then drop the connection.
+    let can_take_over = req.extensions().get::<crate::serve::TakeOver>().is_some()
+        && req
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_some();
+    if !can_take_over {
+        return ApiError::Unavailable(
+            "WebSocket is not available on this connection; use the SSE endpoints".into(),
+        )
+        .into_response();
     }
     let account = auth.account_id();
     let token_id = auth.token_id();
