@@ -10,7 +10,6 @@ use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Tokens are stored as the hex SHA-256 of the token.
@@ -233,14 +232,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
                 "Validation failed: the query contains a NUL character",
             ));
         }
-        serde_urlencoded::from_str(q)
+        serde_html_form::from_str(q)
             .map(Query)
             .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))
     }
 }
 
 /// A request body as JSON, `application/x-www-form-urlencoded` or `multipart/form-data`
-/// (Mastodon accepts all three). Form arrays are written `key[]=a&key[]=b`.
+/// (Mastodon accepts all three), decoded into `T`'s typed fields (see [`super::form`]).
+/// Malformed JSON is 400; a field of the wrong type, or a NUL character anywhere, 422.
 pub struct Input<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
@@ -253,17 +253,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let value = if ctype.starts_with("application/json") {
-            let bytes = axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("Cannot read the body: {e}")))?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                Value::Object(Map::new())
-            } else {
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
+        // No field of ours may hold a NUL; refused before any of them is used (Postgres
+        // cannot store it, and a batch of posts would fail for one).
+        let nul = || ApiError::invalid("Validation failed: a field contains a NUL character");
+        let invalid =
+            |e: &dyn std::fmt::Display| ApiError::invalid(format!("Validation failed: {e}"));
+        if ctype.starts_with("application/json") {
+            let bytes = body_bytes(req, state).await?;
+            let text = match bytes.iter().position(|b| !b.is_ascii_whitespace()) {
+                None => &b"{}"[..],
+                Some(i) if bytes[i] == b'{' => &bytes[..],
+                Some(_) => return Err(ApiError::bad_request("The body must be an object")),
+            };
+            if json_has_nul(text) {
+                return Err(nul());
             }
-        } else if ctype.starts_with("multipart/form-data") {
+            return serde_json::from_slice(text).map(Input).map_err(|e| {
+                if e.is_data() {
+                    invalid(&e)
+                } else {
+                    ApiError::bad_request(format!("Malformed JSON: {e}"))
+                }
+            });
+        }
+        let form: Vec<u8> = if ctype.starts_with("multipart/form-data") {
             let mut mp = Multipart::from_request(req, state)
                 .await
                 .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
@@ -280,54 +293,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
                     .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
                 pairs.push((name, text));
             }
-            pairs_to_value(pairs)
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+                .into_bytes()
         } else {
-            let bytes = axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("Cannot read the body: {e}")))?;
-            let pairs = url::form_urlencoded::parse(&bytes).into_owned().collect();
-            pairs_to_value(pairs)
+            body_bytes(req, state).await?.to_vec()
         };
-        if !value.is_object() {
-            return Err(ApiError::bad_request("The body must be an object"));
+        if url::form_urlencoded::parse(&form).any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(nul());
         }
-        if has_nul(&value) {
-            // No field of ours may hold one; refused here, before any of them is used
-            // (Postgres cannot store it, and a batch of posts would fail for one).
-            return Err(ApiError::invalid(
-                "Validation failed: a field contains a NUL character",
-            ));
-        }
-        serde_json::from_value(value)
+        serde_html_form::from_bytes(&form)
             .map(Input)
-            .map_err(|e| ApiError::invalid(format!("Validation failed: {e}")))
+            .map_err(|e| invalid(&e))
     }
 }
 
-fn has_nul(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(a) => a.iter().any(has_nul),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<axum::body::Bytes> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Cannot read the body: {e}")))
 }
 
-fn pairs_to_value(pairs: Vec<(String, String)>) -> Value {
-    let mut map = Map::new();
-    for (k, v) in pairs {
-        if let Some(base) = k.strip_suffix("[]") {
-            let entry = map
-                .entry(base.to_string())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(a) = entry {
-                a.push(Value::String(v));
-            }
-        } else {
-            map.insert(k, Value::String(v));
-        }
-    }
-    Value::Object(map)
+/// Does a JSON text hold an escaped NUL (`\u0000`)? A raw one is not valid JSON. An
+/// escape is one when an odd number of backslashes stands before the `u`.
+fn json_has_nul(text: &[u8]) -> bool {
+    text.windows(6).enumerate().any(|(i, w)| {
+        w == b"\\u0000" && text[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
 }
 
 /// Parse a path id; a non-numeric id is simply not found, as in Mastodon.
@@ -336,68 +329,6 @@ pub fn parse_id(s: &str) -> ApiResult<i64> {
         .ok()
         .filter(|i| *i > 0)
         .ok_or(ApiError::NotFound)
-}
-
-/// Deserializers that accept form strings as well as JSON values.
-pub mod lenient {
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
-
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::Bool(b)) => Some(b),
-            Some(Value::String(s)) => match s.as_str() {
-                "true" | "1" | "on" | "yes" => Some(true),
-                "false" | "0" | "off" | "no" | "" => Some(false),
-                _ => {
-                    return Err(serde::de::Error::custom(format!(
-                        "expected a boolean, got {s:?}"
-                    )));
-                }
-            },
-            Some(Value::Number(n)) => Some(n.as_i64() != Some(0)),
-            Some(Value::Null) | None => None,
-            Some(other) => {
-                return Err(serde::de::Error::custom(format!(
-                    "expected a boolean, got {other}"
-                )));
-            }
-        })
-    }
-
-    /// Ids may come as JSON numbers or strings; we keep them as strings.
-    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::String(s)) if s.is_empty() => None,
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(Value::Null) | None => None,
-            Some(other) => {
-                return Err(serde::de::Error::custom(format!(
-                    "expected an id, got {other}"
-                )));
-            }
-        })
-    }
-
-    /// Scopes as a space-separated string or an array.
-    pub fn opt_scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Array(a)) => Some(
-                a.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            Some(Value::Null) | None => None,
-            Some(other) => {
-                return Err(serde::de::Error::custom(format!(
-                    "expected scopes, got {other}"
-                )));
-            }
-        })
-    }
 }
 
 #[cfg(test)]
@@ -416,15 +347,10 @@ mod tests {
     }
 
     #[test]
-    fn form_arrays_become_json_arrays() {
-        let v = pairs_to_value(vec![
-            ("scopes[]".into(), "read".into()),
-            ("scopes[]".into(), "write".into()),
-            ("a".into(), "1".into()),
-        ]);
-        assert_eq!(
-            v,
-            serde_json::json!({"scopes": ["read", "write"], "a": "1"})
-        );
+    fn escaped_nuls_are_found_and_escaped_backslashes_are_not_nuls() {
+        assert!(json_has_nul(br#"{"a":"x\u0000"}"#));
+        assert!(json_has_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(!json_has_nul(br#"{"a":"\\u0000"}"#));
+        assert!(!json_has_nul(br#"{"a":"u0000"}"#));
     }
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod instance;
 pub mod limits;
 pub mod oauth;

@@ -4,7 +4,8 @@
 
 use super::accounts::verify_password;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Input, Query, hash_token, lenient, random_secret};
+use super::extract::{Input, Query, hash_token, random_secret};
+use super::form::Words;
 use crate::Node;
 use crate::api::Api;
 use crate::domain::text::escape_html;
@@ -87,10 +88,10 @@ fn acceptable_redirect(u: &str) -> bool {
 #[derive(Deserialize)]
 struct AppForm {
     client_name: Option<String>,
-    #[serde(default)]
-    redirect_uris: Option<serde_json::Value>,
-    #[serde(default, deserialize_with = "lenient::opt_scopes")]
-    scopes: Option<String>,
+    #[serde(default, alias = "redirect_uris[]")]
+    redirect_uris: Words,
+    #[serde(default, alias = "scopes[]")]
+    scopes: Option<Words>,
     website: Option<String>,
 }
 
@@ -123,14 +124,7 @@ async fn create_app(
         .client_name
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("Validation failed: Application name can't be blank"))?;
-    let uris: Vec<String> = match f.redirect_uris {
-        Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let uris = f.redirect_uris.0;
     if uris.is_empty() {
         return Err(ApiError::invalid(
             "Validation failed: Redirect URI can't be blank",
@@ -144,7 +138,8 @@ async fn create_app(
     }
     let scopes = f
         .scopes
-        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.joined())
+        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "read".into());
     if !valid_scopes(&scopes) {
         return Err(ApiError::invalid("Validation failed: Scopes are not valid"));
@@ -170,8 +165,8 @@ struct TokenForm {
     client_secret: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_scopes")]
-    scope: Option<String>,
+    #[serde(default, alias = "scope[]")]
+    scope: Option<Words>,
     username: Option<String>,
     password: Option<String>,
     code_verifier: Option<String>,
@@ -243,7 +238,11 @@ async fn issue_token(
     f: TokenForm,
 ) -> Result<Response, Response> {
     let app = authenticate_client(node, headers, &f).await?;
-    let requested = f.scope.clone().filter(|s| !s.trim().is_empty());
+    let requested = f
+        .scope
+        .as_ref()
+        .map(Words::joined)
+        .filter(|s| !s.is_empty());
     let (account_id, scopes) = match f.grant_type.as_deref() {
         Some("client_credentials") => (None, requested.unwrap_or_else(|| "read".into())),
         Some("password") => {
@@ -384,8 +383,8 @@ struct AuthorizeForm {
     response_type: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_scopes")]
-    scope: Option<String>,
+    #[serde(default, alias = "scope[]")]
+    scope: Option<Words>,
     state: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
@@ -459,8 +458,9 @@ async fn check_request(
     }
     let scopes = f
         .scope
-        .clone()
-        .filter(|s| !s.trim().is_empty())
+        .as_ref()
+        .map(Words::joined)
+        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "read".into());
     if !valid_scopes(&scopes) || !scopes_within(&scopes, &app.scopes) {
         return Err(ApiError::bad_request("The requested scope is invalid"));

@@ -3,8 +3,9 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{
-    Input, MaybeScoped, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, lenient, parse_id,
+    Input, MaybeScoped, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, parse_id,
 };
+use super::form::{Flag, Id};
 use crate::Node;
 use crate::api::Api;
 use crate::domain::entities::Visibility;
@@ -32,15 +33,13 @@ pub fn router() -> Router<Api> {
 #[derive(Deserialize)]
 struct StatusForm {
     status: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_id")]
-    in_reply_to_id: Option<String>,
+    in_reply_to_id: Option<Id>,
     visibility: Option<String>,
     spoiler_text: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    sensitive: Option<bool>,
+    sensitive: Option<Flag>,
     language: Option<String>,
-    #[serde(default)]
-    media_ids: Option<serde_json::Value>,
+    #[serde(default, alias = "media_ids[]")]
+    media_ids: Vec<Id>,
 }
 
 /// A notice's text (with its content warning, within the limit) and its language (an
@@ -110,10 +109,7 @@ async fn create(
     Input(f): Input<StatusForm>,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
-    if f.media_ids
-        .as_ref()
-        .is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty()))
-    {
+    if f.media_ids.iter().any(|m| !m.0.is_empty()) {
         return Err(ApiError::invalid(
             "Validation failed: media attachments are not supported yet",
         ));
@@ -122,7 +118,7 @@ async fn create(
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
         .map_err(|e| ApiError::invalid(e.0))?;
-    let in_reply_to_id = match f.in_reply_to_id.as_deref() {
+    let in_reply_to_id = match Id::given(f.in_reply_to_id).as_deref() {
         Some(id) => Some(
             visible(
                 &node,
@@ -147,7 +143,7 @@ async fn create(
             account_id: me.id,
             text: text.as_str().to_string(),
             spoiler_text,
-            sensitive: f.sensitive.unwrap_or(false),
+            sensitive: f.sensitive.is_some_and(|s| s.0),
             visibility,
             language,
             in_reply_to_id,
@@ -183,7 +179,7 @@ async fn edit(
             status_id: s.id,
             text: text.as_str().to_string(),
             spoiler_text,
-            sensitive: f.sensitive.unwrap_or(s.sensitive),
+            sensitive: f.sensitive.map_or(s.sensitive, |f| f.0),
             language,
         })
         .await?;
