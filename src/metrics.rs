@@ -183,7 +183,7 @@ impl Metrics {
             (
                 "last_position",
                 "Last position dispatched on this node",
-                Gauge(hub.routed_upto()),
+                Gauge(hub.routed_upto().get()),
                 None,
             ),
             (

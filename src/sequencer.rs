@@ -92,7 +92,7 @@ async fn lead(
         }
         let mut bus_failed = false;
         if published < head {
-            let batch = if fresh.first().map(|e| e.position) == Some(published + 1) {
+            let batch = if fresh.first().map(|e| e.position) == Some(published.next()) {
                 fresh
             } else {
                 store.events_between(published, head, BATCH).await?
@@ -110,7 +110,7 @@ async fn lead(
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         metrics
                             .last_published_position
-                            .store(published, Ordering::Relaxed);
+                            .store(published.get(), Ordering::Relaxed);
                         let now = crate::domain::now_micros();
                         metrics
                             .relay_lag_micros
@@ -124,7 +124,7 @@ async fn lead(
                 }
                 Err(e) => {
                     metrics.publish_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, backlog = head - published, "cannot publish; will retry");
+                    tracing::warn!(error = %e, backlog = head.since(published), "cannot publish; will retry");
                     bus_failed = true;
                 }
             }

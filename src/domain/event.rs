@@ -39,12 +39,61 @@ impl EventKind {
     }
 }
 
+/// A place in the global event log. Positions start at 1 and are given in commit order,
+/// without gaps, by the one sequencer (see `crate::sequencer`); [`Position::ZERO`] is
+/// "before everything", where a reader with nothing yet resumes from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Position(i64);
+
+impl Position {
+    pub const ZERO: Position = Position(0);
+
+    /// A position as stored in the database; `None` below zero.
+    pub fn new(p: i64) -> Option<Position> {
+        (p >= 0).then_some(Position(p))
+    }
+
+    /// A position a client sent (`Last-Event-ID`, `last_event_id`): digits only.
+    pub fn parse(s: &str) -> Option<Position> {
+        s.parse::<i64>().ok().and_then(Position::new)
+    }
+
+    /// As stored and bound in SQL.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The position right after this one.
+    pub fn next(self) -> Position {
+        Position(self.0.saturating_add(1))
+    }
+
+    /// The position right before this one (none before [`Position::ZERO`]).
+    pub fn prev(self) -> Position {
+        Position((self.0 - 1).max(0))
+    }
+
+    /// How many positions lie after `earlier` up to this one.
+    pub fn since(self, earlier: Position) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A positioned event. `payload` is what goes into the `payload` field (WebSocket) or the
 /// `data:` line (SSE): Status JSON on one line, or the bare id of a deleted notice. It is
 /// rendered once, inside the writing transaction, and never again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub position: i64,
+    pub position: Position,
     pub kind: EventKind,
     pub payload: Arc<str>,
     /// Keys of every stream this event belongs to (see [`crate::domain::StreamKey`]).

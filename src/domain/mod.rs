@@ -12,7 +12,7 @@ pub mod stream;
 pub mod text;
 pub mod validate;
 
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, Position};
 pub use stream::StreamKey;
 
 /// What every rendering needs to know about this server: its public address.

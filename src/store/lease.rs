@@ -7,9 +7,10 @@
 //! connection, a sequencer that lost its lock cannot assign anything.
 
 use super::queries;
+use super::queries::position_of;
 use super::sql::{Backend, SqlStore};
 use super::{Result, SequencerLease};
-use crate::domain::Event;
+use crate::domain::{Event, Position};
 use async_trait::async_trait;
 use sqlx::{AnyConnection, Connection, Row};
 use std::sync::Arc;
@@ -65,7 +66,7 @@ struct SqlLease {
     /// SQLite: the highest position, as this lease's last round left it. Nobody else
     /// numbers while the lease is held (it is the one process's), so the next round need
     /// not read it again. Postgres reads it inside its one statement.
-    head: Option<i64>,
+    head: Option<Position>,
 }
 
 /// Postgres numbers a round in one statement, which is its own transaction: read the head,
@@ -120,12 +121,14 @@ impl SequencerLease for SqlLease {
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
         let mut tx = self.conn.begin().await?;
-        let head: i64 = match known_head {
+        let head = match known_head {
             Some(h) => h,
-            None => sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?,
+            None => position_of(
+                sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?,
+            )?,
         };
         let rows = sqlx::query(
             "UPDATE events SET position = $1 + x.rn \
@@ -134,7 +137,7 @@ impl SequencerLease for SqlLease {
              WHERE events.id = x.id \
              RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, events.id",
         )
-        .bind(head)
+        .bind(head.get())
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
@@ -154,7 +157,7 @@ impl SequencerLease for SqlLease {
         // Each event's stream rows are written here, once, with its position: readers
         // resuming a stream find them by (stream, position), and an event that has no
         // position yet has no stream rows to be found by.
-        let rows: Vec<(&str, i64, i64)> = events
+        let rows: Vec<(&str, i64, Position)> = events
             .iter()
             .zip(&ids)
             .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
@@ -164,7 +167,11 @@ impl SequencerLease for SqlLease {
             "INSERT INTO event_streams (stream, event_id, position) VALUES ",
             &rows,
             |q, (stream, id, position)| {
-                q.text(stream).push(", ").int(*id).push(", ").int(*position);
+                q.text(stream)
+                    .push(", ")
+                    .int(*id)
+                    .push(", ")
+                    .int(position.get());
             },
         )
         .await?;
@@ -174,14 +181,14 @@ impl SequencerLease for SqlLease {
         Ok(events)
     }
 
-    async fn published_upto(&mut self) -> Result<i64> {
+    async fn published_upto(&mut self) -> Result<Position> {
         let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1")
             .fetch_one(&mut self.conn)
             .await?;
-        Ok(row.try_get(0)?)
+        position_of(row.try_get(0)?)
     }
 
-    async fn mark_published(&mut self, position: i64) -> Result<()> {
+    async fn mark_published(&mut self, position: Position) -> Result<()> {
         let _guard = match &self.write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
@@ -189,7 +196,7 @@ impl SequencerLease for SqlLease {
         sqlx::query(
             "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
         )
-        .bind(position)
+        .bind(position.get())
         .execute(&mut self.conn)
         .await?;
         Ok(())

@@ -22,7 +22,7 @@ mod writes;
 
 use crate::domain::announce::NewEvent;
 use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord, Visibility};
-use crate::domain::{Event, Site};
+use crate::domain::{Event, Position, Site};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -170,8 +170,8 @@ pub trait SequencerLease: Send {
     /// transaction; return them in position order.
     async fn assign(&mut self, limit: i64) -> Result<Vec<Event>>;
     /// The highest position known to have been handed to the bus.
-    async fn published_upto(&mut self) -> Result<i64>;
-    async fn mark_published(&mut self, position: i64) -> Result<()>;
+    async fn published_upto(&mut self) -> Result<Position>;
+    async fn mark_published(&mut self, position: Position) -> Result<()>;
 }
 
 #[async_trait]
@@ -209,11 +209,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StatusRecord>>;
 
     /// The highest position given so far.
-    async fn head_position(&self) -> Result<i64>;
+    async fn head_position(&self) -> Result<Position>;
     /// Events of one stream with a position above `after`, in position order.
-    async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>>;
+    async fn stream_events(&self, stream: &str, after: Position, limit: i64) -> Result<Vec<Event>>;
     /// All events with `after < position <= upto`, in position order.
-    async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>>;
+    async fn events_between(
+        &self,
+        after: Position,
+        upto: Position,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
     /// Notified after each local commit that wrote events (and, on Postgres, on each
     /// `NOTIFY` from other nodes).
     fn committed(&self) -> Arc<Notify>;

@@ -5,7 +5,7 @@
 
 use super::{Result, StoreError, TokenRecord};
 use crate::domain::entities::{AccountRecord, EditRecord, MentionRecord, StatusRecord, Visibility};
-use crate::domain::event::{Event, EventKind, split_streams};
+use crate::domain::event::{Event, EventKind, Position, split_streams};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -192,13 +192,18 @@ fn decode_mentions(s: &str) -> Vec<MentionRecord> {
         .collect()
 }
 
+/// A position read from the database.
+pub fn position_of(p: i64) -> Result<Position> {
+    Position::new(p).ok_or_else(|| StoreError::Invalid(format!("stored position {p} is negative")))
+}
+
 /// An event read with [`event_columns!`].
 pub fn event_row(row: &AnyRow) -> Result<Event> {
     let kind: String = row.try_get("kind")?;
     let payload: String = row.try_get("payload")?;
     let streams: String = row.try_get("streams")?;
     Ok(Event {
-        position: row.try_get("position")?,
+        position: position_of(row.try_get("position")?)?,
         kind: EventKind::parse(&kind)
             .ok_or_else(|| StoreError::Invalid(format!("stored event kind {kind:?} is unknown")))?,
         payload: payload.into(),

@@ -507,14 +507,14 @@ impl Store for SqlStore {
         self.read_timeline(which, page, viewer).await
     }
 
-    async fn head_position(&self) -> Result<i64> {
+    async fn head_position(&self) -> Result<Position> {
         let row = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
             .fetch_one(&self.pool)
             .await?;
-        Ok(row.try_get(0)?)
+        queries::position_of(row.try_get(0)?)
     }
 
-    async fn stream_events(&self, stream: &str, after: i64, limit: i64) -> Result<Vec<Event>> {
+    async fn stream_events(&self, stream: &str, after: Position, limit: i64) -> Result<Vec<Event>> {
         // History as it is now: a deleted notice's events are blanked (see `remove`), and
         // a home stream keeps only what its reader may see today — her own notices, those
         // of accounts she follows now, and those that mention her.
@@ -543,7 +543,7 @@ impl Store for SqlStore {
                  ORDER BY es.position LIMIT $3"
             )),
         };
-        let mut q = q.bind(stream).bind(after).bind(limit);
+        let mut q = q.bind(stream).bind(after.get()).bind(limit);
         if let Some(id) = reader {
             q = q.bind(id).bind(format!("% {id}:%"));
         }
@@ -551,15 +551,20 @@ impl Store for SqlStore {
         rows.iter().map(queries::event_row).collect()
     }
 
-    async fn events_between(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<Event>> {
+    async fn events_between(
+        &self,
+        after: Position,
+        upto: Position,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             queries::event_columns!(),
             " FROM events e \
              WHERE e.position > $1 AND e.position <= $2 ORDER BY e.position LIMIT $3"
         ))
-        .bind(after)
-        .bind(upto)
+        .bind(after.get())
+        .bind(upto.get())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -7,6 +7,7 @@
 //! after it is still delivered. Readers never see a gap.
 
 use crate::bus::{Bus, BusMessage};
+use crate::domain::Position;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::stream::hub::Hub;
@@ -20,7 +21,7 @@ const CHECK: Duration = Duration::from_secs(2);
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    last: i64,
+    last: Position,
     metrics: Arc<Metrics>,
 }
 
@@ -78,10 +79,10 @@ impl Dispatcher {
         if e.position <= self.last {
             return;
         }
-        if e.position > self.last + 1 {
-            self.catch_up(e.position - 1).await;
+        if e.position > self.last.next() {
+            self.catch_up(e.position.prev()).await;
         }
-        if e.position == self.last + 1 {
+        if e.position == self.last.next() {
             self.hub.dispatch(e);
             self.last = e.position;
         }
@@ -94,27 +95,27 @@ impl Dispatcher {
     }
 
     /// Dispatch every event in `(last, upto]` from the database, retrying until done.
-    async fn catch_up(&mut self, upto: i64) {
+    async fn catch_up(&mut self, upto: Position) {
         if self.last >= upto {
             return;
         }
         self.metrics
             .catch_ups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::debug!(from = self.last, upto, "catching up from the database");
+        tracing::debug!(from = %self.last, %upto, "catching up from the database");
         while self.last < upto {
             match self.store.events_between(self.last, upto, 1000).await {
                 Ok(events) if !events.is_empty() => {
                     let before = self.last;
                     for e in &events {
-                        if e.position == self.last + 1 {
+                        if e.position == self.last.next() {
                             self.hub.dispatch(e);
                             self.last = e.position;
                         }
                     }
                     if self.last == before {
                         tracing::error!(
-                            at = self.last,
+                            at = %self.last,
                             "hole in the event log; positions must be gapless"
                         );
                         return;

@@ -15,11 +15,11 @@
 //!
 //! This module must not know SQL or Redis.
 
-use crate::domain::Event;
+use crate::domain::{Event, Position};
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 /// Worst-case bytes one character of a notice can take in a frame (a `"` in a content
@@ -64,7 +64,7 @@ impl Frame {
 #[derive(Debug)]
 pub struct Delivery {
     pub sub: u32,
-    pub position: i64,
+    pub position: Position,
     pub frame: Frame,
 }
 
@@ -275,7 +275,7 @@ pub struct Hub {
     /// closes them (see [`Hub::watch_token`]).
     tokens: DashMap<i64, Vec<Arc<Outbox>>>,
     /// How far this hub has routed (see [`Hub::routed_upto`]).
-    routed: AtomicU64,
+    routed: AtomicI64,
     /// Numbers subscriptions in the order they were registered.
     epoch: AtomicU64,
     pub stats: HubStats,
@@ -376,15 +376,14 @@ impl Hub {
     /// become visible in order: see `crate::sequencer`). So a resume to a position up to
     /// here needs no head query to be known good, and a connection that replayed up to
     /// P has every later event of its streams in its queue once this reaches P.
-    pub fn routed_upto(&self) -> i64 {
-        i64::try_from(self.routed.load(Ordering::Acquire)).unwrap_or(i64::MAX)
+    pub fn routed_upto(&self) -> Position {
+        Position::new(self.routed.load(Ordering::Acquire)).unwrap_or(Position::ZERO)
     }
 
     /// Where routing starts: the dispatcher, at start, with the head it read (what lies
     /// below it is in the store and reaches new readers by replay).
-    pub fn start_at(&self, position: i64) {
-        self.routed
-            .store(u64::try_from(position).unwrap_or(0), Ordering::Release);
+    pub fn start_at(&self, position: Position) {
+        self.routed.store(position.get(), Ordering::Release);
     }
 
     /// The number of the newest subscription registered so far.
@@ -443,10 +442,7 @@ impl Hub {
             .dropped_slow
             .fetch_add(dropped, Ordering::Relaxed);
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
-        self.routed.store(
-            u64::try_from(event.position).unwrap_or(0),
-            Ordering::Release,
-        );
+        self.routed.store(event.position.get(), Ordering::Release);
     }
 }
 
@@ -457,7 +453,7 @@ mod tests {
 
     fn event(pos: i64, streams: &[&str]) -> Event {
         Event {
-            position: pos,
+            position: Position::new(pos).unwrap(),
             kind: EventKind::Update,
             payload: Arc::from("{}"),
             streams: streams.iter().map(|s| Arc::from(*s)).collect(),
@@ -474,7 +470,7 @@ mod tests {
         let _gb = hub.subscribe("public", &b, 7, Transport::WebSocket);
         hub.dispatch(&event(1, &["public", "hashtag:x"]));
         let (da, db) = (ra.recv().await.unwrap(), rb.recv().await.unwrap());
-        assert_eq!((da.sub, db.sub, da.position), (1, 7, 1));
+        assert_eq!((da.sub, db.sub, da.position.get()), (1, 7, 1));
         match (da.frame, db.frame) {
             (Frame::Ws(x), Frame::Ws(y)) => {
                 assert_eq!(x.as_ptr(), y.as_ptr(), "one allocation shared")
@@ -496,7 +492,7 @@ mod tests {
         assert!(slow.is_overflowed());
         assert!(!fast.is_overflowed());
         for p in 1..=10 {
-            assert_eq!(rf.recv().await.unwrap().position, p);
+            assert_eq!(rf.recv().await.unwrap().position.get(), p);
         }
     }
 

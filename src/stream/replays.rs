@@ -16,7 +16,7 @@
 //! subscription (see the module above). A reader who subscribed after a read started
 //! waits for the next.
 
-use crate::domain::Event;
+use crate::domain::{Event, Position};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::stream::hub::Hub;
@@ -58,7 +58,7 @@ pub struct Replays {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    flights: Mutex<HashMap<(String, i64), Slot>>,
+    flights: Mutex<HashMap<(String, Position), Slot>>,
     next_id: AtomicU64,
 }
 
@@ -78,7 +78,7 @@ impl Replays {
     pub async fn page(
         self: &Arc<Self>,
         key: &str,
-        after: i64,
+        after: Position,
         limit: i64,
         subscribed: u64,
     ) -> Page {
@@ -135,7 +135,7 @@ impl Replays {
 
 struct Landing {
     replays: Arc<Replays>,
-    slot: (String, i64),
+    slot: (String, Position),
     id: u64,
 }
 

@@ -25,7 +25,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::domain::stream::StreamError;
-use crate::domain::{Event, StreamKey};
+use crate::domain::{Event, Position, StreamKey};
 use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
@@ -43,15 +43,15 @@ pub fn router() -> Router<Api> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Start {
     Live,
-    After(i64),
-    Reset { asked: String, head: i64 },
+    After(Position),
+    Reset { asked: String, head: Position },
 }
 
 pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<Start> {
     let Some(asked) = last_event_id.map(str::trim) else {
         return Ok(Start::Live);
     };
-    let position = asked.parse::<i64>().ok().filter(|p| *p >= 0);
+    let position = Position::parse(asked);
     // What this node's hub has routed is in the database: a position up to there needs
     // no database read to be known good (a storm of resumes would each make one).
     if let Some(p) = position
@@ -75,7 +75,7 @@ pub async fn start_point(node: &Node, last_event_id: Option<&str>) -> ApiResult<
 pub async fn replay_page(
     node: &Node,
     key: &str,
-    after: i64,
+    after: Position,
     subscribed: u64,
 ) -> ApiResult<Arc<Vec<Event>>> {
     node.replays

@@ -6,6 +6,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::api::error::ApiResult;
 use crate::api::extract::{Query, StreamCaller};
+use crate::domain::Position;
 use crate::stream::frames::{reset_payload, sse_block, sse_event_block};
 use crate::stream::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
 use axum::body::Body;
@@ -34,8 +35,8 @@ struct SseState {
     /// Ends the stream when the caller's token is revoked.
     _token: Option<crate::stream::hub::TokenWatch>,
     _gauge: crate::metrics::ConnectionGauge,
-    last_sent: i64,
-    replay_after: Option<i64>,
+    last_sent: Position,
+    replay_after: Option<Position>,
     pending: VecDeque<Bytes>,
     heartbeat: tokio::time::Interval,
 }
@@ -68,7 +69,7 @@ pub async fn handler(
     let start = start_point(&node, last_event_id.as_deref()).await?;
     let mut pending = VecDeque::from([Bytes::from_static(b":)\n\n")]);
     let (last_sent, replay_after) = match start {
-        Start::Live => (0, None),
+        Start::Live => (Position::ZERO, None),
         Start::After(p) => (p, Some(p)),
         Start::Reset { asked, head } => {
             pending.push_back(sse_block("reset", &reset_payload(&asked, head), Some(head)));

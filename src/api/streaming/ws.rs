@@ -39,7 +39,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::api::error::ApiError;
 use crate::api::extract::{Query, StreamCaller};
-use crate::domain::StreamKey;
+use crate::domain::{Position, StreamKey};
 use crate::stream::frames::{reset_payload, ws_frame};
 use crate::stream::hub::{CONTINUATION, DirectSink};
 use crate::stream::hub::{
@@ -265,7 +265,7 @@ pub async fn handler(
             reader,
             subs: Vec::new(),
             next_sub: 1,
-            replayed_upto: 0,
+            replayed_upto: Position::ZERO,
             pending: Bytes::new(),
         };
         if let Some(name) = p.stream.as_deref() {
@@ -302,7 +302,7 @@ impl DirectSink for TcpSink {
 
 struct Sub {
     id: u32,
-    last_sent: i64,
+    last_sent: Position,
     /// Holds the subscription (and its stream key) in the hub.
     guard: SubscriptionGuard,
 }
@@ -321,7 +321,7 @@ struct Conn {
     /// closed until the hub has dispatched up to it ([`Conn::hub_caught_up`]): the hub
     /// may not yet have routed an event that replay already read, and a direct write
     /// skips the duplicate filter.
-    replayed_upto: i64,
+    replayed_upto: Position,
     /// Its slots under the per-IP and per-account stream caps, and in the gauge.
     _permit: crate::api::limits::StreamPermit,
     _gauge: crate::metrics::ConnectionGauge,
@@ -738,7 +738,7 @@ impl Conn {
         };
         let wire_name = key.wire_name();
         let last_sent = match start {
-            Start::Live => 0,
+            Start::Live => Position::ZERO,
             Start::After(p) => {
                 let (upto, complete) = self.replay(&key, &wire_name, p, guard.epoch).await?;
                 self.replayed_upto = self.replayed_upto.max(upto);
@@ -776,9 +776,9 @@ impl Conn {
         &mut self,
         key: &StreamKey,
         wire_name: &[String],
-        mut after: i64,
+        mut after: Position,
         subscribed: u64,
-    ) -> Result<(i64, bool), std::io::Error> {
+    ) -> Result<(Position, bool), std::io::Error> {
         let key_s = key.key();
         loop {
             let page = match replay_page(&self.node, &key_s, after, subscribed).await {
