@@ -3,8 +3,8 @@
 mod common;
 
 use common::{Backend, database_url};
-use tidings::domain::Site;
 use tidings::domain::entities::Visibility;
+use tidings::domain::{AccountId, Site, StatusId};
 use tidings::store::{NewAccount, NewStatus, StoreError};
 
 on_both_backends!(
@@ -13,9 +13,9 @@ on_both_backends!(
 );
 
 fn notice(
-    account_id: i64,
+    account_id: AccountId,
     text: String,
-    in_reply_to_id: Option<i64>,
+    in_reply_to_id: Option<StatusId>,
     key: Option<&str>,
 ) -> NewStatus {
     NewStatus {
@@ -34,7 +34,7 @@ async fn open_with_author(
     b: Backend,
 ) -> Option<(
     std::sync::Arc<dyn tidings::store::Store>,
-    i64,
+    AccountId,
     Option<tempfile::TempDir>,
 )> {
     let (url, dir) = database_url(b).await?;
@@ -91,7 +91,12 @@ async fn a_burst_of_posts_commits_together_and_a_bad_post_fails_alone(b: Backend
         .map(|i| {
             let store = store.clone();
             let s = match i % 10 {
-                3 => notice(ann, format!("reply {i}"), Some(i64::MAX - 7), None),
+                3 => notice(
+                    ann,
+                    format!("reply {i}"),
+                    Some(StatusId::new(i64::MAX - 7)),
+                    None,
+                ),
                 5 => notice(ann, "from a shaky phone".into(), None, Some("tap-tap")),
                 _ => notice(ann, format!("update {i}"), None, None),
             };

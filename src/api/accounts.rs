@@ -9,6 +9,7 @@ use super::extract::{
 use super::timelines::{TimelineParams, paged};
 use crate::api::Api;
 use crate::config::Registrations;
+use crate::domain::AccountId;
 use crate::domain::entities::{Account, AccountRecord};
 use crate::store::{Relationship, Timeline};
 use axum::extract::{ConnectInfo, Path, State};
@@ -87,7 +88,7 @@ pub async fn verify_password(
             node.store.password_hash(a.id).await?
         }
         None => {
-            node.store.password_hash(0).await?;
+            node.store.password_hash(AccountId::new(0)).await?;
             None
         }
     };
@@ -212,7 +213,7 @@ async fn statuses(
     .await
 }
 
-fn relationship_json(id: i64, r: Relationship) -> Value {
+fn relationship_json(id: AccountId, r: Relationship) -> Value {
     json!({
         "id": id.to_string(), "following": r.following, "showing_reblogs": r.following, "notifying": false,
         "languages": null, "followed_by": r.followed_by, "blocking": false, "blocked_by": false, "muting": false,
@@ -260,6 +261,7 @@ async fn relationships(
         if k == "id[]" || k == "id" {
             let id = v
                 .parse::<i64>()
+                .map(AccountId::new)
                 .map_err(|_| ApiError::bad_request(format!("Invalid id: {v:?}")))?;
             out.push(relationship_json(
                 id,

@@ -4,6 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use crate::Node;
 use crate::api::Api;
+use crate::domain::AccountId;
 use crate::domain::entities::AccountRecord;
 use crate::store::TokenRecord;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
@@ -96,7 +97,7 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
 pub struct MaybeAuth(pub Option<Auth>);
 
 impl MaybeAuth {
-    pub fn account_id(&self) -> Option<i64> {
+    pub fn account_id(&self) -> Option<AccountId> {
         self.0
             .as_ref()
             .and_then(|a| a.0.account.as_ref())
@@ -170,7 +171,7 @@ impl<S: Scope> MaybeScoped<S> {
         self.0.0.as_ref().and_then(|a| a.0.account.as_ref())
     }
 
-    pub fn account_id(&self) -> Option<i64> {
+    pub fn account_id(&self) -> Option<AccountId> {
         self.0.account_id()
     }
 }
@@ -194,7 +195,7 @@ pub struct StreamCaller(pub MaybeAuth);
 
 impl StreamCaller {
     /// The account whose home stream this caller may read.
-    pub fn account_id(&self) -> Option<i64> {
+    pub fn account_id(&self) -> Option<AccountId> {
         self.0
             .0
             .as_ref()
@@ -324,10 +325,11 @@ fn json_has_nul(text: &[u8]) -> bool {
 }
 
 /// Parse a path id; a non-numeric id is simply not found, as in Mastodon.
-pub fn parse_id(s: &str) -> ApiResult<i64> {
+pub fn parse_id<T: From<i64>>(s: &str) -> ApiResult<T> {
     s.parse::<i64>()
         .ok()
         .filter(|i| *i > 0)
+        .map(T::from)
         .ok_or(ApiError::NotFound)
 }
 

@@ -5,13 +5,14 @@
 //! The IP is the peer address: behind a load balancer, every reader shares the
 //! balancer's address unless the cap is raised (`X-Forwarded-For` is not trusted).
 
+use crate::domain::AccountId;
 use dashmap::DashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub struct Limits {
     per_ip: DashMap<IpAddr, usize>,
-    per_account: DashMap<i64, usize>,
+    per_account: DashMap<AccountId, usize>,
     max_per_ip: usize,
     max_per_account: usize,
 }
@@ -19,7 +20,7 @@ pub struct Limits {
 pub struct StreamPermit {
     limits: Arc<Limits>,
     ip: Option<IpAddr>,
-    account: Option<i64>,
+    account: Option<AccountId>,
 }
 
 impl Limits {
@@ -36,7 +37,7 @@ impl Limits {
     pub fn acquire(
         self: &Arc<Self>,
         ip: Option<IpAddr>,
-        account: Option<i64>,
+        account: Option<AccountId>,
     ) -> Result<StreamPermit, &'static str> {
         if let Some(ip) = ip {
             let mut n = self.per_ip.entry(ip).or_insert(0);
@@ -91,13 +92,16 @@ mod tests {
         c.max_streams_per_account = 1;
         let l = Arc::new(Limits::new(&c));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let a = l.acquire(Some(ip), Some(7)).unwrap();
-        assert!(l.acquire(Some(ip), Some(7)).is_err(), "account cap");
+        let a = l.acquire(Some(ip), Some(AccountId::new(7))).unwrap();
+        assert!(
+            l.acquire(Some(ip), Some(AccountId::new(7))).is_err(),
+            "account cap"
+        );
         let b = l.acquire(Some(ip), None).unwrap();
         assert!(l.acquire(Some(ip), None).is_err(), "IP cap");
         drop(a);
         drop(b);
-        assert!(l.acquire(Some(ip), Some(7)).is_ok());
+        assert!(l.acquire(Some(ip), Some(AccountId::new(7))).is_ok());
         assert!(
             l.per_ip.get(&ip).is_none() && l.per_account.is_empty(),
             "no leak"

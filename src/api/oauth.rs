@@ -8,6 +8,7 @@ use super::extract::{Input, Query, hash_token, random_secret};
 use super::form::Words;
 use crate::Node;
 use crate::api::Api;
+use crate::domain::AccountId;
 use crate::domain::text::escape_html;
 use crate::store::{AppRecord, NewApp, NewAuthCode, NewToken, TokenRecord};
 use axum::extract::{ConnectInfo, State};
@@ -330,7 +331,7 @@ fn pkce_ok(challenge: Option<&str>, verifier: Option<&str>) -> bool {
 pub async fn create_token(
     node: &Node,
     app_id: Option<i64>,
-    account_id: Option<i64>,
+    account_id: Option<AccountId>,
     scopes: &str,
 ) -> ApiResult<(String, TokenRecord)> {
     let secret = random_secret();

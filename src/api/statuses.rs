@@ -8,6 +8,7 @@ use super::extract::{
 use super::form::{Flag, Id};
 use crate::Node;
 use crate::api::Api;
+use crate::domain::StatusId;
 use crate::domain::entities::Visibility;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::NoticeText;
@@ -66,7 +67,11 @@ fn render(node: &Node, s: &StatusRecord) -> Json<Status> {
 
 /// A notice the caller may see: public and unlisted to all; private to the author and
 /// followers. Others are 404, as if they did not exist.
-async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiResult<StatusRecord> {
+async fn visible(
+    node: &Node,
+    id: StatusId,
+    viewer: Option<&AccountRecord>,
+) -> ApiResult<StatusRecord> {
     let s = node
         .store
         .status(id, viewer.map(|v| v.id))
@@ -85,7 +90,7 @@ async fn visible(node: &Node, id: i64, viewer: Option<&AccountRecord>) -> ApiRes
 
 /// The caller's own notice: only its author may edit it or read its source (anyone
 /// else's is 404, as on Mastodon), so nothing can speak in another's name.
-async fn own(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
+async fn own(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusRecord> {
     let s = visible(node, id, Some(me)).await?;
     if s.account.id != me.id {
         return Err(ApiError::NotFound);
@@ -94,7 +99,7 @@ async fn own(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord
 }
 
 /// A notice the caller may delete: her own, or any for an administrator (moderation).
-async fn removable(node: &Node, id: i64, me: &AccountRecord) -> ApiResult<StatusRecord> {
+async fn removable(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusRecord> {
     let s = visible(node, id, Some(me)).await?;
     if s.account.id != me.id && !me.is_admin {
         return Err(ApiError::Forbidden("This action is not allowed".into()));

@@ -59,7 +59,7 @@ impl<K: Hash + Eq + Clone> Limit<K> {
 /// Every throttle of the node.
 pub struct Throttles {
     pub sign_in_per_ip: Limit<IpAddr>,
-    pub sign_in_per_account: Limit<i64>,
+    pub sign_in_per_account: Limit<crate::domain::AccountId>,
     pub sign_ups_per_ip: Limit<IpAddr>,
     pub apps_per_ip: Limit<IpAddr>,
 }

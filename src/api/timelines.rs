@@ -7,6 +7,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::domain::entities::Status;
 use crate::domain::text::normalize_tag;
+use crate::domain::{AccountId, StatusId};
 use crate::store::{Page, Timeline};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -43,12 +44,12 @@ fn flag(v: &Option<String>) -> ApiResult<bool> {
 
 impl TimelineParams {
     pub fn page(&self) -> ApiResult<Page> {
-        let id = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+        let id = |name: &str, v: &Option<String>| -> ApiResult<Option<StatusId>> {
             match v.as_deref() {
                 None | Some("") => Ok(None),
                 Some(s) => s
                     .parse::<i64>()
-                    .map(Some)
+                    .map(|i| Some(StatusId::new(i)))
                     .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
             }
         };
@@ -126,7 +127,7 @@ pub async fn paged(
     node: &Node,
     which: &Timeline,
     p: &TimelineParams,
-    viewer: Option<i64>,
+    viewer: Option<AccountId>,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
@@ -165,7 +166,7 @@ pub async fn paged(
 /// `next` pages older (`max_id` = the last id), `prev` newer (`min_id` = the first id);
 /// every other query parameter is kept as it was — except `access_token`, which a link
 /// must not repeat (it would land in logs and caches along the way).
-pub fn link_header(base: &str, uri: &Uri, newest: i64, oldest: i64) -> String {
+pub fn link_header(base: &str, uri: &Uri, newest: StatusId, oldest: StatusId) -> String {
     let kept: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -180,7 +181,7 @@ pub fn link_header(base: &str, uri: &Uri, newest: i64, oldest: i64) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let make = |key: &str, id: i64| {
+    let make = |key: &str, id: StatusId| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &kept {
             ser.append_pair(k, v);
@@ -205,7 +206,7 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(
-            link_header("https://t.test", &uri, 50, 40),
+            link_header("https://t.test", &uri, StatusId::new(50), StatusId::new(40)),
             "<https://t.test/api/v1/timelines/tag/x?limit=2&local=true&max_id=40>; rel=\"next\", \
              <https://t.test/api/v1/timelines/tag/x?limit=2&local=true&min_id=50>; rel=\"prev\""
         );

@@ -5,9 +5,10 @@
 //! only gathers the facts a decision needs (who follows the author, where a notice's
 //! earlier events went) and writes the result in the same transaction as the change.
 
-use super::Site;
 use super::entities::{Status, StatusRecord, Visibility};
 use super::event::{EventKind, split_streams};
+use super::ids::StatusId;
+use super::{AccountId, Site};
 
 /// An event as written by a change: no position yet (the sequencer gives it one).
 #[derive(Debug, Clone, PartialEq)]
@@ -20,13 +21,13 @@ pub struct NewEvent {
     /// The notice the event is about, and its author: what lets a deletion find the
     /// notice's earlier events, and a home-stream replay re-check whether its reader may
     /// still see it.
-    pub status_id: Option<i64>,
-    pub author_id: Option<i64>,
+    pub status_id: Option<StatusId>,
+    pub author_id: Option<AccountId>,
 }
 
 impl NewEvent {
     /// A new notice, or a reblog, for everyone who should see it arrive.
-    pub fn posted(s: &StatusRecord, followers: &[i64], site: &Site) -> NewEvent {
+    pub fn posted(s: &StatusRecord, followers: &[AccountId], site: &Site) -> NewEvent {
         NewEvent::about(
             s,
             EventKind::Update,
@@ -40,7 +41,7 @@ impl NewEvent {
     pub fn edited(
         before: &StatusRecord,
         after: &StatusRecord,
-        followers: &[i64],
+        followers: &[AccountId],
         site: &Site,
     ) -> NewEvent {
         let mut streams = audience(before, followers);
@@ -58,7 +59,7 @@ impl NewEvent {
     /// removed, a follower who has since unfollowed — so that no open view keeps it.
     pub fn deleted<'a>(
         s: &StatusRecord,
-        followers: &[i64],
+        followers: &[AccountId],
         earlier: impl IntoIterator<Item = &'a str>,
     ) -> NewEvent {
         let mut streams = audience(s, followers);
@@ -106,7 +107,7 @@ fn merge(into: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
 /// streams; a reblog goes only to home streams (as on Mastodon, the public timelines
 /// carry originals). Everything is local until federation arrives, so public notices
 /// also go to `public:local` and nothing goes to `public:remote` yet.
-fn audience(s: &StatusRecord, followers: &[i64]) -> Vec<String> {
+fn audience(s: &StatusRecord, followers: &[AccountId]) -> Vec<String> {
     let mut keys = Vec::new();
     if s.visibility == Visibility::Public && s.reblog.is_none() {
         keys.push("public".to_string());
@@ -116,7 +117,7 @@ fn audience(s: &StatusRecord, followers: &[i64]) -> Vec<String> {
             keys.push(format!("hashtag:local:{t}"));
         }
     }
-    let mut users: Vec<i64> = std::iter::once(s.account.id)
+    let mut users: Vec<AccountId> = std::iter::once(s.account.id)
         .chain(followers.iter().copied())
         .chain(s.mentions.iter().map(|m| m.id))
         .collect();
@@ -133,9 +134,9 @@ mod tests {
 
     fn notice(visibility: Visibility) -> StatusRecord {
         StatusRecord {
-            id: 7,
+            id: StatusId::new(7),
             account: AccountRecord {
-                id: 1,
+                id: AccountId::new(1),
                 username: "alice".into(),
                 display_name: String::new(),
                 note: String::new(),
@@ -162,7 +163,7 @@ mod tests {
             favourites_count: 0,
             tags: vec!["x".into()],
             mentions: vec![MentionRecord {
-                id: 3,
+                id: AccountId::new(3),
                 username: "carol".into(),
             }],
             viewer: None,
@@ -173,9 +174,9 @@ mod tests {
     fn unlisted_notices_reach_only_user_streams() {
         let s = notice(Visibility::Unlisted);
         let site = Site::new("http://x.test");
-        let e = NewEvent::posted(&s, &[2, 3], &site);
+        let e = NewEvent::posted(&s, &[AccountId::new(2), AccountId::new(3)], &site);
         assert_eq!(e.streams, vec!["user:1", "user:2", "user:3"]);
-        let public = NewEvent::posted(&notice(Visibility::Public), &[2], &site);
+        let public = NewEvent::posted(&notice(Visibility::Public), &[AccountId::new(2)], &site);
         assert_eq!(
             public.streams,
             vec![

@@ -4,12 +4,12 @@
 //! that existing clients parse them unmodified.
 
 use super::validate::Invalid;
-use super::{Site, iso8601};
+use super::{AccountId, Site, StatusId, iso8601};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountRecord {
-    pub id: i64,
+    pub id: AccountId,
     pub username: String,
     pub display_name: String,
     pub note: String,
@@ -23,13 +23,13 @@ pub struct AccountRecord {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MentionRecord {
-    pub id: i64,
+    pub id: AccountId,
     pub username: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusRecord {
-    pub id: i64,
+    pub id: StatusId,
     pub account: AccountRecord,
     pub text: String,
     pub content: String,
@@ -37,8 +37,8 @@ pub struct StatusRecord {
     pub sensitive: bool,
     pub visibility: Visibility,
     pub language: Option<String>,
-    pub in_reply_to_id: Option<i64>,
-    pub in_reply_to_account_id: Option<i64>,
+    pub in_reply_to_id: Option<StatusId>,
+    pub in_reply_to_account_id: Option<AccountId>,
     pub reblog: Option<Box<StatusRecord>>,
     pub created_at: i64,
     pub edited_at: Option<i64>,

@@ -82,6 +82,12 @@ impl Position {
     }
 }
 
+impl From<Position> for i64 {
+    fn from(p: Position) -> i64 {
+        p.0
+    }
+}
+
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

@@ -8,11 +8,13 @@
 pub mod announce;
 pub mod entities;
 pub mod event;
+pub mod ids;
 pub mod stream;
 pub mod text;
 pub mod validate;
 
 pub use event::{Event, EventKind, Position};
+pub use ids::{AccountId, StatusId};
 pub use stream::StreamKey;
 
 /// What every rendering needs to know about this server: its public address.

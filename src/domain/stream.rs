@@ -4,6 +4,7 @@
 //! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`. The
 //! store records each event's keys; the hub routes by key; replay filters by key.
 
+use super::AccountId;
 use super::text::{is_tag, normalize_tag};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,7 +14,7 @@ pub enum StreamKey {
     PublicRemote,
     Hashtag(String),
     HashtagLocal(String),
-    User(i64),
+    User(AccountId),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -39,7 +40,11 @@ impl StreamError {
 impl StreamKey {
     /// Parse a Mastodon wire name (`hashtag:local`, or the SSE path form `hashtag/local`)
     /// with its `tag` parameter. `account` is the caller's account, needed for `user`.
-    pub fn parse(name: &str, tag: Option<&str>, account: Option<i64>) -> Result<Self, StreamError> {
+    pub fn parse(
+        name: &str,
+        tag: Option<&str>,
+        account: Option<AccountId>,
+    ) -> Result<Self, StreamError> {
         let name = name.replace('/', ":");
         let tag = || {
             let t = tag
@@ -95,7 +100,7 @@ impl StreamKey {
             return Some(StreamKey::Hashtag(t.to_string()));
         }
         if let Some(id) = key.strip_prefix("user:") {
-            return id.parse().ok().map(StreamKey::User);
+            return AccountId::parse(id).map(StreamKey::User);
         }
         match key {
             "public" => Some(StreamKey::Public),

@@ -18,11 +18,12 @@ mod queries;
 mod reads;
 mod sql;
 mod sqlite;
+mod types;
 mod writes;
 
 use crate::domain::announce::NewEvent;
 use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord, Visibility};
-use crate::domain::{Event, Position, Site};
+use crate::domain::{AccountId, Event, Position, Site, StatusId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -78,14 +79,14 @@ pub struct TokenRecord {
 pub struct NewToken {
     pub token_hash: String,
     pub app_id: Option<i64>,
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     pub scopes: String,
 }
 
 pub struct NewAuthCode {
     pub code_hash: String,
     pub app_id: i64,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub redirect_uri: String,
     pub scopes: String,
     pub code_challenge: Option<String>,
@@ -94,7 +95,8 @@ pub struct NewAuthCode {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthCodeRecord {
     pub app_id: i64,
-    pub account_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub account_id: AccountId,
     pub redirect_uri: String,
     pub scopes: String,
     pub code_challenge: Option<String>,
@@ -116,18 +118,18 @@ pub struct Relationship {
 
 /// A validated notice, ready to be written.
 pub struct NewStatus {
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub text: String,
     pub spoiler_text: String,
     pub sensitive: bool,
     pub visibility: Visibility,
     pub language: Option<String>,
-    pub in_reply_to_id: Option<i64>,
+    pub in_reply_to_id: Option<StatusId>,
     pub idempotency_key: Option<String>,
 }
 
 pub struct StatusChange {
-    pub status_id: i64,
+    pub status_id: StatusId,
     pub text: String,
     pub spoiler_text: String,
     pub sensitive: bool,
@@ -147,19 +149,19 @@ pub enum Timeline {
         remote: bool,
     },
     Home {
-        account_id: i64,
+        account_id: AccountId,
     },
     Account {
-        account_id: i64,
+        account_id: AccountId,
     },
 }
 
 /// Paging by status id, as Mastodon's `max_id`, `since_id`, `min_id`, `limit`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Page {
-    pub max_id: Option<i64>,
-    pub since_id: Option<i64>,
-    pub min_id: Option<i64>,
+    pub max_id: Option<StatusId>,
+    pub since_id: Option<StatusId>,
+    pub min_id: Option<StatusId>,
     pub limit: i64,
 }
 
@@ -186,26 +188,42 @@ pub trait Store: Send + Sync + 'static {
     async fn take_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>>;
 
     async fn create_account(&self, account: NewAccount) -> Result<AccountRecord>;
-    async fn account(&self, id: i64) -> Result<Option<AccountRecord>>;
+    async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>>;
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
-    async fn password_hash(&self, account_id: i64) -> Result<Option<String>>;
-    async fn set_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship>;
-    async fn relationship(&self, account: i64, other: i64) -> Result<Relationship>;
+    async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>>;
+    async fn set_follow(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        on: bool,
+    ) -> Result<Relationship>;
+    async fn relationship(&self, account: AccountId, other: AccountId) -> Result<Relationship>;
 
     async fn create_status(&self, status: NewStatus) -> Result<StatusRecord>;
-    async fn status(&self, id: i64, viewer: Option<i64>) -> Result<Option<StatusRecord>>;
+    async fn status(&self, id: StatusId, viewer: Option<AccountId>)
+    -> Result<Option<StatusRecord>>;
     async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord>;
-    async fn delete_status(&self, id: i64) -> Result<StatusRecord>;
-    async fn status_history(&self, id: i64) -> Result<Vec<EditRecord>>;
-    async fn set_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
+    async fn delete_status(&self, id: StatusId) -> Result<StatusRecord>;
+    async fn status_history(&self, id: StatusId) -> Result<Vec<EditRecord>>;
+    async fn set_favourite(
+        &self,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord>;
     /// Reblog (returns the reblog, wrapping the original) or undo (returns the original).
-    async fn set_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord>;
+    async fn set_reblog(
+        &self,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord>;
     async fn timeline(
         &self,
         which: &Timeline,
         page: Page,
-        viewer: Option<i64>,
+        viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>>;
 
     /// The highest position given so far.

@@ -6,6 +6,7 @@
 use super::{Result, StoreError, TokenRecord};
 use crate::domain::entities::{AccountRecord, EditRecord, MentionRecord, StatusRecord, Visibility};
 use crate::domain::event::{Event, EventKind, Position, split_streams};
+use crate::domain::{AccountId, StatusId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -130,7 +131,7 @@ pub fn account_row(row: &AnyRow) -> Result<AccountRecord> {
 /// A status row as read, before its reblog target is attached.
 pub struct StatusRow {
     pub record: StatusRecord,
-    pub reblog_of_id: Option<i64>,
+    pub reblog_of_id: Option<StatusId>,
     pub deleted: bool,
 }
 
@@ -185,7 +186,7 @@ fn decode_mentions(s: &str) -> Vec<MentionRecord> {
         .filter_map(|p| {
             let (id, name) = p.split_once(':')?;
             Some(MentionRecord {
-                id: id.parse().ok()?,
+                id: AccountId::new(id.parse().ok()?),
                 username: name.to_string(),
             })
         })
@@ -276,16 +277,17 @@ impl Sql {
         self
     }
 
-    pub fn int(&mut self, v: i64) -> &mut Self {
-        self.placeholder(Arg::Int(v))
+    /// An integer, or an id or position (bound as the `BIGINT` it is stored as).
+    pub fn int(&mut self, v: impl Into<i64>) -> &mut Self {
+        self.placeholder(Arg::Int(v.into()))
     }
 
     pub fn text(&mut self, v: &str) -> &mut Self {
         self.placeholder(Arg::Text(v.to_string()))
     }
 
-    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
-        self.placeholder(Arg::OptInt(v))
+    pub fn opt_int(&mut self, v: Option<impl Into<i64>>) -> &mut Self {
+        self.placeholder(Arg::OptInt(v.map(Into::into)))
     }
 
     pub fn opt_text(&mut self, v: Option<&str>) -> &mut Self {
@@ -298,7 +300,7 @@ impl Sql {
     }
 
     /// `$a, $b, …` for a non-empty list.
-    pub fn int_list(&mut self, vs: &[i64]) -> &mut Self {
+    pub fn int_list<T: Copy + Into<i64>>(&mut self, vs: &[T]) -> &mut Self {
         for (i, v) in vs.iter().enumerate() {
             if i > 0 {
                 self.text.push_str(", ");

@@ -10,7 +10,7 @@ impl SqlStore {
         &self,
         which: &Timeline,
         page: Page,
-        viewer: Option<i64>,
+        viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
         let mut qb = Sql::new(status_select!());
         match which {
@@ -39,9 +39,9 @@ impl SqlStore {
                 qb.push(" WHERE s.account_id = ");
                 qb.int(*account_id);
                 qb.push(" AND (s.visibility IN ('public', 'unlisted') OR s.account_id = ");
-                qb.int(viewer.unwrap_or(-1));
+                qb.int(viewer.map_or(-1, AccountId::get));
                 qb.push(" OR EXISTS (SELECT 1 FROM follows f WHERE f.target_id = s.account_id AND f.follower_id = ");
-                qb.int(viewer.unwrap_or(-1));
+                qb.int(viewer.map_or(-1, AccountId::get));
                 qb.push("))");
             }
         }

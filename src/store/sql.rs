@@ -150,7 +150,7 @@ impl SqlStore {
     /// (tag, status id) rows.
     pub(super) async fn insert_tags(
         conn: &mut AnyConnection,
-        rows: &[(String, i64)],
+        rows: &[(String, StatusId)],
     ) -> Result<()> {
         Self::insert_rows(
             conn,
@@ -165,7 +165,7 @@ impl SqlStore {
 
     pub(super) async fn fetch_account(
         conn: &mut AnyConnection,
-        id: i64,
+        id: AccountId,
     ) -> Result<Option<AccountRecord>> {
         let row = sqlx::query(queries::SELECT_ACCOUNT_BY_ID)
             .bind(id)
@@ -177,8 +177,8 @@ impl SqlStore {
     /// Load one status with its reblog target and the viewer's flags; deleted → `None`.
     pub(super) async fn fetch_status(
         conn: &mut AnyConnection,
-        id: i64,
-        viewer: Option<i64>,
+        id: StatusId,
+        viewer: Option<AccountId>,
     ) -> Result<Option<StatusRecord>> {
         let row = sqlx::query(queries::SELECT_STATUS_BY_ID)
             .bind(id)
@@ -194,10 +194,10 @@ impl SqlStore {
     pub(super) async fn complete(
         conn: &mut AnyConnection,
         rows: Vec<StatusRow>,
-        viewer: Option<i64>,
+        viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
         let rows: Vec<StatusRow> = rows.into_iter().filter(|r| !r.deleted).collect();
-        let targets: Vec<i64> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
+        let targets: Vec<StatusId> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
         let mut originals = Vec::new();
         if !targets.is_empty() {
             let mut q = Sql::new(concat!(
@@ -229,9 +229,9 @@ impl SqlStore {
     async fn attach_viewer(
         conn: &mut AnyConnection,
         list: &mut [StatusRecord],
-        viewer: i64,
+        viewer: AccountId,
     ) -> Result<()> {
-        let ids: Vec<i64> = list
+        let ids: Vec<StatusId> = list
             .iter()
             .map(|s| s.reblog.as_ref().map_or(s.id, |r| r.id))
             .collect();
@@ -255,11 +255,11 @@ impl SqlStore {
             let mut q = Sql::new(sql);
             q.int(viewer).push(column).int_list(&ids).push(")");
             for r in q.build(conn).fetch_all(&mut *conn).await? {
-                out.push(r.try_get::<i64, _>(0)?);
+                out.push(r.try_get::<StatusId, _>(0)?);
             }
         }
         for s in list.iter_mut() {
-            let flags = |id: i64| ViewerState {
+            let flags = |id: StatusId| ViewerState {
                 favourited: faved.contains(&id),
                 reblogged: reblogged.contains(&id),
             };
@@ -271,12 +271,15 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn followers(conn: &mut AnyConnection, account: i64) -> Result<Vec<i64>> {
+    pub(super) async fn followers(
+        conn: &mut AnyConnection,
+        account: AccountId,
+    ) -> Result<Vec<AccountId>> {
         let rows = sqlx::query("SELECT follower_id FROM follows WHERE target_id = $1")
             .bind(account)
             .fetch_all(&mut *conn)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        rows.iter().map(|r| Ok(r.try_get("follower_id")?)).collect()
     }
 }
 
@@ -403,11 +406,11 @@ impl Store for SqlStore {
             let on_email = e.to_string().contains("email");
             taken(if on_email { "email" } else { "username" })(e)
         })?;
-        let id: i64 = row.try_get(0)?;
+        let id: AccountId = row.try_get("id")?;
         self.account(id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn account(&self, id: i64) -> Result<Option<AccountRecord>> {
+    async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>> {
         let mut conn = self.pool.acquire().await?;
         Self::fetch_account(&mut conn, id).await
     }
@@ -428,7 +431,7 @@ impl Store for SqlStore {
         row.map(|r| queries::account_row(&r)).transpose()
     }
 
-    async fn password_hash(&self, account_id: i64) -> Result<Option<String>> {
+    async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>> {
         let row = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
             .bind(account_id)
             .fetch_optional(&self.pool)
@@ -439,11 +442,16 @@ impl Store for SqlStore {
             .flatten())
     }
 
-    async fn set_follow(&self, follower: i64, target: i64, on: bool) -> Result<Relationship> {
+    async fn set_follow(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        on: bool,
+    ) -> Result<Relationship> {
         self.write_follow(follower, target, on).await
     }
 
-    async fn relationship(&self, account: i64, other: i64) -> Result<Relationship> {
+    async fn relationship(&self, account: AccountId, other: AccountId) -> Result<Relationship> {
         let rows = sqlx::query(
             "SELECT follower_id FROM follows WHERE (follower_id = $1 AND target_id = $2) OR (follower_id = $2 AND target_id = $1)",
         )
@@ -453,7 +461,7 @@ impl Store for SqlStore {
         .await?;
         let mut rel = Relationship::default();
         for r in rows {
-            let f: i64 = r.try_get(0)?;
+            let f: AccountId = r.try_get("follower_id")?;
             if f == account {
                 rel.following = true;
             } else {
@@ -467,7 +475,11 @@ impl Store for SqlStore {
         self.post_batched(s).await
     }
 
-    async fn status(&self, id: i64, viewer: Option<i64>) -> Result<Option<StatusRecord>> {
+    async fn status(
+        &self,
+        id: StatusId,
+        viewer: Option<AccountId>,
+    ) -> Result<Option<StatusRecord>> {
         let mut conn = self.pool.acquire().await?;
         Self::fetch_status(&mut conn, id, viewer).await
     }
@@ -476,11 +488,11 @@ impl Store for SqlStore {
         self.write_edit(change).await
     }
 
-    async fn delete_status(&self, id: i64) -> Result<StatusRecord> {
+    async fn delete_status(&self, id: StatusId) -> Result<StatusRecord> {
         self.write_delete(id).await
     }
 
-    async fn status_history(&self, id: i64) -> Result<Vec<EditRecord>> {
+    async fn status_history(&self, id: StatusId) -> Result<Vec<EditRecord>> {
         let rows = sqlx::query(
             "SELECT text, content, spoiler_text, sensitive, created_at FROM status_edits WHERE status_id = $1 ORDER BY id",
         )
@@ -490,11 +502,21 @@ impl Store for SqlStore {
         rows.iter().map(queries::edit_row).collect()
     }
 
-    async fn set_favourite(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+    async fn set_favourite(
+        &self,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord> {
         self.write_favourite(account, status, on).await
     }
 
-    async fn set_reblog(&self, account: i64, status: i64, on: bool) -> Result<StatusRecord> {
+    async fn set_reblog(
+        &self,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord> {
         self.write_reblog(account, status, on).await
     }
 
@@ -502,7 +524,7 @@ impl Store for SqlStore {
         &self,
         which: &Timeline,
         page: Page,
-        viewer: Option<i64>,
+        viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
         self.read_timeline(which, page, viewer).await
     }

@@ -19,11 +19,11 @@ fn bool_i64(b: bool) -> i64 {
 
 /// New posts per author in one batch: (account, how many, when the last was posted).
 #[derive(Default)]
-struct NewPosts(Vec<(i64, i64, i64)>);
+struct NewPosts(Vec<(AccountId, i64, i64)>);
 
 impl NewPosts {
     /// Count one more; returns the author's new posts in this batch so far.
-    fn add(&mut self, account: i64, at: i64) -> i64 {
+    fn add(&mut self, account: AccountId, at: i64) -> i64 {
         match self.0.iter_mut().find(|a| a.0 == account) {
             Some(a) => {
                 a.1 += 1;
@@ -44,7 +44,7 @@ struct Prepared<'a> {
     content: String,
     mentions: Vec<MentionRecord>,
     tags: Vec<String>,
-    reply_to_account: Option<i64>,
+    reply_to_account: Option<AccountId>,
 }
 
 /// What a post in a batch comes to: a row to write, or the notice an earlier post with
@@ -165,7 +165,7 @@ impl SqlStore {
             before.push((*account, total - n));
         }
         let mut events = Vec::with_capacity(records.len());
-        let mut followers: Vec<(i64, Vec<i64>)> = Vec::new();
+        let mut followers: Vec<(AccountId, Vec<AccountId>)> = Vec::new();
         for (record, k) in records.iter_mut().zip(nth) {
             if k == 0 {
                 continue;
@@ -201,7 +201,7 @@ impl SqlStore {
             .fetch_optional(&mut *conn)
             .await?;
             if let Some(r) = row {
-                let (id, at): (i64, i64) = (r.try_get("status_id")?, r.try_get("created_at")?);
+                let (id, at): (StatusId, i64) = (r.try_get("status_id")?, r.try_get("created_at")?);
                 // A key holds for an hour (as on Mastodon) and only while its notice
                 // exists; after that the same key posts anew.
                 let fresh = crate::domain::now_micros() - at < IDEMPOTENCY_MICROS;
@@ -285,14 +285,18 @@ impl SqlStore {
                 .int(now)
                 .push(")");
         }
-        let ids = Self::inserted_ids(conn, q).await?;
-        let tagged: Vec<(String, i64)> = ids
+        let ids: Vec<StatusId> = Self::inserted_ids(conn, q)
+            .await?
+            .into_iter()
+            .map(StatusId::new)
+            .collect();
+        let tagged: Vec<(String, StatusId)> = ids
             .iter()
             .zip(posts)
             .flat_map(|(id, p)| p.tags.iter().map(move |t| (t.clone(), *id)))
             .collect();
         Self::insert_tags(conn, &tagged).await?;
-        let keyed: Vec<(i64, &str, i64)> = ids
+        let keyed: Vec<(AccountId, &str, StatusId)> = ids
             .iter()
             .zip(posts)
             .filter_map(|(id, p)| {
@@ -341,8 +345,8 @@ impl SqlStore {
         Ok(rows)
     }
 
-    async fn insert_tags_of(conn: &mut AnyConnection, id: i64, tags: &[String]) -> Result<()> {
-        let rows: Vec<(String, i64)> = tags.iter().map(|t| (t.clone(), id)).collect();
+    async fn insert_tags_of(conn: &mut AnyConnection, id: StatusId, tags: &[String]) -> Result<()> {
+        let rows: Vec<(String, StatusId)> = tags.iter().map(|t| (t.clone(), id)).collect();
         Self::insert_tags(conn, &rows).await
     }
 
@@ -420,7 +424,7 @@ impl SqlStore {
 
     async fn insert_edit(
         conn: &mut AnyConnection,
-        id: i64,
+        id: StatusId,
         text: &str,
         content: &str,
         spoiler: &str,
@@ -441,7 +445,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn write_delete(&self, id: i64) -> Result<StatusRecord> {
+    pub(super) async fn write_delete(&self, id: StatusId) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
         let s = Self::fetch_status(conn, id, None)
@@ -462,7 +466,7 @@ impl SqlStore {
             .fetch_all(&mut *conn)
             .await?;
             for r in reblogs {
-                let id: i64 = r.try_get(0)?;
+                let id: StatusId = r.try_get("id")?;
                 if let Some(reblog) = Self::fetch_status(conn, id, None).await? {
                     self.remove_one(conn, &reblog).await?;
                 }
@@ -532,6 +536,8 @@ impl SqlStore {
         delete: &'static str,
         (a, b): (i64, i64),
     ) -> Result<bool> {
+        // Either pair: (account, status) or (follower, target), as the bare ids a pair
+        // table holds.
         let q = if on {
             sqlx::query(insert)
                 .bind(a)
@@ -545,8 +551,8 @@ impl SqlStore {
 
     pub(super) async fn write_favourite(
         &self,
-        account: i64,
-        status: i64,
+        account: AccountId,
+        status: StatusId,
         on: bool,
     ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
@@ -559,7 +565,7 @@ impl SqlStore {
             on,
             "INSERT INTO favourites (account_id, status_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             "DELETE FROM favourites WHERE account_id = $1 AND status_id = $2",
-            (account, status),
+            (account.get(), status.get()),
         )
         .await?;
         if changed {
@@ -580,8 +586,8 @@ impl SqlStore {
 
     pub(super) async fn write_reblog(
         &self,
-        account: i64,
-        status: i64,
+        account: AccountId,
+        status: StatusId,
         on: bool,
     ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
@@ -601,7 +607,7 @@ impl SqlStore {
             .bind(original.id)
             .fetch_optional(&mut *conn)
             .await?
-            .map(|r| r.try_get::<i64, _>(0))
+            .map(|r| r.try_get::<StatusId, _>("id"))
             .transpose()?;
         let result = match (on, existing) {
             (true, Some(id)) => Self::fetch_status(conn, id, Some(account)).await?,
@@ -617,7 +623,7 @@ impl SqlStore {
                 .bind(Visibility::Public.as_str())
                 .fetch_one(&mut *conn)
                 .await?;
-                let id: i64 = row.try_get(0)?;
+                let id: StatusId = row.try_get("id")?;
                 sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
                     .bind(original.id)
                     .execute(&mut *conn)
@@ -649,8 +655,8 @@ impl SqlStore {
 
     pub(super) async fn write_follow(
         &self,
-        follower: i64,
-        target: i64,
+        follower: AccountId,
+        target: AccountId,
         on: bool,
     ) -> Result<Relationship> {
         if follower == target {
@@ -666,7 +672,7 @@ impl SqlStore {
             on,
             "INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             "DELETE FROM follows WHERE follower_id = $1 AND target_id = $2",
-            (follower, target),
+            (follower.get(), target.get()),
         )
         .await?;
         if changed {

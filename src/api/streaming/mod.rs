@@ -25,7 +25,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::domain::stream::StreamError;
-use crate::domain::{Event, Position, StreamKey};
+use crate::domain::{AccountId, Event, Position, StreamKey};
 use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub fn parse_stream(
     node: &Node,
     name: &str,
     tag: Option<&str>,
-    account: Option<i64>,
+    account: Option<AccountId>,
 ) -> Result<StreamKey, (u16, &'static str)> {
     let key = StreamKey::parse(name, tag, account).map_err(|e| match e {
         StreamError::NeedsToken => (401, e.message()),
@@ -112,7 +112,7 @@ pub fn stream_error(code: u16, message: &str) -> ApiError {
 pub fn permit(
     node: &Api,
     ip: std::net::IpAddr,
-    account: Option<i64>,
+    account: Option<AccountId>,
 ) -> ApiResult<crate::api::limits::StreamPermit> {
     node.limits().acquire(Some(ip), account).map_err(|m| {
         node.metrics

@@ -39,7 +39,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::api::error::ApiError;
 use crate::api::extract::{Query, StreamCaller};
-use crate::domain::{Position, StreamKey};
+use crate::domain::{AccountId, Position, StreamKey};
 use crate::stream::frames::{reset_payload, ws_frame};
 use crate::stream::hub::{CONTINUATION, DirectSink};
 use crate::stream::hub::{
@@ -310,7 +310,7 @@ struct Sub {
 struct Conn {
     tcp: Arc<TcpStream>,
     node: Node,
-    account: Option<i64>,
+    account: Option<AccountId>,
     outbox: Arc<Outbox>,
     rx: OutboxReceiver,
     reader: FrameReader,
