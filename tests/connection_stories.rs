@@ -48,6 +48,8 @@ async fn a_connection_that_sends_no_headers_or_drips_them_is_closed(b: Backend) 
             if drip.write_all(&[*byte]).await.is_err() {
                 return true;
             }
+            // The drip itself: a byte every 100 ms, so the headers take longer than the
+            // one-second header timeout.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         closed_within(&mut drip, Duration::from_secs(3)).await
@@ -69,12 +71,7 @@ async fn an_idle_keep_alive_connection_is_closed(b: Backend) {
         return;
     };
     let mut tcp = TcpStream::connect(addr(&app.base)).await.unwrap();
-    tcp.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 1024];
-    let n = tcp.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(served(&mut tcp).await, "the first request is answered");
     assert!(
         closed_within(&mut tcp, Duration::from_secs(4)).await,
         "idle keep-alive"
@@ -92,27 +89,33 @@ async fn one_address_cannot_take_every_connection(b: Backend) {
         s.connect(target)
     };
     let mut held = Vec::new();
-    for _ in 0..5 {
-        held.push(from("127.0.0.3").await.unwrap());
+    for i in 0..5 {
+        let mut c = from("127.0.0.3").await.unwrap();
+        // Served, so the node has taken it and counts it against the address.
+        assert!(served(&mut c).await, "connection {i} of five is served");
+        held.push(c);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut sixth = from("127.0.0.3").await.unwrap();
     assert!(
         closed_within(&mut sixth, Duration::from_secs(2)).await,
         "the sixth is closed at once"
     );
     let mut other = from("127.0.0.4").await.unwrap();
-    other
-        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert!(served(&mut other).await, "another address is served");
+    drop(held);
+}
+
+/// Whether `tcp` gets a 200 to a request for `/health/live`.
+async fn served(tcp: &mut TcpStream) -> bool {
+    tcp.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 256];
-    let n = other.read(&mut buf).await.unwrap();
-    assert!(
-        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
-        "another address is served"
-    );
-    drop(held);
+    let n = tokio::time::timeout(common::WAIT, tcp.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200")
 }
 
 async fn an_sse_reader_that_stopped_reading_is_closed_while_notices_go_on(b: Backend) {
@@ -128,8 +131,7 @@ async fn an_sse_reader_that_stopped_reading_is_closed_while_notices_go_on(b: Bac
         .write_all(b"GET /api/v1/streaming/public HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.counter("tidings_subscriptions").await, 1);
+    app.until_counter("tidings_subscriptions", 1).await;
     let text = "a notice long enough to fill a stalled reader's buffers quickly ".repeat(7);
     let mut closed = false;
     for _ in 0..400 {

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Backend, SseReader, WAIT, spawn_with, ws_connect, ws_next, ws_send};
+use common::{
+    Backend, STARTUP, SseReader, WAIT, counter_at, eventually, spawn_with, ws_connect, ws_next,
+    ws_send,
+};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const SLOW_CLOSED: &str = "tidings_slow_readers_closed_total";
+const SSE_CONNECTIONS: &str = "tidings_open_connections{transport=\"sse\"}";
 
 on_both_backends!(
     a_reader_who_stops_reading_is_closed_and_resumes_without_loss,
@@ -42,7 +46,7 @@ async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backen
     ws_send(&mut slow, json!({"type": "subscribe", "stream": "public"})).await;
     let mut fast = ws_connect(&app, None).await;
     ws_send(&mut fast, json!({"type": "subscribe", "stream": "public"})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.until_counter("tidings_subscriptions", 2).await;
 
     let total = 400;
     let big = "x".repeat(20_000);
@@ -64,7 +68,8 @@ async fn a_reader_who_stops_reading_is_closed_and_resumes_without_loss(b: Backen
         let _ = wait_for_close.await;
         let mut positions = Vec::new();
         let mut close = None;
-        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(15), slow.next()).await {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, slow.next()).await {
             match msg {
                 Ok(Message::Text(t)) => positions.push(
                     serde_json::from_str::<Value>(&t).unwrap()["id"]
@@ -155,7 +160,7 @@ async fn stream_caps_answer_429(b: Backend) {
     let f = ws_next(&mut ws, WAIT).await.unwrap();
     assert_eq!(f["status"], 429);
     drop(one);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.until_counter(SSE_CONNECTIONS, 0).await;
     let (code, _, _) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
     assert_eq!(code, 200, "a closed stream gives its slot back");
 }
@@ -178,24 +183,28 @@ fn a_node_told_to_stop_closes_websockets_with_1012_and_exits() {
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
         let url = format!("ws://127.0.0.1:{port}/api/v1/streaming");
-        let mut ws = None;
-        for _ in 0..100 {
-            if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
-                ws = Some(s);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut ws = ws.expect("connected");
+        let mut ws = eventually("the node to accept a WebSocket", STARTUP, || async {
+            tokio_tungstenite::connect_async(&url)
+                .await
+                .ok()
+                .map(|c| c.0)
+        })
+        .await;
         ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let http = reqwest::Client::new();
+        eventually("the node to hold the subscription", WAIT, || async {
+            (counter_at(&http, &base, "tidings_subscriptions").await == 1).then_some(())
+        })
+        .await;
         std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .unwrap();
         let mut code = None;
-        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
             if let Message::Close(c) = m {
                 code = c.map(|c| c.code);
                 break;

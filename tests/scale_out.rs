@@ -5,9 +5,15 @@
 mod common;
 
 use common::redis::{self, RedisServer};
-use common::{Backend, SseReader, TestApp, WAIT, spawn_on, ws_connect, ws_next, ws_send};
+use common::{
+    Backend, STARTUP, SseReader, TestApp, WAIT, eventually, spawn_on, ws_connect, ws_next, ws_send,
+};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const SUBSCRIPTIONS: &str = "tidings_subscriptions";
 
 /// A fresh Postgres database and a Redis of the test's own, or `None` (announced).
 async fn services() -> Option<(String, RedisServer)> {
@@ -55,7 +61,8 @@ async fn a_notice_posted_on_one_node_reaches_readers_on_the_others() {
     .await;
     let (_, _, sse_c) = SseReader::open(&c, "/api/v1/streaming/hashtag?tag=vote", None, None).await;
     let mut sse_c = sse_c.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.until_counter(SUBSCRIPTIONS, 1).await;
+    c.until_counter(SUBSCRIPTIONS, 1).await;
     let s = a.post(&ann, "Turnout at 64% #vote").await;
     let f = ws_next(&mut ws_b, WAIT)
         .await
@@ -100,7 +107,8 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
     ];
     let mut ws = ws_connect(&b, None).await;
     ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.until_counter(SUBSCRIPTIONS, 1).await;
+    b.until_counter(SUBSCRIPTIONS, 2).await;
 
     // Post at a steady rate on both nodes; Redis is down from 0.6 s to 3 s.
     let total = 60;
@@ -135,8 +143,11 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
         assert_eq!(res.status(), 200, "posting works while Redis is down");
         let s: Value = res.json().await.unwrap();
         acked.push(s["id"].as_str().unwrap().to_string());
+        // The steady rate: the outage falls between posts, not around them.
         tokio::time::sleep_until(started + Duration::from_millis(50 * (i as u64 + 1))).await;
     }
+    // Posted after every other notice: each reader gets it right after the last one.
+    let marker = a.post(&ann, "marker").await;
     let expected: Vec<i64> = (1..=total as i64).collect();
     for (n, mut r) in readers.into_iter().enumerate() {
         let mut positions = Vec::new();
@@ -159,9 +170,10 @@ async fn redis_going_away_for_seconds_loses_no_acknowledged_notice() {
             "reader {n}: every position once, in order"
         );
         assert_eq!(ids, acked, "reader {n}: every acknowledged notice");
+        let next = r.next(WAIT).await.expect("the marker arrives");
         assert!(
-            r.next(Duration::from_millis(500)).await.is_none(),
-            "reader {n}: no duplicates"
+            next.data.contains(marker["id"].as_str().unwrap()),
+            "reader {n}: no duplicates: {next:?}"
         );
     }
     let mut ws_positions = Vec::new();
@@ -203,12 +215,10 @@ async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
         .unwrap();
     let a_base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http.get(format!("{a_base}/health")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("node A to answer", STARTUP, || async {
+        http.get(format!("{a_base}/health")).send().await.ok()
+    })
+    .await;
     // Node B starts second, so A holds the sequencer lease.
     let b = node(&db, &redis, &p).await;
     let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", redis.port))
@@ -217,10 +227,19 @@ async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
     tokio::io::AsyncWriteExt::write_all(&mut raw, format!("SUBSCRIBE {p}:events\r\n").as_bytes())
         .await
         .unwrap();
+    let mut seen = Vec::new();
+    let subscribed = format!("{p}:events\r\n:1\r\n");
+    read_until(
+        &mut raw,
+        &mut seen,
+        &subscribed,
+        "Redis to confirm the SUBSCRIBE",
+    )
+    .await;
     let ann = b.register("ann").await;
     let (_, _, reader) = SseReader::open(&b, "/api/v1/streaming/public", None, None).await;
     let mut reader = reader.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.until_counter(SUBSCRIPTIONS, 1).await;
 
     let res = http
         .post(format!("{a_base}/api/v1/statuses"))
@@ -242,20 +261,29 @@ async fn a_node_that_dies_between_commit_and_publish_loses_nothing() {
         .expect("B takes over and the notice arrives");
     assert!(ev.data.contains(s["id"].as_str().unwrap()));
     assert_eq!(ev.id.as_deref(), Some("1"));
-    assert!(
-        reader.next(Duration::from_millis(800)).await.is_none(),
-        "once"
-    );
+    b.post(&ann, "marker").await;
+    let next = reader.next(WAIT).await.expect("the marker arrives");
+    assert_eq!(next.id.as_deref(), Some("2"), "once: {next:?}");
     // And it went through Redis: B's sequencer republished what A had not.
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !String::from_utf8_lossy(&seen).contains("\"position\":1") {
+    read_until(
+        &mut raw,
+        &mut seen,
+        "\"position\":1",
+        "position 1 published on Redis",
+    )
+    .await;
+}
+
+/// Read `raw` into `seen` until it holds `text`; panic naming `what` after `WAIT`.
+async fn read_until(raw: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, text: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !String::from_utf8_lossy(seen).contains(text) {
         let mut buf = [0u8; 4096];
-        let n =
-            tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read(&mut raw, &mut buf))
-                .await
-                .expect("published on Redis")
-                .unwrap();
+        let n = tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read(raw, &mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("waited {WAIT:?} for {what}, in vain"))
+            .unwrap();
+        assert!(n > 0, "Redis hung up while waiting for {what}");
         seen.extend_from_slice(&buf[..n]);
     }
 }
@@ -274,7 +302,7 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_readers() {
     let ann = app.register("ann").await;
     let (_, _, reader) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
     let mut reader = reader.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.until_counter(SUBSCRIPTIONS, 1).await;
 
     // A slow writer takes its event id first, and commits last.
     let mut slow = sqlx::PgConnection::connect(&db).await.unwrap();
@@ -327,11 +355,10 @@ async fn a_storm_of_resumes_from_one_position_shares_its_database_reads() {
         app.post(&ann, &format!("update {i} from the harbour"))
             .await;
     }
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while app.counter("tidings_events_dispatched_total").await < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "notices not routed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the three notices to be routed", WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await >= 3).then_some(())
+    })
+    .await;
 
     let mut locker = sqlx::PgConnection::connect(&db).await.unwrap();
     let mut lock = locker.begin().await.unwrap();
@@ -349,14 +376,10 @@ async fn a_storm_of_resumes_from_one_position_shares_its_database_reads() {
             r.unwrap()
         })
         .collect();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while asked(&app).await < before + 20 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not every resume asked"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("every resume to ask for its history", WAIT, || async {
+        (asked(&app).await >= before + 20).then_some(())
+    })
+    .await;
     // The first reads are held by the lock; whoever could not join them waits for one
     // more.
     let reads = app.counter("tidings_replay_reads_total").await;
@@ -409,8 +432,17 @@ async fn a_committed_event_row_wakes_the_sequencers_and_a_rolled_back_one_does_n
     let mut tx = writer.begin().await.unwrap();
     sqlx::query(insert).execute(&mut *tx).await.unwrap();
     tx.rollback().await.unwrap();
-    let early = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await;
-    assert!(early.is_err(), "a rolled-back insert notified: {early:?}");
+    // Notifications arrive in commit order: anything the rolled-back insert sent comes
+    // before this fence.
+    sqlx::query("SELECT pg_notify('tidings_events', 'fence')")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, listener.recv())
+        .await
+        .expect("the fence arrives")
+        .unwrap();
+    assert_eq!(first.payload(), "fence", "a rolled-back insert notified");
 
     let mut tx = writer.begin().await.unwrap();
     sqlx::query(insert).execute(&mut *tx).await.unwrap();
@@ -459,7 +491,15 @@ async fn a_reader_resuming_ahead_of_the_bus_gets_each_notice_once() {
     pause_redis_writes(&redis, 1500).await;
     app.post(&ann, "Polls close in ten minutes").await;
     // Committed and numbered; its publish waits for Redis.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    eventually("the sequencer to number the notice", WAIT, || async {
+        let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (waiting == 0).then_some(())
+    })
+    .await;
     let url = app.ws_url("/api/v1/streaming?stream=public&last_event_id=0");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let replayed = ws_next(&mut ws, WAIT)
@@ -467,7 +507,7 @@ async fn a_reader_resuming_ahead_of_the_bus_gets_each_notice_once() {
         .expect("replayed from the database");
     assert_eq!(replayed["id"], "1");
     // Redis lets the publish through after the pause; the hub routes position 1 now.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.until_counter("tidings_last_position", 1).await;
     app.post(&ann, "Polls are closed").await;
     let next = ws_next(&mut ws, WAIT).await.expect("the next notice");
     assert_eq!(next["id"], "2", "position 1 must not come twice: {next}");
@@ -508,7 +548,8 @@ async fn a_revoked_token_loses_its_streams_on_every_node() {
         .unwrap();
     let mut ws = ws_connect(&b, Some(&g.token)).await;
     ws_send(&mut ws, json!({"type": "subscribe", "stream": "user"})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.until_counter(SUBSCRIPTIONS, 1).await;
+    b.until_counter(SUBSCRIPTIONS, 2).await;
     a.post_with(&alice, json!({"status": "before", "visibility": "private"}))
         .await;
     assert!(on_b.next(WAIT).await.unwrap().data.contains("before"));
@@ -527,7 +568,16 @@ async fn a_revoked_token_loses_its_streams_on_every_node() {
     // The WebSocket is closed; nothing posted later reaches it.
     a.post_with(&alice, json!({"status": "after", "visibility": "private"}))
         .await;
-    assert_eq!(ws_next(&mut ws, Duration::from_secs(2)).await, None);
+    let end = tokio::time::timeout(WAIT, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Text(t)) => panic!("a frame after the revocation: {t}"),
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    end.await.expect("node B closes the WebSocket");
     let (status, _) = b.get_json("/api/v1/timelines/home", Some(&g.token)).await;
     assert_eq!(status, 401);
 }
@@ -549,7 +599,7 @@ async fn deletes_reach_every_node_and_replays_recheck_access_there() {
         .await
         .2
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.until_counter(SUBSCRIPTIONS, 1).await;
     let s = a.post(&alice, "first take #gone").await;
     let id = s["id"].as_str().unwrap();
     assert_eq!(tag_on_b.next(WAIT).await.unwrap().event, "update");

@@ -67,11 +67,16 @@ async fn one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer(b: Ba
             let s = notice(ann, format!("update {wave}.{i}"), None, None);
             posts.push(tokio::spawn(async move { store.create_status(s).await }));
         }
+        // A pause between waves, so that their batches are written side by side.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut counts = Vec::new();
     for p in posts {
-        counts.push(p.await.unwrap().expect("post").account.statuses_count);
+        let answer = tokio::time::timeout_at(deadline, p)
+            .await
+            .expect("every post is answered within 30 s");
+        counts.push(answer.unwrap().expect("post").account.statuses_count);
     }
     counts.sort_unstable();
     assert_eq!(counts, (1..=300).collect::<Vec<i64>>());

@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{Backend, QUIET, SseReader, WAIT, spawn, ws_connect, ws_next, ws_send};
+use common::{Backend, SseReader, WAIT, spawn, ws_connect, ws_next, ws_send};
 use serde_json::{Value, json};
 use std::collections::HashSet;
+
+const SUBSCRIPTIONS: &str = "tidings_subscriptions";
 
 on_both_backends!(
     a_websocket_reader_sees_notices_corrections_and_removals_live,
@@ -79,12 +81,22 @@ async fn a_websocket_reader_sees_notices_corrections_and_removals_live(b: Backen
         json!({"type": "unsubscribe", "stream": "hashtag", "tag": "storm"}),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.until_counter(SUBSCRIPTIONS, 0).await;
+    // A tag she still follows fences the one she left: its notice, posted second,
+    // reaches her after anything the first would have brought.
+    ws_send(
+        &mut ws,
+        json!({"type": "subscribe", "stream": "hashtag", "tag": "calm"}),
+    )
+    .await;
+    app.until_counter(SUBSCRIPTIONS, 1).await;
     app.post(&ann, "after unsubscribing #storm").await;
+    app.post(&ann, "marker #calm").await;
+    let next = ws_next(&mut ws, WAIT).await.expect("the marker arrives");
     assert_eq!(
-        ws_next(&mut ws, QUIET).await,
-        None,
-        "nothing after unsubscribe"
+        next["stream"],
+        json!(["hashtag", "calm"]),
+        "nothing after unsubscribe: {next}"
     );
 }
 
@@ -161,7 +173,12 @@ async fn a_reader_who_reconnects_over_sse_gets_exactly_what_she_missed(b: Backen
     let ev = reader.next(WAIT).await.expect("then live");
     let p: Value = serde_json::from_str(&ev.data).unwrap();
     assert_eq!(p["id"], live["id"]);
-    assert!(reader.next(QUIET).await.is_none(), "no duplicates");
+    let marker = app.post(&ann, "marker #quake").await;
+    let ev = reader.next(WAIT).await.expect("the marker arrives");
+    assert!(
+        ev.data.contains(marker["id"].as_str().unwrap()),
+        "no duplicates: {ev:?}"
+    );
 
     // The query parameter works as well as the header.
     let (_, _, reader) =
@@ -176,6 +193,7 @@ async fn a_reader_who_reconnects_over_websocket_gets_exactly_what_she_missed(b: 
     let ann = app.register("ann").await;
     let mut ws = ws_connect(&app, None).await;
     ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
+    app.until_counter(SUBSCRIPTIONS, 1).await;
     app.post(&ann, "before").await;
     let first = ws_next(&mut ws, WAIT).await.unwrap();
     drop(ws);
@@ -204,7 +222,12 @@ async fn a_reader_who_reconnects_over_websocket_gets_exactly_what_she_missed(b: 
     app.post(&ann, "live").await;
     let f = ws_next(&mut ws, WAIT).await.expect("live after replay");
     assert!(f["payload"].as_str().unwrap().contains("live"));
-    assert_eq!(ws_next(&mut ws, QUIET).await, None, "no duplicates");
+    app.post(&ann, "marker").await;
+    let f = ws_next(&mut ws, WAIT).await.expect("the marker arrives");
+    assert!(
+        f["payload"].as_str().unwrap().contains("marker"),
+        "no duplicates: {f}"
+    );
 }
 
 async fn a_position_the_server_cannot_serve_gets_a_reset_event(b: Backend) {
@@ -250,7 +273,7 @@ async fn many_writers_at_once_reach_readers_in_position_order_without_gaps(b: Ba
     let mut reader = reader.unwrap();
     let mut ws = ws_connect(&app, None).await;
     ws_send(&mut ws, json!({"type": "subscribe", "stream": "public"})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.until_counter(SUBSCRIPTIONS, 2).await;
     let per_writer = 25;
     let mut tasks = Vec::new();
     for u in users.clone() {
@@ -301,7 +324,12 @@ async fn many_writers_at_once_reach_readers_in_position_order_without_gaps(b: Ba
         "consecutive positions: {sse_positions:?}"
     );
     assert_eq!(sse_positions, ws_positions);
-    assert!(reader.next(QUIET).await.is_none(), "no duplicates");
+    let marker = app.post(&users[0], "marker").await;
+    let ev = reader.next(WAIT).await.expect("the marker arrives");
+    assert!(
+        ev.data.contains(marker["id"].as_str().unwrap()),
+        "no duplicates: {ev:?}"
+    );
 }
 
 async fn the_user_stream_carries_the_home_timeline_and_needs_a_token(b: Backend) {
@@ -327,7 +355,8 @@ async fn the_user_stream_carries_the_home_timeline_and_needs_a_token(b: Backend)
     let mut anon = ws_connect(&app, None).await;
     ws_send(&mut anon, json!({"type": "subscribe", "stream": "user"})).await;
     assert_eq!(ws_next(&mut anon, WAIT).await.unwrap()["status"], 401);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Bob's two: SSE and WebSocket; the anonymous one was refused.
+    app.until_counter(SUBSCRIPTIONS, 2).await;
     let s = app
         .post_with(
             &ann,
@@ -361,6 +390,7 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
                     .send()
                     .await
                     .unwrap();
+                // Notices keep flowing while the readers drop and resume.
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         })
@@ -401,7 +431,12 @@ async fn readers_reconnecting_while_notices_flow_never_see_a_gap_or_a_duplicate(
         }
         positions
     };
-    let (sse_positions, ws_positions) = tokio::join!(sse, ws);
+    let (sse_positions, ws_positions) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            tokio::join!(sse, ws)
+        })
+        .await
+        .expect("both readers reach the last position within 60 s");
     writer.await.unwrap();
     let expected: Vec<i64> = (1..=total as i64).collect();
     assert_eq!(

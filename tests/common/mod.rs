@@ -152,19 +152,48 @@ pub async fn spawn_on(
         shutdown,
         _dir: dir,
     };
-    for _ in 0..100 {
-        if app
-            .http
-            .get(app.url("/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return app;
+    eventually("the server to become healthy", STARTUP, || async {
+        let res = app.http.get(app.url("/health")).send().await;
+        res.is_ok_and(|r| r.status().is_success()).then_some(())
+    })
+    .await;
+    app
+}
+
+/// Poll `check` until it gives a value, for at most `within`; panic naming `what` if it
+/// never does. Stories wait for what they can observe — a gauge in `/metrics`, a health
+/// report, an answer — instead of sleeping and hoping it happened meanwhile.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, check()).await {
+            Ok(Some(v)) => return v,
+            Ok(None) if tokio::time::Instant::now() < deadline => {}
+            _ => panic!("waited {within:?} for {what}, in vain"),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("server did not become healthy");
+}
+
+/// One unlabelled counter or gauge (or one labelled series, named with its labels as
+/// `/metrics` shows them) from the node at `base`; 0 when absent.
+pub async fn counter_at(http: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// A signed-in user of the test server.
@@ -287,13 +316,19 @@ impl TestApp {
             .unwrap()
     }
 
-    /// One unlabelled counter from `/metrics` (0 when absent).
+    /// One counter or gauge from `/metrics` (see [`counter_at`]).
     pub async fn counter(&self, name: &str) -> u64 {
-        let text = self.metrics().await;
-        text.lines()
-            .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .find_map(|v| v.trim().parse().ok())
-            .unwrap_or(0)
+        counter_at(&self.http, &self.base, name).await
+    }
+
+    /// Wait until `/metrics` shows `name` at `want`: a subscription registered, a stream
+    /// gone, an event routed.
+    pub async fn until_counter(&self, name: &str, want: u64) {
+        let what = format!("{name} to reach {want} on {}", self.base);
+        eventually(&what, WAIT, || async {
+            (self.counter(name).await == want).then_some(())
+        })
+        .await
     }
 
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -422,6 +457,8 @@ pub async fn ws_next(ws: &mut Ws, wait: Duration) -> Option<Value> {
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a node may take to start: migrations, on a machine busy with other stories.
+pub const STARTUP: Duration = Duration::from_secs(30);
 pub const QUIET: Duration = Duration::from_millis(600);
 
 impl TestApp {

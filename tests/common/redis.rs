@@ -1,7 +1,6 @@
 //! A `redis-server` of a test's own, on a free port, that the test may stop and start.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub struct RedisServer {
     pub port: u16,
@@ -58,16 +57,17 @@ impl RedisServer {
             .spawn()
             .expect("start redis-server");
         self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start");
+        let port = self.port;
+        super::eventually(
+            "redis-server to accept connections",
+            super::WAIT,
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+            },
+        )
+        .await;
     }
 
     pub fn stop(&mut self) {
