@@ -4,8 +4,12 @@
 //! # Layout
 //!
 //! - [`config`]: flags and environment.
-//! - [`domain`]: notices, accounts, streams, events; validation, parsing, rendering.
-//! - [`store`]: the `Store` trait; SQLite and Postgres, with their migrations.
+//! - [`domain`]: notices, accounts, streams, events and their typed ids and positions;
+//!   validation, parsing, rendering; which event each change makes for its readers
+//!   ([`domain::announce`]: streams and payload).
+//! - [`store`]: the `Store` trait; SQLite and Postgres, with their migrations. It gathers
+//!   what a decision needs and writes what the domain decided, in one transaction with
+//!   the change; the sequencer's lease is its own file.
 //! - [`sequencer`]: numbers committed events in visible order and publishes them
 //!   (the transactional outbox relay).
 //! - [`bus`]: the `Bus` trait; in-process (and Redis, for several nodes).
@@ -21,8 +25,10 @@
 //!   (WebSocket, SSE) over the streaming layer.
 //! - [`serve`]: the accept loop and what it bounds per connection and per address.
 //!
-//! The flow of one notice: `api` validates → `store` commits the notice and its event
-//! row → `sequencer` positions and publishes → `bus` → `stream::dispatch` → `stream::hub` → readers.
+//! The flow of one notice: `api` validates → `domain` decides its event → `store` commits
+//! the notice and its event row → `sequencer` positions and publishes → `bus` →
+//! `stream::dispatch` → `stream::hub` → readers. No arrow points back up: `stream` never
+//! imports `api`, `store` never imports `api` or `stream`, `domain` imports none of them.
 
 pub mod accounts;
 pub mod api;
