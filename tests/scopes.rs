@@ -116,6 +116,84 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ),
     (
         "GET",
+        "/api/v1/statuses/{id}/context",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/statuses/{id}/reblogged_by",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/statuses/{id}/favourited_by",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/bookmark",
+        Needs::Token("write:bookmarks"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/unbookmark",
+        Needs::Token("write:bookmarks"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/pin",
+        Needs::Token("write:accounts"),
+    ),
+    (
+        "POST",
+        "/api/v1/statuses/{id}/unpin",
+        Needs::Token("write:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}/followers",
+        Needs::IfToken("read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}/following",
+        Needs::IfToken("read:accounts"),
+    ),
+    ("GET", "/api/v1/favourites", Needs::Token("read:favourites")),
+    ("GET", "/api/v1/bookmarks", Needs::Token("read:bookmarks")),
+    (
+        "GET",
+        "/api/v1/notifications",
+        Needs::Token("read:notifications"),
+    ),
+    (
+        "GET",
+        "/api/v1/notifications/{id}",
+        Needs::Token("read:notifications"),
+    ),
+    (
+        "POST",
+        "/api/v1/notifications/{id}/dismiss",
+        Needs::Token("write:notifications"),
+    ),
+    (
+        "POST",
+        "/api/v1/notifications/clear",
+        Needs::Token("write:notifications"),
+    ),
+    (
+        "GET",
+        "/api/v2/notifications/policy",
+        Needs::Token("read:notifications"),
+    ),
+    ("GET", "/api/v2/search", Needs::IfToken("read:search")),
+    (
+        "GET",
+        "/api/v1/accounts/search",
+        Needs::IfToken("read:accounts"),
+    ),
+    (
+        "GET",
         "/api/v1/timelines/public",
         Needs::IfToken("read:statuses"),
     ),
@@ -203,6 +281,7 @@ async fn each_route_demands_its_scope(b: Backend) {
             .replace("{id}", sid)
             .replace("{hashtag}", "x")
             .replace("lookup", "lookup?acct=bob")
+            .replace("search", "search?q=notice")
             .replace("relationships", &format!("relationships?id[]={aid}"));
         let method: Method = method.parse().unwrap();
         let body = match path {

@@ -6,15 +6,16 @@ use super::extract::{
     Input, MaybeScoped, Query, ReadAccounts, ReadFollows, ReadStatuses, Scoped, WriteAccounts,
     WriteFollows, parse_id,
 };
-use super::timelines::{TimelineParams, paged};
+use super::timelines::{TimelineParams, flag, paged};
 use crate::api::Api;
 use crate::config::Registrations;
 use crate::domain::AccountId;
 use crate::domain::entities::{Account, AccountRecord};
-use crate::store::{Relationship, Timeline};
+use crate::domain::text::normalize_tag;
+use crate::store::{AccountFilter, Relationship, Timeline};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -202,9 +203,26 @@ async fn statuses(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     node.store.account(id).await?.ok_or(ApiError::NotFound)?;
+    // Tidings has no media yet: no notice has any.
+    if flag(&p.only_media)? {
+        return Ok(Json(Vec::<Value>::new()).into_response());
+    }
+    let filter = AccountFilter {
+        pinned: flag(&p.pinned)?,
+        exclude_replies: flag(&p.exclude_replies)?,
+        exclude_reblogs: flag(&p.exclude_reblogs)?,
+        tagged: p
+            .tagged
+            .as_deref()
+            .map(normalize_tag)
+            .filter(|t| !t.is_empty()),
+    };
     paged(
         &node,
-        &Timeline::Account { account_id: id },
+        &Timeline::Account {
+            account_id: id,
+            filter,
+        },
         &p,
         auth.account_id(),
         &uri,

@@ -133,10 +133,16 @@ scopes! {
     ReadAccounts = "read:accounts";
     ReadStatuses = "read:statuses";
     ReadFollows = "read:follows";
+    ReadNotifications = "read:notifications";
+    ReadBookmarks = "read:bookmarks";
+    ReadFavourites = "read:favourites";
+    ReadSearch = "read:search";
     WriteAccounts = "write:accounts";
     WriteStatuses = "write:statuses";
     WriteFavourites = "write:favourites";
     WriteFollows = "write:follows";
+    WriteNotifications = "write:notifications";
+    WriteBookmarks = "write:bookmarks";
 }
 
 /// A caller whose token covers scope `S`: no token is 401, a token without `S` is 403.
@@ -189,19 +195,50 @@ impl<S: Scope> FromRequestParts<Api> for MaybeScoped<S> {
 }
 
 /// A reader of the streaming endpoints. Public streams need no scope (as on Mastodon);
-/// the `user` stream is the home timeline and needs `read:statuses`, so a token without
-/// it reads only what an anonymous reader may.
+/// the `user` stream is the home timeline and needs `read:statuses`, `user:notification`
+/// needs `read:notifications` (see [`Reader`]).
 pub struct StreamCaller(pub MaybeAuth);
 
+/// Who opens a stream: her account, and which of its own streams her token may read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reader {
+    account: Option<AccountId>,
+    /// `read:statuses`: the `user` stream (the home timeline).
+    statuses: bool,
+    /// `read:notifications`: the `user:notification` stream.
+    notifications: bool,
+}
+
+impl Reader {
+    /// The account, when the token may read any of its streams: a token that may not
+    /// reads only what an anonymous reader may.
+    pub fn signed_in(&self) -> Option<AccountId> {
+        self.account.filter(|_| self.statuses || self.notifications)
+    }
+
+    /// The account whose stream `name` (a wire name, `:` or `/` separated) this reader
+    /// may open, if its token covers that stream's scope.
+    pub fn for_stream(&self, name: &str) -> Option<AccountId> {
+        let notifications = name == "user:notification" || name == "user/notification";
+        let allowed = if notifications {
+            self.notifications
+        } else {
+            self.statuses
+        };
+        self.account.filter(|_| allowed)
+    }
+}
+
 impl StreamCaller {
-    /// The account whose home stream this caller may read.
-    pub fn account_id(&self) -> Option<AccountId> {
-        self.0
-            .0
-            .as_ref()
-            .filter(|a| scopes_cover(&a.0.scopes, "read:statuses"))
-            .and_then(|a| a.0.account.as_ref())
-            .map(|a| a.id)
+    pub fn reader(&self) -> Reader {
+        match self.0.0.as_ref() {
+            None => Reader::default(),
+            Some(a) => Reader {
+                account: a.0.account.as_ref().map(|a| a.id),
+                statuses: scopes_cover(&a.0.scopes, "read:statuses"),
+                notifications: scopes_cover(&a.0.scopes, "read:notifications"),
+            },
+        }
     }
 
     /// The id of the token the caller presented: its streams end when it is revoked.

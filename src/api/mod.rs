@@ -9,7 +9,10 @@ pub mod extract;
 pub mod form;
 pub mod instance;
 pub mod limits;
+pub mod notifications;
 pub mod oauth;
+pub mod search;
+pub mod social;
 pub mod statuses;
 pub mod streaming;
 pub mod throttle;
@@ -71,6 +74,9 @@ pub fn router(node: Node) -> Router {
         .merge(oauth::router())
         .merge(accounts::router())
         .merge(statuses::router())
+        .merge(notifications::router())
+        .merge(social::router())
+        .merge(search::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -8,10 +8,10 @@ use super::extract::{
 use super::form::{Flag, Id};
 use crate::Node;
 use crate::api::Api;
-use crate::domain::StatusId;
 use crate::domain::entities::Visibility;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::NoticeText;
+use crate::domain::{AccountId, StatusId};
 use crate::store::{NewStatus, StatusChange};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -77,15 +77,21 @@ async fn visible(
         .status(id, viewer.map(|v| v.id))
         .await?
         .ok_or(ApiError::NotFound)?;
+    visible_to(node, &s, viewer.map(|v| v.id)).await?;
+    Ok(s)
+}
+
+/// 404 unless `viewer` may see `s` (see [`visible`]).
+pub async fn visible_to(node: &Node, s: &StatusRecord, viewer: Option<AccountId>) -> ApiResult<()> {
     if s.visibility == Visibility::Private {
         let Some(v) = viewer else {
             return Err(ApiError::NotFound);
         };
-        if v.id != s.account.id && !node.store.relationship(v.id, s.account.id).await?.following {
+        if v != s.account.id && !node.store.relationship(v, s.account.id).await?.following {
             return Err(ApiError::NotFound);
         }
     }
-    Ok(s)
+    Ok(())
 }
 
 /// The caller's own notice: only its author may edit it or read its source (anyone

@@ -8,7 +8,7 @@ use crate::api::Api;
 use crate::domain::entities::Status;
 use crate::domain::text::normalize_tag;
 use crate::domain::{AccountId, StatusId};
-use crate::store::{Page, Timeline};
+use crate::store::{CursorPage, Page, Timeline};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -32,9 +32,15 @@ pub struct TimelineParams {
     pub limit: Option<String>,
     pub local: Option<String>,
     pub remote: Option<String>,
+    // A profile's notices (`GET /api/v1/accounts/:id/statuses`) only:
+    pub pinned: Option<String>,
+    pub exclude_replies: Option<String>,
+    pub exclude_reblogs: Option<String>,
+    pub only_media: Option<String>,
+    pub tagged: Option<String>,
 }
 
-fn flag(v: &Option<String>) -> ApiResult<bool> {
+pub fn flag(v: &Option<String>) -> ApiResult<bool> {
     match v.as_deref() {
         None | Some("false") | Some("0") | Some("") => Ok(false),
         Some("true") | Some("1") => Ok(true),
@@ -43,6 +49,31 @@ fn flag(v: &Option<String>) -> ApiResult<bool> {
 }
 
 impl TimelineParams {
+    /// Paging of a list by cursor: `limit` defaults to `default`, at most `max`.
+    pub fn cursor_page(&self, default: i64, max: i64) -> ApiResult<CursorPage> {
+        let cursor = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+            match v.as_deref() {
+                None | Some("") => Ok(None),
+                Some(s) => s
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
+            }
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => default,
+            Some(s) => s
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid limit: {s:?}")))?,
+        };
+        Ok(CursorPage {
+            max: cursor("max_id", &self.max_id)?,
+            since: cursor("since_id", &self.since_id)?,
+            min: cursor("min_id", &self.min_id)?,
+            limit: limit.clamp(1, max),
+        })
+    }
+
     pub fn page(&self) -> ApiResult<Page> {
         let id = |name: &str, v: &Option<String>| -> ApiResult<Option<StatusId>> {
             match v.as_deref() {
@@ -166,7 +197,12 @@ pub async fn paged(
 /// `next` pages older (`max_id` = the last id), `prev` newer (`min_id` = the first id);
 /// every other query parameter is kept as it was — except `access_token`, which a link
 /// must not repeat (it would land in logs and caches along the way).
-pub fn link_header(base: &str, uri: &Uri, newest: StatusId, oldest: StatusId) -> String {
+pub fn link_header(
+    base: &str,
+    uri: &Uri,
+    newest: impl std::fmt::Display,
+    oldest: impl std::fmt::Display,
+) -> String {
     let kept: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -181,7 +217,7 @@ pub fn link_header(base: &str, uri: &Uri, newest: StatusId, oldest: StatusId) ->
                 .collect()
         })
         .unwrap_or_default();
-    let make = |key: &str, id: StatusId| {
+    let make = |key: &str, id: String| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &kept {
             ser.append_pair(k, v);
@@ -191,8 +227,8 @@ pub fn link_header(base: &str, uri: &Uri, newest: StatusId, oldest: StatusId) ->
     };
     format!(
         "<{}>; rel=\"next\", <{}>; rel=\"prev\"",
-        make("max_id", oldest),
-        make("min_id", newest)
+        make("max_id", oldest.to_string()),
+        make("min_id", newest.to_string())
     )
 }
 

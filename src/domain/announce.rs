@@ -5,7 +5,8 @@
 //! only gathers the facts a decision needs (who follows the author, where a notice's
 //! earlier events went) and writes the result in the same transaction as the change.
 
-use super::entities::{Status, StatusRecord, Visibility};
+use super::StreamKey;
+use super::entities::{Notification, NotificationRecord, Status, StatusRecord, Visibility};
 use super::event::{EventKind, split_streams};
 use super::ids::StatusId;
 use super::{AccountId, Site};
@@ -70,6 +71,21 @@ impl NewEvent {
             );
         }
         NewEvent::about(s, EventKind::Delete, s.id.to_string(), streams)
+    }
+
+    /// A notification, for its account's `user` and `user:notification` streams. It is
+    /// about its notice (if any), so deleting the notice blanks it from history too.
+    pub fn notified(n: &NotificationRecord, recipient: AccountId, site: &Site) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Notification,
+            payload: Notification::payload(n, site),
+            streams: vec![
+                StreamKey::User(recipient).key(),
+                StreamKey::UserNotification(recipient).key(),
+            ],
+            status_id: n.status.as_ref().map(|s| s.id),
+            author_id: None,
+        }
     }
 
     /// A token was revoked: no stream, but every node learns it and closes the token's

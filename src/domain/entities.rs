@@ -56,6 +56,11 @@ pub struct StatusRecord {
 pub struct ViewerState {
     pub favourited: bool,
     pub reblogged: bool,
+    pub bookmarked: bool,
+    /// Pinned to the viewer's profile (only her own notices can be).
+    pub pinned: bool,
+    /// The viewer wrote it.
+    pub mine: bool,
 }
 
 /// Who may see a notice.
@@ -214,6 +219,9 @@ pub struct Status {
     pub muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bookmarked: Option<bool>,
+    /// Only in answers to the notice's author.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
 }
 
 impl Status {
@@ -265,7 +273,8 @@ impl Status {
             favourited: v.map(|v| v.favourited),
             reblogged: v.map(|v| v.reblogged),
             muted: v.map(|_| false),
-            bookmarked: v.map(|_| false),
+            bookmarked: v.map(|v| v.bookmarked),
+            pinned: v.filter(|v| v.mine).map(|v| v.pinned),
         }
     }
 
@@ -300,4 +309,99 @@ impl StatusEdit {
             emojis: [],
         }
     }
+}
+
+/// What a notification tells its account (Mastodon's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationType {
+    /// Someone mentioned the account.
+    Mention,
+    /// Someone followed the account.
+    Follow,
+    /// Someone favourited the account's notice.
+    Favourite,
+    /// Someone reblogged the account's notice.
+    Reblog,
+    /// A notice the account reblogged was edited.
+    Update,
+}
+
+impl NotificationType {
+    pub const ALL: [NotificationType; 5] = [
+        NotificationType::Mention,
+        NotificationType::Follow,
+        NotificationType::Favourite,
+        NotificationType::Reblog,
+        NotificationType::Update,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationType::Mention => "mention",
+            NotificationType::Follow => "follow",
+            NotificationType::Favourite => "favourite",
+            NotificationType::Reblog => "reblog",
+            NotificationType::Update => "update",
+        }
+    }
+
+    /// A type as stored or as a client names it; `None` for one Tidings never makes
+    /// (Mastodon's `poll`, `status`, `admin.sign_up`, …: filtering by them finds nothing).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationRecord {
+    pub id: i64,
+    pub kind: NotificationType,
+    pub created_at: i64,
+    /// Who did it.
+    pub account: AccountRecord,
+    pub status: Option<StatusRecord>,
+}
+
+/// Mastodon's `Notification` entity (ungrouped).
+#[derive(Serialize)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    pub group_key: String,
+    pub created_at: String,
+    pub account: Account,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+impl Notification {
+    pub fn render(n: &NotificationRecord, site: &Site) -> Self {
+        Notification {
+            id: n.id.to_string(),
+            kind: n.kind,
+            group_key: format!("ungrouped-{}", n.id),
+            created_at: iso8601(n.created_at),
+            account: Account::render(&n.account, site),
+            status: n.status.as_ref().map(|s| Status::render(s, site)),
+        }
+    }
+
+    /// The one-line JSON of a `notification` streaming event (the notice as anyone
+    /// sees it: no viewer flags).
+    pub fn payload(n: &NotificationRecord, site: &Site) -> String {
+        let mut anonymous = n.clone();
+        if let Some(s) = anonymous.status.as_mut() {
+            s.viewer = None;
+        }
+        serde_json::to_string(&Notification::render(&anonymous, site)).unwrap_or_default()
+    }
+}
+
+/// Mastodon's `Context`: the thread around a notice.
+#[derive(Serialize)]
+pub struct Context {
+    pub ancestors: Vec<Status>,
+    pub descendants: Vec<Status>,
 }

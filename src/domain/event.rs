@@ -12,6 +12,9 @@ pub enum EventKind {
     StatusUpdate,
     #[serde(rename = "delete")]
     Delete,
+    /// For one account: a [`crate::domain::entities::Notification`].
+    #[serde(rename = "notification")]
+    Notification,
     /// Not for readers: a token was revoked (payload: its id). It travels the event path
     /// so that every node closes that token's streams; it belongs to no stream.
     #[serde(rename = "tidings.revoke")]
@@ -24,6 +27,7 @@ impl EventKind {
             EventKind::Update => "update",
             EventKind::StatusUpdate => "status.update",
             EventKind::Delete => "delete",
+            EventKind::Notification => "notification",
             EventKind::Revoke => "tidings.revoke",
         }
     }
@@ -33,6 +37,7 @@ impl EventKind {
             "update" => Some(EventKind::Update),
             "status.update" => Some(EventKind::StatusUpdate),
             "delete" => Some(EventKind::Delete),
+            "notification" => Some(EventKind::Notification),
             "tidings.revoke" => Some(EventKind::Revoke),
             _ => None,
         }

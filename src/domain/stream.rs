@@ -15,6 +15,8 @@ pub enum StreamKey {
     Hashtag(String),
     HashtagLocal(String),
     User(AccountId),
+    /// Only the notifications of the account.
+    UserNotification(AccountId),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -64,6 +66,9 @@ impl StreamKey {
             "hashtag" => Ok(StreamKey::Hashtag(tag()?)),
             "hashtag:local" => Ok(StreamKey::HashtagLocal(tag()?)),
             "user" => account.map(StreamKey::User).ok_or(StreamError::NeedsToken),
+            "user:notification" => account
+                .map(StreamKey::UserNotification)
+                .ok_or(StreamError::NeedsToken),
             _ => Err(StreamError::Unknown),
         }
     }
@@ -76,6 +81,7 @@ impl StreamKey {
             StreamKey::Hashtag(t) => format!("hashtag:{t}"),
             StreamKey::HashtagLocal(t) => format!("hashtag:local:{t}"),
             StreamKey::User(id) => format!("user:{id}"),
+            StreamKey::UserNotification(id) => format!("user:notification:{id}"),
         }
     }
 
@@ -88,6 +94,7 @@ impl StreamKey {
             StreamKey::Hashtag(t) => vec!["hashtag".into(), t.clone()],
             StreamKey::HashtagLocal(t) => vec!["hashtag:local".into(), t.clone()],
             StreamKey::User(_) => vec!["user".into()],
+            StreamKey::UserNotification(_) => vec!["user:notification".into()],
         }
     }
 
@@ -98,6 +105,9 @@ impl StreamKey {
         }
         if let Some(t) = key.strip_prefix("hashtag:") {
             return Some(StreamKey::Hashtag(t.to_string()));
+        }
+        if let Some(id) = key.strip_prefix("user:notification:") {
+            return AccountId::parse(id).map(StreamKey::UserNotification);
         }
         if let Some(id) = key.strip_prefix("user:") {
             return AccountId::parse(id).map(StreamKey::User);
@@ -111,7 +121,7 @@ impl StreamKey {
     }
 
     pub fn is_public(&self) -> bool {
-        !matches!(self, StreamKey::User(_))
+        !matches!(self, StreamKey::User(_) | StreamKey::UserNotification(_))
     }
 }
 

@@ -13,21 +13,29 @@
 
 mod batch;
 mod lease;
+mod notify;
 mod postgres;
 mod queries;
 mod reads;
+mod search;
+mod social;
 mod sql;
 mod sqlite;
 mod types;
 mod writes;
 
 use crate::domain::announce::NewEvent;
-use crate::domain::entities::{AccountRecord, EditRecord, StatusRecord, Visibility};
+use crate::domain::entities::{
+    AccountRecord, EditRecord, NotificationRecord, StatusRecord, Visibility,
+};
 use crate::domain::{AccountId, Event, Position, Site, StatusId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use notify::NotificationQuery;
+pub use search::StatusSearch;
+pub use social::MAX_PINS;
 pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +161,52 @@ pub enum Timeline {
     },
     Account {
         account_id: AccountId,
+        filter: AccountFilter,
     },
+}
+
+/// Accounts listed around an account or a notice.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountList {
+    Followers(AccountId),
+    Following(AccountId),
+    FavouritedBy(StatusId),
+    RebloggedBy(StatusId),
+}
+
+/// Notices an account keeps.
+#[derive(Debug, Clone, Copy)]
+pub enum StatusList {
+    Favourites(AccountId),
+    Bookmarks(AccountId),
+}
+
+/// What an account can mark a notice with, for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Bookmark,
+    /// On its own profile (its own notices only, [`MAX_PINS`] at most).
+    Pin,
+}
+
+/// Paging of a list by an opaque cursor (see `social`): rows before `max`, after `since`,
+/// or the first ones after `min`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CursorPage {
+    pub max: Option<i64>,
+    pub since: Option<i64>,
+    pub min: Option<i64>,
+    pub limit: i64,
+}
+
+/// What a profile's notices are narrowed to (Mastodon's parameters of
+/// `GET /api/v1/accounts/:id/statuses`).
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub pinned: bool,
+    pub exclude_replies: bool,
+    pub exclude_reblogs: bool,
+    pub tagged: Option<String>,
 }
 
 /// Paging by status id, as Mastodon's `max_id`, `since_id`, `min_id`, `limit`.
@@ -225,6 +278,68 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>>;
+
+    /// A notice's thread: its ancestors (oldest first) and its descendants (in thread
+    /// order), as `viewer` may see them; bounded as Mastodon bounds them.
+    async fn context(
+        &self,
+        id: StatusId,
+        viewer: Option<AccountId>,
+    ) -> Result<(Vec<StatusRecord>, Vec<StatusRecord>)>;
+    /// A page of accounts (with their cursors).
+    async fn account_list(
+        &self,
+        which: &AccountList,
+        page: CursorPage,
+    ) -> Result<Vec<(i64, AccountRecord)>>;
+    /// A page of an account's favourites or bookmarks (with their cursors).
+    async fn status_list(
+        &self,
+        which: &StatusList,
+        page: CursorPage,
+    ) -> Result<Vec<(i64, StatusRecord)>>;
+    /// Bookmark or pin a notice (`on`), or undo it.
+    async fn set_mark(
+        &self,
+        mark: Mark,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord>;
+
+    /// Notices matching every word of `q`, best first, as `viewer` may see them.
+    async fn search_statuses(
+        &self,
+        q: &StatusSearch,
+        viewer: Option<AccountId>,
+    ) -> Result<Vec<StatusRecord>>;
+    /// Accounts by username or display-name prefix.
+    async fn search_accounts(
+        &self,
+        prefix: &str,
+        following_of: Option<AccountId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AccountRecord>>;
+    /// Tags by prefix, with how many notices used each.
+    async fn search_tags(
+        &self,
+        prefix: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, i64)>>;
+
+    /// An account's notifications, newest first (or oldest first from `min_id`); those
+    /// about a notice that is gone are gone too.
+    async fn notifications(
+        &self,
+        account: AccountId,
+        q: &NotificationQuery,
+    ) -> Result<Vec<NotificationRecord>>;
+    async fn notification(&self, account: AccountId, id: i64)
+    -> Result<Option<NotificationRecord>>;
+    /// Dismiss one of an account's notifications, or (`None`) all of them; how many went.
+    async fn dismiss_notifications(&self, account: AccountId, id: Option<i64>) -> Result<u64>;
 
     /// The highest position given so far.
     async fn head_position(&self) -> Result<Position>;

@@ -123,6 +123,11 @@ macro_rules! event_columns {
 }
 pub(crate) use event_columns;
 
+/// The account a notification is from (columns prefixed `from_`).
+pub fn account_from(row: &AnyRow) -> Result<AccountRecord> {
+    Ok(account_named!(row, "from_")?)
+}
+
 /// An account read with [`account_columns!`] and no prefix.
 pub fn account_row(row: &AnyRow) -> Result<AccountRecord> {
     Ok(account_named!(row, "")?)

@@ -35,7 +35,7 @@ impl SqlStore {
                 qb.int(*account_id);
                 qb.push("))");
             }
-            Timeline::Account { account_id } => {
+            Timeline::Account { account_id, filter } => {
                 qb.push(" WHERE s.account_id = ");
                 qb.int(*account_id);
                 qb.push(" AND (s.visibility IN ('public', 'unlisted') OR s.account_id = ");
@@ -43,6 +43,23 @@ impl SqlStore {
                 qb.push(" OR EXISTS (SELECT 1 FROM follows f WHERE f.target_id = s.account_id AND f.follower_id = ");
                 qb.int(viewer.map_or(-1, AccountId::get));
                 qb.push("))");
+                if filter.pinned {
+                    qb.push(" AND s.id IN (SELECT p.status_id FROM pins p WHERE p.account_id = ");
+                    qb.int(*account_id);
+                    qb.push(")");
+                }
+                // As Mastodon: a reply to oneself (a thread) is not a reply here.
+                if filter.exclude_replies {
+                    qb.push(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
+                }
+                if filter.exclude_reblogs {
+                    qb.push(" AND s.reblog_of_id IS NULL");
+                }
+                if let Some(tag) = &filter.tagged {
+                    qb.push(" AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.tag = ");
+                    qb.text(tag);
+                    qb.push(")");
+                }
             }
         }
         qb.push(" AND s.deleted_at IS NULL");

@@ -238,35 +238,54 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut faved = Vec::new();
-        let mut reblogged = Vec::new();
-        for (sql, column, out) in [
-            (
-                "SELECT status_id FROM favourites WHERE account_id = ",
-                " AND status_id IN (",
-                &mut faved,
-            ),
-            (
-                "SELECT reblog_of_id FROM statuses WHERE deleted_at IS NULL AND account_id = ",
-                " AND reblog_of_id IN (",
-                &mut reblogged,
-            ),
-        ] {
-            let mut q = Sql::new(sql);
-            q.int(viewer).push(column).int_list(&ids).push(")");
-            for r in q.build(conn).fetch_all(&mut *conn).await? {
-                out.push(r.try_get::<StatusId, _>(0)?);
-            }
+        // One read for all four: (what, notice) pairs.
+        let mut q =
+            Sql::new("SELECT 'f' AS what, status_id AS sid FROM favourites WHERE account_id = ");
+        q.int(viewer)
+            .push(" AND status_id IN (")
+            .int_list(&ids)
+            .push(")");
+        q.push(" UNION ALL SELECT 'b', status_id FROM bookmarks WHERE account_id = ");
+        q.int(viewer)
+            .push(" AND status_id IN (")
+            .int_list(&ids)
+            .push(")");
+        q.push(" UNION ALL SELECT 'p', status_id FROM pins WHERE account_id = ");
+        q.int(viewer)
+            .push(" AND status_id IN (")
+            .int_list(&ids)
+            .push(")");
+        q.push(
+            " UNION ALL SELECT 'r', reblog_of_id FROM statuses WHERE deleted_at IS NULL AND account_id = ",
+        );
+        q.int(viewer)
+            .push(" AND reblog_of_id IN (")
+            .int_list(&ids)
+            .push(")");
+        let mut marks: Vec<(String, StatusId)> = Vec::new();
+        for r in q.build(conn).fetch_all(&mut *conn).await? {
+            marks.push((r.try_get("what")?, r.try_get("sid")?));
         }
+        let has = |what: &str, id: StatusId| marks.iter().any(|(w, s)| w == what && *s == id);
         for s in list.iter_mut() {
-            let flags = |id: StatusId| ViewerState {
-                favourited: faved.contains(&id),
-                reblogged: reblogged.contains(&id),
+            let flags = |r: &StatusRecord| ViewerState {
+                favourited: has("f", r.id),
+                reblogged: has("r", r.id),
+                bookmarked: has("b", r.id),
+                pinned: has("p", r.id),
+                mine: r.account.id == viewer,
             };
             if let Some(r) = s.reblog.as_mut() {
-                r.viewer = Some(flags(r.id));
+                r.viewer = Some(flags(r));
             }
-            s.viewer = Some(flags(s.reblog.as_ref().map_or(s.id, |r| r.id)));
+            s.viewer = Some(match s.reblog.as_deref() {
+                Some(r) => ViewerState {
+                    mine: s.account.id == viewer,
+                    pinned: false,
+                    ..flags(r)
+                },
+                None => flags(s),
+            });
         }
         Ok(())
     }
@@ -527,6 +546,98 @@ impl Store for SqlStore {
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
         self.read_timeline(which, page, viewer).await
+    }
+
+    async fn context(
+        &self,
+        id: StatusId,
+        viewer: Option<AccountId>,
+    ) -> Result<(Vec<StatusRecord>, Vec<StatusRecord>)> {
+        self.read_context(id, viewer).await
+    }
+
+    async fn account_list(
+        &self,
+        which: &AccountList,
+        page: CursorPage,
+    ) -> Result<Vec<(i64, AccountRecord)>> {
+        self.read_account_list(which, page).await
+    }
+
+    async fn status_list(
+        &self,
+        which: &StatusList,
+        page: CursorPage,
+    ) -> Result<Vec<(i64, StatusRecord)>> {
+        self.read_status_list(which, page).await
+    }
+
+    async fn set_mark(
+        &self,
+        mark: Mark,
+        account: AccountId,
+        status: StatusId,
+        on: bool,
+    ) -> Result<StatusRecord> {
+        self.write_mark(mark, account, status, on).await
+    }
+
+    async fn search_statuses(
+        &self,
+        q: &StatusSearch,
+        viewer: Option<AccountId>,
+    ) -> Result<Vec<StatusRecord>> {
+        self.find_statuses(q, viewer).await
+    }
+
+    async fn search_accounts(
+        &self,
+        prefix: &str,
+        following_of: Option<AccountId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AccountRecord>> {
+        self.find_accounts(prefix, following_of, limit, offset)
+            .await
+    }
+
+    async fn search_tags(
+        &self,
+        prefix: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        self.find_tags(prefix, limit, offset).await
+    }
+
+    async fn notifications(
+        &self,
+        account: AccountId,
+        q: &NotificationQuery,
+    ) -> Result<Vec<NotificationRecord>> {
+        self.read_notifications(account, q, None).await
+    }
+
+    async fn notification(
+        &self,
+        account: AccountId,
+        id: i64,
+    ) -> Result<Option<NotificationRecord>> {
+        let q = NotificationQuery {
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self.read_notifications(account, &q, Some(id)).await?.pop())
+    }
+
+    async fn dismiss_notifications(&self, account: AccountId, id: Option<i64>) -> Result<u64> {
+        let q = match id {
+            Some(id) => sqlx::query("DELETE FROM notifications WHERE account_id = $1 AND id = $2")
+                .bind(account)
+                .bind(id),
+            None => sqlx::query("DELETE FROM notifications WHERE account_id = $1").bind(account),
+        };
+        Ok(q.execute(&self.pool).await?.rows_affected())
     }
 
     async fn head_position(&self) -> Result<Position> {

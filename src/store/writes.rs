@@ -5,7 +5,7 @@
 use super::queries::{self, Sql, encode_mentions, status_select};
 use super::sql::{SqlStore, taken};
 use super::*;
-use crate::domain::entities::MentionRecord;
+use crate::domain::entities::{MentionRecord, NotificationType};
 use crate::domain::text;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -166,6 +166,7 @@ impl SqlStore {
         }
         let mut events = Vec::with_capacity(records.len());
         let mut followers: Vec<(AccountId, Vec<AccountId>)> = Vec::new();
+        let fresh: Vec<bool> = nth.iter().map(|k| *k != 0).collect();
         for (record, k) in records.iter_mut().zip(nth) {
             if k == 0 {
                 continue;
@@ -174,7 +175,10 @@ impl SqlStore {
             record.account.statuses_count =
                 before.iter().find(|t| t.0 == author).map_or(0, |t| t.1) + k;
             record.account.last_status_at = Some(record.created_at);
-            record.viewer = Some(Default::default());
+            record.viewer = Some(crate::domain::entities::ViewerState {
+                mine: true,
+                ..Default::default()
+            });
             if !followers.iter().any(|f| f.0 == author) {
                 followers.push((author, Self::followers(conn, author).await?));
             }
@@ -184,6 +188,20 @@ impl SqlStore {
                 .expect("just added")
                 .1;
             events.push(NewEvent::posted(record, of, &self.site));
+        }
+        for (record, _) in records.iter().zip(fresh).filter(|(_, f)| *f) {
+            for m in &record.mentions {
+                let told = self
+                    .notify(
+                        conn,
+                        m.id,
+                        NotificationType::Mention,
+                        &record.account,
+                        Some(record),
+                    )
+                    .await?;
+                events.extend(told);
+            }
         }
         Self::insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
@@ -413,11 +431,30 @@ impl SqlStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let followers = Self::followers(conn, after.account.id).await?;
-        Self::insert_event(
-            conn,
-            NewEvent::edited(&before, &after, &followers, &self.site),
+        let mut events = vec![NewEvent::edited(&before, &after, &followers, &self.site)];
+        // Whoever reblogged it shared what it said then: they hear of the change.
+        let rebloggers: Vec<AccountId> = sqlx::query(
+            "SELECT DISTINCT account_id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
         )
-        .await?;
+        .bind(c.status_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("account_id"))
+        .collect::<std::result::Result<_, _>>()?;
+        for who in rebloggers {
+            let told = self
+                .notify(
+                    conn,
+                    who,
+                    NotificationType::Update,
+                    &after.account,
+                    Some(&after),
+                )
+                .await?;
+            events.extend(told);
+        }
+        Self::insert_events(conn, &events).await?;
         self.commit_write(w, true).await?;
         Ok(after)
     }
@@ -508,7 +545,8 @@ impl SqlStore {
                 .await?;
         }
         let earlier = sqlx::query(
-            "SELECT streams FROM events WHERE status_id = $1 AND kind <> 'delete' AND streams <> ''",
+            "SELECT streams FROM events WHERE status_id = $1 AND kind <> 'delete' \
+             AND kind <> 'notification' AND streams <> ''",
         )
         .bind(s.id)
         .fetch_all(&mut *conn)
@@ -522,6 +560,11 @@ impl SqlStore {
         .bind(s.id)
         .execute(&mut *conn)
         .await?;
+        // Notifications about it go with it (their events were just blanked).
+        sqlx::query("DELETE FROM notifications WHERE status_id = $1")
+            .bind(s.id)
+            .execute(&mut *conn)
+            .await?;
         let followers = Self::followers(conn, s.account.id).await?;
         let event = NewEvent::deleted(s, &followers, earlier.iter().map(String::as_str));
         Self::insert_event(conn, event).await
@@ -529,7 +572,7 @@ impl SqlStore {
 
     /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the
     /// table changed, so counters move only once however often a client repeats itself.
-    async fn set_pair(
+    pub(super) async fn set_pair(
         conn: &mut AnyConnection,
         on: bool,
         insert: &'static str,
@@ -557,7 +600,7 @@ impl SqlStore {
     ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        Self::fetch_status(conn, status, Some(account))
+        let target = Self::fetch_status(conn, status, Some(account))
             .await?
             .ok_or(StoreError::NotFound)?;
         let changed = Self::set_pair(
@@ -577,10 +620,33 @@ impl SqlStore {
             .execute(&mut *conn)
             .await?;
         }
+        let author = target.account.id;
+        let mut told = None;
+        if changed && on {
+            let me = Self::fetch_account(conn, account)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let s = Self::fetch_status(conn, status, None).await?;
+            told = self
+                .notify(conn, author, NotificationType::Favourite, &me, s.as_ref())
+                .await?;
+        } else if changed {
+            Self::unnotify(
+                conn,
+                author,
+                NotificationType::Favourite,
+                account,
+                Some(status),
+            )
+            .await?;
+        }
+        if let Some(e) = &told {
+            Self::insert_events(conn, std::slice::from_ref(e)).await?;
+        }
         let s = Self::fetch_status(conn, status, Some(account))
             .await?
             .ok_or(StoreError::NotFound)?;
-        self.commit_write(w, false).await?;
+        self.commit_write(w, told.is_some()).await?;
         Ok(s)
     }
 
@@ -636,8 +702,19 @@ impl SqlStore {
                 let r = Self::fetch_status(conn, id, None)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let event = self.posted(conn, &r).await?;
-                Self::insert_event(conn, event).await?;
+                let mut events = vec![self.posted(conn, &r).await?];
+                let shared = Self::fetch_status(conn, original.id, None).await?;
+                let told = self
+                    .notify(
+                        conn,
+                        original.account.id,
+                        NotificationType::Reblog,
+                        &r.account,
+                        shared.as_ref(),
+                    )
+                    .await?;
+                events.extend(told);
+                Self::insert_events(conn, &events).await?;
                 Self::fetch_status(conn, id, Some(account)).await?
             }
             (false, Some(id)) => {
@@ -645,6 +722,14 @@ impl SqlStore {
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 self.remove(conn, &r).await?;
+                Self::unnotify(
+                    conn,
+                    original.account.id,
+                    NotificationType::Reblog,
+                    account,
+                    Some(original.id),
+                )
+                .await?;
                 Self::fetch_status(conn, original.id, Some(account)).await?
             }
             (false, None) => Self::fetch_status(conn, original.id, Some(account)).await?,
@@ -688,7 +773,21 @@ impl SqlStore {
                 .execute(&mut *conn)
                 .await?;
         }
-        self.commit_write(w, false).await?;
+        let mut told = None;
+        if changed && on {
+            let me = Self::fetch_account(conn, follower)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            told = self
+                .notify(conn, target, NotificationType::Follow, &me, None)
+                .await?;
+        } else if changed {
+            Self::unnotify(conn, target, NotificationType::Follow, follower, None).await?;
+        }
+        if let Some(e) = &told {
+            Self::insert_events(conn, std::slice::from_ref(e)).await?;
+        }
+        self.commit_write(w, told.is_some()).await?;
         self.relationship(follower, target).await
     }
 }

@@ -24,6 +24,7 @@ mod ws;
 use crate::Node;
 use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::Reader;
 use crate::domain::stream::StreamError;
 use crate::domain::{AccountId, Event, Position, StreamKey};
 use axum::Router;
@@ -89,13 +90,13 @@ pub fn parse_stream(
     node: &Node,
     name: &str,
     tag: Option<&str>,
-    account: Option<AccountId>,
+    reader: Reader,
 ) -> Result<StreamKey, (u16, &'static str)> {
-    let key = StreamKey::parse(name, tag, account).map_err(|e| match e {
+    let key = StreamKey::parse(name, tag, reader.for_stream(name)).map_err(|e| match e {
         StreamError::NeedsToken => (401, e.message()),
         _ => (400, e.message()),
     })?;
-    if key.is_public() && account.is_none() && !node.config.anonymous_streams {
+    if key.is_public() && reader.signed_in().is_none() && !node.config.anonymous_streams {
         return Err((401, "This stream requires an access token"));
     }
     Ok(key)

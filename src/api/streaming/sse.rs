@@ -50,8 +50,9 @@ pub async fn handler(
     Query(p): Query<SseParams>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let account = auth.account_id();
-    let key = parse_stream(&node, &stream, p.tag.as_deref(), account)
+    let reader = auth.reader();
+    let account = reader.signed_in();
+    let key = parse_stream(&node, &stream, p.tag.as_deref(), reader)
         .map_err(|(c, m)| stream_error(c, m))?;
     let last_event_id = headers
         .get("last-event-id")

@@ -38,8 +38,8 @@ use super::{Start, parse_stream, replay_page, start_point};
 use crate::Node;
 use crate::api::Api;
 use crate::api::error::ApiError;
-use crate::api::extract::{Query, StreamCaller};
-use crate::domain::{AccountId, Position, StreamKey};
+use crate::api::extract::{Query, Reader, StreamCaller};
+use crate::domain::{Position, StreamKey};
 use crate::stream::frames::{reset_payload, ws_frame};
 use crate::stream::hub::{CONTINUATION, DirectSink};
 use crate::stream::hub::{
@@ -190,7 +190,8 @@ pub async fn handler(
         )
         .into_response();
     }
-    let account = auth.account_id();
+    let caller = auth.reader();
+    let account = caller.signed_in();
     let token_id = auth.token_id();
     if account.is_none() && !node.config.anonymous_streams {
         return ApiError::unauthorized().into_response();
@@ -256,7 +257,7 @@ pub async fn handler(
         let mut c = Conn {
             tcp,
             node: node.node().clone(),
-            account,
+            caller,
             _token: token,
             _permit: permit,
             _gauge: gauge,
@@ -310,7 +311,7 @@ struct Sub {
 struct Conn {
     tcp: Arc<TcpStream>,
     node: Node,
-    account: Option<AccountId>,
+    caller: Reader,
     outbox: Arc<Outbox>,
     rx: OutboxReceiver,
     reader: FrameReader,
@@ -687,7 +688,7 @@ impl Conn {
                     &self.node,
                     msg.stream.as_deref().unwrap_or(""),
                     msg.tag.as_deref(),
-                    self.account,
+                    self.caller,
                 ) {
                     Ok(k) => k.key(),
                     Err((status, m)) => return self.error_frame(status, m).await,
@@ -704,7 +705,7 @@ impl Conn {
             &self.node,
             msg.stream.as_deref().unwrap_or(""),
             msg.tag.as_deref(),
-            self.account,
+            self.caller,
         ) {
             Ok(k) => k,
             Err((status, m)) => return self.error_frame(status, m).await,
