@@ -207,6 +207,66 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/api/v1/timelines/home",
         Needs::Token("read:statuses"),
     ),
+    ("GET", "/api/v1/preferences", Needs::Token("read:accounts")),
+    ("GET", "/api/v1/markers", Needs::Token("read:statuses")),
+    ("POST", "/api/v1/markers", Needs::Token("write:statuses")),
+    ("GET", "/api/v1/trends", Needs::Nobody),
+    ("GET", "/api/v1/trends/tags", Needs::Nobody),
+    ("GET", "/api/v1/trends/statuses", Needs::Nobody),
+    ("GET", "/api/v1/trends/links", Needs::Nobody),
+    (
+        "GET",
+        "/api/v1/apps/verify_credentials",
+        Needs::Token("read"),
+    ),
+    ("GET", "/api/v1/custom_emojis", Needs::Nobody),
+    ("GET", "/api/v1/instance/rules", Needs::Nobody),
+    ("GET", "/api/v1/directory", Needs::Nobody),
+    ("GET", "/api/v1/announcements", Needs::Token("read")),
+    ("GET", "/api/v1/filters", Needs::Token("read:filters")),
+    ("GET", "/api/v2/filters", Needs::Token("read:filters")),
+    ("GET", "/api/v1/lists", Needs::Token("read:lists")),
+    (
+        "GET",
+        "/api/v1/accounts/{id}/lists",
+        Needs::Token("read:lists"),
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}/featured_tags",
+        Needs::IfToken("read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/featured_tags",
+        Needs::IfToken("read:accounts"),
+    ),
+    ("GET", "/api/v1/followed_tags", Needs::Token("read:follows")),
+    (
+        "GET",
+        "/api/v1/follow_requests",
+        Needs::Token("read:follows"),
+    ),
+    ("GET", "/api/v1/domain_blocks", Needs::Token("read:follows")),
+    (
+        "GET",
+        "/api/v1/conversations",
+        Needs::Token("read:statuses"),
+    ),
+    ("GET", "/api/v1/mutes", Needs::Token("read:mutes")),
+    ("GET", "/api/v1/blocks", Needs::Token("read:blocks")),
+    ("GET", "/avatars/original/missing.png", Needs::Nobody),
+    ("GET", "/headers/original/missing.png", Needs::Nobody),
+    ("GET", "/thumbnail.png", Needs::Nobody),
+    ("GET", "/@{username}", Needs::IfToken("read:accounts")),
+    ("GET", "/users/{username}", Needs::IfToken("read:accounts")),
+    ("GET", "/@{username}/{id}", Needs::IfToken("read:statuses")),
+    (
+        "GET",
+        "/users/{username}/statuses/{id}",
+        Needs::IfToken("read:statuses"),
+    ),
+    ("GET", "/tags/{tag}", Needs::Nobody),
     ("GET", "/api/v1/instance", Needs::Nobody),
     ("GET", "/api/v2/instance", Needs::Nobody),
     ("GET", "/health", Needs::Nobody),
@@ -280,6 +340,8 @@ async fn each_route_demands_its_scope(b: Backend) {
             .replace("accounts/{id}", &format!("accounts/{aid}"))
             .replace("{id}", sid)
             .replace("{hashtag}", "x")
+            .replace("{tag}", "x")
+            .replace("{username}", "alice")
             .replace("lookup", "lookup?acct=bob")
             .replace("search", "search?q=notice")
             .replace("relationships", &format!("relationships?id[]={aid}"));

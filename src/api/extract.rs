@@ -133,6 +133,13 @@ scopes! {
     ReadAccounts = "read:accounts";
     ReadStatuses = "read:statuses";
     ReadFollows = "read:follows";
+    ReadFilters = "read:filters";
+    ReadLists = "read:lists";
+    ReadMutes = "read:mutes";
+    ReadBlocks = "read:blocks";
+    /// Mastodon asks for the bare `read` scope here (announcements, preferences of
+    /// reading, …); a granular token of any `read:*` kind does not cover it.
+    Read = "read";
     ReadNotifications = "read:notifications";
     ReadBookmarks = "read:bookmarks";
     ReadFavourites = "read:favourites";

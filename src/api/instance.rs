@@ -2,6 +2,7 @@
 
 use crate::Node;
 use crate::api::Api;
+use crate::api::error::ApiResult;
 use crate::config::Registrations;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,8 +36,9 @@ fn statuses_config(node: &Node) -> Value {
     json!({ "max_characters": node.config.max_chars, "max_media_attachments": 0, "characters_reserved_per_url": 23 })
 }
 
-async fn v1(State(node): State<Api>) -> Json<Value> {
-    Json(json!({
+async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
+    let stats = node.store.stats(crate::domain::now_micros()).await?;
+    Ok(Json(json!({
         "uri": node.site.domain,
         "title": node.config.title,
         "short_description": "A live microblogging server",
@@ -44,7 +46,7 @@ async fn v1(State(node): State<Api>) -> Json<Value> {
         "email": "",
         "version": version(),
         "urls": { "streaming_api": streaming_url(&node) },
-        "stats": { "user_count": 0, "status_count": 0, "domain_count": 0 },
+        "stats": { "user_count": stats.users, "status_count": stats.statuses, "domain_count": 0 },
         "thumbnail": null,
         "languages": ["en"],
         "registrations": node.config.registrations == Registrations::Open,
@@ -56,26 +58,27 @@ async fn v1(State(node): State<Api>) -> Json<Value> {
         },
         "contact_account": null,
         "rules": [],
-    }))
+    })))
 }
 
-async fn v2(State(node): State<Api>) -> Json<Value> {
+async fn v2(State(node): State<Api>) -> ApiResult<Json<Value>> {
+    let stats = node.store.stats(crate::domain::now_micros()).await?;
     let access = if node.config.anonymous_streams {
         "public"
     } else {
         "authenticated"
     };
-    Json(json!({
+    Ok(Json(json!({
         "domain": node.site.domain,
         "title": node.config.title,
         "version": version(),
         "description": "A live microblogging server",
-        "usage": { "users": { "active_month": 0 } },
+        "usage": { "users": { "active_month": stats.active_month } },
         "thumbnail": { "url": format!("{}/thumbnail.png", node.site.base_url) },
         "languages": ["en"],
         "configuration": {
             "urls": { "streaming": streaming_url(&node) },
-            "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 0 },
+            "accounts": { "max_featured_tags": 0, "max_pinned_statuses": crate::store::MAX_PINS },
             "statuses": statuses_config(&node),
             "media_attachments": { "supported_mime_types": [] },
             "timelines_access": {
@@ -88,7 +91,7 @@ async fn v2(State(node): State<Api>) -> Json<Value> {
         "contact": { "email": "", "account": null },
         "rules": [],
         "api_versions": { "mastodon": 2 },
-    }))
+    })))
 }
 
 /// Readiness (`/health` and `/health/ready`): 200 while this node can serve — the database

@@ -6,9 +6,11 @@
 pub mod accounts;
 pub mod error;
 pub mod extract;
+pub mod extras;
 pub mod form;
 pub mod instance;
 pub mod limits;
+pub mod links;
 pub mod notifications;
 pub mod oauth;
 pub mod search;
@@ -77,6 +79,8 @@ pub fn router(node: Node) -> Router {
         .merge(notifications::router())
         .merge(social::router())
         .merge(search::router())
+        .merge(extras::router())
+        .merge(links::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -41,6 +41,39 @@ struct StatusForm {
     language: Option<String>,
     #[serde(default, alias = "media_ids[]")]
     media_ids: Vec<Id>,
+    scheduled_at: Option<String>,
+    /// JSON's `poll` object; a form's `poll[options][]`, `poll[expires_in]`, ….
+    poll: Option<serde_json::Value>,
+    #[serde(default, rename = "poll[options][]")]
+    poll_options: Vec<String>,
+    #[serde(rename = "poll[expires_in]")]
+    poll_expires_in: Option<String>,
+}
+
+impl StatusForm {
+    /// What Tidings cannot do yet is refused, never dropped: a notice meant for later
+    /// must not go out now, a poll must not become plain text.
+    fn refuse_unsupported(&self) -> ApiResult<()> {
+        if self.media_ids.iter().any(|m| !m.0.is_empty()) {
+            return Err(ApiError::invalid(
+                "Validation failed: media attachments are not supported yet",
+            ));
+        }
+        if self.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::invalid(
+                "Validation failed: scheduled posts are not supported yet",
+            ));
+        }
+        let poll = self.poll.as_ref().is_some_and(|p| !p.is_null())
+            || !self.poll_options.is_empty()
+            || self.poll_expires_in.is_some();
+        if poll {
+            return Err(ApiError::invalid(
+                "Validation failed: polls are not supported yet",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A notice's text (with its content warning, within the limit) and its language (an
@@ -120,11 +153,7 @@ async fn create(
     Input(f): Input<StatusForm>,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
-    if f.media_ids.iter().any(|m| !m.0.is_empty()) {
-        return Err(ApiError::invalid(
-            "Validation failed: media attachments are not supported yet",
-        ));
-    }
+    f.refuse_unsupported()?;
     let spoiler_text = f.spoiler_text.unwrap_or_default();
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
@@ -182,6 +211,7 @@ async fn edit(
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
     let s = own(&node, parse_id(&id)?, me).await?;
+    f.refuse_unsupported()?;
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let edited = node

@@ -14,6 +14,7 @@
 mod batch;
 mod lease;
 mod notify;
+mod overview;
 mod postgres;
 mod queries;
 mod reads;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use notify::NotificationQuery;
+pub use overview::{Marker, Stats, TagTrend};
 pub use search::StatusSearch;
 pub use social::MAX_PINS;
 pub use sql::SqlStore;
@@ -328,6 +330,22 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<(String, i64)>>;
+
+    /// Counts of accounts and notices on this server, as of `now`.
+    async fn stats(&self, now: i64) -> Result<Stats>;
+    async fn app(&self, id: i64) -> Result<Option<AppRecord>>;
+    /// The week's trending tags as of `now` (microseconds).
+    async fn trending_tags(&self, limit: i64, now: i64) -> Result<Vec<TagTrend>>;
+    /// The day's most shared public notices as of `now`.
+    async fn trending_statuses(
+        &self,
+        limit: i64,
+        offset: i64,
+        now: i64,
+    ) -> Result<Vec<StatusRecord>>;
+    async fn markers(&self, account: AccountId) -> Result<Vec<Marker>>;
+    async fn set_marker(&self, account: AccountId, timeline: &str, last_read_id: i64)
+    -> Result<()>;
 
     /// An account's notifications, newest first (or oldest first from `min_id`); those
     /// about a notice that is gone are gone too.

@@ -582,6 +582,46 @@ impl Store for SqlStore {
         self.write_mark(mark, account, status, on).await
     }
 
+    async fn stats(&self, now: i64) -> Result<Stats> {
+        self.read_stats(now).await
+    }
+
+    async fn app(&self, id: i64) -> Result<Option<AppRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, website, redirect_uris, scopes, client_id, client_secret FROM apps WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| AppRecord::from_row(&r)).transpose()?)
+    }
+
+    async fn trending_tags(&self, limit: i64, now: i64) -> Result<Vec<TagTrend>> {
+        self.read_trending_tags(limit, now).await
+    }
+
+    async fn trending_statuses(
+        &self,
+        limit: i64,
+        offset: i64,
+        now: i64,
+    ) -> Result<Vec<StatusRecord>> {
+        self.read_trending_statuses(limit, offset, now).await
+    }
+
+    async fn markers(&self, account: AccountId) -> Result<Vec<Marker>> {
+        self.read_markers(account).await
+    }
+
+    async fn set_marker(
+        &self,
+        account: AccountId,
+        timeline: &str,
+        last_read_id: i64,
+    ) -> Result<()> {
+        self.write_marker(account, timeline, last_read_id).await
+    }
+
     async fn search_statuses(
         &self,
         q: &StatusSearch,
