@@ -15,6 +15,7 @@ on_both_backends!(
     trends_and_counts_follow_what_is_posted,
     links_in_entities_lead_somewhere,
     a_scheduled_post_or_a_poll_is_refused_not_posted_at_once,
+    a_profile_is_edited_safely_and_its_defaults_apply,
 );
 
 async fn a_client_starts_up_without_a_404(b: Backend) {
@@ -291,4 +292,108 @@ async fn a_scheduled_post_or_a_poll_is_refused_not_posted_at_once(b: Backend) {
     assert_eq!(before, after, "nothing was posted");
     let (_, timeline) = app.get_json("/api/v1/timelines/public", None).await;
     assert_eq!(timeline, json!([]));
+}
+
+async fn a_profile_is_edited_safely_and_its_defaults_apply(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let alice = app.register("alice").await;
+    // As a form, the way most apps send it.
+    let res = app
+        .http
+        .patch(app.url("/api/v1/accounts/update_credentials"))
+        .bearer_auth(&alice.token)
+        .form(&[
+            ("display_name", "Alice Reports"),
+            ("note", "Covering the count <script>alert(1)</script>"),
+            ("bot", "0"),
+            ("fields_attributes[0][name]", "Desk"),
+            ("fields_attributes[0][value]", "Politics"),
+            ("fields_attributes[1][name]", "Site"),
+            ("fields_attributes[1][value]", "https://news.example/alice"),
+            ("source[privacy]", "unlisted"),
+            ("source[language]", "de"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["display_name"], "Alice Reports");
+    let note = me["note"].as_str().unwrap();
+    assert!(!note.contains("<script>"), "{note}");
+    assert!(note.contains("&lt;script&gt;"), "{note}");
+    assert_eq!(
+        me["source"]["note"],
+        "Covering the count <script>alert(1)</script>"
+    );
+    assert_eq!(me["fields"][0]["name"], "Desk");
+    assert_eq!(me["fields"][1]["name"], "Site");
+    assert!(
+        me["fields"][1]["value"]
+            .as_str()
+            .unwrap()
+            .contains("<a href")
+    );
+    assert_eq!(me["source"]["privacy"], "unlisted");
+    // The public profile shows it; a new notice takes the defaults.
+    let (_, public) = app
+        .get_json(&format!("/api/v1/accounts/{}", alice.id), None)
+        .await;
+    assert_eq!(public["display_name"], "Alice Reports");
+    let n = app.post(&alice, "Polls are open").await;
+    assert_eq!(n["visibility"], "unlisted");
+    assert_eq!(n["language"], "de");
+    // JSON too; a second edit keeps what it does not name.
+    let (s, me) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            &alice.token,
+            Some(json!({"bot": true, "source": {"privacy": "public"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["bot"], true);
+    assert_eq!(me["display_name"], "Alice Reports");
+    assert_eq!(me["fields"].as_array().unwrap().len(), 2);
+    // Bad input changes nothing.
+    for body in [
+        json!({"display_name": "x".repeat(31)}),
+        json!({"note": "x".repeat(501)}),
+        json!({"source": {"privacy": "direct"}}),
+        json!({"source": {"language": "klingon"}}),
+        json!({"locked": true}),
+        json!({"fields_attributes": [{"name":"a","value":"1"},{"name":"b","value":"2"},{"name":"c","value":"3"},{"name":"d","value":"4"},{"name":"e","value":"5"}]}),
+    ] {
+        let (s, err) = app
+            .call(
+                Method::PATCH,
+                "/api/v1/accounts/update_credentials",
+                &alice.token,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, 422, "{body}: {err}");
+        assert!(err["error"].is_string());
+    }
+    let avatar = reqwest::multipart::Form::new().part(
+        "avatar",
+        reqwest::multipart::Part::bytes(b"\x89PNG not really".to_vec()).file_name("me.png"),
+    );
+    let res = app
+        .http
+        .patch(app.url("/api/v1/accounts/update_credentials"))
+        .bearer_auth(&alice.token)
+        .multipart(avatar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let (_, me) = app
+        .get_json("/api/v1/accounts/verify_credentials", Some(&alice.token))
+        .await;
+    assert_eq!(me["display_name"], "Alice Reports");
+    assert_eq!(me["source"]["privacy"], "public");
+    assert_eq!(me["fields"].as_array().unwrap().len(), 2);
+    assert_eq!(me["locked"], false);
 }

@@ -208,6 +208,11 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         Needs::Token("read:statuses"),
     ),
     ("GET", "/api/v1/preferences", Needs::Token("read:accounts")),
+    (
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        Needs::Token("write:accounts"),
+    ),
     ("GET", "/api/v1/markers", Needs::Token("read:statuses")),
     ("POST", "/api/v1/markers", Needs::Token("write:statuses")),
     ("GET", "/api/v1/trends", Needs::Nobody),

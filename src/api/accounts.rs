@@ -146,10 +146,7 @@ async fn verify_credentials(
 ) -> ApiResult<Json<Value>> {
     let me = auth.account()?;
     let fresh = node.store.account(me.id).await?.ok_or(ApiError::NotFound)?;
-    let mut v = serde_json::to_value(Account::render(&fresh, &node.site))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    v["source"] = json!({ "privacy": "public", "sensitive": false, "language": null, "note": fresh.note, "fields": [], "follow_requests_count": 0 });
-    Ok(Json(v))
+    Ok(Json(super::profile::credential_account(&fresh, &node)?))
 }
 
 async fn show(

@@ -283,6 +283,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// What a multipart file field reads as (its bytes are not read).
+pub const FILE_GIVEN: &str = "(file)";
+
 /// A request body as JSON, `application/x-www-form-urlencoded` or `multipart/form-data`
 /// (Mastodon accepts all three), decoded into `T`'s typed fields (see [`super::form`]).
 /// Malformed JSON is 400; a field of the wrong type, or a NUL character anywhere, 422.
@@ -332,6 +335,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
                 .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?
             {
                 let name = field.name().unwrap_or("").to_string();
+                // A file is not read here: its field arrives as [`FILE_GIVEN`], and the
+                // handler says what it makes of it (until media is stored, a 422).
+                if field.file_name().is_some() {
+                    pairs.push((name, FILE_GIVEN.to_string()));
+                    continue;
+                }
                 let text = field
                     .text()
                     .await

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod links;
 pub mod notifications;
 pub mod oauth;
+pub mod profile;
 pub mod search;
 pub mod social;
 pub mod statuses;
@@ -81,6 +82,7 @@ pub fn router(node: Node) -> Router {
         .merge(search::router())
         .merge(extras::router())
         .merge(links::router())
+        .merge(profile::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -156,8 +156,12 @@ async fn create(
     f.refuse_unsupported()?;
     let spoiler_text = f.spoiler_text.unwrap_or_default();
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
-    let visibility = Visibility::parse(f.visibility.as_deref().unwrap_or("public"))
-        .map_err(|e| ApiError::invalid(e.0))?;
+    let language = language.or_else(|| me.profile.language.clone());
+    // A notice that names no visibility takes its author's default.
+    let visibility = match f.visibility.as_deref() {
+        None | Some("") => me.profile.privacy,
+        Some(v) => Visibility::parse(v).map_err(|e| ApiError::invalid(e.0))?,
+    };
     let in_reply_to_id = match Id::given(f.in_reply_to_id).as_deref() {
         Some(id) => Some(
             visible(
@@ -183,7 +187,7 @@ async fn create(
             account_id: me.id,
             text: text.as_str().to_string(),
             spoiler_text,
-            sensitive: f.sensitive.is_some_and(|s| s.0),
+            sensitive: f.sensitive.map_or(me.profile.sensitive, |s| s.0),
             visibility,
             language,
             in_reply_to_id,

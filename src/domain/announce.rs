@@ -162,6 +162,7 @@ mod tests {
                 followers_count: 2,
                 following_count: 0,
                 last_status_at: None,
+                profile: Default::default(),
             },
             text: "#x".into(),
             content: String::new(),

@@ -19,6 +19,30 @@ pub struct AccountRecord {
     pub followers_count: i64,
     pub following_count: i64,
     pub last_status_at: Option<i64>,
+    pub profile: Profile,
+}
+
+/// What an account says of itself beyond its names, and its posting defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Profile {
+    /// The note as its owner wrote it (`note` holds it rendered).
+    pub note_source: String,
+    pub bot: bool,
+    pub discoverable: bool,
+    /// Up to four (name, value) pairs, as written.
+    pub fields: Vec<(String, String)>,
+    /// Visibility of a new notice that names none.
+    pub privacy: Visibility,
+    pub sensitive: bool,
+    pub language: Option<String>,
+}
+
+/// A profile field as Mastodon shows it: the value rendered as safe HTML.
+#[derive(Serialize)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    pub verified_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,9 +88,10 @@ pub struct ViewerState {
 }
 
 /// Who may see a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
+    #[default]
     Public,
     Unlisted,
     Private,
@@ -134,7 +159,7 @@ pub struct Account {
     pub statuses_count: i64,
     pub last_status_at: Option<String>,
     pub emojis: [(); 0],
-    pub fields: [(); 0],
+    pub fields: Vec<Field>,
 }
 
 impl Account {
@@ -147,8 +172,8 @@ impl Account {
             acct: a.username.clone(),
             display_name: a.display_name.clone(),
             locked: false,
-            bot: false,
-            discoverable: true,
+            bot: a.profile.bot,
+            discoverable: a.profile.discoverable,
             group: false,
             created_at: iso8601(a.created_at),
             note: a.note.clone(),
@@ -163,7 +188,20 @@ impl Account {
             statuses_count: a.statuses_count,
             last_status_at: a.last_status_at.map(|t| iso8601(t)[..10].to_string()),
             emojis: [],
-            fields: [],
+            fields: a
+                .profile
+                .fields
+                .iter()
+                .map(|(name, value)| Field {
+                    name: {
+                        let mut out = String::new();
+                        super::text::escape_html(name, &mut out);
+                        out
+                    },
+                    value: super::text::render_html(value, &site.base_url, &|_, _| None),
+                    verified_at: None,
+                })
+                .collect(),
         }
     }
 }

@@ -113,6 +113,21 @@ pub struct AuthCodeRecord {
     pub created_at: i64,
 }
 
+/// A change to a profile: each `Some` field is set, the others are kept.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub display_name: Option<String>,
+    /// (as written, rendered to HTML)
+    pub note: Option<(String, String)>,
+    pub bot: Option<bool>,
+    pub discoverable: Option<bool>,
+    pub fields: Option<Vec<(String, String)>>,
+    pub privacy: Option<Visibility>,
+    pub sensitive: Option<bool>,
+    /// `Some(None)` clears it.
+    pub language: Option<Option<String>>,
+}
+
 pub struct NewAccount {
     pub username: String,
     pub email: Option<String>,
@@ -246,6 +261,7 @@ pub trait Store: Send + Sync + 'static {
     async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>>;
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
+    async fn update_profile(&self, id: AccountId, change: ProfileChange) -> Result<AccountRecord>;
     async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>>;
     async fn set_follow(
         &self,

@@ -54,7 +54,35 @@ macro_rules! account_columns {
             $t,
             ".last_status_at AS ",
             $p,
-            "last_status_at"
+            "last_status_at, ",
+            $t,
+            ".note_source AS ",
+            $p,
+            "note_source, ",
+            $t,
+            ".bot AS ",
+            $p,
+            "bot, ",
+            $t,
+            ".discoverable AS ",
+            $p,
+            "discoverable, ",
+            $t,
+            ".fields AS ",
+            $p,
+            "fields, ",
+            $t,
+            ".privacy AS ",
+            $p,
+            "privacy, ",
+            $t,
+            ".sensitive AS ",
+            $p,
+            "sensitive, ",
+            $t,
+            ".language AS ",
+            $p,
+            "language",
         )
     };
 }
@@ -75,6 +103,19 @@ macro_rules! account_named {
             followers_count: row.try_get(concat!($p, "followers_count"))?,
             following_count: row.try_get(concat!($p, "following_count"))?,
             last_status_at: row.try_get(concat!($p, "last_status_at"))?,
+            profile: crate::domain::entities::Profile {
+                note_source: row.try_get(concat!($p, "note_source"))?,
+                bot: row.try_get::<i64, _>(concat!($p, "bot"))? != 0,
+                discoverable: row.try_get::<i64, _>(concat!($p, "discoverable"))? != 0,
+                fields: serde_json::from_str(&row.try_get::<String, _>(concat!($p, "fields"))?)
+                    .unwrap_or_default(),
+                privacy: Visibility::from_stored(
+                    &row.try_get::<String, _>(concat!($p, "privacy"))?,
+                )
+                .unwrap_or(Visibility::Public),
+                sensitive: row.try_get::<i64, _>(concat!($p, "sensitive"))? != 0,
+                language: row.try_get(concat!($p, "language"))?,
+            },
         })
     }};
 }

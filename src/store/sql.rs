@@ -450,6 +450,39 @@ impl Store for SqlStore {
         row.map(|r| queries::account_row(&r)).transpose()
     }
 
+    async fn update_profile(&self, id: AccountId, c: ProfileChange) -> Result<AccountRecord> {
+        let fields = c
+            .fields
+            .map(|f| serde_json::to_string(&f).unwrap_or_else(|_| "[]".into()));
+        let (note_source, note) = match c.note {
+            Some((source, html)) => (Some(source), Some(html)),
+            None => (None, None),
+        };
+        let language_given = c.language.is_some();
+        sqlx::query(
+            "UPDATE accounts SET display_name = COALESCE($2, display_name), \
+             note = COALESCE($3, note), note_source = COALESCE($4, note_source), \
+             bot = COALESCE($5, bot), discoverable = COALESCE($6, discoverable), \
+             fields = COALESCE($7, fields), privacy = COALESCE($8, privacy), \
+             sensitive = COALESCE($9, sensitive), \
+             language = CASE WHEN $10 = 1 THEN $11 ELSE language END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(c.display_name)
+        .bind(note)
+        .bind(note_source)
+        .bind(c.bot.map(i64::from))
+        .bind(c.discoverable.map(i64::from))
+        .bind(fields)
+        .bind(c.privacy.map(|p| p.as_str()))
+        .bind(c.sensitive.map(i64::from))
+        .bind(i64::from(language_given))
+        .bind(c.language.flatten())
+        .execute(&self.pool)
+        .await?;
+        self.account(id).await?.ok_or(StoreError::NotFound)
+    }
+
     async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>> {
         let row = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
             .bind(account_id)
