@@ -209,6 +209,26 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ),
     ("GET", "/api/v1/preferences", Needs::Token("read:accounts")),
     (
+        "POST",
+        "/api/v1/accounts/{id}/block",
+        Needs::Token("write:blocks"),
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/{id}/unblock",
+        Needs::Token("write:blocks"),
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/{id}/mute",
+        Needs::Token("write:mutes"),
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/{id}/unmute",
+        Needs::Token("write:mutes"),
+    ),
+    (
         "PATCH",
         "/api/v1/accounts/update_credentials",
         Needs::Token("write:accounts"),
@@ -342,6 +362,10 @@ async fn each_route_demands_its_scope(b: Backend) {
         let concrete = path
             .replace("{id}/follow", &format!("{aid}/follow"))
             .replace("{id}/unfollow", &format!("{aid}/unfollow"))
+            .replace("{id}/block", &format!("{aid}/block"))
+            .replace("{id}/unblock", &format!("{aid}/unblock"))
+            .replace("{id}/mute", &format!("{aid}/mute"))
+            .replace("{id}/unmute", &format!("{aid}/unmute"))
             .replace("accounts/{id}", &format!("accounts/{aid}"))
             .replace("{id}", sid)
             .replace("{hashtag}", "x")

@@ -4,15 +4,16 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{
     Input, MaybeScoped, Query, ReadAccounts, ReadFollows, ReadStatuses, Scoped, WriteAccounts,
-    WriteFollows, parse_id,
+    WriteBlocks, WriteFollows, WriteMutes, parse_id,
 };
+use super::form::{Flag, Id};
 use super::timelines::{TimelineParams, flag, paged};
 use crate::api::Api;
 use crate::config::Registrations;
 use crate::domain::AccountId;
 use crate::domain::entities::{Account, AccountRecord};
 use crate::domain::text::normalize_tag;
-use crate::store::{AccountFilter, Relationship, Timeline};
+use crate::store::{AccountFilter, Hide, Relationship, Timeline};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +35,10 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/accounts/{id}/statuses", get(statuses))
         .route("/api/v1/accounts/{id}/follow", post(follow))
         .route("/api/v1/accounts/{id}/unfollow", post(unfollow))
+        .route("/api/v1/accounts/{id}/block", post(block))
+        .route("/api/v1/accounts/{id}/unblock", post(unblock))
+        .route("/api/v1/accounts/{id}/mute", post(mute))
+        .route("/api/v1/accounts/{id}/unmute", post(unmute))
 }
 
 impl From<crate::accounts::Refusal> for ApiError {
@@ -231,8 +236,8 @@ async fn statuses(
 fn relationship_json(id: AccountId, r: Relationship) -> Value {
     json!({
         "id": id.to_string(), "following": r.following, "showing_reblogs": r.following, "notifying": false,
-        "languages": null, "followed_by": r.followed_by, "blocking": false, "blocked_by": false, "muting": false,
-        "muting_notifications": false, "requested": false, "requested_by": false, "domain_blocking": false,
+        "languages": null, "followed_by": r.followed_by, "blocking": r.blocking, "blocked_by": r.blocked_by, "muting": r.muting,
+        "muting_notifications": r.muting_notifications, "requested": false, "requested_by": false, "domain_blocking": false,
         "endorsed": false, "note": ""
     })
 }
@@ -263,6 +268,76 @@ async fn unfollow(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     set_follow(node, auth, id, false).await
+}
+
+async fn hide(node: &Api, me: AccountId, id: &str, how: Hide, on: bool) -> ApiResult<Json<Value>> {
+    let target = parse_id(id)?;
+    let rel = node.store.set_hide(me, target, how, on).await?;
+    Ok(Json(relationship_json(target, rel)))
+}
+
+async fn block(
+    State(node): State<Api>,
+    auth: Scoped<WriteBlocks>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    hide(&node, auth.account()?.id, &id, Hide::Block, true).await
+}
+
+async fn unblock(
+    State(node): State<Api>,
+    auth: Scoped<WriteBlocks>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    hide(&node, auth.account()?.id, &id, Hide::Block, false).await
+}
+
+#[derive(Deserialize)]
+struct MuteForm {
+    notifications: Option<Flag>,
+    /// Seconds; 0 or none is for ever.
+    duration: Option<Id>,
+}
+
+/// Longest mute with an end: Mastodon offers up to about a week in its apps; any
+/// positive number of seconds up to a year is taken.
+const MAX_MUTE_SECS: i64 = 366 * 86_400;
+
+async fn mute(
+    State(node): State<Api>,
+    auth: Scoped<WriteMutes>,
+    Path(id): Path<String>,
+    Input(f): Input<MuteForm>,
+) -> ApiResult<Json<Value>> {
+    let duration = match Id::given(f.duration) {
+        None => 0,
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (0..=MAX_MUTE_SECS).contains(d))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Validation failed: duration is a number of seconds up to {MAX_MUTE_SECS}"
+                ))
+            })?,
+    };
+    let how = Hide::Mute {
+        notifications: f.notifications.is_none_or(|n| n.0),
+        expires_at: (duration > 0).then(|| crate::domain::now_micros() + duration * 1_000_000),
+    };
+    hide(&node, auth.account()?.id, &id, how, true).await
+}
+
+async fn unmute(
+    State(node): State<Api>,
+    auth: Scoped<WriteMutes>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let how = Hide::Mute {
+        notifications: true,
+        expires_at: None,
+    };
+    hide(&node, auth.account()?.id, &id, how, false).await
 }
 
 async fn relationships(

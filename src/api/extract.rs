@@ -148,6 +148,8 @@ scopes! {
     WriteStatuses = "write:statuses";
     WriteFavourites = "write:favourites";
     WriteFollows = "write:follows";
+    WriteBlocks = "write:blocks";
+    WriteMutes = "write:mutes";
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";
 }

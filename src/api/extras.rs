@@ -6,8 +6,8 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{
-    Input, MaybeScoped, Query, Read, ReadAccounts, ReadBlocks, ReadFilters, ReadFollows, ReadLists,
-    ReadMutes, ReadStatuses, Scoped, WriteStatuses,
+    Input, MaybeScoped, Query, Read, ReadAccounts, ReadFilters, ReadFollows, ReadLists,
+    ReadStatuses, Scoped, WriteStatuses,
 };
 use super::form::Id;
 use crate::api::Api;
@@ -41,8 +41,6 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/followed_tags", get(empty_follows))
         .route("/api/v1/follow_requests", get(empty_follows))
         .route("/api/v1/conversations", get(empty_statuses))
-        .route("/api/v1/mutes", get(empty_mutes))
-        .route("/api/v1/blocks", get(empty_blocks))
         .route("/api/v1/domain_blocks", get(empty_follows))
 }
 
@@ -69,12 +67,6 @@ async fn empty_follows(_auth: Scoped<ReadFollows>) -> Json<Value> {
     empty()
 }
 async fn empty_statuses(_auth: Scoped<ReadStatuses>) -> Json<Value> {
-    empty()
-}
-async fn empty_mutes(_auth: Scoped<ReadMutes>) -> Json<Value> {
-    empty()
-}
-async fn empty_blocks(_auth: Scoped<ReadBlocks>) -> Json<Value> {
     empty()
 }
 

@@ -5,8 +5,8 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{
-    MaybeScoped, ReadAccounts, ReadBookmarks, ReadFavourites, ReadStatuses, Scoped, WriteAccounts,
-    WriteBookmarks, parse_id,
+    MaybeScoped, ReadAccounts, ReadBlocks, ReadBookmarks, ReadFavourites, ReadMutes, ReadStatuses,
+    Scoped, WriteAccounts, WriteBookmarks, parse_id,
 };
 use super::timelines::{TimelineParams, link_header};
 use crate::api::Api;
@@ -33,6 +33,8 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/accounts/{id}/following", get(following))
         .route("/api/v1/favourites", get(favourites))
         .route("/api/v1/bookmarks", get(bookmarks))
+        .route("/api/v1/mutes", get(mutes))
+        .route("/api/v1/blocks", get(blocks))
 }
 
 /// A page as JSON, with a `Link` to the next and previous pages when it is not empty.
@@ -235,4 +237,41 @@ async fn bookmarks(
 ) -> ApiResult<Response> {
     let me = auth.account()?.id;
     kept(node, StatusList::Bookmarks(me), p, uri).await
+}
+
+async fn own_list(
+    node: Api,
+    list: AccountList,
+    p: TimelineParams,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let rows = node
+        .store
+        .account_list(&list, p.cursor_page(40, 80)?)
+        .await?;
+    let rendered = rows
+        .into_iter()
+        .map(|(c, a)| (c, Account::render(&a, &node.site)))
+        .collect();
+    Ok(page(&node.site.base_url, &uri, rendered))
+}
+
+async fn mutes(
+    State(node): State<Api>,
+    auth: Scoped<ReadMutes>,
+    super::extract::Query(p): super::extract::Query<TimelineParams>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let me = auth.account()?.id;
+    own_list(node, AccountList::Mutes(me), p, uri).await
+}
+
+async fn blocks(
+    State(node): State<Api>,
+    auth: Scoped<ReadBlocks>,
+    super::extract::Query(p): super::extract::Query<TimelineParams>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let me = auth.account()?.id;
+    own_list(node, AccountList::Blocks(me), p, uri).await
 }

@@ -88,6 +88,18 @@ impl NewEvent {
         }
     }
 
+    /// Whom an account no longer sees changed: every node's open streams of hers learn
+    /// her whole new list. For no reader.
+    pub fn hidden(h: &crate::domain::event::Hidden) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Hidden,
+            payload: serde_json::to_string(h).unwrap_or_default(),
+            streams: Vec::new(),
+            status_id: None,
+            author_id: None,
+        }
+    }
+
     /// A token was revoked: no stream, but every node learns it and closes the token's
     /// open streams.
     pub fn revoked(token_id: i64) -> NewEvent {

@@ -15,6 +15,11 @@ pub enum EventKind {
     /// For one account: a [`crate::domain::entities::Notification`].
     #[serde(rename = "notification")]
     Notification,
+    /// Not for readers: whom an account no longer sees changed (a block or mute, made or
+    /// undone). Payload: [`Hidden`] as JSON. It travels the event path so that every
+    /// node's open streams of that account apply it at once.
+    #[serde(rename = "tidings.hidden")]
+    Hidden,
     /// Not for readers: a token was revoked (payload: its id). It travels the event path
     /// so that every node closes that token's streams; it belongs to no stream.
     #[serde(rename = "tidings.revoke")]
@@ -29,6 +34,7 @@ impl EventKind {
             EventKind::Delete => "delete",
             EventKind::Notification => "notification",
             EventKind::Revoke => "tidings.revoke",
+            EventKind::Hidden => "tidings.hidden",
         }
     }
 
@@ -39,6 +45,7 @@ impl EventKind {
             "delete" => Some(EventKind::Delete),
             "notification" => Some(EventKind::Notification),
             "tidings.revoke" => Some(EventKind::Revoke),
+            "tidings.hidden" => Some(EventKind::Hidden),
             _ => None,
         }
     }
@@ -113,6 +120,17 @@ pub struct Event {
     /// measured from here.
     #[serde(default)]
     pub committed_at: i64,
+    /// Who wrote the notice it carries: a reader who blocked or muted her, or whom she
+    /// blocked, is not sent it (see `crate::stream::hub::Hidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<crate::domain::AccountId>,
+}
+
+/// The payload of a [`EventKind::Hidden`] event: every account `account` no longer sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hidden {
+    pub account: crate::domain::AccountId,
+    pub hidden: Vec<crate::domain::AccountId>,
 }
 
 /// Stream keys are stored space-separated; keys never contain spaces.

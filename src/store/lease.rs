@@ -82,12 +82,12 @@ const ASSIGN_POSTGRES: &str = "\
     numbered AS (UPDATE events SET position = head.h + batch.rn FROM batch, head \
                  WHERE events.id = batch.id \
                  RETURNING events.position, events.kind, events.payload, events.streams, \
-                           events.created_at, events.id), \
+                           events.created_at, events.id, events.author_id), \
     stream_rows AS (INSERT INTO event_streams (stream, event_id, position) \
                     SELECT k, numbered.id, numbered.position \
                     FROM numbered, unnest(string_to_array(numbered.streams, ' ')) AS k \
                     WHERE k <> '') \
-    SELECT position, kind, payload, streams, created_at FROM numbered";
+    SELECT position, kind, payload, streams, created_at, author_id FROM numbered";
 
 impl SqlLease {
     async fn assign_in_one_statement(&mut self, limit: i64) -> Result<Vec<Event>> {
@@ -135,7 +135,8 @@ impl SequencerLease for SqlLease {
              FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
                    FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
              WHERE events.id = x.id \
-             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, events.id",
+             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, \
+                       events.id, events.author_id",
         )
         .bind(head.get())
         .bind(limit)

@@ -12,6 +12,7 @@
 //! This module must not know HTTP or Redis.
 
 mod batch;
+mod hide;
 mod lease;
 mod notify;
 mod overview;
@@ -34,6 +35,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use hide::Hide;
 pub use notify::NotificationQuery;
 pub use overview::{Marker, Stats, TagTrend};
 pub use search::StatusSearch;
@@ -139,6 +141,10 @@ pub struct NewAccount {
 pub struct Relationship {
     pub following: bool,
     pub followed_by: bool,
+    pub blocking: bool,
+    pub blocked_by: bool,
+    pub muting: bool,
+    pub muting_notifications: bool,
 }
 
 /// A validated notice, ready to be written.
@@ -189,6 +195,10 @@ pub enum AccountList {
     Following(AccountId),
     FavouritedBy(StatusId),
     RebloggedBy(StatusId),
+    /// Whom the account blocked.
+    Blocks(AccountId),
+    /// Whom the account muted (expired mutes are not listed).
+    Mutes(AccountId),
 }
 
 /// Notices an account keeps.
@@ -262,6 +272,16 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
     async fn update_profile(&self, id: AccountId, change: ProfileChange) -> Result<AccountRecord>;
+    /// Block or mute `target` (`on`), or undo it.
+    async fn set_hide(
+        &self,
+        account: AccountId,
+        target: AccountId,
+        how: Hide,
+        on: bool,
+    ) -> Result<Relationship>;
+    /// Whom `account` does not see: blocked, muted (unexpired), or who blocked her.
+    async fn hidden_authors(&self, account: AccountId) -> Result<Vec<AccountId>>;
     async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>>;
     async fn set_follow(
         &self,

@@ -33,7 +33,7 @@ impl SqlStore {
         from: &AccountRecord,
         status: Option<&StatusRecord>,
     ) -> Result<Option<NewEvent>> {
-        if recipient == from.id {
+        if recipient == from.id || !Self::hears_from(conn, recipient, from.id).await? {
             return Ok(None);
         }
         let now = crate::domain::now_micros();
@@ -105,6 +105,17 @@ impl SqlStore {
             }
             s.push(")");
         }
+        // Not from whom she blocked or who blocked her, nor whom she muted with his
+        // notifications.
+        s.push(" AND n.from_account_id NOT IN (SELECT target_id FROM blocks WHERE account_id = ")
+            .int(account)
+            .push(" UNION SELECT account_id FROM blocks WHERE target_id = ")
+            .int(account)
+            .push(" UNION SELECT target_id FROM mutes WHERE notifications = 1 AND account_id = ")
+            .int(account)
+            .push(" AND (expires_at IS NULL OR expires_at > ")
+            .int(crate::domain::now_micros())
+            .push("))");
         if let Some(from) = q.from {
             s.push(" AND n.from_account_id = ").int(from);
         }

@@ -159,7 +159,7 @@ pub const SELECT_TOKEN: &str = concat!(
 /// The columns [`event_row`] reads, of an `events` row aliased `e`.
 macro_rules! event_columns {
     () => {
-        "e.position, e.kind, e.payload, e.streams, e.created_at"
+        "e.position, e.kind, e.payload, e.streams, e.created_at, e.author_id"
     };
 }
 pub(crate) use event_columns;
@@ -256,6 +256,7 @@ pub fn event_row(row: &AnyRow) -> Result<Event> {
         payload: payload.into(),
         streams: split_streams(&streams),
         committed_at: row.try_get("created_at")?,
+        author: row.try_get("author_id")?,
     })
 }
 

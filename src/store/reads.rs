@@ -63,6 +63,11 @@ impl SqlStore {
             }
         }
         qb.push(" AND s.deleted_at IS NULL");
+        // What the reader blocked or muted, or who blocked her, is not in her timelines
+        // (a profile she opens still shows its own notices).
+        if let (Some(v), false) = (viewer, matches!(which, Timeline::Account { .. })) {
+            super::hide::push_unhidden(&mut qb, "s.account_id", v, crate::domain::now_micros());
+        }
         if let Some(max) = page.max_id {
             qb.push(" AND s.id < ");
             qb.int(max);

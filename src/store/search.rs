@@ -75,6 +75,9 @@ impl SqlStore {
             q.int(v).push(" AND f.target_id = s.account_id))");
         }
         q.push(")");
+        if let Some(v) = viewer {
+            super::hide::push_unhidden(&mut q, "s.account_id", v, crate::domain::now_micros());
+        }
         if let Some(a) = s.account {
             q.push(" AND s.account_id = ").int(a);
         }

@@ -28,6 +28,10 @@ impl SqlStore {
             .filter(|s| s.visibility == Visibility::Private && Some(s.account.id) != viewer)
             .map(|s| s.account.id)
             .collect();
+        let hidden = match viewer {
+            Some(v) => Self::read_hidden(conn, v).await?,
+            None => Vec::new(),
+        };
         let mut followed = Vec::new();
         if let (Some(v), false) = (viewer, private.is_empty()) {
             let mut q = Sql::new("SELECT target_id FROM follows WHERE follower_id = ");
@@ -42,9 +46,10 @@ impl SqlStore {
         Ok(list
             .into_iter()
             .filter(|s| {
-                s.visibility != Visibility::Private
+                (s.visibility != Visibility::Private
                     || Some(s.account.id) == viewer
-                    || followed.contains(&s.account.id)
+                    || followed.contains(&s.account.id))
+                    && !hidden.contains(&s.account.id)
             })
             .collect())
     }
@@ -173,6 +178,22 @@ impl SqlStore {
                 ),
                 s.get(),
             ),
+            AccountList::Blocks(a) => (
+                concat!(
+                    "SELECT x.created_at AS cursor, ",
+                    account_columns!("a", ""),
+                    " FROM blocks x JOIN accounts a ON a.id = x.target_id WHERE x.account_id = "
+                ),
+                a.get(),
+            ),
+            AccountList::Mutes(a) => (
+                concat!(
+                    "SELECT x.created_at AS cursor, ",
+                    account_columns!("a", ""),
+                    " FROM mutes x JOIN accounts a ON a.id = x.target_id WHERE x.account_id = "
+                ),
+                a.get(),
+            ),
             AccountList::RebloggedBy(s) => (
                 concat!(
                     "SELECT x.created_at AS cursor, ",
@@ -185,6 +206,11 @@ impl SqlStore {
         };
         let mut q = Sql::new(head);
         q.int(id);
+        if let AccountList::Mutes(_) = which {
+            q.push(" AND (x.expires_at IS NULL OR x.expires_at > ")
+                .int(crate::domain::now_micros())
+                .push(")");
+        }
         let ascending = page.bounds(&mut q, "x.created_at");
         let mut conn = self.pool.acquire().await?;
         let mut out = Vec::new();

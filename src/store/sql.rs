@@ -483,6 +483,21 @@ impl Store for SqlStore {
         self.account(id).await?.ok_or(StoreError::NotFound)
     }
 
+    async fn set_hide(
+        &self,
+        account: AccountId,
+        target: AccountId,
+        how: Hide,
+        on: bool,
+    ) -> Result<Relationship> {
+        self.write_hide(account, target, how, on).await
+    }
+
+    async fn hidden_authors(&self, account: AccountId) -> Result<Vec<AccountId>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::read_hidden(&mut conn, account).await
+    }
+
     async fn password_hash(&self, account_id: AccountId) -> Result<Option<String>> {
         let row = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1")
             .bind(account_id)
@@ -518,6 +533,28 @@ impl Store for SqlStore {
                 rel.following = true;
             } else {
                 rel.followed_by = true;
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT 'b' AS what, account_id AS who, 1 AS n FROM blocks \
+               WHERE (account_id = $1 AND target_id = $2) OR (account_id = $2 AND target_id = $1) \
+             UNION ALL SELECT 'm', account_id, notifications FROM mutes \
+               WHERE account_id = $1 AND target_id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(account)
+        .bind(other)
+        .bind(crate::domain::now_micros())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let (what, who): (String, AccountId) = (r.try_get("what")?, r.try_get("who")?);
+            match (what.as_str(), who == account) {
+                ("b", true) => rel.blocking = true,
+                ("b", false) => rel.blocked_by = true,
+                _ => {
+                    rel.muting = true;
+                    rel.muting_notifications = r.try_get::<i64, _>("n")? != 0;
+                }
             }
         }
         Ok(rel)

@@ -752,6 +752,19 @@ impl SqlStore {
         Self::fetch_account(conn, target)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if on {
+            let blocked = sqlx::query(
+                "SELECT 1 AS x FROM blocks WHERE (account_id = $1 AND target_id = $2) \
+                 OR (account_id = $2 AND target_id = $1)",
+            )
+            .bind(follower)
+            .bind(target)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if blocked.is_some() {
+                return Err(StoreError::Forbidden);
+            }
+        }
         let changed = Self::set_pair(
             conn,
             on,

@@ -15,7 +15,7 @@
 //!
 //! This module must not know SQL or Redis.
 
-use crate::domain::{Event, Position};
+use crate::domain::{AccountId, Event, Position};
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -106,6 +106,44 @@ pub struct Outbox {
     /// WebSockets have none and pay no allocation for it.
     connection: Option<Arc<Notify>>,
     direct: Option<Arc<dyn DirectSink>>,
+    /// A signed-in reader's: whose notices she is not sent. Anonymous readers hide no
+    /// one and pay for a null pointer.
+    hidden: Option<Box<HiddenAuthors>>,
+}
+
+/// Authors a reader does not see: those she blocked or muted, and those who blocked
+/// her. Replaced whole when it changes (see [`Hub::watch_hidden`]); read on every
+/// delivery to a signed-in reader, so the check for "nobody" is one atomic load.
+#[derive(Default)]
+pub struct HiddenAuthors {
+    any: AtomicBool,
+    /// Sorted.
+    set: std::sync::RwLock<Vec<AccountId>>,
+    /// Bumped on every replacement, so that a list read from the database before an
+    /// event replaced it does not overwrite the event's newer one.
+    version: AtomicU64,
+}
+
+impl HiddenAuthors {
+    pub fn hides(&self, author: AccountId) -> bool {
+        self.any.load(Ordering::Acquire)
+            && self
+                .set
+                .read()
+                .map(|s| s.binary_search(&author).is_ok())
+                .unwrap_or(false)
+    }
+
+    fn replace(&self, mut list: Vec<AccountId>) {
+        list.sort_unstable();
+        list.dedup();
+        let any = !list.is_empty();
+        if let Ok(mut s) = self.set.write() {
+            *s = list;
+        }
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.any.store(any, Ordering::Release);
+    }
 }
 
 /// Allocates nothing until something is queued, and gives its memory back once empty.
@@ -117,14 +155,16 @@ struct Queue {
 
 impl Outbox {
     pub fn new(limit: usize, direct: Option<Arc<dyn DirectSink>>) -> (Arc<Outbox>, OutboxReceiver) {
-        Self::with_connection(limit, direct, None)
+        Self::with_connection(limit, direct, None, false)
     }
 
-    /// An outbox that also wakes `connection` when it overflows or is revoked.
+    /// An outbox that also wakes `connection` when it overflows or is revoked; with
+    /// `hides`, it is a signed-in reader's, who may hide authors.
     pub fn with_connection(
         limit: usize,
         direct: Option<Arc<dyn DirectSink>>,
         connection: Option<Arc<Notify>>,
+        hides: bool,
     ) -> (Arc<Outbox>, OutboxReceiver) {
         let o = Arc::new(Outbox {
             state: std::sync::Mutex::new(Queue::default()),
@@ -136,8 +176,34 @@ impl Outbox {
             overflow: Notify::new(),
             connection,
             direct,
+            hidden: hides.then(Box::default),
         });
         (o.clone(), OutboxReceiver { outbox: o })
+    }
+
+    /// Does this reader hide `author`'s notices?
+    pub fn hides(&self, author: Option<AccountId>) -> bool {
+        match (author, self.hidden.as_deref()) {
+            (Some(a), Some(h)) => h.hides(a),
+            _ => false,
+        }
+    }
+
+    /// The version of the hidden list, to pass to [`Outbox::set_hidden`].
+    pub fn hidden_version(&self) -> u64 {
+        self.hidden
+            .as_deref()
+            .map_or(0, |h| h.version.load(Ordering::Acquire))
+    }
+
+    /// Set whom this reader hides, as read from the database when the list was at
+    /// `version` — unless an event has replaced it since (its list is newer).
+    pub fn set_hidden(&self, list: Vec<AccountId>, version: u64) {
+        if let Some(h) = self.hidden.as_deref()
+            && h.version.load(Ordering::Acquire) == version
+        {
+            h.replace(list);
+        }
     }
 
     fn push(&self, mut d: Delivery) -> bool {
@@ -274,6 +340,9 @@ pub struct Hub {
     /// Open connections by the id of the token they presented, so that a revocation
     /// closes them (see [`Hub::watch_token`]).
     tokens: DashMap<i64, Vec<Arc<Outbox>>>,
+    /// Signed-in readers' connections by account, so that a block or mute applies to
+    /// them at once (see [`Hub::watch_hidden`]).
+    readers: DashMap<AccountId, Vec<Arc<Outbox>>>,
     /// How far this hub has routed (see [`Hub::routed_upto`]).
     routed: AtomicI64,
     /// Numbers subscriptions in the order they were registered.
@@ -299,6 +368,22 @@ impl Drop for SubscriptionGuard {
         self.hub.streams.remove_if_mut(&self.key, |_, subs| {
             subs.retain(|s| !(s.sub == self.sub && Arc::ptr_eq(&s.outbox, &self.outbox)));
             subs.is_empty()
+        });
+    }
+}
+
+/// Keeps a connection registered under its account (see [`Hub::watch_hidden`]).
+pub struct HiddenWatch {
+    hub: Arc<Hub>,
+    account: AccountId,
+    outbox: Arc<Outbox>,
+}
+
+impl Drop for HiddenWatch {
+    fn drop(&mut self) {
+        self.hub.readers.remove_if_mut(&self.account, |_, v| {
+            v.retain(|o| !Arc::ptr_eq(o, &self.outbox));
+            v.is_empty()
         });
     }
 }
@@ -360,6 +445,20 @@ impl Hub {
         }
     }
 
+    /// Keep `outbox`'s hidden authors current for `account` (a `tidings.hidden` event
+    /// replaces them), until the guard drops.
+    pub fn watch_hidden(self: &Arc<Self>, account: AccountId, outbox: &Arc<Outbox>) -> HiddenWatch {
+        self.readers
+            .entry(account)
+            .or_default()
+            .push(outbox.clone());
+        HiddenWatch {
+            hub: self.clone(),
+            account,
+            outbox: outbox.clone(),
+        }
+    }
+
     /// Close `outbox`'s connection when token `token` is revoked, until the guard drops.
     pub fn watch_token(self: &Arc<Self>, token: i64, outbox: &Arc<Outbox>) -> TokenWatch {
         self.tokens.entry(token).or_default().push(outbox.clone());
@@ -407,6 +506,16 @@ impl Hub {
         {
             outboxes.iter().for_each(|o| o.revoke());
         }
+        if event.kind == crate::domain::EventKind::Hidden
+            && let Ok(h) = serde_json::from_str::<crate::domain::event::Hidden>(&event.payload)
+            && let Some(outboxes) = self.readers.get(&h.account)
+        {
+            for o in outboxes.iter() {
+                if let Some(cell) = o.hidden.as_deref() {
+                    cell.replace(h.hidden.clone());
+                }
+            }
+        }
         let mut sse: Option<Bytes> = None;
         let mut delivered = 0u64;
         let mut dropped = 0u64;
@@ -416,6 +525,9 @@ impl Hub {
             };
             let mut ws: Option<Bytes> = None;
             for s in subs.iter() {
+                if s.outbox.hides(event.author) {
+                    continue;
+                }
                 let frame = match s.transport {
                     Transport::WebSocket => Frame::Ws(
                         ws.get_or_insert_with(|| super::frames::ws_event_frame(key, event))
@@ -458,6 +570,7 @@ mod tests {
             payload: Arc::from("{}"),
             streams: streams.iter().map(|s| Arc::from(*s)).collect(),
             committed_at: 0,
+            author: None,
         }
     }
 

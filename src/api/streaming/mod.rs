@@ -85,6 +85,37 @@ pub async fn replay_page(
         .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
+/// What keeps a signed-in reader's connection current: the revocation of her token
+/// ends it, and a block or mute she makes or meets applies to it at once. Boxed by its
+/// holder, so an anonymous reader pays one pointer.
+pub struct Watches {
+    _token: Option<crate::stream::hub::TokenWatch>,
+    _hidden: Option<crate::stream::hub::HiddenWatch>,
+}
+
+/// Register `outbox` for its token and its account, then read whom the account hides
+/// (registered first, so a change committed meanwhile reaches it either way).
+pub async fn watch(
+    node: &Node,
+    outbox: &Arc<crate::stream::hub::Outbox>,
+    token: Option<i64>,
+    account: Option<AccountId>,
+) -> ApiResult<Option<Box<Watches>>> {
+    if token.is_none() && account.is_none() {
+        return Ok(None);
+    }
+    let w = Watches {
+        _token: token.map(|t| node.hub.watch_token(t, outbox)),
+        _hidden: account.map(|a| node.hub.watch_hidden(a, outbox)),
+    };
+    if let Some(a) = account {
+        let version = outbox.hidden_version();
+        let hidden = node.store.hidden_authors(a).await?;
+        outbox.set_hidden(hidden, version);
+    }
+    Ok(Some(Box::new(w)))
+}
+
 /// Parse a stream request, enforcing who may read it.
 pub fn parse_stream(
     node: &Node,

@@ -32,8 +32,8 @@ struct SseState {
     rx: OutboxReceiver,
     guard: SubscriptionGuard,
     _permit: crate::api::limits::StreamPermit,
-    /// Ends the stream when the caller's token is revoked.
-    _token: Option<crate::stream::hub::TokenWatch>,
+    /// Ends the stream when the caller's token is revoked; keeps whom she hides current.
+    _watches: Option<Box<super::Watches>>,
     _gauge: crate::metrics::ConnectionGauge,
     last_sent: Position,
     replay_after: Option<Position>,
@@ -63,8 +63,13 @@ pub async fn handler(
     // The connection closes on overflow or revocation even while hyper is not polling
     // the body (a reader that stopped reading leaves its socket unwritable).
     let connection = kill.map(|k| k.0.0.clone());
-    let (outbox, rx) = Outbox::with_connection(node.config.reader_queue_bytes, None, connection);
-    let token = auth.token_id().map(|t| node.hub.watch_token(t, &outbox));
+    let (outbox, rx) = Outbox::with_connection(
+        node.config.reader_queue_bytes,
+        None,
+        connection,
+        account.is_some(),
+    );
+    let watches = super::watch(&node, &outbox, auth.token_id(), account).await?;
     let key = key.key();
     let guard = node.hub.subscribe(&key, &outbox, 0, Transport::Sse);
     let start = start_point(&node, last_event_id.as_deref()).await?;
@@ -86,7 +91,7 @@ pub async fn handler(
         rx,
         guard,
         _permit: permit,
-        _token: token,
+        _watches: watches,
         _gauge: gauge,
         last_sent,
         replay_after,
@@ -117,7 +122,9 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
             s.replay_after = (page.len() as i64 == super::REPLAY_PAGE)
                 .then(|| page.last().map_or(after, |e| e.position));
             for e in page.iter() {
-                s.pending.push_back(sse_event_block(e));
+                if !s.rx.outbox.hides(e.author) {
+                    s.pending.push_back(sse_event_block(e));
+                }
                 s.last_sent = e.position;
             }
             continue;

@@ -248,17 +248,30 @@ pub async fn handler(
             .config
             .direct_writes
             .then(|| Arc::new(TcpSink(tcp.clone())) as Arc<dyn DirectSink>);
-        let (outbox, rx) = Outbox::new(node.config.reader_queue_bytes, sink);
+        let (outbox, rx) = Outbox::with_connection(
+            node.config.reader_queue_bytes,
+            sink,
+            None,
+            account.is_some(),
+        );
         let mut reader = FrameReader::default();
         // Copy what the client sent behind its handshake, and let hyper's read buffer go.
         reader.seed(&read_buf);
         drop(read_buf);
-        let token = token_id.map(|t| Box::new(node.hub.watch_token(t, &outbox)));
+        let watches = match super::watch(&node, &outbox, token_id, account).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read whom a reader hides; closing");
+                // Best effort: a close frame this small fits any fresh socket's buffer.
+                let _ = tcp.try_write(&wire::close(1011, "try again"));
+                return;
+            }
+        };
         let mut c = Conn {
             tcp,
             node: node.node().clone(),
             caller,
-            _token: token,
+            _watches: watches,
             _permit: permit,
             _gauge: gauge,
             outbox,
@@ -326,9 +339,10 @@ struct Conn {
     /// Its slots under the per-IP and per-account stream caps, and in the gauge.
     _permit: crate::api::limits::StreamPermit,
     _gauge: crate::metrics::ConnectionGauge,
-    /// Registered under the caller's token: a revocation closes the connection (1008).
-    /// Boxed, so that an anonymous reader pays one pointer.
-    _token: Option<Box<crate::stream::hub::TokenWatch>>,
+    /// Registered under the caller's token (a revocation closes the connection, 1008)
+    /// and her account (a block or mute applies at once). Boxed: an anonymous reader pays
+    /// one pointer.
+    _watches: Option<Box<super::Watches>>,
     /// Bytes this task has yet to write. Writes may be interrupted (a slow reader is
     /// closed mid-write); what is left here is finished before the close frame, so the
     /// client never sees a torn frame.
@@ -791,13 +805,16 @@ impl Conn {
             };
             let mut out = BytesMut::new();
             for e in page.iter() {
+                after = e.position;
+                if self.outbox.hides(e.author) {
+                    continue;
+                }
                 out.extend_from_slice(&ws_frame(
                     wire_name,
                     e.kind.as_str(),
                     &e.payload,
                     e.position,
                 ));
-                after = e.position;
             }
             self.raw_write(out.freeze()).await?;
             if (page.len() as i64) < super::REPLAY_PAGE {
