@@ -149,6 +149,7 @@ scopes! {
     WriteFavourites = "write:favourites";
     WriteFollows = "write:follows";
     WriteBlocks = "write:blocks";
+    WriteLists = "write:lists";
     WriteMutes = "write:mutes";
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";

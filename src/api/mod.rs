@@ -11,6 +11,7 @@ pub mod form;
 pub mod instance;
 pub mod limits;
 pub mod links;
+pub mod lists;
 pub mod notifications;
 pub mod oauth;
 pub mod profile;
@@ -83,6 +84,7 @@ pub fn router(node: Node) -> Router {
         .merge(extras::router())
         .merge(links::router())
         .merge(profile::router())
+        .merge(lists::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

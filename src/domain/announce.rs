@@ -9,7 +9,16 @@ use super::StreamKey;
 use super::entities::{Notification, NotificationRecord, Status, StatusRecord, Visibility};
 use super::event::{EventKind, split_streams};
 use super::ids::StatusId;
-use super::{AccountId, Site};
+use super::{AccountId, ListId, Site};
+
+/// Who receives a notice besides the public streams: the home streams of the author's
+/// followers, and the streams of the lists that carry her (the store finds both; see
+/// `crate::store`).
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    pub followers: Vec<AccountId>,
+    pub lists: Vec<ListId>,
+}
 
 /// An event as written by a change: no position yet (the sequencer gives it one).
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +37,12 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// A new notice, or a reblog, for everyone who should see it arrive.
-    pub fn posted(s: &StatusRecord, followers: &[AccountId], site: &Site) -> NewEvent {
+    pub fn posted(s: &StatusRecord, reach: &Reach, site: &Site) -> NewEvent {
         NewEvent::about(
             s,
             EventKind::Update,
             Status::payload(s, site),
-            audience(s, followers),
+            audience(s, reach),
         )
     }
 
@@ -42,11 +51,11 @@ impl NewEvent {
     pub fn edited(
         before: &StatusRecord,
         after: &StatusRecord,
-        followers: &[AccountId],
+        reach: &Reach,
         site: &Site,
     ) -> NewEvent {
-        let mut streams = audience(before, followers);
-        merge(&mut streams, audience(after, followers));
+        let mut streams = audience(before, reach);
+        merge(&mut streams, audience(after, reach));
         NewEvent::about(
             after,
             EventKind::StatusUpdate,
@@ -60,10 +69,10 @@ impl NewEvent {
     /// removed, a follower who has since unfollowed — so that no open view keeps it.
     pub fn deleted<'a>(
         s: &StatusRecord,
-        followers: &[AccountId],
+        reach: &Reach,
         earlier: impl IntoIterator<Item = &'a str>,
     ) -> NewEvent {
-        let mut streams = audience(s, followers);
+        let mut streams = audience(s, reach);
         for list in earlier {
             merge(
                 &mut streams,
@@ -135,7 +144,8 @@ fn merge(into: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
 /// streams; a reblog goes only to home streams (as on Mastodon, the public timelines
 /// carry originals). Everything is local until federation arrives, so public notices
 /// also go to `public:local` and nothing goes to `public:remote` yet.
-fn audience(s: &StatusRecord, followers: &[AccountId]) -> Vec<String> {
+fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
+    let followers = &reach.followers;
     let mut keys = Vec::new();
     if s.visibility == Visibility::Public && s.reblog.is_none() {
         keys.push("public".to_string());
@@ -152,6 +162,7 @@ fn audience(s: &StatusRecord, followers: &[AccountId]) -> Vec<String> {
     users.sort_unstable();
     users.dedup();
     keys.extend(users.into_iter().map(|u| format!("user:{u}")));
+    keys.extend(reach.lists.iter().map(|l| StreamKey::List(*l).key()));
     keys
 }
 
@@ -203,9 +214,23 @@ mod tests {
     fn unlisted_notices_reach_only_user_streams() {
         let s = notice(Visibility::Unlisted);
         let site = Site::new("http://x.test");
-        let e = NewEvent::posted(&s, &[AccountId::new(2), AccountId::new(3)], &site);
-        assert_eq!(e.streams, vec!["user:1", "user:2", "user:3"]);
-        let public = NewEvent::posted(&notice(Visibility::Public), &[AccountId::new(2)], &site);
+        let e = NewEvent::posted(
+            &s,
+            &Reach {
+                followers: vec![AccountId::new(2), AccountId::new(3)],
+                lists: vec![ListId::new(9)],
+            },
+            &site,
+        );
+        assert_eq!(e.streams, vec!["user:1", "user:2", "user:3", "list:9"]);
+        let public = NewEvent::posted(
+            &notice(Visibility::Public),
+            &Reach {
+                followers: vec![AccountId::new(2)],
+                lists: vec![],
+            },
+            &site,
+        );
         assert_eq!(
             public.streams,
             vec![
@@ -223,7 +248,7 @@ mod tests {
     #[test]
     fn a_delete_reaches_every_stream_an_earlier_event_went_to() {
         let s = notice(Visibility::Private);
-        let e = NewEvent::deleted(&s, &[], ["hashtag:old user:9", ""]);
+        let e = NewEvent::deleted(&s, &Reach::default(), ["hashtag:old user:9", ""]);
         assert_eq!(e.kind, EventKind::Delete);
         assert_eq!(e.payload, "7");
         assert_eq!(e.streams, vec!["user:1", "user:3", "hashtag:old", "user:9"]);

@@ -58,3 +58,7 @@ id_type!(
     /// A notice's id (a reblog is a notice of its own).
     StatusId
 );
+id_type!(
+    /// A list's id.
+    ListId
+);

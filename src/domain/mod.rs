@@ -14,7 +14,7 @@ pub mod text;
 pub mod validate;
 
 pub use event::{Event, EventKind, Position};
-pub use ids::{AccountId, StatusId};
+pub use ids::{AccountId, ListId, StatusId};
 pub use stream::StreamKey;
 
 /// What every rendering needs to know about this server: its public address.

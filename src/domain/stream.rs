@@ -1,11 +1,12 @@
 //! Streams a reader may subscribe to, their wire names, and their internal keys.
 //!
 //! A key is a short string naming one routable stream: `public`, `public:local`,
-//! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`. The
+//! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`,
+//! `user:notification:<account id>`, `list:<list id>`. The
 //! store records each event's keys; the hub routes by key; replay filters by key.
 
-use super::AccountId;
 use super::text::{is_tag, normalize_tag};
+use super::{AccountId, ListId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StreamKey {
@@ -17,12 +18,15 @@ pub enum StreamKey {
     User(AccountId),
     /// Only the notifications of the account.
     UserNotification(AccountId),
+    /// One of the account's lists (whose it is, the API checks).
+    List(ListId),
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum StreamError {
     Unknown,
     MissingTag,
+    MissingList,
     /// A tag with characters no tag has (`:`, spaces, punctuation).
     InvalidTag,
     NeedsToken,
@@ -33,6 +37,7 @@ impl StreamError {
         match self {
             StreamError::Unknown => "Unknown stream type",
             StreamError::MissingTag => "No tag for stream provided",
+            StreamError::MissingList => "No list for stream provided",
             StreamError::InvalidTag => "Tags are made of letters, digits and underscores",
             StreamError::NeedsToken => "This stream requires an access token",
         }
@@ -41,10 +46,12 @@ impl StreamError {
 
 impl StreamKey {
     /// Parse a Mastodon wire name (`hashtag:local`, or the SSE path form `hashtag/local`)
-    /// with its `tag` parameter. `account` is the caller's account, needed for `user`.
+    /// with its `tag` or `list` parameter. `account` is the caller's account, needed for
+    /// `user`, `user:notification` and `list`.
     pub fn parse(
         name: &str,
         tag: Option<&str>,
+        list: Option<&str>,
         account: Option<AccountId>,
     ) -> Result<Self, StreamError> {
         let name = name.replace('/', ":");
@@ -69,6 +76,12 @@ impl StreamKey {
             "user:notification" => account
                 .map(StreamKey::UserNotification)
                 .ok_or(StreamError::NeedsToken),
+            "list" => {
+                account.ok_or(StreamError::NeedsToken)?;
+                list.and_then(ListId::parse)
+                    .map(StreamKey::List)
+                    .ok_or(StreamError::MissingList)
+            }
             _ => Err(StreamError::Unknown),
         }
     }
@@ -82,6 +95,7 @@ impl StreamKey {
             StreamKey::HashtagLocal(t) => format!("hashtag:local:{t}"),
             StreamKey::User(id) => format!("user:{id}"),
             StreamKey::UserNotification(id) => format!("user:notification:{id}"),
+            StreamKey::List(id) => format!("list:{id}"),
         }
     }
 
@@ -95,6 +109,7 @@ impl StreamKey {
             StreamKey::HashtagLocal(t) => vec!["hashtag:local".into(), t.clone()],
             StreamKey::User(_) => vec!["user".into()],
             StreamKey::UserNotification(_) => vec!["user:notification".into()],
+            StreamKey::List(id) => vec!["list".into(), id.to_string()],
         }
     }
 
@@ -105,6 +120,9 @@ impl StreamKey {
         }
         if let Some(t) = key.strip_prefix("hashtag:") {
             return Some(StreamKey::Hashtag(t.to_string()));
+        }
+        if let Some(id) = key.strip_prefix("list:") {
+            return ListId::parse(id).map(StreamKey::List);
         }
         if let Some(id) = key.strip_prefix("user:notification:") {
             return AccountId::parse(id).map(StreamKey::UserNotification);
@@ -121,7 +139,10 @@ impl StreamKey {
     }
 
     pub fn is_public(&self) -> bool {
-        !matches!(self, StreamKey::User(_) | StreamKey::UserNotification(_))
+        !matches!(
+            self,
+            StreamKey::User(_) | StreamKey::UserNotification(_) | StreamKey::List(_)
+        )
     }
 }
 
@@ -137,30 +158,30 @@ mod tests {
             ("hashtag", Some("Rust")),
             ("hashtag/local", Some("x")),
         ] {
-            let s = StreamKey::parse(name, tag, None).unwrap();
+            let s = StreamKey::parse(name, tag, None, None).unwrap();
             assert_eq!(StreamKey::from_key(&s.key()), Some(s));
         }
         assert_eq!(
-            StreamKey::parse("hashtag", Some("#Rust"), None)
+            StreamKey::parse("hashtag", Some("#Rust"), None, None)
                 .unwrap()
                 .key(),
             "hashtag:rust"
         );
         assert_eq!(
-            StreamKey::parse("user", None, None),
+            StreamKey::parse("user", None, None, None),
             Err(StreamError::NeedsToken)
         );
         assert_eq!(
-            StreamKey::parse("nope", None, None),
+            StreamKey::parse("nope", None, None, None),
             Err(StreamError::Unknown)
         );
         assert_eq!(
-            StreamKey::parse("hashtag", None, None),
+            StreamKey::parse("hashtag", None, None, None),
             Err(StreamError::MissingTag)
         );
         for bad in ["local:foo", "a b", "x-y", "#"] {
             assert!(
-                StreamKey::parse("hashtag", Some(bad), None).is_err(),
+                StreamKey::parse("hashtag", Some(bad), None, None).is_err(),
                 "{bad} is no tag"
             );
         }

@@ -116,6 +116,7 @@ impl SqlStore {
                     .await?
                     .rows_affected();
                     if gone > 0 {
+                        Self::leave_lists(conn, follower, followed).await?;
                         sqlx::query("UPDATE accounts SET following_count = following_count - 1 WHERE id = $1 AND following_count > 0")
                             .bind(follower)
                             .execute(&mut *conn)

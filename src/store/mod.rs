@@ -14,6 +14,7 @@
 mod batch;
 mod hide;
 mod lease;
+mod lists;
 mod notify;
 mod overview;
 mod postgres;
@@ -30,12 +31,13 @@ use crate::domain::announce::NewEvent;
 use crate::domain::entities::{
     AccountRecord, EditRecord, NotificationRecord, StatusRecord, Visibility,
 };
-use crate::domain::{AccountId, Event, Position, Site, StatusId};
+use crate::domain::{AccountId, Event, ListId, Position, Site, StatusId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use hide::Hide;
+pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
 pub use notify::NotificationQuery;
 pub use overview::{Marker, Stats, TagTrend};
 pub use search::StatusSearch;
@@ -182,6 +184,10 @@ pub enum Timeline {
     Home {
         account_id: AccountId,
     },
+    /// A list's timeline (its owner's: the API checks).
+    List {
+        list: ListRecord,
+    },
     Account {
         account_id: AccountId,
         filter: AccountFilter,
@@ -195,6 +201,8 @@ pub enum AccountList {
     Following(AccountId),
     FavouritedBy(StatusId),
     RebloggedBy(StatusId),
+    /// The accounts on a list.
+    Members(ListId),
     /// Whom the account blocked.
     Blocks(AccountId),
     /// Whom the account muted (expired mutes are not listed).
@@ -272,6 +280,20 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
     async fn update_profile(&self, id: AccountId, change: ProfileChange) -> Result<AccountRecord>;
+    /// An account's lists; with `member`, those of them `member` is on.
+    async fn lists(&self, owner: AccountId, member: Option<AccountId>) -> Result<Vec<ListRecord>>;
+    async fn list(&self, id: ListId) -> Result<Option<ListRecord>>;
+    /// Create (`create`) or update a list.
+    async fn save_list(&self, list: &ListRecord, create: bool) -> Result<ListRecord>;
+    async fn delete_list(&self, id: ListId) -> Result<()>;
+    /// Add (`on`) or remove accounts; the owner must follow whom she adds.
+    async fn set_list_members(
+        &self,
+        list: &ListRecord,
+        members: &[AccountId],
+        on: bool,
+    ) -> Result<()>;
+
     /// Block or mute `target` (`on`), or undo it.
     async fn set_hide(
         &self,

@@ -34,6 +34,40 @@ impl SqlStore {
                 qb.push(" OR s.account_id IN (SELECT target_id FROM follows WHERE follower_id = ");
                 qb.int(*account_id);
                 qb.push("))");
+                // Members of her exclusive lists are read there, not here.
+                qb.push(" AND (s.account_id = ");
+                qb.int(*account_id);
+                qb.push(
+                    " OR s.account_id NOT IN (SELECT la.account_id FROM list_accounts la \
+                     JOIN lists l ON l.id = la.list_id WHERE l.exclusive = 1 AND l.account_id = ",
+                );
+                qb.int(*account_id);
+                qb.push("))");
+            }
+            Timeline::List { list } => {
+                qb.push(
+                    " WHERE s.account_id IN (SELECT account_id FROM list_accounts WHERE list_id = ",
+                );
+                qb.int(list.id);
+                qb.push(")");
+                // Members are followed by the owner: all but direct notices are hers to see.
+                match list.replies_policy.as_str() {
+                    "none" => {
+                        qb.push(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
+                    }
+                    "followed" => {
+                        qb.push(" AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id = ");
+                        qb.int(list.account_id);
+                        qb.push(" OR s.in_reply_to_account_id IN (SELECT target_id FROM follows WHERE follower_id = ");
+                        qb.int(list.account_id);
+                        qb.push("))");
+                    }
+                    _ => {
+                        qb.push(" AND (s.in_reply_to_account_id IS NULL OR s.in_reply_to_account_id = s.account_id OR s.in_reply_to_account_id IN (SELECT account_id FROM list_accounts WHERE list_id = ");
+                        qb.int(list.id);
+                        qb.push("))");
+                    }
+                }
             }
             Timeline::Account { account_id, filter } => {
                 qb.push(" WHERE s.account_id = ");

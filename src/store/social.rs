@@ -178,6 +178,14 @@ impl SqlStore {
                 ),
                 s.get(),
             ),
+            AccountList::Members(l) => (
+                concat!(
+                    "SELECT x.created_at AS cursor, ",
+                    account_columns!("a", ""),
+                    " FROM list_accounts x JOIN accounts a ON a.id = x.account_id WHERE x.list_id = "
+                ),
+                l.get(),
+            ),
             AccountList::Blocks(a) => (
                 concat!(
                     "SELECT x.created_at AS cursor, ",

@@ -483,6 +483,31 @@ impl Store for SqlStore {
         self.account(id).await?.ok_or(StoreError::NotFound)
     }
 
+    async fn lists(&self, owner: AccountId, member: Option<AccountId>) -> Result<Vec<ListRecord>> {
+        self.read_lists(owner, member).await
+    }
+
+    async fn list(&self, id: ListId) -> Result<Option<ListRecord>> {
+        self.read_list(id).await
+    }
+
+    async fn save_list(&self, list: &ListRecord, create: bool) -> Result<ListRecord> {
+        self.write_list(list, create).await
+    }
+
+    async fn delete_list(&self, id: ListId) -> Result<()> {
+        self.remove_list(id).await
+    }
+
+    async fn set_list_members(
+        &self,
+        list: &ListRecord,
+        members: &[AccountId],
+        on: bool,
+    ) -> Result<()> {
+        self.write_members(list, members, on).await
+    }
+
     async fn set_hide(
         &self,
         account: AccountId,
@@ -761,9 +786,32 @@ impl Store for SqlStore {
         // History as it is now: a deleted notice's events are blanked (see `remove`), and
         // a home stream keeps only what its reader may see today — her own notices, those
         // of accounts she follows now, and those that mention her.
+        // A list's keeps only its members' notices as the list is now.
         let reader = stream
             .strip_prefix("user:")
             .and_then(|id| id.parse::<i64>().ok());
+        let list = stream
+            .strip_prefix("list:")
+            .and_then(|id| id.parse::<i64>().ok());
+        if let Some(list) = list {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                queries::event_columns!(),
+                " FROM event_streams es \
+                 JOIN events e ON e.id = es.event_id \
+                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 AND (e.kind = 'delete' OR e.author_id IN \
+                      (SELECT account_id FROM list_accounts WHERE list_id = $4)) \
+                 ORDER BY es.position LIMIT $3"
+            ))
+            .bind(stream)
+            .bind(after.get())
+            .bind(limit)
+            .bind(list)
+            .fetch_all(&self.pool)
+            .await?;
+            return rows.iter().map(queries::event_row).collect();
+        }
         let q = match reader {
             None => sqlx::query(concat!(
                 "SELECT ",

@@ -1,7 +1,7 @@
 //! The domain's typed values as SQL values: ids and positions are bound and read as the
 //! `BIGINT`s they are stored as, without a cast at each query.
 
-use crate::domain::{AccountId, Position, StatusId};
+use crate::domain::{AccountId, ListId, Position, StatusId};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
@@ -46,6 +46,7 @@ macro_rules! as_bigint {
 
 as_bigint!(AccountId, |v| Ok::<_, BoxDynError>(AccountId::new(v)));
 as_bigint!(StatusId, |v| Ok::<_, BoxDynError>(StatusId::new(v)));
+as_bigint!(ListId, |v| Ok::<_, BoxDynError>(ListId::new(v)));
 as_bigint!(Position, |v: i64| Position::new(v).ok_or_else(|| {
     BoxDynError::from(format!("stored position {v} is negative"))
 }));

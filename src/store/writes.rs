@@ -94,8 +94,8 @@ impl SqlStore {
     /// The event a change to `s` writes for its readers, with the author's followers
     /// read here (the domain decides; the store only knows who follows whom).
     async fn posted(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<NewEvent> {
-        let followers = Self::followers(conn, s.account.id).await?;
-        Ok(NewEvent::posted(s, &followers, &self.site))
+        let reach = Self::reach(conn, s).await?;
+        Ok(NewEvent::posted(s, &reach, &self.site))
     }
 
     /// Write a batch of new statuses in one transaction (group commit: see
@@ -165,7 +165,7 @@ impl SqlStore {
             before.push((*account, total - n));
         }
         let mut events = Vec::with_capacity(records.len());
-        let mut followers: Vec<(AccountId, Vec<AccountId>)> = Vec::new();
+        let mut reaches: Vec<(AccountId, super::lists::AuthorReach)> = Vec::new();
         let fresh: Vec<bool> = nth.iter().map(|k| *k != 0).collect();
         for (record, k) in records.iter_mut().zip(nth) {
             if k == 0 {
@@ -179,15 +179,16 @@ impl SqlStore {
                 mine: true,
                 ..Default::default()
             });
-            if !followers.iter().any(|f| f.0 == author) {
-                followers.push((author, Self::followers(conn, author).await?));
+            if !reaches.iter().any(|f| f.0 == author) {
+                reaches.push((author, Self::author_reach(conn, author).await?));
             }
-            let of = &followers
+            let of = &reaches
                 .iter()
                 .find(|f| f.0 == author)
                 .expect("just added")
                 .1;
-            events.push(NewEvent::posted(record, of, &self.site));
+            let reach = Self::reach_for(conn, of, record).await?;
+            events.push(NewEvent::posted(record, &reach, &self.site));
         }
         for (record, _) in records.iter().zip(fresh).filter(|(_, f)| *f) {
             for m in &record.mentions {
@@ -430,8 +431,8 @@ impl SqlStore {
         let after = Self::fetch_status(conn, c.status_id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let followers = Self::followers(conn, after.account.id).await?;
-        let mut events = vec![NewEvent::edited(&before, &after, &followers, &self.site)];
+        let reach = Self::reach(conn, &after).await?;
+        let mut events = vec![NewEvent::edited(&before, &after, &reach, &self.site)];
         // Whoever reblogged it shared what it said then: they hear of the change.
         let rebloggers: Vec<AccountId> = sqlx::query(
             "SELECT DISTINCT account_id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
@@ -565,8 +566,8 @@ impl SqlStore {
             .bind(s.id)
             .execute(&mut *conn)
             .await?;
-        let followers = Self::followers(conn, s.account.id).await?;
-        let event = NewEvent::deleted(s, &followers, earlier.iter().map(String::as_str));
+        let reach = Self::reach(conn, s).await?;
+        let event = NewEvent::deleted(s, &reach, earlier.iter().map(String::as_str));
         Self::insert_event(conn, event).await
     }
 
@@ -796,6 +797,7 @@ impl SqlStore {
                 .await?;
         } else if changed {
             Self::unnotify(conn, target, NotificationType::Follow, follower, None).await?;
+            Self::leave_lists(conn, follower, target).await?;
         }
         if let Some(e) = &told {
             Self::insert_events(conn, std::slice::from_ref(e)).await?;

@@ -121,9 +121,10 @@ pub fn parse_stream(
     node: &Node,
     name: &str,
     tag: Option<&str>,
+    list: Option<&str>,
     reader: Reader,
 ) -> Result<StreamKey, (u16, &'static str)> {
-    let key = StreamKey::parse(name, tag, reader.for_stream(name)).map_err(|e| match e {
+    let key = StreamKey::parse(name, tag, list, reader.for_stream(name)).map_err(|e| match e {
         StreamError::NeedsToken => (401, e.message()),
         _ => (400, e.message()),
     })?;
@@ -133,9 +134,30 @@ pub fn parse_stream(
     Ok(key)
 }
 
+/// Checks that need the store: a list stream is its owner's alone (anyone else is told
+/// it does not exist).
+pub async fn may_open(
+    node: &Node,
+    key: &StreamKey,
+    reader: Reader,
+) -> Result<(), (u16, &'static str)> {
+    if let StreamKey::List(id) = key {
+        let owner = match node.store.list(*id).await {
+            Ok(l) => l.map(|l| l.account_id),
+            Err(_) => return Err((503, "Lists cannot be read just now")),
+        };
+        if owner.is_none() || owner != reader.for_stream("list") {
+            return Err((404, "List not found"));
+        }
+    }
+    Ok(())
+}
+
 pub fn stream_error(code: u16, message: &str) -> ApiError {
     match code {
         401 => ApiError::Unauthorized(message.into()),
+        404 => ApiError::NotFound,
+        503 => ApiError::Unavailable(message.into()),
         _ => ApiError::bad_request(message),
     }
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 #[derive(Deserialize)]
 pub struct SseParams {
     tag: Option<String>,
+    list: Option<String>,
     last_event_id: Option<String>,
 }
 
@@ -52,7 +53,10 @@ pub async fn handler(
 ) -> ApiResult<Response> {
     let reader = auth.reader();
     let account = reader.signed_in();
-    let key = parse_stream(&node, &stream, p.tag.as_deref(), reader)
+    let key = parse_stream(&node, &stream, p.tag.as_deref(), p.list.as_deref(), reader)
+        .map_err(|(c, m)| stream_error(c, m))?;
+    super::may_open(&node, &key, reader)
+        .await
         .map_err(|(c, m)| stream_error(c, m))?;
     let last_event_id = headers
         .get("last-event-id")

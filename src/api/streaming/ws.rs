@@ -78,6 +78,7 @@ const COALESCE: usize = 64;
 pub struct WsParams {
     stream: Option<String>,
     tag: Option<String>,
+    list: Option<String>,
     last_event_id: Option<String>,
 }
 
@@ -87,7 +88,19 @@ struct ClientMessage {
     kind: String,
     stream: Option<String>,
     tag: Option<String>,
+    /// A list's id, as a string or a number.
+    list: Option<serde_json::Value>,
     last_event_id: Option<serde_json::Value>,
+}
+
+impl ClientMessage {
+    fn list(&self) -> Option<String> {
+        match &self.list {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// The node's ping ticker (one for all connections, instead of a timer each); a
@@ -287,6 +300,7 @@ pub async fn handler(
                 kind: "subscribe".into(),
                 stream: Some(name.into()),
                 tag: p.tag,
+                list: p.list.map(serde_json::Value::String),
                 last_event_id: p.last_event_id.map(Into::into),
             };
             if Box::pin(c.on_subscribe(msg)).await.is_err() {
@@ -702,6 +716,7 @@ impl Conn {
                     &self.node,
                     msg.stream.as_deref().unwrap_or(""),
                     msg.tag.as_deref(),
+                    msg.list().as_deref(),
                     self.caller,
                 ) {
                     Ok(k) => k.key(),
@@ -719,11 +734,15 @@ impl Conn {
             &self.node,
             msg.stream.as_deref().unwrap_or(""),
             msg.tag.as_deref(),
+            msg.list().as_deref(),
             self.caller,
         ) {
             Ok(k) => k,
             Err((status, m)) => return self.error_frame(status, m).await,
         };
+        if let Err((status, m)) = super::may_open(&self.node, &key, self.caller).await {
+            return self.error_frame(status, m).await;
+        }
         let key_s = key.key();
         if self.subs.iter().any(|s| *s.guard.key == *key_s) {
             return Ok(());
