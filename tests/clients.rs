@@ -1,8 +1,19 @@
-//! Unmodified Mastodon client libraries against a real node: Mastodon.py registers,
-//! signs in, posts, corrects, pages by the `Link` header, streams over SSE and deletes
-//! (`clients/mastodon_py/story.py`); masto.js follows a reporter and watches her post,
-//! correction and deletion on three streams of one WebSocket
-//! (`clients/masto_js/story.mjs`).
+//! Unmodified Mastodon client libraries against a real node, each through its public API
+//! only.
+//!
+//! Mastodon.py (`clients/mastodon_py/story.py`) registers, signs in, posts, corrects, pages
+//! by the `Link` header, streams over SSE; then an editor, three readers and a stranger
+//! join: a reply chain read through `status_context` with a followers-only reply hidden
+//! from the stranger, search of notices, accounts and tags, notifications of every type
+//! (listed, filtered by `types` and account, dismissed, cleared), followers paged by
+//! `fetch_next`, bookmarks, at most five pins, favourites, markers, the instance's counts
+//! and trending tags; and deletes.
+//!
+//! masto.js (`clients/masto_js/story.mjs`) follows a reporter and watches her post,
+//! correction and deletion on three streams of one WebSocket; then the same thread,
+//! search, lists, markers, counts and trends, with the reporter's notifications arriving
+//! live on `user:notification` and `user` over her own WebSocket before they are listed,
+//! filtered, dismissed and cleared.
 
 mod common;
 
@@ -24,9 +35,9 @@ stories! {
         if tidings_mastodon_py else "Mastodon.py is not installed (TIDINGS_TEST_PYTHON)";
     mastodon_py_on_postgres: mastodon_py_tells_the_newsroom_story on Postgres
         if tidings_mastodon_py, tidings_postgres else "needs Mastodon.py and TIDINGS_TEST_DATABASE_URL";
-    masto_js_on_sqlite: masto_js_watches_the_story_over_one_websocket on Sqlite
+    masto_js_on_sqlite: masto_js_watches_the_story_live on Sqlite
         if tidings_masto_js else "masto.js is not installed (cd clients/masto_js && npm ci)";
-    masto_js_on_postgres: masto_js_watches_the_story_over_one_websocket on Postgres
+    masto_js_on_postgres: masto_js_watches_the_story_live on Postgres
         if tidings_masto_js, tidings_postgres else "needs masto.js and TIDINGS_TEST_DATABASE_URL";
 }
 
@@ -105,7 +116,7 @@ async fn mastodon_py_tells_the_newsroom_story(b: Backend) {
     }
 }
 
-async fn masto_js_watches_the_story_over_one_websocket(b: Backend) {
+async fn masto_js_watches_the_story_live(b: Backend) {
     if let Some(node) = node_with_masto_js() {
         run_story(b, node, "masto_js", "story.mjs", "masto.js").await;
     }

@@ -1,6 +1,9 @@
 // masto.js, unmodified, against a Tidings node: a reporter posts, corrects and deletes a
 // notice; a reader who follows her watches the public, hashtag and home streams over one
-// multiplexed WebSocket. Run by tests/clients.rs: `node story.mjs BASE_URL`.
+// multiplexed WebSocket. Then a thread with a followers-only reply, search, notifications
+// arriving live on the reporter's `user:notification` and `user` streams and listed,
+// filtered, dismissed and cleared, followers paged by Link, bookmarks, pins, favourites,
+// markers, instance counts and trends. Run by tests/clients.rs: `node story.mjs BASE_URL`.
 import {
   createOAuthAPIClient,
   createRestAPIClient,
@@ -51,7 +54,13 @@ const streaming = createStreamingAPIClient({
   accessToken: bea.token,
   implementation: WebSocket,
 });
-const seen = { public: [], hashtag: [], user: [] };
+// The reporter's own connection: her notifications, on their own stream and on \`user\`.
+const annStreaming = createStreamingAPIClient({
+  streamingApiUrl: instance.configuration.urls.streaming,
+  accessToken: ann.token,
+  implementation: WebSocket,
+});
+const seen = { public: [], hashtag: [], user: [], annPublic: [], annNotification: [], annUser: [] };
 const watch = async (name, subscription) => {
   for await (const e of subscription) {
     seen[name].push(e);
@@ -60,6 +69,9 @@ const watch = async (name, subscription) => {
 watch("public", streaming.public.subscribe());
 watch("hashtag", streaming.hashtag.subscribe({ tag: "flood" }));
 watch("user", streaming.user.subscribe());
+watch("annPublic", annStreaming.public.subscribe());
+watch("annNotification", annStreaming.user.notification.subscribe());
+watch("annUser", annStreaming.user.subscribe());
 
 const until = async (what, test) => {
   for (let i = 0; i < 200; i++) {
@@ -71,12 +83,12 @@ const until = async (what, test) => {
 const updateOf = (list, id) =>
   list.find((e) => e.event === "update" && e.payload.id === id);
 
-// masto.js opens its socket and subscribes in the background; once a notice posted now
-// shows up, every subscription of this connection is live.
+// masto.js opens its sockets and subscribes in the background; once a notice posted now
+// shows up on a connection, every subscription of that connection is live.
 for (let i = 0; ; i++) {
   const probe = await ann.rest.v1.statuses.create({ status: `warming up ${i}` });
   await new Promise((r) => setTimeout(r, 250));
-  if (updateOf(seen.public, probe.id)) break;
+  if (updateOf(seen.public, probe.id) && updateOf(seen.annPublic, probe.id)) break;
   if (i === 40) fail("the public stream never delivered anything");
 }
 
@@ -105,6 +117,201 @@ await until("the deletion on the public stream", () =>
   seen.public.some((e) => e.event === "delete" && e.payload === posted.id),
 );
 
+const same = (got, want, what) => {
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    fail(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  }
+};
+const ids = (list) => list.map((x) => x.id);
+const names = (accounts) => accounts.map((a) => a.username).sort();
+const all = async (paginator) => {
+  const out = [];
+  for await (const page of paginator) out.push(...page);
+  return out;
+};
+const refused = async (request, status, what) => {
+  try {
+    await request;
+  } catch (e) {
+    if (e.statusCode === status) return;
+    fail(`${what}: expected ${status}, got ${e.statusCode} ${e.message}`);
+  }
+  fail(`${what}: expected ${status}, got a success`);
+};
+const notificationOn = (name, type, test) =>
+  seen[name].find(
+    (e) => e.event === "notification" && e.payload.type === type && test(e.payload),
+  );
+
+// A thread: context reads it in order from any notice of it; the reporter's
+// followers-only reply shows to bea, who follows her, and to nobody else, in the thread,
+// by its id or in search.
+const cara = await signUp("cara");
+const root = await ann.rest.v1.statuses.create({
+  status: "Ferry to the islands cancelled for the day #ferry",
+});
+const answer = await bea.rest.v1.statuses.create({
+  status: "@ann is the night boat running? #ferry",
+  inReplyToId: root.id,
+});
+const followUp = await ann.rest.v1.statuses.create({
+  status: "@bea no word yet, asking the harbour master",
+  inReplyToId: answer.id,
+});
+const offRecord = await ann.rest.v1.statuses.create({
+  status: "The harbour master's name stays off the record",
+  inReplyToId: followUp.id,
+  visibility: "private",
+});
+const middle = await ann.rest.v1.statuses.$select(answer.id).context.fetch();
+same(ids(middle.ancestors), [root.id], "ancestors of the answer");
+same(ids(middle.descendants), [followUp.id, offRecord.id], "descendants of the answer");
+const forFollower = await bea.rest.v1.statuses.$select(root.id).context.fetch();
+same(
+  ids(forFollower.descendants),
+  [answer.id, followUp.id, offRecord.id],
+  "the thread for a follower",
+);
+const forStranger = await cara.rest.v1.statuses.$select(root.id).context.fetch();
+same(ids(forStranger.descendants), [answer.id, followUp.id], "the thread for a stranger");
+const hidden = cara.rest.v1.statuses.$select(offRecord.id);
+await refused(hidden.fetch(), 404, "a stranger reading the private reply");
+await refused(hidden.context.fetch(), 404, "a stranger reading its thread");
+const statuses = async (who, q) =>
+  ids((await who.rest.v2.search.list({ q, type: "statuses" })).statuses);
+same(await statuses(cara, "record"), [], "a stranger searching a followers-only notice");
+same(await statuses(bea, "record"), [offRecord.id], "a follower searching it");
+
+// Notifications arrive live as they happen, on user:notification and on user; bea, who
+// boosted the notice, hears of its correction.
+await bea.rest.v1.statuses.$select(root.id).favourite();
+await bea.rest.v1.statuses.$select(root.id).reblog();
+await cara.rest.v1.accounts.$select(ann.me.id).follow();
+await ann.rest.v1.statuses.$select(root.id).update({
+  status: "Ferry to the islands cancelled; the night boat runs #ferry",
+});
+const live = [
+  ["mention", (n) => n.status.id === answer.id],
+  ["favourite", (n) => n.status.id === root.id],
+  ["reblog", (n) => n.status.id === root.id],
+  ["follow", (n) => n.account.username === "cara"],
+];
+for (const name of ["annNotification", "annUser"]) {
+  for (const [type, test] of live) {
+    await until(`the ${type} notification on ${name}`, () => notificationOn(name, type, test));
+  }
+}
+await until("the update notification on bea's user stream", () =>
+  notificationOn(
+    "user",
+    "update",
+    (n) => n.status.id === root.id && n.status.content.includes("night boat"),
+  ),
+);
+
+const listed = await ann.rest.v1.notifications.list();
+same(
+  listed.map((n) => [n.type, n.account.username]),
+  [
+    ["follow", "cara"],
+    ["reblog", "bea"],
+    ["favourite", "bea"],
+    ["mention", "bea"],
+    ["follow", "bea"],
+  ],
+  "the reporter's notifications",
+);
+same(
+  ids(listed.slice(0, 4)).sort(),
+  live.map(([type, test]) => notificationOn("annNotification", type, test).payload.id).sort(),
+  "notifications listed as they were streamed",
+);
+const [, reblogged, favourited] = listed;
+same(
+  ids(await ann.rest.v1.notifications.list({ types: ["favourite", "reblog"] })),
+  [reblogged.id, favourited.id],
+  "types",
+);
+const excluded = await ann.rest.v1.notifications.list({ excludeTypes: ["follow", "mention"] });
+same(excluded.map((n) => n.type), ["reblog", "favourite"], "excludeTypes");
+const one = ann.rest.v1.notifications.$select(favourited.id);
+same((await one.fetch()).type, "favourite", "one notification");
+await one.dismiss();
+await refused(one.fetch(), 404, "a dismissed notification");
+same((await ann.rest.v1.notifications.list()).length, 4, "notifications after dismissing one");
+
+// Search: a notice by a word of its correction, none that was deleted; accounts and tags
+// by the start of their names.
+if (!(await statuses(cara, "night")).includes(root.id)) fail("search missed the correction");
+same(await statuses(cara, "quay"), [], "searching a deleted notice");
+const accounts = await cara.rest.v2.search.list({ q: "an", type: "accounts" });
+same(names(accounts.accounts), ["ann"], "accounts");
+same(names(await cara.rest.v1.accounts.search.list({ q: "be" })), ["bea"], "account search");
+same(
+  (await cara.rest.v2.search.list({ q: "#fer", type: "hashtags" })).hashtags.map((t) => t.name),
+  ["ferry"],
+  "hashtags",
+);
+
+// Followers one a page, the next found by the Link header; following.
+const pages = [];
+for await (const page of ann.rest.v1.accounts.$select(ann.me.id).followers.list({ limit: 1 })) {
+  if (page.length > 1) fail(`a page of ${page.length} followers for limit 1`);
+  pages.push(page);
+}
+same(names(pages.flat()), ["bea", "cara"], "followers");
+const following = await all(bea.rest.v1.accounts.$select(bea.me.id).following.list());
+same(names(following), ["ann"], "following");
+
+// Bookmarks, pins, favourites.
+if (!(await bea.rest.v1.statuses.$select(root.id).bookmark()).bookmarked) fail("bookmark");
+same(ids(await bea.rest.v1.bookmarks.list()), [root.id], "bookmarks");
+same(ids(await ann.rest.v1.bookmarks.list()), [], "someone else's bookmarks");
+await bea.rest.v1.statuses.$select(root.id).unbookmark();
+same(ids(await bea.rest.v1.bookmarks.list()), [], "bookmarks after unbookmarking");
+for (const s of [root, followUp]) {
+  if (!(await ann.rest.v1.statuses.$select(s.id).pin()).pinned) fail(`pin ${s.id}`);
+}
+await refused(ann.rest.v1.statuses.$select(answer.id).pin(), 422, "pinning another's notice");
+const pinned = () => cara.rest.v1.accounts.$select(ann.me.id).statuses.list({ pinned: true });
+same(ids(await pinned()).sort(), [root.id, followUp.id].sort(), "pinned notices");
+await ann.rest.v1.statuses.$select(followUp.id).unpin();
+same(ids(await pinned()), [root.id], "pinned notices after unpinning");
+same(ids(await bea.rest.v1.favourites.list()), [root.id], "favourites");
+const rootFor = ann.rest.v1.statuses.$select(root.id);
+same(names(await rootFor.favouritedBy.list()), ["bea"], "favourited by");
+same(names(await rootFor.rebloggedBy.list()), ["bea"], "reblogged by");
+
+// Markers.
+const set = await ann.rest.v1.markers.create({
+  home: { lastReadId: root.id },
+  notifications: { lastReadId: listed[0].id },
+});
+const markers = await ann.rest.v1.markers.fetch({ timeline: ["home", "notifications"] });
+same(markers.home.lastReadId, root.id, "home marker");
+same(markers.notifications.lastReadId, listed[0].id, "notifications marker");
+same(markers.home.version, set.home.version, "marker version");
+
+// Counts and trends.
+const v1 = await cara.rest.v1.instance.fetch();
+same(v1.stats.userCount, 3, "user count");
+let notices = 0;
+for (const who of [ann, bea, cara]) {
+  notices += (await cara.rest.v1.accounts.$select(who.me.id).fetch()).statusesCount;
+}
+same(v1.stats.statusCount, notices, "status count");
+// Mastodon counts sign-ins, Tidings notices: at least ann and bea, at most all three.
+const active = (await cara.rest.v2.instance.fetch()).usage.users.activeMonth;
+if (!(active >= 2 && active <= 3)) fail(`${active} active this month`);
+const trends = await cara.rest.v1.trends.tags.list();
+same(trends[0]?.name, "ferry", "the trending tag");
+// The root and bea's answer, over one day or two.
+same(trends[0].history.reduce((n, day) => n + Number(day.uses), 0), 2, "its uses");
+
+await ann.rest.v1.notifications.clear();
+same(ids(await ann.rest.v1.notifications.list()), [], "notifications after clearing");
+
 streaming.close();
+annStreaming.close();
 console.log("masto.js story: ok");
 process.exit(0);

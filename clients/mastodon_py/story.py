@@ -1,5 +1,7 @@
 """A newsroom story told through Mastodon.py, unmodified: register, sign in, post,
-correct, page by the Link header, stream over SSE, delete.
+correct, page by the Link header, stream over SSE; then the desk around the reporter:
+a thread with a followers-only reply, search, notifications of every kind, followers
+paged by Link, bookmarks, pins, favourites, markers, instance counts and trends; delete.
 
 Usage: python story.py http://127.0.0.1:PORT   (exit status 0 when every step held)
 """
@@ -8,10 +10,11 @@ import sys
 import threading
 import time
 
-from mastodon import Mastodon, StreamListener
+from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, StreamListener
 
 BASE = sys.argv[1]
 SCOPES = ["read", "write", "follow"]
+PASSWORD = "correct horse battery"
 
 
 class Collector(StreamListener):
@@ -41,16 +44,181 @@ def wait_for(cond, what, timeout=10):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def ids(items):
+    return [i.id for i in items]
+
+
+def names(accounts):
+    return sorted(a.username for a in accounts)
+
+
+def refused(call, status):
+    """`call` must fail with HTTP `status`, as Mastodon's answer would."""
+    try:
+        got = call()
+    except MastodonAPIError as e:
+        assert e.args[1] == status, f"expected {status}, got {e.args}"
+        return
+    raise AssertionError(f"expected {status}, got {got}")
+
+
+def sign_up(client_id, client_secret, username):
+    """A colleague registers through the newsroom app; the token she gets signs her in."""
+    api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=BASE)
+    api.create_account(username, PASSWORD, f"{username}@example.org", agreement=True, scopes=SCOPES)
+    assert api.me().username == username
+    return api
+
+
+def thread(reporter, editor, stranger):
+    """A reply chain reads in order from any notice of it; a followers-only reply is
+    shown to a follower and hidden from everyone else, in the thread and by its id."""
+    root = reporter.status_post("Harbour wall: who has eyes on it? #harbour")
+    answer = editor.status_reply(root, "our photographer is on the quay #harbour")
+    assert answer.in_reply_to_id == root.id and "reporter" in names(answer.mentions), answer
+    follow_up = reporter.status_reply(answer, "send the pictures when you can")
+    private = reporter.status_post(
+        "Keep the name of the source out of it", in_reply_to_id=follow_up.id, visibility="private"
+    )
+
+    middle = reporter.status_context(answer)
+    assert ids(middle.ancestors) == [root.id], middle
+    assert ids(middle.descendants) == [follow_up.id, private.id], middle
+    assert ids(editor.status_context(root).descendants) == [answer.id, follow_up.id, private.id]
+    seen_by_stranger = stranger.status_context(root)
+    assert ids(seen_by_stranger.ancestors) == [], seen_by_stranger
+    assert ids(seen_by_stranger.descendants) == [answer.id, follow_up.id], seen_by_stranger
+    refused(lambda: stranger.status(private.id), 404)
+    refused(lambda: stranger.status_context(private.id), 404)
+    assert ids(editor.status_context(private).ancestors) == [root.id, answer.id, follow_up.id]
+    return root, answer, private
+
+
+def search(stranger, editor, first, private):
+    """An older notice is found by a word, as it reads after its correction; a
+    followers-only one only by a follower; accounts and tags by the start of a name."""
+    found = stranger.search_v2("evacuation", result_type="statuses")
+    assert first.id in ids(found.statuses), found
+    assert first.id in ids(stranger.search_v2("districts", result_type="statuses").statuses)
+    assert ids(stranger.search_v2("source", result_type="statuses").statuses) == []
+    assert ids(editor.search_v2("source", result_type="statuses").statuses) == [private.id]
+
+    assert "reporter" in names(stranger.account_search("repo"))
+    assert names(stranger.search_v2("repo", result_type="accounts").accounts) == ["reporter"]
+    tags = stranger.search_v2("harb", result_type="hashtags").hashtags
+    assert [t.name for t in tags] == ["harbour"], tags
+
+
+def notifications(reporter, editor, root, answer):
+    """The editor follows, replies (a mention), favourites and boosts: the reporter's
+    notifications list each with its type and cause, newest first, and filter by type
+    and account; the editor, who boosted, hears of the correction."""
+    editor.status_favourite(root)
+    editor.status_reblog(root)
+    reporter.status_update(root.id, "Harbour wall: cracks reported, engineers on their way #harbour")
+
+    editor_id = editor.me().id
+    from_editor = [n for n in reporter.notifications() if n.account.id == editor_id]
+    assert [n.type for n in from_editor] == ["reblog", "favourite", "mention", "follow"], from_editor
+    reblog, favourite, mention, _ = from_editor
+    assert reblog.status.id == root.id and favourite.status.id == root.id, from_editor
+    assert mention.status.id == answer.id, mention
+    assert ids(reporter.notifications(account_id=editor_id)) == ids(from_editor)
+
+    only = reporter.notifications(types=["favourite", "reblog"])
+    assert ids(only) == [reblog.id, favourite.id], only
+    assert all(n.type != "follow" for n in reporter.notifications(exclude_types=["follow"]))
+    assert reporter.notifications(id=mention.id).type == "mention"
+
+    update = editor.notifications(types=["update"])
+    assert len(update) == 1 and update[0].status.id == root.id, update
+    assert "engineers" in update[0].status.content, update[0]
+
+    reporter.notifications_dismiss(favourite.id)
+    assert favourite.id not in ids(reporter.notifications())
+    refused(lambda: reporter.notifications(id=favourite.id), 404)
+    return reblog
+
+
+def followers(reporter, editor, readers):
+    """Four followers read two at a time, the next page found by the Link header."""
+    me = reporter.me()
+    page = reporter.account_followers(me.id, limit=2)
+    seen = []
+    while page:
+        assert len(page) <= 2, page
+        seen.extend(page)
+        page = reporter.fetch_next(page)
+    assert names(seen) == ["editor"] + [r.me().username for r in readers], seen
+    assert reporter.account(me.id).followers_count == 4
+    assert names(editor.account_following(editor.me().id)) == ["reporter"]
+
+
+def keeping(reporter, editor, stranger, root, answer):
+    """Bookmarks are the reporter's own; pins show on her profile, five at most;
+    favourites list what the editor favourited, and a notice who favourited and boosted it."""
+    assert reporter.status_bookmark(answer).bookmarked
+    assert ids(reporter.bookmarks()) == [answer.id]
+    assert ids(editor.bookmarks()) == []
+    assert not reporter.status_unbookmark(answer).bookmarked
+    assert ids(reporter.bookmarks()) == []
+
+    me = reporter.me()
+    pins = [root] + [reporter.status_post(f"Background {i}: the harbour since 1900") for i in range(4)]
+    for s in pins:
+        assert reporter.status_pin(s).pinned
+    assert set(ids(stranger.account_statuses(me.id, pinned=True))) == set(ids(pins))
+    extra = reporter.status_post("One pin too many")
+    refused(lambda: reporter.status_pin(extra), 422)
+    assert not reporter.status_unpin(pins[-1]).pinned
+    assert set(ids(stranger.account_statuses(me.id, pinned=True))) == set(ids(pins[:-1]))
+
+    assert ids(editor.favourites()) == [root.id]
+    assert names(reporter.status_favourited_by(root)) == ["editor"]
+    assert names(reporter.status_reblogged_by(root)) == ["editor"]
+
+
+def markers(reporter):
+    """Where the reporter left off in home and notifications, set and read back."""
+    home = reporter.timeline_home(limit=1)[0]
+    last = reporter.notifications(limit=1)[0]
+    set_ = reporter.markers_set(["home", "notifications"], [home.id, last.id])
+    got = reporter.markers_get(["home", "notifications"])
+    assert str(got.home.last_read_id) == str(home.id), got
+    assert str(got.notifications.last_read_id) == str(last.id), got
+    assert got.home.version == set_.home.version, (got, set_)
+    again = reporter.markers_set("home", home.id)
+    assert again.home.version > set_.home.version, (again, set_)
+    assert list(reporter.markers_get("home").keys()) == ["home"]
+
+
+def counts(everyone, posters):
+    """The instance counts its people and notices; the tag used by most people trends."""
+    stranger = everyone[-1]
+    accounts = [p.me() for p in everyone]
+    v1 = stranger.instance_v1()
+    assert v1.stats.user_count == len(everyone), v1.stats
+    assert v1.stats.status_count == sum(stranger.account(a.id).statuses_count for a in accounts)
+    # Mastodon counts sign-ins, Tidings notices: at least every poster, at most everyone.
+    active = stranger.instance().usage.users.active_month
+    assert len(posters) <= active <= len(everyone), active
+
+    trends = stranger.trending_tags()
+    assert trends[0].name == "harbour", trends
+    # first, root, the editor's answer and the stranger's notice; one day or two.
+    assert sum(int(day.uses) for day in trends[0].history) == 4, trends[0]
+
+
 def main():
     client_id, client_secret = Mastodon.create_app("newsroom", api_base_url=BASE, scopes=SCOPES)
     app = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=BASE)
-    token = app.create_account("reporter", "correct horse battery", "reporter@example.org", agreement=True, scopes=SCOPES)
+    token = app.create_account("reporter", PASSWORD, "reporter@example.org", agreement=True, scopes=SCOPES)
     assert token, "registration returns a usable token"
     assert Mastodon(access_token=token, api_base_url=BASE).me().username == "reporter"
 
     m = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=BASE)
     # allow_http: the test server has no TLS; everything else is stock Mastodon.py.
-    m.log_in("reporter@example.org", "correct horse battery", scopes=SCOPES, allow_http=True)
+    m.log_in("reporter@example.org", PASSWORD, scopes=SCOPES, allow_http=True)
     me = m.account_verify_credentials()
     assert me.username == "reporter", me
 
@@ -83,6 +251,23 @@ def main():
     tag_stream.close()
     public_stream.close()
 
+    # The desk: an editor and three readers follow the reporter; a stranger does not.
+    editor = sign_up(client_id, client_secret, "editor")
+    readers = [sign_up(client_id, client_secret, f"reader{i}") for i in range(3)]
+    stranger = sign_up(client_id, client_secret, "stranger")
+    for follower in [editor] + readers:
+        assert follower.account_follow(me.id).following
+    root, answer, private = thread(m, editor, stranger)
+    stranger.status_post("Queues at the #harbour ferry this morning")
+    search(stranger, editor, first, private)
+    notifications(m, editor, root, answer)
+    followers(m, editor, readers)
+    keeping(m, editor, stranger, root, answer)
+    markers(m)
+    counts([m, editor] + readers + [stranger], posters=[m, editor, stranger])
+
+    m.notifications_clear()
+    assert ids(m.notifications()) == []
     m.status_delete(first.id)
     print("mastodon.py story: ok")
 
