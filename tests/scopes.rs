@@ -251,6 +251,30 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/filters", Needs::Token("read:filters")),
     ("GET", "/api/v2/filters", Needs::Token("read:filters")),
     ("GET", "/api/v1/lists", Needs::Token("read:lists")),
+    ("POST", "/api/v1/lists", Needs::Token("write:lists")),
+    ("GET", "/api/v1/lists/{id}", Needs::Token("read:lists")),
+    ("PUT", "/api/v1/lists/{id}", Needs::Token("write:lists")),
+    (
+        "GET",
+        "/api/v1/lists/{id}/accounts",
+        Needs::Token("read:lists"),
+    ),
+    (
+        "POST",
+        "/api/v1/lists/{id}/accounts",
+        Needs::Token("write:lists"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/lists/{id}/accounts",
+        Needs::Token("write:lists"),
+    ),
+    ("DELETE", "/api/v1/lists/{id}", Needs::Token("write:lists")),
+    (
+        "GET",
+        "/api/v1/timelines/list/{id}",
+        Needs::Token("read:lists"),
+    ),
     (
         "GET",
         "/api/v1/accounts/{id}/lists",
