@@ -134,6 +134,14 @@ pub struct Config {
         global = true
     )]
     pub sse_heartbeat_secs: u64,
+    /// How far ahead a notice must be scheduled (Mastodon: five minutes).
+    #[arg(
+        long,
+        env = "TIDINGS_SCHEDULE_MIN_AHEAD_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub schedule_min_ahead_secs: u64,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>` (else it is open,
     /// for a Prometheus on a private network).
     #[arg(

@@ -21,6 +21,7 @@
 //! - [`accounts`]: creating an account (validation, hashing, storing), for the API's
 //!   sign-up and the operator's CLI alike.
 //! - [`passwords`]: argon2 on one worker per core with a bounded queue and reused memory.
+//! - [`scheduler`]: posts scheduled notices at their time, each on exactly one node.
 //! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
 //!   (WebSocket, SSE) over the streaming layer.
 //! - [`serve`]: the accept loop and what it bounds per connection and per address.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod domain;
 pub mod metrics;
 pub mod passwords;
+pub mod scheduler;
 pub mod sequencer;
 pub mod serve;
 pub mod store;
@@ -110,6 +112,7 @@ impl Node {
             metrics.clone(),
             shutdown.clone(),
         ));
+        tokio::spawn(scheduler::run(store.clone(), shutdown.clone()));
         let (ping_tx, ping) = tokio::sync::watch::channel(0u64);
         let stop = shutdown.clone();
         tokio::spawn(async move {

@@ -251,6 +251,26 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/filters", Needs::Token("read:filters")),
     ("GET", "/api/v2/filters", Needs::Token("read:filters")),
     ("GET", "/api/v1/lists", Needs::Token("read:lists")),
+    (
+        "GET",
+        "/api/v1/scheduled_statuses",
+        Needs::Token("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/scheduled_statuses/{id}",
+        Needs::Token("read:statuses"),
+    ),
+    (
+        "PUT",
+        "/api/v1/scheduled_statuses/{id}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/scheduled_statuses/{id}",
+        Needs::Token("write:statuses"),
+    ),
     ("POST", "/api/v1/lists", Needs::Token("write:lists")),
     ("GET", "/api/v1/lists/{id}", Needs::Token("read:lists")),
     ("PUT", "/api/v1/lists/{id}", Needs::Token("write:lists")),

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod notifications;
 pub mod oauth;
 pub mod profile;
+pub mod scheduled;
 pub mod search;
 pub mod social;
 pub mod statuses;
@@ -85,6 +86,7 @@ pub fn router(node: Node) -> Router {
         .merge(links::router())
         .merge(profile::router())
         .merge(lists::router())
+        .merge(scheduled::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

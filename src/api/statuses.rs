@@ -12,9 +12,10 @@ use crate::domain::entities::Visibility;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::NoticeText;
 use crate::domain::{AccountId, StatusId};
-use crate::store::{NewStatus, StatusChange};
+use crate::store::{NewStatus, ScheduledParams, StatusChange};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -57,11 +58,6 @@ impl StatusForm {
         if self.media_ids.iter().any(|m| !m.0.is_empty()) {
             return Err(ApiError::invalid(
                 "Validation failed: media attachments are not supported yet",
-            ));
-        }
-        if self.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::invalid(
-                "Validation failed: scheduled posts are not supported yet",
             ));
         }
         let poll = self.poll.as_ref().is_some_and(|p| !p.is_null())
@@ -151,9 +147,13 @@ async fn create(
     auth: Scoped<WriteStatuses>,
     headers: HeaderMap,
     Input(f): Input<StatusForm>,
-) -> ApiResult<Json<Status>> {
+) -> ApiResult<Response> {
     let me = auth.account()?;
     f.refuse_unsupported()?;
+    let scheduled_at = match f.scheduled_at.as_deref() {
+        None | Some("") => None,
+        Some(at) => Some(super::scheduled::time_ahead(&node, at)?),
+    };
     let spoiler_text = f.spoiler_text.unwrap_or_default();
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let language = language.or_else(|| me.profile.language.clone());
@@ -176,6 +176,18 @@ async fn create(
         ),
         None => None,
     };
+    if let Some(at) = scheduled_at {
+        let params = ScheduledParams {
+            text: text.as_str().to_string(),
+            spoiler_text,
+            sensitive: f.sensitive.map_or(me.profile.sensitive, |s| s.0),
+            visibility,
+            language,
+            in_reply_to_id,
+        };
+        let s = node.store.schedule(me.id, at, &params).await?;
+        return Ok(Json(super::scheduled::scheduled_json(&s)).into_response());
+    }
     let idempotency_key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -194,7 +206,7 @@ async fn create(
             idempotency_key,
         })
         .await?;
-    Ok(render(&node, &s))
+    Ok(render(&node, &s).into_response())
 }
 
 async fn show(

@@ -88,7 +88,7 @@ pub struct ViewerState {
 }
 
 /// Who may see a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]

@@ -20,6 +20,7 @@ mod overview;
 mod postgres;
 mod queries;
 mod reads;
+mod scheduled;
 mod search;
 mod social;
 mod sql;
@@ -40,6 +41,7 @@ pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
 pub use notify::NotificationQuery;
 pub use overview::{Marker, Stats, TagTrend};
+pub use scheduled::{MAX_SCHEDULED, ScheduledParams, ScheduledRecord};
 pub use search::StatusSearch;
 pub use social::MAX_PINS;
 pub use sql::SqlStore;
@@ -293,6 +295,27 @@ pub trait Store: Send + Sync + 'static {
         members: &[AccountId],
         on: bool,
     ) -> Result<()>;
+
+    /// Keep a notice to be posted at `at` (microseconds).
+    async fn schedule(
+        &self,
+        account: AccountId,
+        at: i64,
+        params: &ScheduledParams,
+    ) -> Result<ScheduledRecord>;
+    /// An account's scheduled notices (one, with `id`), newest first.
+    async fn scheduled(
+        &self,
+        account: AccountId,
+        id: Option<i64>,
+        page: CursorPage,
+    ) -> Result<Vec<ScheduledRecord>>;
+    /// Move a scheduled notice to `at`; false when it is not hers (or gone).
+    async fn reschedule(&self, account: AccountId, id: i64, at: i64) -> Result<bool>;
+    /// Drop a scheduled notice (hers, or any with `None`: once published).
+    async fn unschedule(&self, account: Option<AccountId>, id: i64) -> Result<bool>;
+    /// Claim up to `limit` due notices for this node until `until` (see `crate::scheduler`).
+    async fn claim_due(&self, now: i64, until: i64, limit: i64) -> Result<Vec<ScheduledRecord>>;
 
     /// Block or mute `target` (`on`), or undo it.
     async fn set_hide(

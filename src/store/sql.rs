@@ -483,6 +483,36 @@ impl Store for SqlStore {
         self.account(id).await?.ok_or(StoreError::NotFound)
     }
 
+    async fn schedule(
+        &self,
+        account: AccountId,
+        at: i64,
+        params: &ScheduledParams,
+    ) -> Result<ScheduledRecord> {
+        self.write_scheduled(account, at, params).await
+    }
+
+    async fn scheduled(
+        &self,
+        account: AccountId,
+        id: Option<i64>,
+        page: CursorPage,
+    ) -> Result<Vec<ScheduledRecord>> {
+        self.read_scheduled(account, id, page).await
+    }
+
+    async fn reschedule(&self, account: AccountId, id: i64, at: i64) -> Result<bool> {
+        self.move_scheduled(account, id, at).await
+    }
+
+    async fn unschedule(&self, account: Option<AccountId>, id: i64) -> Result<bool> {
+        self.remove_scheduled(account, id).await
+    }
+
+    async fn claim_due(&self, now: i64, until: i64, limit: i64) -> Result<Vec<ScheduledRecord>> {
+        self.claim_due_rows(now, until, limit).await
+    }
+
     async fn lists(&self, owner: AccountId, member: Option<AccountId>) -> Result<Vec<ListRecord>> {
         self.read_lists(owner, member).await
     }
