@@ -46,6 +46,7 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
                     language: p.language,
                     in_reply_to_id: p.in_reply_to_id,
                     idempotency_key: Some(format!("tidings:scheduled:{}", s.id)),
+                    poll: p.poll,
                 })
                 .await;
             match posted {

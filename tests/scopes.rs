@@ -251,6 +251,12 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/filters", Needs::Token("read:filters")),
     ("GET", "/api/v2/filters", Needs::Token("read:filters")),
     ("GET", "/api/v1/lists", Needs::Token("read:lists")),
+    ("GET", "/api/v1/polls/{id}", Needs::IfToken("read:statuses")),
+    (
+        "POST",
+        "/api/v1/polls/{id}/votes",
+        Needs::Token("write:statuses"),
+    ),
     (
         "GET",
         "/api/v1/scheduled_statuses",
@@ -399,6 +405,13 @@ async fn each_route_demands_its_scope(b: Backend) {
     let wrong = app.user_token(&alice, UNRELATED).await;
     let notice = app.post(&alice, "a notice to act on #x").await;
     let (sid, aid) = (notice["id"].as_str().unwrap(), bob.id.as_str());
+    let asked = app
+        .post_with(
+            &bob,
+            json!({"status": "a poll", "poll": {"options": ["a", "b"], "expires_in": 600}}),
+        )
+        .await;
+    let pid = asked["poll"]["id"].as_str().unwrap();
     for &(method, path, needs) in ROUTES {
         if path.starts_with("/api/v1/streaming") && path != "/api/v1/streaming/health" {
             continue;
@@ -411,6 +424,7 @@ async fn each_route_demands_its_scope(b: Backend) {
             .replace("{id}/mute", &format!("{aid}/mute"))
             .replace("{id}/unmute", &format!("{aid}/unmute"))
             .replace("accounts/{id}", &format!("accounts/{aid}"))
+            .replace("polls/{id}", &format!("polls/{pid}"))
             .replace("{id}", sid)
             .replace("{hashtag}", "x")
             .replace("{tag}", "x")

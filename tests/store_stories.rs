@@ -27,6 +27,7 @@ fn notice(
         language: None,
         in_reply_to_id,
         idempotency_key: key.map(str::to_string),
+        poll: None,
     }
 }
 

@@ -32,6 +32,18 @@ fn streaming_url(node: &Node) -> String {
         .replacen("http://", "ws://", 1)
 }
 
+fn polls_config() -> Value {
+    use crate::api::statuses::{
+        POLL_MAX_EXPIRATION, POLL_MAX_OPTION_CHARS, POLL_MAX_OPTIONS, POLL_MIN_EXPIRATION,
+    };
+    json!({
+        "max_options": POLL_MAX_OPTIONS,
+        "max_characters_per_option": POLL_MAX_OPTION_CHARS,
+        "min_expiration": POLL_MIN_EXPIRATION,
+        "max_expiration": POLL_MAX_EXPIRATION,
+    })
+}
+
 fn statuses_config(node: &Node) -> Value {
     json!({ "max_characters": node.config.max_chars, "max_media_attachments": 0, "characters_reserved_per_url": 23 })
 }
@@ -54,6 +66,7 @@ async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
         "invites_enabled": false,
         "configuration": {
             "statuses": statuses_config(&node),
+            "polls": polls_config(),
             "accounts": { "max_featured_tags": 0 },
         },
         "contact_account": null,
@@ -80,6 +93,7 @@ async fn v2(State(node): State<Api>) -> ApiResult<Json<Value>> {
             "urls": { "streaming": streaming_url(&node) },
             "accounts": { "max_featured_tags": 0, "max_pinned_statuses": crate::store::MAX_PINS },
             "statuses": statuses_config(&node),
+            "polls": polls_config(),
             "media_attachments": { "supported_mime_types": [] },
             "timelines_access": {
                 "live_feeds": { "local": access, "remote": access },

@@ -14,6 +14,7 @@ pub mod links;
 pub mod lists;
 pub mod notifications;
 pub mod oauth;
+pub mod polls;
 pub mod profile;
 pub mod scheduled;
 pub mod search;
@@ -87,6 +88,7 @@ pub fn router(node: Node) -> Router {
         .merge(profile::router())
         .merge(lists::router())
         .merge(scheduled::router())
+        .merge(polls::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -12,7 +12,7 @@ use crate::domain::entities::Visibility;
 use crate::domain::entities::{AccountRecord, Status, StatusEdit, StatusRecord};
 use crate::domain::validate::NoticeText;
 use crate::domain::{AccountId, StatusId};
-use crate::store::{NewStatus, ScheduledParams, StatusChange};
+use crate::store::{NewPoll, NewStatus, ScheduledParams, StatusChange};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -44,12 +44,31 @@ struct StatusForm {
     media_ids: Vec<Id>,
     scheduled_at: Option<String>,
     /// JSON's `poll` object; a form's `poll[options][]`, `poll[expires_in]`, ….
-    poll: Option<serde_json::Value>,
+    poll: Option<PollIn>,
     #[serde(default, rename = "poll[options][]")]
     poll_options: Vec<String>,
     #[serde(rename = "poll[expires_in]")]
-    poll_expires_in: Option<String>,
+    poll_expires_in: Option<Id>,
+    #[serde(rename = "poll[multiple]")]
+    poll_multiple: Option<Flag>,
+    #[serde(rename = "poll[hide_totals]")]
+    poll_hide_totals: Option<Flag>,
 }
+
+#[derive(Deserialize, Default)]
+struct PollIn {
+    #[serde(default)]
+    options: Vec<String>,
+    expires_in: Option<Id>,
+    multiple: Option<Flag>,
+    hide_totals: Option<Flag>,
+}
+
+/// Mastodon's poll bounds, advertised in the instance's `configuration.polls`.
+pub const POLL_MAX_OPTIONS: usize = 4;
+pub const POLL_MAX_OPTION_CHARS: usize = 50;
+pub const POLL_MIN_EXPIRATION: i64 = 300;
+pub const POLL_MAX_EXPIRATION: i64 = 2_629_746;
 
 impl StatusForm {
     /// What Tidings cannot do yet is refused, never dropped: a notice meant for later
@@ -60,15 +79,56 @@ impl StatusForm {
                 "Validation failed: media attachments are not supported yet",
             ));
         }
-        let poll = self.poll.as_ref().is_some_and(|p| !p.is_null())
-            || !self.poll_options.is_empty()
-            || self.poll_expires_in.is_some();
-        if poll {
-            return Err(ApiError::invalid(
-                "Validation failed: polls are not supported yet",
-            ));
-        }
         Ok(())
+    }
+
+    fn has_poll(&self) -> bool {
+        self.poll.is_some() || !self.poll_options.is_empty() || self.poll_expires_in.is_some()
+    }
+
+    /// The poll asked for, checked against Mastodon's bounds; 422 otherwise.
+    fn new_poll(&mut self) -> ApiResult<Option<NewPoll>> {
+        if !self.has_poll() {
+            return Ok(None);
+        }
+        let json = self.poll.take().unwrap_or_default();
+        let options = if json.options.is_empty() {
+            std::mem::take(&mut self.poll_options)
+        } else {
+            json.options
+        };
+        let bad = |m: String| ApiError::invalid(format!("Validation failed: {m}"));
+        if options.len() < 2 || options.len() > POLL_MAX_OPTIONS {
+            return Err(bad(format!("a poll has 2 to {POLL_MAX_OPTIONS} options")));
+        }
+        for o in &options {
+            crate::domain::validate::no_controls("Poll option", o)
+                .map_err(|e| ApiError::invalid(e.0))?;
+            if o.trim().is_empty() || o.chars().count() > POLL_MAX_OPTION_CHARS {
+                return Err(bad(format!(
+                    "poll options are 1 to {POLL_MAX_OPTION_CHARS} characters"
+                )));
+            }
+        }
+        let expires_in = Id::given(json.expires_in.or(self.poll_expires_in.take()))
+            .ok_or_else(|| bad("a poll needs expires_in".into()))?
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (POLL_MIN_EXPIRATION..=POLL_MAX_EXPIRATION).contains(s))
+            .ok_or_else(|| {
+                bad(format!(
+                    "a poll lasts {POLL_MIN_EXPIRATION} to {POLL_MAX_EXPIRATION} seconds"
+                ))
+            })?;
+        Ok(Some(NewPoll {
+            options: options.into_iter().map(|o| o.trim().to_string()).collect(),
+            expires_in,
+            multiple: json.multiple.or(self.poll_multiple).is_some_and(|m| m.0),
+            hide_totals: json
+                .hide_totals
+                .or(self.poll_hide_totals)
+                .is_some_and(|h| h.0),
+        }))
     }
 }
 
@@ -146,10 +206,11 @@ async fn create(
     State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     headers: HeaderMap,
-    Input(f): Input<StatusForm>,
+    Input(mut f): Input<StatusForm>,
 ) -> ApiResult<Response> {
     let me = auth.account()?;
     f.refuse_unsupported()?;
+    let poll = f.new_poll()?;
     let scheduled_at = match f.scheduled_at.as_deref() {
         None | Some("") => None,
         Some(at) => Some(super::scheduled::time_ahead(&node, at)?),
@@ -184,6 +245,7 @@ async fn create(
             visibility,
             language,
             in_reply_to_id,
+            poll,
         };
         let s = node.store.schedule(me.id, at, &params).await?;
         return Ok(Json(super::scheduled::scheduled_json(&s)).into_response());
@@ -204,6 +266,7 @@ async fn create(
             language,
             in_reply_to_id,
             idempotency_key,
+            poll,
         })
         .await?;
     Ok(render(&node, &s).into_response())
@@ -228,6 +291,11 @@ async fn edit(
     let me = auth.account()?;
     let s = own(&node, parse_id(&id)?, me).await?;
     f.refuse_unsupported()?;
+    if f.has_poll() {
+        return Err(ApiError::invalid(
+            "Validation failed: changing a poll is not supported yet",
+        ));
+    }
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
     let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
     let edited = node

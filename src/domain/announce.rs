@@ -202,6 +202,7 @@ mod tests {
             reblogs_count: 0,
             favourites_count: 0,
             tags: vec!["x".into()],
+            poll: None,
             mentions: vec![MentionRecord {
                 id: AccountId::new(3),
                 username: "carol".into(),

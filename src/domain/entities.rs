@@ -74,6 +74,89 @@ pub struct StatusRecord {
     /// What the viewer did to this notice; `None` when rendered for nobody in
     /// particular (streaming payloads, anonymous readers).
     pub viewer: Option<ViewerState>,
+    pub poll: Option<PollRecord>,
+}
+
+/// A notice's poll with its counts as they stand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollRecord {
+    pub id: i64,
+    /// Microseconds since the epoch.
+    pub expires_at: i64,
+    pub multiple: bool,
+    pub hide_totals: bool,
+    /// (title, votes)
+    pub options: Vec<(String, i64)>,
+    pub votes_count: i64,
+    pub voters_count: i64,
+    /// The viewer's choices; `None` when rendered for nobody in particular.
+    pub own_votes: Option<Vec<u32>>,
+}
+
+impl PollRecord {
+    /// A poll known by id only, until its options and counts are read.
+    pub fn unloaded(id: i64) -> Self {
+        PollRecord {
+            id,
+            expires_at: 0,
+            multiple: false,
+            hide_totals: false,
+            options: Vec::new(),
+            votes_count: 0,
+            voters_count: 0,
+            own_votes: None,
+        }
+    }
+}
+
+/// Mastodon's `Poll` entity.
+#[derive(Serialize)]
+pub struct Poll {
+    pub id: String,
+    pub expires_at: String,
+    pub expired: bool,
+    pub multiple: bool,
+    pub votes_count: i64,
+    pub voters_count: Option<i64>,
+    pub options: Vec<PollOption>,
+    pub emojis: [(); 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_votes: Option<Vec<u32>>,
+}
+
+#[derive(Serialize)]
+pub struct PollOption {
+    pub title: String,
+    /// Hidden (null) until the poll ends when its author asked for hidden totals.
+    pub votes_count: Option<i64>,
+}
+
+impl Poll {
+    pub fn render(p: &PollRecord, now: i64) -> Self {
+        let expired = now >= p.expires_at;
+        let show = !p.hide_totals || expired;
+        Poll {
+            id: p.id.to_string(),
+            expires_at: iso8601(p.expires_at),
+            expired,
+            multiple: p.multiple,
+            votes_count: p.votes_count,
+            voters_count: p.multiple.then_some(p.voters_count),
+            options: p
+                .options
+                .iter()
+                .map(|(title, n)| PollOption {
+                    title: title.clone(),
+                    votes_count: show.then_some(*n),
+                })
+                .collect(),
+            emojis: [],
+            voted: p.own_votes.as_ref().map(|v| !v.is_empty()),
+            own_votes: p.own_votes.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -242,7 +325,7 @@ pub struct Status {
     pub in_reply_to_id: Option<String>,
     pub in_reply_to_account_id: Option<String>,
     pub reblog: Option<Box<Status>>,
-    pub poll: Option<()>,
+    pub poll: Option<Poll>,
     pub card: Option<()>,
     pub language: Option<String>,
     /// Plain source text: only in answers to the author (delete-and-redraft, source).
@@ -303,7 +386,10 @@ impl Status {
             in_reply_to_id: s.in_reply_to_id.map(|i| i.to_string()),
             in_reply_to_account_id: s.in_reply_to_account_id.map(|i| i.to_string()),
             reblog: s.reblog.as_ref().map(|r| Box::new(Status::render(r, site))),
-            poll: None,
+            poll: s
+                .poll
+                .as_ref()
+                .map(|p| Poll::render(p, super::now_micros())),
             card: None,
             language: s.language.clone(),
             text: None,
@@ -320,6 +406,9 @@ impl Status {
     pub fn payload(s: &StatusRecord, site: &Site) -> String {
         let mut anonymous = s.clone();
         anonymous.viewer = None;
+        if let Some(p) = anonymous.poll.as_mut() {
+            p.own_votes = None;
+        }
         serde_json::to_string(&Status::render(&anonymous, site)).unwrap_or_default()
     }
 }

@@ -17,6 +17,7 @@ mod lease;
 mod lists;
 mod notify;
 mod overview;
+mod polls;
 mod postgres;
 mod queries;
 mod reads;
@@ -41,6 +42,7 @@ pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
 pub use notify::NotificationQuery;
 pub use overview::{Marker, Stats, TagTrend};
+pub use polls::NewPoll;
 pub use scheduled::{MAX_SCHEDULED, ScheduledParams, ScheduledRecord};
 pub use search::StatusSearch;
 pub use social::MAX_PINS;
@@ -161,6 +163,7 @@ pub struct NewStatus {
     pub language: Option<String>,
     pub in_reply_to_id: Option<StatusId>,
     pub idempotency_key: Option<String>,
+    pub poll: Option<NewPoll>,
 }
 
 pub struct StatusChange {
@@ -295,6 +298,11 @@ pub trait Store: Send + Sync + 'static {
         members: &[AccountId],
         on: bool,
     ) -> Result<()>;
+
+    /// Vote in a poll; the notice as the voter now sees it.
+    async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord>;
+    /// A poll's notice (with the poll), as `viewer` sees it.
+    async fn poll(&self, poll: i64, viewer: Option<AccountId>) -> Result<Option<StatusRecord>>;
 
     /// Keep a notice to be posted at `at` (microseconds).
     async fn schedule(

@@ -126,7 +126,8 @@ macro_rules! status_select {
         concat!(
             "SELECT s.id, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
              s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.tags, s.mentions, \
-             s.replies_count, s.reblogs_count, s.favourites_count, s.created_at, s.edited_at, s.deleted_at, ",
+             s.replies_count, s.reblogs_count, s.favourites_count, s.created_at, s.edited_at, s.deleted_at, \
+             s.poll_id, ",
             $crate::store::queries::account_columns!("a", "author_"),
             " FROM statuses s JOIN accounts a ON a.id = s.account_id"
         )
@@ -211,6 +212,10 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
             .collect(),
         mentions: decode_mentions(&mentions),
         viewer: None,
+        // Filled in by `SqlStore::attach_polls`.
+        poll: row
+            .try_get::<Option<i64>, _>("poll_id")?
+            .map(crate::domain::entities::PollRecord::unloaded),
     };
     Ok(StatusRow {
         record,

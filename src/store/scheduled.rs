@@ -15,6 +15,8 @@ pub struct ScheduledParams {
     pub visibility: Visibility,
     pub language: Option<String>,
     pub in_reply_to_id: Option<StatusId>,
+    #[serde(default)]
+    pub poll: Option<super::NewPoll>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -223,6 +223,7 @@ impl SqlStore {
         if let Some(v) = viewer {
             Self::attach_viewer(conn, &mut out, v).await?;
         }
+        Self::attach_polls(conn, &mut out, viewer).await?;
         Ok(out)
     }
 
@@ -481,6 +482,14 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await?;
         self.account(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord> {
+        self.write_vote(poll, account, choices).await
+    }
+
+    async fn poll(&self, poll: i64, viewer: Option<AccountId>) -> Result<Option<StatusRecord>> {
+        self.read_poll(poll, viewer).await
     }
 
     async fn schedule(

@@ -342,6 +342,11 @@ impl SqlStore {
             StoreError::Database(e) => taken("Idempotency-Key")(e),
             other => other,
         })?;
+        for (id, p) in ids.iter().zip(posts) {
+            if let Some(poll) = &p.new.poll {
+                Self::insert_poll(conn, *id, poll, now).await?;
+            }
+        }
         for parent in posts.iter().filter_map(|p| p.new.in_reply_to_id) {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(parent)
@@ -361,6 +366,7 @@ impl SqlStore {
         if rows.len() != posts.len() {
             return Err(StoreError::NotFound);
         }
+        Self::attach_polls(conn, &mut rows, None).await?;
         Ok(rows)
     }
 
