@@ -142,6 +142,10 @@ pub struct Config {
         global = true
     )]
     pub schedule_min_ahead_secs: u64,
+    /// Where uploaded media is kept. Unset: `media/` beside the SQLite file, or, on
+    /// Postgres, the database itself (which every node shares).
+    #[arg(long, env = "TIDINGS_MEDIA_DIR", global = true)]
+    pub media_dir: Option<String>,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>` (else it is open,
     /// for a Prometheus on a private network).
     #[arg(

@@ -20,6 +20,7 @@
 //!   store, identical reads shared).
 //! - [`accounts`]: creating an account (validation, hashing, storing), for the API's
 //!   sign-up and the operator's CLI alike.
+//! - [`media`]: uploaded images checked, decoded with bounds, stripped and kept.
 //! - [`passwords`]: argon2 on one worker per core with a bounded queue and reused memory.
 //! - [`scheduler`]: posts scheduled notices at their time, each on exactly one node.
 //! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
@@ -36,6 +37,7 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod media;
 pub mod metrics;
 pub mod passwords;
 pub mod scheduler;

@@ -47,6 +47,7 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
                     in_reply_to_id: p.in_reply_to_id,
                     idempotency_key: Some(format!("tidings:scheduled:{}", s.id)),
                     poll: p.poll,
+                    media_ids: p.media_ids,
                 })
                 .await;
             match posted {

@@ -251,6 +251,11 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/filters", Needs::Token("read:filters")),
     ("GET", "/api/v2/filters", Needs::Token("read:filters")),
     ("GET", "/api/v1/lists", Needs::Token("read:lists")),
+    ("POST", "/api/v2/media", Needs::Token("write:media")),
+    ("POST", "/api/v1/media", Needs::Token("write:media")),
+    ("GET", "/api/v1/media/{id}", Needs::Token("write:media")),
+    ("PUT", "/api/v1/media/{id}", Needs::Token("write:media")),
+    ("GET", "/media/{key}", Needs::Nobody),
     ("GET", "/api/v1/polls/{id}", Needs::IfToken("read:statuses")),
     (
         "POST",

@@ -28,6 +28,7 @@ fn notice(
         in_reply_to_id,
         idempotency_key: key.map(str::to_string),
         poll: None,
+        media_ids: Vec::new(),
     }
 }
 

@@ -150,6 +150,7 @@ scopes! {
     WriteFollows = "write:follows";
     WriteBlocks = "write:blocks";
     WriteLists = "write:lists";
+    WriteMedia = "write:media";
     WriteMutes = "write:mutes";
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";

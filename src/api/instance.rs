@@ -45,7 +45,7 @@ fn polls_config() -> Value {
 }
 
 fn statuses_config(node: &Node) -> Value {
-    json!({ "max_characters": node.config.max_chars, "max_media_attachments": 0, "characters_reserved_per_url": 23 })
+    json!({ "max_characters": node.config.max_chars, "max_media_attachments": crate::store::MAX_MEDIA, "characters_reserved_per_url": 23 })
 }
 
 async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
@@ -94,7 +94,15 @@ async fn v2(State(node): State<Api>) -> ApiResult<Json<Value>> {
             "accounts": { "max_featured_tags": 0, "max_pinned_statuses": crate::store::MAX_PINS },
             "statuses": statuses_config(&node),
             "polls": polls_config(),
-            "media_attachments": { "supported_mime_types": [] },
+            "media_attachments": {
+                "supported_mime_types": crate::media::MIME_TYPES,
+                "image_size_limit": crate::media::MAX_BYTES,
+                "image_matrix_limit": crate::media::MAX_PIXELS,
+                "video_size_limit": 0,
+                "video_frame_rate_limit": 0,
+                "video_matrix_limit": 0,
+                "description_limit": 1500,
+            },
             "timelines_access": {
                 "live_feeds": { "local": access, "remote": access },
                 "hashtag_feeds": { "local": access, "remote": access },

@@ -12,6 +12,7 @@ pub mod instance;
 pub mod limits;
 pub mod links;
 pub mod lists;
+pub mod media;
 pub mod notifications;
 pub mod oauth;
 pub mod polls;
@@ -41,6 +42,8 @@ pub struct Api(Arc<ApiParts>);
 
 pub struct ApiParts {
     node: Node,
+    /// Where uploaded media is kept (see `crate::media::storage_for`).
+    media: Arc<dyn crate::media::MediaStorage>,
     limits: Arc<limits::Limits>,
     throttles: throttle::Throttles,
 }
@@ -48,6 +51,7 @@ pub struct ApiParts {
 impl Api {
     pub fn new(node: Node) -> Self {
         Api(Arc::new(ApiParts {
+            media: crate::media::storage_for(&node.config, node.store.clone()),
             limits: Arc::new(limits::Limits::new(&node.config)),
             throttles: throttle::Throttles::new(&node.config),
             node,
@@ -61,6 +65,10 @@ impl Api {
     /// Caps on concurrent streams per address and per account.
     pub fn limits(&self) -> &Arc<limits::Limits> {
         &self.0.limits
+    }
+
+    pub fn media_storage(&self) -> &Arc<dyn crate::media::MediaStorage> {
+        &self.0.media
     }
 
     pub fn throttles(&self) -> &throttle::Throttles {
@@ -89,6 +97,7 @@ pub fn router(node: Node) -> Router {
         .merge(lists::router())
         .merge(scheduled::router())
         .merge(polls::router())
+        .merge(media::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -74,12 +74,30 @@ impl StatusForm {
     /// What Tidings cannot do yet is refused, never dropped: a notice meant for later
     /// must not go out now, a poll must not become plain text.
     fn refuse_unsupported(&self) -> ApiResult<()> {
-        if self.media_ids.iter().any(|m| !m.0.is_empty()) {
+        Ok(())
+    }
+
+    /// The media ids given, as numbers (an unknown one is refused by the store).
+    fn media_ids(&self) -> ApiResult<Vec<i64>> {
+        let ids: Vec<i64> = self
+            .media_ids
+            .iter()
+            .filter(|m| !m.0.is_empty())
+            .map(|m| m.0.parse::<i64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ApiError::invalid("Validation failed: media_ids are not ids"))?;
+        if ids.len() > crate::store::MAX_MEDIA {
+            return Err(ApiError::invalid(format!(
+                "Validation failed: at most {} media attachments",
+                crate::store::MAX_MEDIA
+            )));
+        }
+        if !ids.is_empty() && self.has_poll() {
             return Err(ApiError::invalid(
-                "Validation failed: media attachments are not supported yet",
+                "Validation failed: a notice has media or a poll, not both",
             ));
         }
-        Ok(())
+        Ok(ids)
     }
 
     fn has_poll(&self) -> bool {
@@ -210,6 +228,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let me = auth.account()?;
     f.refuse_unsupported()?;
+    let media_ids = f.media_ids()?;
     let poll = f.new_poll()?;
     let scheduled_at = match f.scheduled_at.as_deref() {
         None | Some("") => None,
@@ -246,6 +265,7 @@ async fn create(
             language,
             in_reply_to_id,
             poll,
+            media_ids,
         };
         let s = node.store.schedule(me.id, at, &params).await?;
         return Ok(Json(super::scheduled::scheduled_json(&s)).into_response());
@@ -267,6 +287,7 @@ async fn create(
             in_reply_to_id,
             idempotency_key,
             poll,
+            media_ids,
         })
         .await?;
     Ok(render(&node, &s).into_response())
@@ -294,6 +315,13 @@ async fn edit(
     if f.has_poll() {
         return Err(ApiError::invalid(
             "Validation failed: changing a poll is not supported yet",
+        ));
+    }
+    let media = f.media_ids()?;
+    let kept: Vec<i64> = s.media.iter().map(|m| m.id).collect();
+    if !f.media_ids.is_empty() && media != kept {
+        return Err(ApiError::invalid(
+            "Validation failed: changing a notice's media is not supported yet",
         ));
     }
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);

@@ -203,6 +203,7 @@ mod tests {
             favourites_count: 0,
             tags: vec!["x".into()],
             poll: None,
+            media: Vec::new(),
             mentions: vec![MentionRecord {
                 id: AccountId::new(3),
                 username: "carol".into(),

@@ -75,6 +75,67 @@ pub struct StatusRecord {
     /// particular (streaming payloads, anonymous readers).
     pub viewer: Option<ViewerState>,
     pub poll: Option<PollRecord>,
+    pub media: Vec<MediaRecord>,
+}
+
+/// An uploaded image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaRecord {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub status_id: Option<StatusId>,
+    pub file_key: String,
+    pub preview_key: String,
+    pub width: u32,
+    pub height: u32,
+    pub preview_width: u32,
+    pub preview_height: u32,
+    pub blurhash: String,
+    pub description: String,
+    pub focus: (f64, f64),
+}
+
+/// Mastodon's `MediaAttachment` entity (images).
+#[derive(Serialize)]
+pub struct MediaAttachment {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub url: String,
+    pub preview_url: String,
+    pub remote_url: Option<String>,
+    pub preview_remote_url: Option<String>,
+    pub text_url: Option<String>,
+    pub meta: serde_json::Value,
+    pub description: Option<String>,
+    pub blurhash: String,
+}
+
+impl MediaAttachment {
+    pub fn render(m: &MediaRecord, site: &Site) -> Self {
+        let size = |w: u32, h: u32| {
+            serde_json::json!({
+                "width": w, "height": h, "size": format!("{w}x{h}"),
+                "aspect": f64::from(w) / f64::from(h.max(1)),
+            })
+        };
+        MediaAttachment {
+            id: m.id.to_string(),
+            kind: "image",
+            url: format!("{}/media/{}", site.base_url, m.file_key),
+            preview_url: format!("{}/media/{}", site.base_url, m.preview_key),
+            remote_url: None,
+            preview_remote_url: None,
+            text_url: None,
+            meta: serde_json::json!({
+                "original": size(m.width, m.height),
+                "small": size(m.preview_width, m.preview_height),
+                "focus": {"x": m.focus.0, "y": m.focus.1},
+            }),
+            description: (!m.description.is_empty()).then(|| m.description.clone()),
+            blurhash: m.blurhash.clone(),
+        }
+    }
 }
 
 /// A notice's poll with its counts as they stand.
@@ -314,7 +375,7 @@ pub struct Status {
     pub visibility: Visibility,
     pub sensitive: bool,
     pub spoiler_text: String,
-    pub media_attachments: [(); 0],
+    pub media_attachments: Vec<MediaAttachment>,
     pub application: Option<()>,
     pub mentions: Vec<Mention>,
     pub tags: Vec<Tag>,
@@ -359,7 +420,11 @@ impl Status {
             visibility: s.visibility,
             sensitive: s.sensitive,
             spoiler_text: s.spoiler_text.clone(),
-            media_attachments: [],
+            media_attachments: s
+                .media
+                .iter()
+                .map(|m| MediaAttachment::render(m, site))
+                .collect(),
             application: None,
             mentions: s
                 .mentions

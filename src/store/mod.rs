@@ -15,6 +15,7 @@ mod batch;
 mod hide;
 mod lease;
 mod lists;
+mod media;
 mod notify;
 mod overview;
 mod polls;
@@ -40,6 +41,7 @@ use tokio::sync::Notify;
 
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
+pub use media::MAX_MEDIA;
 pub use notify::NotificationQuery;
 pub use overview::{Marker, Stats, TagTrend};
 pub use polls::NewPoll;
@@ -164,6 +166,8 @@ pub struct NewStatus {
     pub in_reply_to_id: Option<StatusId>,
     pub idempotency_key: Option<String>,
     pub poll: Option<NewPoll>,
+    /// Uploaded images of the author's, not attached yet.
+    pub media_ids: Vec<i64>,
 }
 
 pub struct StatusChange {
@@ -298,6 +302,21 @@ pub trait Store: Send + Sync + 'static {
         members: &[AccountId],
         on: bool,
     ) -> Result<()>;
+
+    async fn create_media(
+        &self,
+        media: &crate::domain::entities::MediaRecord,
+    ) -> Result<crate::domain::entities::MediaRecord>;
+    async fn media(&self, id: i64) -> Result<Option<crate::domain::entities::MediaRecord>>;
+    async fn describe_media(
+        &self,
+        id: i64,
+        description: Option<&str>,
+        focus: Option<(f64, f64)>,
+    ) -> Result<()>;
+    /// A media file, when the database keeps them (see `crate::media::DbStorage`).
+    async fn put_blob(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()>;
+    async fn blob(&self, key: &str) -> Result<Option<(String, Vec<u8>)>>;
 
     /// Vote in a poll; the notice as the voter now sees it.
     async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord>;

@@ -127,7 +127,7 @@ macro_rules! status_select {
             "SELECT s.id, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
              s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.tags, s.mentions, \
              s.replies_count, s.reblogs_count, s.favourites_count, s.created_at, s.edited_at, s.deleted_at, \
-             s.poll_id, ",
+             s.poll_id, s.has_media, ",
             $crate::store::queries::account_columns!("a", "author_"),
             " FROM statuses s JOIN accounts a ON a.id = s.account_id"
         )
@@ -180,6 +180,7 @@ pub struct StatusRow {
     pub record: StatusRecord,
     pub reblog_of_id: Option<StatusId>,
     pub deleted: bool,
+    pub has_media: bool,
 }
 
 pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
@@ -216,8 +217,11 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
         poll: row
             .try_get::<Option<i64>, _>("poll_id")?
             .map(crate::domain::entities::PollRecord::unloaded),
+        // Filled in by `SqlStore::attach_media` when `has_media` says there is some.
+        media: Vec::new(),
     };
     Ok(StatusRow {
+        has_media: row.try_get::<i64, _>("has_media")? != 0,
         record,
         reblog_of_id: row.try_get("reblog_of_id")?,
         deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),

@@ -17,6 +17,8 @@ pub struct ScheduledParams {
     pub in_reply_to_id: Option<StatusId>,
     #[serde(default)]
     pub poll: Option<super::NewPoll>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -198,6 +198,11 @@ impl SqlStore {
     ) -> Result<Vec<StatusRecord>> {
         let rows: Vec<StatusRow> = rows.into_iter().filter(|r| !r.deleted).collect();
         let targets: Vec<StatusId> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
+        let mut with_media: Vec<StatusId> = rows
+            .iter()
+            .filter(|r| r.has_media)
+            .map(|r| r.record.id)
+            .collect();
         let mut originals = Vec::new();
         if !targets.is_empty() {
             let mut q = Sql::new(concat!(
@@ -206,7 +211,11 @@ impl SqlStore {
             ));
             q.int_list(&targets).push(")");
             for r in q.build(conn).fetch_all(&mut *conn).await? {
-                originals.push(queries::status_row(&r)?.record);
+                let row = queries::status_row(&r)?;
+                if row.has_media {
+                    with_media.push(row.record.id);
+                }
+                originals.push(row.record);
             }
         }
         let mut out = Vec::with_capacity(rows.len());
@@ -224,6 +233,7 @@ impl SqlStore {
             Self::attach_viewer(conn, &mut out, v).await?;
         }
         Self::attach_polls(conn, &mut out, viewer).await?;
+        Self::attach_media(conn, &mut out, &with_media).await?;
         Ok(out)
     }
 
@@ -482,6 +492,34 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await?;
         self.account(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn create_media(
+        &self,
+        media: &crate::domain::entities::MediaRecord,
+    ) -> Result<crate::domain::entities::MediaRecord> {
+        self.write_media(media).await
+    }
+
+    async fn media(&self, id: i64) -> Result<Option<crate::domain::entities::MediaRecord>> {
+        self.read_media(id).await
+    }
+
+    async fn describe_media(
+        &self,
+        id: i64,
+        description: Option<&str>,
+        focus: Option<(f64, f64)>,
+    ) -> Result<()> {
+        self.write_media_text(id, description, focus).await
+    }
+
+    async fn put_blob(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()> {
+        self.write_blob(key, content_type, bytes).await
+    }
+
+    async fn blob(&self, key: &str) -> Result<Option<(String, Vec<u8>)>> {
+        self.read_blob(key).await
     }
 
     async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord> {

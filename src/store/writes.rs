@@ -249,6 +249,7 @@ impl SqlStore {
             }
             None => None,
         };
+        Self::check_media(conn, s.account_id, &s.media_ids).await?;
         let (content, mentions, tags) = self.render(conn, &s.text).await?;
         Ok(Outcome::Write(Prepared {
             new: s,
@@ -274,7 +275,7 @@ impl SqlStore {
         let now = crate::domain::now_micros();
         let mut q = Sql::new(
             "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, tags, mentions, created_at) VALUES ",
+             in_reply_to_id, in_reply_to_account_id, tags, mentions, has_media, created_at) VALUES ",
         );
         for (i, p) in posts.iter().enumerate() {
             let s = p.new;
@@ -300,6 +301,8 @@ impl SqlStore {
                 .text(&p.tags.join(" "))
                 .push(", ")
                 .text(&encode_mentions(&p.mentions))
+                .push(", ")
+                .int(i64::from(!s.media_ids.is_empty()))
                 .push(", ")
                 .int(now)
                 .push(")");
@@ -346,6 +349,9 @@ impl SqlStore {
             if let Some(poll) = &p.new.poll {
                 Self::insert_poll(conn, *id, poll, now).await?;
             }
+            if !p.new.media_ids.is_empty() {
+                Self::take_media(conn, *id, &p.new.media_ids).await?;
+            }
         }
         for parent in posts.iter().filter_map(|p| p.new.in_reply_to_id) {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
@@ -367,6 +373,13 @@ impl SqlStore {
             return Err(StoreError::NotFound);
         }
         Self::attach_polls(conn, &mut rows, None).await?;
+        let with_media: Vec<StatusId> = ids
+            .iter()
+            .zip(posts)
+            .filter(|(_, p)| !p.new.media_ids.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        Self::attach_media(conn, &mut rows, &with_media).await?;
         Ok(rows)
     }
 
