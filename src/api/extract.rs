@@ -151,6 +151,7 @@ scopes! {
     WriteBlocks = "write:blocks";
     WriteLists = "write:lists";
     WriteMedia = "write:media";
+    WriteFilters = "write:filters";
     WriteMutes = "write:mutes";
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";

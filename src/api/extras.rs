@@ -6,8 +6,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{
-    Input, MaybeScoped, Query, Read, ReadAccounts, ReadFilters, ReadFollows, ReadStatuses, Scoped,
-    WriteStatuses,
+    Input, MaybeScoped, Query, Read, ReadAccounts, ReadFollows, ReadStatuses, Scoped, WriteStatuses,
 };
 use super::form::Id;
 use crate::api::Api;
@@ -32,8 +31,6 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/instance/rules", get(empty_public))
         .route("/api/v1/directory", get(empty_public))
         .route("/api/v1/announcements", get(empty_read))
-        .route("/api/v1/filters", get(empty_filters))
-        .route("/api/v2/filters", get(empty_filters))
         .route("/api/v1/accounts/{id}/featured_tags", get(empty_accounts))
         .route("/api/v1/featured_tags", get(empty_accounts))
         .route("/api/v1/followed_tags", get(empty_follows))
@@ -50,9 +47,6 @@ async fn empty_public() -> Json<Value> {
     empty()
 }
 async fn empty_read(_auth: Scoped<Read>) -> Json<Value> {
-    empty()
-}
-async fn empty_filters(_auth: Scoped<ReadFilters>) -> Json<Value> {
     empty()
 }
 async fn empty_accounts(_auth: MaybeScoped<ReadAccounts>) -> Json<Value> {

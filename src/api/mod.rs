@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod error;
 pub mod extract;
 pub mod extras;
+pub mod filters;
 pub mod form;
 pub mod instance;
 pub mod limits;
@@ -98,6 +99,7 @@ pub fn router(node: Node) -> Router {
         .merge(scheduled::router())
         .merge(polls::router())
         .merge(media::router())
+        .merge(filters::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

@@ -65,10 +65,9 @@ async fn context(
         .ok_or(ApiError::NotFound)?;
     super::statuses::visible_to(&node, &s, viewer).await?;
     let (ancestors, descendants) = node.store.context(id, viewer).await?;
-    let render = |l: Vec<_>| l.iter().map(|s| Status::render(s, &node.site)).collect();
     Ok(Json(Context {
-        ancestors: render(ancestors),
-        descendants: render(descendants),
+        ancestors: super::filters::render_filtered(&node, viewer, "thread", &ancestors).await?,
+        descendants: super::filters::render_filtered(&node, viewer, "thread", &descendants).await?,
     }))
 }
 

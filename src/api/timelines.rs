@@ -164,7 +164,13 @@ pub async fn paged(
 ) -> ApiResult<Response> {
     let page = p.page()?;
     let list = node.store.timeline(which, page, viewer).await?;
-    let rendered: Vec<Status> = list.iter().map(|s| Status::render(s, &node.site)).collect();
+    let context = match which {
+        Timeline::Home { .. } | Timeline::List { .. } => "home",
+        Timeline::Account { .. } => "account",
+        Timeline::Public { .. } | Timeline::Tag { .. } => "public",
+    };
+    let rendered: Vec<Status> =
+        super::filters::render_filtered(node, viewer, context, &list).await?;
     let body = serde_json::to_vec(&rendered).map_err(|e| ApiError::Internal(e.to_string()))?;
     let etag = format!("W/\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
     let mut out_headers = HeaderMap::new();

@@ -404,6 +404,9 @@ pub struct Status {
     /// Only in answers to the notice's author.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
+    /// The reader's filters that matched it (see `crate::domain::filters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<Vec<super::filters::FilterResult>>,
 }
 
 impl Status {
@@ -464,6 +467,7 @@ impl Status {
             muted: v.map(|_| false),
             bookmarked: v.map(|v| v.bookmarked),
             pinned: v.filter(|v| v.mine).map(|v| v.pinned),
+            filtered: None,
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod announce;
 pub mod entities;
 pub mod event;
+pub mod filters;
 pub mod ids;
 pub mod stream;
 pub mod text;

@@ -12,6 +12,7 @@
 //! This module must not know HTTP or Redis.
 
 mod batch;
+mod filters;
 mod hide;
 mod lease;
 mod lists;
@@ -39,6 +40,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use filters::{MAX_FILTERS, MAX_KEYWORDS};
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
 pub use media::MAX_MEDIA;
@@ -317,6 +319,28 @@ pub trait Store: Send + Sync + 'static {
     /// A media file, when the database keeps them (see `crate::media::DbStorage`).
     async fn put_blob(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()>;
     async fn blob(&self, key: &str) -> Result<Option<(String, Vec<u8>)>>;
+
+    /// An account's filters, whole.
+    async fn filters(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<crate::domain::filters::FilterRecord>>;
+    /// Create (id 0, with its keywords) or update a filter's own fields; its id.
+    async fn save_filter(
+        &self,
+        account: AccountId,
+        filter: &crate::domain::filters::FilterRecord,
+    ) -> Result<i64>;
+    async fn delete_filter(&self, id: i64) -> Result<()>;
+    /// Add (id 0) or change a keyword; its id.
+    async fn save_filter_keyword(
+        &self,
+        filter: i64,
+        keyword: &crate::domain::filters::KeywordRecord,
+    ) -> Result<i64>;
+    async fn add_filter_status(&self, filter: i64, status: StatusId) -> Result<i64>;
+    /// Remove a keyword or a filtered notice by its id.
+    async fn remove_filter_part(&self, keyword: Option<i64>, status: Option<i64>) -> Result<()>;
 
     /// Vote in a poll; the notice as the voter now sees it.
     async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord>;

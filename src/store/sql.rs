@@ -522,6 +522,41 @@ impl Store for SqlStore {
         self.read_blob(key).await
     }
 
+    async fn filters(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<crate::domain::filters::FilterRecord>> {
+        self.read_filters(account).await
+    }
+
+    async fn save_filter(
+        &self,
+        account: AccountId,
+        filter: &crate::domain::filters::FilterRecord,
+    ) -> Result<i64> {
+        self.write_filter(account, filter).await
+    }
+
+    async fn delete_filter(&self, id: i64) -> Result<()> {
+        self.remove_filter(id).await
+    }
+
+    async fn save_filter_keyword(
+        &self,
+        filter: i64,
+        keyword: &crate::domain::filters::KeywordRecord,
+    ) -> Result<i64> {
+        self.write_keyword(filter, keyword).await
+    }
+
+    async fn add_filter_status(&self, filter: i64, status: StatusId) -> Result<i64> {
+        self.write_filter_status(filter, status).await
+    }
+
+    async fn remove_filter_part(&self, keyword: Option<i64>, status: Option<i64>) -> Result<()> {
+        self.remove_filter_part(keyword, status).await
+    }
+
     async fn vote(&self, poll: i64, account: AccountId, choices: &[u32]) -> Result<StatusRecord> {
         self.write_vote(poll, account, choices).await
     }

@@ -1,0 +1,175 @@
+//! A reader filters what she does not want to see: a warned notice carries the filter
+//! that matched it, a hidden one is left out, in the contexts she chose.
+
+mod common;
+
+use common::{Backend, spawn};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+on_both_backends!(filters_warn_hide_and_respect_their_contexts);
+
+fn texts(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn filters_warn_hide_and_respect_their_contexts(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (reader, ann) = (app.register("reader").await, app.register("ann").await);
+    app.follow(&reader, &ann, true).await;
+    app.post(&ann, "Match spoilers ahead!").await;
+    app.post(&ann, "Gory details of the crash").await;
+    app.post(&ann, "Spoilerish but fine").await;
+    let plain = app.post(&ann, "Turnout figures").await;
+
+    // Created as JSON: warn about spoilers (whole word) at home.
+    let (s, warn) = app
+        .call(
+            Method::POST,
+            "/api/v2/filters",
+            &reader.token,
+            Some(
+                json!({"title": "Sport", "context": ["home"], "filter_action": "warn",
+                        "keywords_attributes": [{"keyword": "spoilers", "whole_word": true}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{warn}");
+    assert_eq!(warn["keywords"][0]["keyword"], "spoilers");
+    // Created as a form: hide gore, at home and in public timelines.
+    let res = app
+        .http
+        .post(app.url("/api/v2/filters"))
+        .bearer_auth(&reader.token)
+        .form(&[
+            ("title", "Gore"),
+            ("context[]", "home"),
+            ("context[]", "public"),
+            ("filter_action", "hide"),
+            ("keywords_attributes[][keyword]", "gory"),
+            ("keywords_attributes[][whole_word]", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let hide: Value = res.json().await.unwrap();
+    assert_eq!(hide["context"], json!(["home", "public"]));
+    assert_eq!(hide["keywords"][0]["keyword"], "gory");
+
+    let (_, home) = app
+        .get_json("/api/v1/timelines/home", Some(&reader.token))
+        .await;
+    let shown = texts(&home);
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(!shown.iter().any(|t| t.contains("Gory")));
+    let warned: Vec<&Value> = home
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.get("filtered").is_some())
+        .collect();
+    assert_eq!(warned.len(), 1, "a whole word is not found inside another");
+    assert_eq!(warned[0]["filtered"][0]["filter"]["title"], "Sport");
+    assert_eq!(
+        warned[0]["filtered"][0]["keyword_matches"],
+        json!(["spoilers"])
+    );
+    // Other readers and other contexts are untouched.
+    let (_, theirs) = app.get_json("/api/v1/timelines/public", None).await;
+    assert_eq!(texts(&theirs).len(), 4);
+    let (_, profile) = app
+        .get_json(
+            &format!("/api/v1/accounts/{}/statuses", ann.id),
+            Some(&reader.token),
+        )
+        .await;
+    assert_eq!(
+        texts(&profile).len(),
+        4,
+        "the account context was not chosen"
+    );
+
+    // A notice named by the filter, then the filter changed and its keyword removed.
+    let wid = warn["id"].as_str().unwrap();
+    let (s, fs) = app
+        .call(
+            Method::POST,
+            &format!("/api/v2/filters/{wid}/statuses"),
+            &reader.token,
+            Some(json!({"status_id": plain["id"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{fs}");
+    let (_, home) = app
+        .get_json("/api/v1/timelines/home", Some(&reader.token))
+        .await;
+    let named = home
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == plain["id"])
+        .unwrap();
+    assert_eq!(named["filtered"][0]["status_matches"], json!([plain["id"]]));
+    let kid = warn["keywords"][0]["id"].as_str().unwrap();
+    let (s, changed) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v2/filters/{wid}"),
+            &reader.token,
+            Some(json!({"title": "Sport results", "keywords_attributes": [{"id": kid, "_destroy": true}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{changed}");
+    assert_eq!(changed["title"], "Sport results");
+    assert_eq!(changed["keywords"], json!([]));
+    // v1 clients see one entry per keyword.
+    let (_, v1) = app.get_json("/api/v1/filters", Some(&reader.token)).await;
+    assert_eq!(v1.as_array().unwrap().len(), 1);
+    assert_eq!(v1[0]["phrase"], "gory");
+    assert_eq!(v1[0]["irreversible"], true);
+
+    // Others' filters are not found; bad input changes nothing.
+    let hid = hide["id"].as_str().unwrap();
+    assert_eq!(
+        app.get_json(&format!("/api/v2/filters/{hid}"), Some(&ann.token))
+            .await
+            .0,
+        404
+    );
+    for body in [
+        json!({"title": "", "context": ["home"]}),
+        json!({"title": "x", "context": ["everywhere"]}),
+        json!({"title": "x", "context": ["home"], "filter_action": "delete"}),
+        json!({"title": "x"}),
+    ] {
+        let (s, _) = app
+            .call(
+                Method::POST,
+                "/api/v2/filters",
+                &reader.token,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, 422, "{body}");
+    }
+    let (_, all) = app.get_json("/api/v2/filters", Some(&reader.token)).await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/filters/{hid}"),
+            &reader.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, home) = app
+        .get_json("/api/v1/timelines/home", Some(&reader.token))
+        .await;
+    assert_eq!(texts(&home).len(), 4, "deleted, it hides nothing");
+}
