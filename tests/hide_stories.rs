@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::redis::{self, RedisServer};
-use common::{Backend, TestApp, User, WAIT, spawn, spawn_on, ws_connect, ws_next, ws_send};
+use common::redis::Cluster;
+use common::{Backend, TestApp, User, WAIT, spawn, ws_connect, ws_next, ws_send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -220,25 +220,10 @@ async fn a_block_works_both_ways_and_ends_follows_and_notifications(b: Backend) 
     ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
 )]
 async fn a_block_reaches_streams_on_every_node() {
-    if !redis::available() {
-        return;
-    }
-    let Some(db) = common::fresh_postgres_database().await else {
+    let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let prefix = format!("t{}", hex::encode(rand::random::<[u8; 4]>()));
-    let node = |redis: &RedisServer| {
-        let (r, p, db) = (redis.url(), prefix.clone(), db.clone());
-        async move {
-            spawn_on(Backend::Postgres, &db, None, move |c| {
-                c.redis_url = Some(r);
-                c.redis_prefix = p;
-            })
-            .await
-        }
-    };
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (a, b) = (cluster.node(|_| {}).await, cluster.node(|_| {}).await);
     let (alice, bob, carol) = (
         a.register("alice").await,
         a.register("bob").await,

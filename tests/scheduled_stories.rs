@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::redis::{self, RedisServer};
-use common::{Backend, STARTUP, TestApp, User, eventually, spawn_on, spawn_with};
+use common::redis::Cluster;
+use common::{Backend, STARTUP, TestApp, User, eventually, spawn_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -124,26 +124,15 @@ async fn a_scheduled_notice_goes_out_at_its_time_and_not_before(b: Backend) {
     ignore = "needs TIDINGS_TEST_DATABASE_URL and redis-server"
 )]
 async fn a_scheduled_notice_goes_out_once_across_nodes() {
-    if !redis::available() {
-        return;
-    }
-    let Some(db) = common::fresh_postgres_database().await else {
+    let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let redis = RedisServer::start().await;
-    let prefix = format!("t{}", hex::encode(rand::random::<[u8; 4]>()));
-    let node = |redis: &RedisServer| {
-        let (r, p, db) = (redis.url(), prefix.clone(), db.clone());
-        async move {
-            spawn_on(Backend::Postgres, &db, None, move |c| {
-                c.redis_url = Some(r);
-                c.redis_prefix = p;
-                c.schedule_min_ahead_secs = 1;
-            })
-            .await
-        }
-    };
-    let (a, b, c) = (node(&redis).await, node(&redis).await, node(&redis).await);
+    let tweak = |c: &mut tidings::config::Config| c.schedule_min_ahead_secs = 1;
+    let (a, b, c) = (
+        cluster.node(tweak).await,
+        cluster.node(tweak).await,
+        cluster.node(tweak).await,
+    );
     let ann = c.register("ann").await;
     let (s, _) = schedule(&c, &ann, "once only", &in_secs(3)).await;
     assert_eq!(s, 200);

@@ -84,9 +84,21 @@ async fn markers(
     Query(p): Query<MarkerParams>,
 ) -> ApiResult<Json<Value>> {
     let me = auth.account()?.id;
+    markers_json(&node, me, |t| {
+        p.timeline.is_empty() || p.timeline.iter().any(|w| w == t)
+    })
+    .await
+}
+
+/// Mastodon's `Marker` entities of `me`, keyed by timeline, for the timelines `wanted`.
+async fn markers_json(
+    node: &Api,
+    me: crate::domain::AccountId,
+    wanted: impl Fn(&str) -> bool,
+) -> ApiResult<Json<Value>> {
     let mut out = serde_json::Map::new();
     for m in node.store.markers(me).await? {
-        if p.timeline.is_empty() || p.timeline.contains(&m.timeline) {
+        if wanted(&m.timeline) {
             out.insert(
                 m.timeline.clone(),
                 json!({
@@ -151,20 +163,7 @@ async fn set_markers(
     for (timeline, id) in &set {
         node.store.set_marker(me, timeline, *id).await?;
     }
-    let mut out = serde_json::Map::new();
-    for m in node.store.markers(me).await? {
-        if set.iter().any(|(t, _)| *t == m.timeline) {
-            out.insert(
-                m.timeline.clone(),
-                json!({
-                    "last_read_id": m.last_read_id.to_string(),
-                    "version": m.version,
-                    "updated_at": iso8601(m.updated_at),
-                }),
-            );
-        }
-    }
-    Ok(Json(Value::Object(out)))
+    markers_json(&node, me, |t| set.iter().any(|(w, _)| *w == t)).await
 }
 
 #[derive(Deserialize)]

@@ -86,18 +86,8 @@ async fn who(
         .await?
         .ok_or(ApiError::NotFound)?;
     super::statuses::visible_to(&node, &s, viewer).await?;
-    let rows = node
-        .store
-        .account_list(
-            &list(s.reblog.as_ref().map_or(s.id, |r| r.id)),
-            p.cursor_page(40, 80)?,
-        )
-        .await?;
-    let rendered = rows
-        .into_iter()
-        .map(|(c, a)| (c, Account::render(&a, &node.site)))
-        .collect();
-    Ok(page(&node.site.base_url, &uri, rendered))
+    let of = s.reblog.as_ref().map_or(s.id, |r| r.id);
+    accounts_page(node, list(of), p, uri).await
 }
 
 async fn reblogged_by(
@@ -175,15 +165,7 @@ async fn graph(
 ) -> ApiResult<Response> {
     let id: AccountId = parse_id(&id)?;
     node.store.account(id).await?.ok_or(ApiError::NotFound)?;
-    let rows = node
-        .store
-        .account_list(&list(id), p.cursor_page(40, 80)?)
-        .await?;
-    let rendered = rows
-        .into_iter()
-        .map(|(c, a)| (c, Account::render(&a, &node.site)))
-        .collect();
-    Ok(page(&node.site.base_url, &uri, rendered))
+    accounts_page(node, list(id), p, uri).await
 }
 
 async fn followers(
@@ -238,7 +220,8 @@ async fn bookmarks(
     kept(node, StatusList::Bookmarks(me), p, uri).await
 }
 
-async fn own_list(
+/// A page of accounts, with its `Link`.
+async fn accounts_page(
     node: Api,
     list: AccountList,
     p: TimelineParams,
@@ -262,7 +245,7 @@ async fn mutes(
     uri: Uri,
 ) -> ApiResult<Response> {
     let me = auth.account()?.id;
-    own_list(node, AccountList::Mutes(me), p, uri).await
+    accounts_page(node, AccountList::Mutes(me), p, uri).await
 }
 
 async fn blocks(
@@ -272,5 +255,5 @@ async fn blocks(
     uri: Uri,
 ) -> ApiResult<Response> {
     let me = auth.account()?.id;
-    own_list(node, AccountList::Blocks(me), p, uri).await
+    accounts_page(node, AccountList::Blocks(me), p, uri).await
 }

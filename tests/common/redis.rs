@@ -83,3 +83,39 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// Nodes on one fresh Postgres database and a Redis of the test's own.
+pub struct Cluster {
+    pub db: String,
+    pub redis: RedisServer,
+    prefix: String,
+}
+
+impl Cluster {
+    /// `None` (announced) where Redis or Postgres is missing.
+    pub async fn start() -> Option<Cluster> {
+        if !available() {
+            return None;
+        }
+        let db = super::fresh_postgres_database().await?;
+        Some(Cluster {
+            db,
+            redis: RedisServer::start().await,
+            prefix: format!("t{}", hex::encode(rand::random::<[u8; 4]>())),
+        })
+    }
+
+    /// One more node, with `tweak` applied to its configuration.
+    pub async fn node(
+        &self,
+        tweak: impl FnOnce(&mut tidings::config::Config) + Send + 'static,
+    ) -> super::TestApp {
+        let (r, p) = (self.redis.url(), self.prefix.clone());
+        super::spawn_on(super::Backend::Postgres, &self.db, None, move |c| {
+            c.redis_url = Some(r);
+            c.redis_prefix = p;
+            tweak(c);
+        })
+        .await
+    }
+}
