@@ -359,7 +359,6 @@ async fn a_profile_is_edited_safely_and_its_defaults_apply(b: Backend) {
         json!({"note": "x".repeat(501)}),
         json!({"source": {"privacy": "direct"}}),
         json!({"source": {"language": "klingon"}}),
-        json!({"locked": true}),
         json!({"fields_attributes": [{"name":"a","value":"1"},{"name":"b","value":"2"},{"name":"c","value":"3"},{"name":"d","value":"4"},{"name":"e","value":"5"}]}),
     ] {
         let (s, err) = app

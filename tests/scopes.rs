@@ -380,6 +380,16 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/api/v1/follow_requests",
         Needs::Token("read:follows"),
     ),
+    (
+        "POST",
+        "/api/v1/follow_requests/{id}/authorize",
+        Needs::Token("write:follows"),
+    ),
+    (
+        "POST",
+        "/api/v1/follow_requests/{id}/reject",
+        Needs::Token("write:follows"),
+    ),
     ("GET", "/api/v1/domain_blocks", Needs::Token("read:follows")),
     (
         "GET",

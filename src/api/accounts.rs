@@ -233,11 +233,11 @@ async fn statuses(
     .await
 }
 
-fn relationship_json(id: AccountId, r: Relationship) -> Value {
+pub fn relationship_json(id: AccountId, r: Relationship) -> Value {
     json!({
         "id": id.to_string(), "following": r.following, "showing_reblogs": r.following, "notifying": false,
         "languages": null, "followed_by": r.followed_by, "blocking": r.blocking, "blocked_by": r.blocked_by, "muting": r.muting,
-        "muting_notifications": r.muting_notifications, "requested": false, "requested_by": false, "domain_blocking": false,
+        "muting_notifications": r.muting_notifications, "requested": r.requested, "requested_by": r.requested_by, "domain_blocking": false,
         "endorsed": false, "note": ""
     })
 }

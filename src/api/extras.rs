@@ -34,7 +34,6 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/accounts/{id}/featured_tags", get(empty_accounts))
         .route("/api/v1/featured_tags", get(empty_accounts))
         .route("/api/v1/followed_tags", get(empty_follows))
-        .route("/api/v1/follow_requests", get(empty_follows))
         .route("/api/v1/conversations", get(empty_statuses))
         .route("/api/v1/domain_blocks", get(empty_follows))
 }

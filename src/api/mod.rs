@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod extras;
 pub mod filters;
+pub mod follow_requests;
 pub mod form;
 pub mod instance;
 pub mod limits;
@@ -100,6 +101,7 @@ pub fn router(node: Node) -> Router {
         .merge(polls::router())
         .merge(media::router())
         .merge(filters::router())
+        .merge(follow_requests::router())
         .merge(timelines::router())
         .merge(instance::router())
         .merge(streaming::router())

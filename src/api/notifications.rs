@@ -59,9 +59,8 @@ fn cursor(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
 /// Types a client names that Tidings never makes (`poll`, `status`, `admin.sign_up`, …)
 /// are valid names that match nothing; a name no Mastodon version knows is 400.
 fn types(names: &[String]) -> ApiResult<(Vec<NotificationType>, bool)> {
-    const KNOWN_ELSEWHERE: [&str; 9] = [
+    const KNOWN_ELSEWHERE: [&str; 8] = [
         "status",
-        "follow_request",
         "poll",
         "admin.sign_up",
         "admin.report",

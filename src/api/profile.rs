@@ -1,7 +1,7 @@
 //! `PATCH /api/v1/accounts/update_credentials`: display name, note, profile fields, the
-//! bot and discoverable flags, and the posting defaults in `source`. Avatars, headers and
-//! locked accounts (which need follow requests) are not built yet: asking for them is a
-//! 422 that changes nothing, never a silent success.
+//! bot, discoverable and locked flags, and the posting defaults in `source`. Avatars and
+//! headers are not built yet: asking for them is a 422 that changes nothing, never a
+//! silent success.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Input, Scoped, WriteAccounts};
@@ -162,11 +162,6 @@ async fn update_credentials(
             "Validation failed: profile images are not supported yet",
         ));
     }
-    if f.locked.is_some_and(|l| l.0) {
-        return Err(ApiError::invalid(
-            "Validation failed: locked accounts are not supported yet",
-        ));
-    }
     let display_name = match &f.display_name {
         Some(n) => {
             validate::no_controls("Display name", n).map_err(|e| ApiError::invalid(e.0))?;
@@ -216,6 +211,7 @@ async fn update_credentials(
         display_name,
         note,
         bot: f.bot.map(|b| b.0),
+        locked: f.locked.map(|l| l.0),
         discoverable: f.discoverable.map(|d| d.0),
         fields: fields(&f)?,
         privacy,

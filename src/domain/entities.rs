@@ -27,6 +27,8 @@ pub struct AccountRecord {
 pub struct Profile {
     /// The note as its owner wrote it (`note` holds it rendered).
     pub note_source: String,
+    /// Follows wait for her approval.
+    pub locked: bool,
     pub bot: bool,
     pub discoverable: bool,
     /// Up to four (name, value) pairs, as written.
@@ -315,7 +317,7 @@ impl Account {
             username: a.username.clone(),
             acct: a.username.clone(),
             display_name: a.display_name.clone(),
-            locked: false,
+            locked: a.profile.locked,
             bot: a.profile.bot,
             discoverable: a.profile.discoverable,
             group: false,
@@ -342,7 +344,17 @@ impl Account {
                         super::text::escape_html(name, &mut out);
                         out
                     },
-                    value: super::text::render_html(value, &site.base_url, &|_, _| None),
+                    // One line, as Mastodon renders a field: no paragraph around it.
+                    value: {
+                        let html = super::text::render_html(value, &site.base_url, &|_, _| None);
+                        match html
+                            .strip_prefix("<p>")
+                            .and_then(|h| h.strip_suffix("</p>"))
+                        {
+                            Some(inner) if !inner.contains("<p>") => inner.to_string(),
+                            _ => html,
+                        }
+                    },
                     verified_at: None,
                 })
                 .collect(),
@@ -521,15 +533,19 @@ pub enum NotificationType {
     Reblog,
     /// A notice the account reblogged was edited.
     Update,
+    /// Someone asked to follow the (locked) account.
+    #[serde(rename = "follow_request")]
+    FollowRequest,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 5] = [
+    pub const ALL: [NotificationType; 6] = [
         NotificationType::Mention,
         NotificationType::Follow,
         NotificationType::Favourite,
         NotificationType::Reblog,
         NotificationType::Update,
+        NotificationType::FollowRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -539,6 +555,7 @@ impl NotificationType {
             NotificationType::Favourite => "favourite",
             NotificationType::Reblog => "reblog",
             NotificationType::Update => "update",
+            NotificationType::FollowRequest => "follow_request",
         }
     }
 

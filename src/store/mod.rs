@@ -134,6 +134,7 @@ pub struct ProfileChange {
     pub bot: Option<bool>,
     pub discoverable: Option<bool>,
     pub fields: Option<Vec<(String, String)>>,
+    pub locked: Option<bool>,
     pub privacy: Option<Visibility>,
     pub sensitive: Option<bool>,
     /// `Some(None)` clears it.
@@ -155,6 +156,9 @@ pub struct Relationship {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    /// A follow request waits for the other's answer.
+    pub requested: bool,
+    pub requested_by: bool,
 }
 
 /// A validated notice, ready to be written.
@@ -214,6 +218,8 @@ pub enum AccountList {
     RebloggedBy(StatusId),
     /// The accounts on a list.
     Members(ListId),
+    /// Who asks to follow the account.
+    FollowRequests(AccountId),
     /// Whom the account blocked.
     Blocks(AccountId),
     /// Whom the account muted (expired mutes are not listed).
@@ -367,6 +373,14 @@ pub trait Store: Send + Sync + 'static {
     async fn unschedule(&self, account: Option<AccountId>, id: i64) -> Result<bool>;
     /// Claim up to `limit` due notices for this node until `until` (see `crate::scheduler`).
     async fn claim_due(&self, now: i64, until: i64, limit: i64) -> Result<Vec<ScheduledRecord>>;
+
+    /// Authorize (`accept`) or reject `requester`'s request to follow `target`.
+    async fn answer_follow_request(
+        &self,
+        target: AccountId,
+        requester: AccountId,
+        accept: bool,
+    ) -> Result<Relationship>;
 
     /// Block or mute `target` (`on`), or undo it.
     async fn set_hide(

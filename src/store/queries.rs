@@ -60,6 +60,10 @@ macro_rules! account_columns {
             $p,
             "note_source, ",
             $t,
+            ".locked AS ",
+            $p,
+            "locked, ",
+            $t,
             ".bot AS ",
             $p,
             "bot, ",
@@ -105,6 +109,7 @@ macro_rules! account_named {
             last_status_at: row.try_get(concat!($p, "last_status_at"))?,
             profile: crate::domain::entities::Profile {
                 note_source: row.try_get(concat!($p, "note_source"))?,
+                locked: row.try_get::<i64, _>(concat!($p, "locked"))? != 0,
                 bot: row.try_get::<i64, _>(concat!($p, "bot"))? != 0,
                 discoverable: row.try_get::<i64, _>(concat!($p, "discoverable"))? != 0,
                 fields: serde_json::from_str(&row.try_get::<String, _>(concat!($p, "fields"))?)

@@ -186,6 +186,14 @@ impl SqlStore {
                 ),
                 l.get(),
             ),
+            AccountList::FollowRequests(a) => (
+                concat!(
+                    "SELECT x.created_at AS cursor, ",
+                    account_columns!("a", ""),
+                    " FROM follow_requests x JOIN accounts a ON a.id = x.account_id WHERE x.target_id = "
+                ),
+                a.get(),
+            ),
             AccountList::Blocks(a) => (
                 concat!(
                     "SELECT x.created_at AS cursor, ",

@@ -474,6 +474,7 @@ impl Store for SqlStore {
             "UPDATE accounts SET display_name = COALESCE($2, display_name), \
              note = COALESCE($3, note), note_source = COALESCE($4, note_source), \
              bot = COALESCE($5, bot), discoverable = COALESCE($6, discoverable), \
+             locked = COALESCE($12, locked), \
              fields = COALESCE($7, fields), privacy = COALESCE($8, privacy), \
              sensitive = COALESCE($9, sensitive), \
              language = CASE WHEN $10 = 1 THEN $11 ELSE language END WHERE id = $1",
@@ -489,6 +490,7 @@ impl Store for SqlStore {
         .bind(c.sensitive.map(i64::from))
         .bind(i64::from(language_given))
         .bind(c.language.flatten())
+        .bind(c.locked.map(i64::from))
         .execute(&self.pool)
         .await?;
         self.account(id).await?.ok_or(StoreError::NotFound)
@@ -620,6 +622,15 @@ impl Store for SqlStore {
         self.write_members(list, members, on).await
     }
 
+    async fn answer_follow_request(
+        &self,
+        target: AccountId,
+        requester: AccountId,
+        accept: bool,
+    ) -> Result<Relationship> {
+        self.write_follow_answer(target, requester, accept).await
+    }
+
     async fn set_hide(
         &self,
         account: AccountId,
@@ -676,7 +687,9 @@ impl Store for SqlStore {
             "SELECT 'b' AS what, account_id AS who, 1 AS n FROM blocks \
                WHERE (account_id = $1 AND target_id = $2) OR (account_id = $2 AND target_id = $1) \
              UNION ALL SELECT 'm', account_id, notifications FROM mutes \
-               WHERE account_id = $1 AND target_id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+               WHERE account_id = $1 AND target_id = $2 AND (expires_at IS NULL OR expires_at > $3) \
+             UNION ALL SELECT 'r', account_id, 1 FROM follow_requests \
+               WHERE (account_id = $1 AND target_id = $2) OR (account_id = $2 AND target_id = $1)",
         )
         .bind(account)
         .bind(other)
@@ -688,6 +701,8 @@ impl Store for SqlStore {
             match (what.as_str(), who == account) {
                 ("b", true) => rel.blocking = true,
                 ("b", false) => rel.blocked_by = true,
+                ("r", true) => rel.requested = true,
+                ("r", false) => rel.requested_by = true,
                 _ => {
                     rel.muting = true;
                     rel.muting_notifications = r.try_get::<i64, _>("n")? != 0;

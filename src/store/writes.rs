@@ -769,7 +769,7 @@ impl SqlStore {
         }
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
-        Self::fetch_account(conn, target)
+        let whom = Self::fetch_account(conn, target)
             .await?
             .ok_or(StoreError::NotFound)?;
         if on {
@@ -783,6 +783,60 @@ impl SqlStore {
             .await?;
             if blocked.is_some() {
                 return Err(StoreError::Forbidden);
+            }
+        }
+        let me = Self::fetch_account(conn, follower)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        // A locked account is asked, not followed: the request waits for her answer.
+        if on && whom.profile.locked {
+            let following =
+                sqlx::query("SELECT 1 AS x FROM follows WHERE follower_id = $1 AND target_id = $2")
+                    .bind(follower)
+                    .bind(target)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if following.is_none() {
+                let asked = sqlx::query(
+                    "INSERT INTO follow_requests (account_id, target_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(follower)
+                .bind(target)
+                .bind(crate::domain::now_micros())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                let mut told = None;
+                if asked > 0 {
+                    told = self
+                        .notify(conn, target, NotificationType::FollowRequest, &me, None)
+                        .await?;
+                }
+                if let Some(e) = &told {
+                    Self::insert_events(conn, std::slice::from_ref(e)).await?;
+                }
+                self.commit_write(w, told.is_some()).await?;
+                return self.relationship(follower, target).await;
+            }
+        }
+        if !on {
+            let withdrawn =
+                sqlx::query("DELETE FROM follow_requests WHERE account_id = $1 AND target_id = $2")
+                    .bind(follower)
+                    .bind(target)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            if withdrawn > 0 {
+                Self::unnotify(
+                    conn,
+                    target,
+                    NotificationType::FollowRequest,
+                    follower,
+                    None,
+                )
+                .await?;
             }
         }
         let changed = Self::set_pair(
@@ -808,9 +862,6 @@ impl SqlStore {
         }
         let mut told = None;
         if changed && on {
-            let me = Self::fetch_account(conn, follower)
-                .await?
-                .ok_or(StoreError::NotFound)?;
             told = self
                 .notify(conn, target, NotificationType::Follow, &me, None)
                 .await?;
@@ -823,5 +874,64 @@ impl SqlStore {
         }
         self.commit_write(w, told.is_some()).await?;
         self.relationship(follower, target).await
+    }
+}
+
+impl SqlStore {
+    /// `target` answers `requester`'s request to follow her: accepted, the follow is made
+    /// (with its counters); either way the request and its notification go.
+    pub(super) async fn write_follow_answer(
+        &self,
+        target: AccountId,
+        requester: AccountId,
+        accept: bool,
+    ) -> Result<Relationship> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let gone =
+            sqlx::query("DELETE FROM follow_requests WHERE account_id = $1 AND target_id = $2")
+                .bind(requester)
+                .bind(target)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Self::unnotify(
+            conn,
+            target,
+            NotificationType::FollowRequest,
+            requester,
+            None,
+        )
+        .await?;
+        if accept {
+            let made = sqlx::query(
+                "INSERT INTO follows (follower_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(requester)
+            .bind(target)
+            .bind(crate::domain::now_micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if made > 0 {
+                sqlx::query(
+                    "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
+                )
+                .bind(requester)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
+                )
+                .bind(target)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        self.commit_write(w, false).await?;
+        self.relationship(target, requester).await
     }
 }
