@@ -7,13 +7,16 @@
 //! from the stranger, search of notices, accounts and tags, notifications of every type
 //! (listed, filtered by `types` and account, dismissed, cleared), followers paged by
 //! `fetch_next`, bookmarks, at most five pins, favourites, markers, the instance's counts
-//! and trending tags; and deletes.
+//! and trending tags; then a generated PNG posted with its description (its file fetched),
+//! a poll another user votes in, a list and its timeline, the profile's name, note and
+//! fields, and a scheduled notice listed and withdrawn; and deletes.
 //!
 //! masto.js (`clients/masto_js/story.mjs`) follows a reporter and watches her post,
 //! correction and deletion on three streams of one WebSocket; then the same thread,
 //! search, lists, markers, counts and trends, with the reporter's notifications arriving
 //! live on `user:notification` and `user` over her own WebSocket before they are listed,
-//! filtered, dismissed and cleared.
+//! filtered, dismissed and cleared; then the same media, poll, list, profile and
+//! scheduled-notice steps.
 
 mod common;
 

@@ -3,7 +3,9 @@
 // multiplexed WebSocket. Then a thread with a followers-only reply, search, notifications
 // arriving live on the reporter's `user:notification` and `user` streams and listed,
 // filtered, dismissed and cleared, followers paged by Link, bookmarks, pins, favourites,
-// markers, instance counts and trends. Run by tests/clients.rs: `node story.mjs BASE_URL`.
+// markers, instance counts and trends; then a photo with its description, a poll bea
+// answers, bea's list of ann, ann's profile and a notice scheduled and withdrawn. Run by
+// tests/clients.rs: `node story.mjs BASE_URL`.
 import {
   createOAuthAPIClient,
   createRestAPIClient,
@@ -307,6 +309,100 @@ const trends = await cara.rest.v1.trends.tags.list();
 same(trends[0]?.name, "ferry", "the trending tag");
 // The root and bea's answer, over one day or two.
 same(trends[0].history.reduce((n, day) => n + Number(day.uses), 0), 2, "its uses");
+
+// A photo (a 4×3 PNG) with its description: cara reads an image of that size, and its
+// file answers.
+const pixels = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAIAAAA7ljmRAAAAD0lEQVR4nGNgYPiPhHBxAN1JC/U39qNPAAAAAElFTkSuQmCC",
+  "base64",
+);
+const media = await ann.rest.v2.media.create({
+  file: new Blob([pixels], { type: "image/png" }),
+  description: "Passengers waiting at the ferry terminal",
+});
+same([typeof media.id, media.type], ["string", "image"], "the uploaded media");
+const photo = await ann.rest.v1.statuses.create({
+  status: "The terminal this morning",
+  mediaIds: [media.id],
+});
+const [attached] = (await cara.rest.v1.statuses.$select(photo.id).fetch()).mediaAttachments;
+same(
+  [attached?.id, attached?.type, attached?.description],
+  [media.id, "image", "Passengers waiting at the ferry terminal"],
+  "the attachment",
+);
+same([attached.meta?.original?.width, attached.meta?.original?.height], [4, 3], "its size");
+const file = await fetch(attached.url);
+if (file.status !== 200 || (await file.arrayBuffer()).byteLength === 0) {
+  fail(`the photo's file answered ${file.status}`);
+}
+
+// A poll: bea's vote counts once, and she sees her choice.
+const asked = await ann.rest.v1.statuses.create({
+  status: "Should the night boat run on weekdays too?",
+  poll: { options: ["Yes", "No"], expiresIn: 600 },
+});
+same(asked.poll.options.map((o) => o.title), ["Yes", "No"], "poll options");
+const voted = await bea.rest.v1.polls.$select(asked.poll.id).votes.create({ choices: [0] });
+same([voted.voted, voted.ownVotes], [true, [0]], "bea's vote");
+const counted = await ann.rest.v1.polls.$select(asked.poll.id).fetch();
+same(counted.votesCount, 1, "votes");
+same(counted.options.map((o) => o.votesCount), [1, 0], "votes per option");
+await refused(
+  bea.rest.v1.polls.$select(asked.poll.id).votes.create({ choices: [1] }),
+  422,
+  "voting twice",
+);
+
+// bea lists ann, whom she follows: ann's new notice is on the list, cara's is not.
+const desk = await bea.rest.v1.lists.create({ title: "Ferry desk" });
+await bea.rest.v1.lists.$select(desk.id).accounts.create({ accountIds: [ann.me.id] });
+same(names(await bea.rest.v1.lists.$select(desk.id).accounts.list()), ["ann"], "list members");
+const hers = await ann.rest.v1.statuses.create({ status: "Night boat confirmed for 22:10" });
+const other = await cara.rest.v1.statuses.create({ status: "Long queue for coffee" });
+const onList = ids(await bea.rest.v1.timelines.list.$select(desk.id).list());
+if (!onList.includes(hers.id) || onList.includes(other.id)) {
+  fail(`the list timeline: ${JSON.stringify(onList)}`);
+}
+
+// ann's profile: a name, a bio and two fields, seen by her and by cara.
+await ann.rest.v1.accounts.updateCredentials({
+  displayName: "Ann Ferris",
+  note: "Ferries and islands",
+  fieldsAttributes: [
+    { name: "Desk", value: "Islands" },
+    { name: "Boat", value: "Night service" },
+  ],
+});
+const profile = await ann.rest.v1.accounts.verifyCredentials();
+same(profile.displayName, "Ann Ferris", "display name");
+same(profile.source.note, "Ferries and islands", "note as written");
+const written = [
+  ["Desk", "Islands"],
+  ["Boat", "Night service"],
+];
+same(profile.source.fields.map((f) => [f.name, f.value]), written, "fields as written");
+// Rendered values are HTML; Mastodon leaves plain text unwrapped, Tidings wraps it in <p>.
+same(profile.fields.map((f) => f.name), ["Desk", "Boat"], "field names");
+if (!profile.fields.every((f, i) => f.value.includes(written[i][1]))) {
+  fail(`rendered fields: ${JSON.stringify(profile.fields)}`);
+}
+const seenByCara = await cara.rest.v1.accounts.$select(ann.me.id).fetch();
+same(seenByCara.displayName, "Ann Ferris", "the name cara sees");
+
+// A notice scheduled ten minutes ahead waits, listed, until it is withdrawn.
+const at = new Date(Date.now() + 10 * 60_000);
+const later = await ann.rest.v1.statuses.create({
+  status: "Timetable for the winter season",
+  scheduledAt: at.toISOString(),
+});
+same(later.params?.text, "Timetable for the winter season", "the scheduled notice");
+if (Math.abs(new Date(later.scheduledAt) - at) > 1000) {
+  fail(`scheduled for ${later.scheduledAt}, asked ${at.toISOString()}`);
+}
+same(ids(await ann.rest.v1.scheduledStatuses.list()), [later.id], "scheduled notices");
+await ann.rest.v1.scheduledStatuses.$select(later.id).remove();
+same(ids(await ann.rest.v1.scheduledStatuses.list()), [], "scheduled notices after withdrawing");
 
 await ann.rest.v1.notifications.clear();
 same(ids(await ann.rest.v1.notifications.list()), [], "notifications after clearing");

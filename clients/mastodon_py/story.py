@@ -1,14 +1,20 @@
 """A newsroom story told through Mastodon.py, unmodified: register, sign in, post,
 correct, page by the Link header, stream over SSE; then the desk around the reporter:
 a thread with a followers-only reply, search, notifications of every kind, followers
-paged by Link, bookmarks, pins, favourites, markers, instance counts and trends; delete.
+paged by Link, bookmarks, pins, favourites, markers, instance counts and trends; then a
+photo with its description, a poll the editor answers, the editor's list of the reporter,
+the reporter's profile and a notice scheduled and withdrawn; delete.
 
 Usage: python story.py http://127.0.0.1:PORT   (exit status 0 when every step held)
 """
 
+import struct
 import sys
 import threading
 import time
+import urllib.request
+import zlib
+from datetime import datetime, timedelta, timezone
 
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, StreamListener
 
@@ -209,6 +215,92 @@ def counts(everyone, posters):
     assert sum(int(day.uses) for day in trends[0].history) == 4, trends[0]
 
 
+def png(width, height):
+    """A small valid PNG, all red: signature, IHDR, one IDAT, IEND."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def photo(reporter, stranger):
+    """The reporter posts a photo with its description; anyone reading the notice sees
+    an image of that size and description, and its file answers."""
+    media = reporter.media_post(png(4, 3), mime_type="image/png", description="The cracked harbour wall")
+    assert isinstance(media.id, str) and media.type == "image", media
+    notice = reporter.status_post("The wall this morning", media_ids=[media])
+    seen = stranger.status(notice.id).media_attachments
+    assert len(seen) == 1, seen
+    attached = seen[0]
+    assert attached.id == media.id and attached.type == "image", attached
+    assert attached.description == "The cracked harbour wall", attached
+    assert (attached.meta.original.width, attached.meta.original.height) == (4, 3), attached.meta
+    with urllib.request.urlopen(attached.url) as file:
+        assert file.status == 200 and file.read(), attached.url
+
+
+def poll(reporter, editor):
+    """A poll of three options: the editor's vote counts once, and he sees his choice."""
+    asked = reporter.status_post(
+        "Should the harbour road stay closed tonight?",
+        poll=reporter.make_poll(["Yes", "No", "Only to lorries"], expires_in=600),
+    )
+    assert [o.title for o in asked.poll.options] == ["Yes", "No", "Only to lorries"], asked.poll
+    assert asked.poll.votes_count == 0 and not asked.poll.expired, asked.poll
+    voted = editor.poll_vote(asked.poll.id, [2])
+    assert voted.voted and voted.own_votes == [2], voted
+    counted = reporter.poll(asked.poll.id)
+    assert counted.votes_count == 1, counted
+    assert [o.votes_count for o in counted.options] == [0, 0, 1], counted
+    refused(lambda: editor.poll_vote(asked.poll.id, [0]), 422)
+
+
+def desk_list(editor, reporter, stranger):
+    """The editor lists the reporter, whom he follows: her new notice is on the list's
+    timeline, the stranger's is not."""
+    desk = editor.list_create("Harbour desk")
+    editor.list_accounts_add(desk, [reporter.me().id])
+    assert names(editor.list_accounts(desk)) == ["reporter"]
+    assert desk.id in ids(editor.lists())
+    hers = reporter.status_post("Engineers say the wall will hold")
+    other = stranger.status_post("Nice weather on the quay")
+    listed = ids(editor.timeline_list(desk))
+    assert hers.id in listed and other.id not in listed, listed
+
+
+def profile(reporter, stranger):
+    """The reporter names herself, writes a bio and two fields; she and others see them."""
+    reporter.account_update_credentials(
+        display_name="Rita Porter",
+        note="Harbour and shipping",
+        fields=[("Desk", "Harbour"), ("Phone", "By appointment")],
+    )
+    me = reporter.account_verify_credentials()
+    assert me.display_name == "Rita Porter", me
+    assert me.source.note == "Harbour and shipping" and "Harbour and shipping" in me.note, me
+    written = [("Desk", "Harbour"), ("Phone", "By appointment")]
+    assert [(f.name, f.value) for f in me.source.fields] == written, me.source
+    # Rendered values are HTML; Mastodon leaves plain text unwrapped, Tidings wraps it in <p>.
+    assert [f.name for f in me.fields] == ["Desk", "Phone"], me.fields
+    assert all(v in f.value for f, (_, v) in zip(me.fields, written)), me.fields
+    assert stranger.account(me.id).display_name == "Rita Porter"
+
+
+def scheduled(reporter):
+    """A notice scheduled ten minutes ahead waits in the list of scheduled notices, and
+    is gone from it once withdrawn."""
+    when = datetime.now(timezone.utc) + timedelta(minutes=10)
+    later = reporter.status_post("Tide tables for tomorrow", scheduled_at=when)
+    assert later.params.text == "Tide tables for tomorrow", later
+    assert abs((later.scheduled_at - when).total_seconds()) < 1, (later.scheduled_at, when)
+    assert ids(reporter.scheduled_statuses()) == [later.id]
+    reporter.scheduled_status_delete(later)
+    assert ids(reporter.scheduled_statuses()) == []
+
+
 def main():
     client_id, client_secret = Mastodon.create_app("newsroom", api_base_url=BASE, scopes=SCOPES)
     app = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=BASE)
@@ -265,6 +357,11 @@ def main():
     keeping(m, editor, stranger, root, answer)
     markers(m)
     counts([m, editor] + readers + [stranger], posters=[m, editor, stranger])
+    photo(m, stranger)
+    poll(m, editor)
+    desk_list(editor, m, stranger)
+    profile(m, stranger)
+    scheduled(m)
 
     m.notifications_clear()
     assert ids(m.notifications()) == []
