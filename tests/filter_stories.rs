@@ -159,6 +159,43 @@ async fn filters_warn_hide_and_respect_their_contexts(b: Backend) {
     }
     let (_, all) = app.get_json("/api/v2/filters", Some(&reader.token)).await;
     assert_eq!(all.as_array().unwrap().len(), 2);
+    // In the notifications context: a mention that matches a hide filter is not listed,
+    // though the notice is in her home (a context the filter does not name).
+    let (s, noise) = app
+        .call(
+            Method::POST,
+            "/api/v2/filters",
+            &reader.token,
+            Some(
+                json!({"title": "Noise", "context": ["notifications"], "filter_action": "hide",
+                        "keywords_attributes": [{"keyword": "giveaway"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.post(&ann, "@reader giveaway inside!").await;
+    app.post(&ann, "@reader the count is in").await;
+    let (_, n) = app
+        .get_json("/api/v1/notifications?types[]=mention", Some(&reader.token))
+        .await;
+    let said: Vec<&str> = n
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("count is in"));
+    let nid = noise["id"].as_str().unwrap();
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/filters/{nid}"),
+            &reader.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
     let (s, _) = app
         .call(
             Method::DELETE,
@@ -171,5 +208,5 @@ async fn filters_warn_hide_and_respect_their_contexts(b: Backend) {
     let (_, home) = app
         .get_json("/api/v1/timelines/home", Some(&reader.token))
         .await;
-    assert_eq!(texts(&home).len(), 4, "deleted, it hides nothing");
+    assert_eq!(texts(&home).len(), 6, "deleted, it hides nothing");
 }

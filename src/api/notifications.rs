@@ -125,10 +125,24 @@ async fn list(
             )
             .await?
     };
-    let rendered: Vec<Notification> = list
-        .iter()
-        .map(|n| Notification::render(n, &node.site))
-        .collect();
+    // Her filters of the `notifications` context: `hide` drops a notification about a
+    // notice they match, `warn` marks the notice.
+    let filters = node.store.filters(me).await?;
+    let now = crate::domain::now_micros();
+    let mut rendered: Vec<Notification> = Vec::with_capacity(list.len());
+    for n in &list {
+        let mut r = Notification::render(n, &node.site);
+        if let (Some(s), Some(out), false) = (&n.status, r.status.as_mut(), filters.is_empty()) {
+            let (results, hide) = crate::domain::filters::apply(&filters, s, "notifications", now);
+            if hide {
+                continue;
+            }
+            if !results.is_empty() {
+                out.filtered = Some(results);
+            }
+        }
+        rendered.push(r);
+    }
     let mut res = Json(rendered).into_response();
     if let (Some(first), Some(last)) = (list.first(), list.last()) {
         let link = link_header(&node.site.base_url, &uri, first.id, last.id);
