@@ -66,18 +66,8 @@ def main():
     a.add_argument("--posts", type=int, default=200)
     o = a.parse_args()
     work = tempfile.mkdtemp(prefix="tidings-fanout-")
-    if o.backend == "sqlite":
-        path = os.path.join(work, "bench.db")
-        url = f"sqlite://{path}?mode=rwc"
-    else:
-        name = f"tidings_fanout_{os.getpid()}"
-        subprocess.run(["psql", o.postgres, "-qc", f"CREATE DATABASE {name}"], check=True)
-        url = o.postgres.rsplit("/", 1)[0] + "/" + name
-    proc, base = sb.start(url, work)
-    for user in ["star", "loner"]:
-        subprocess.run([sb.BIN, "admin", "create-user", user, "--password", PASSWORD], cwd=work,
-                       env=dict(os.environ, DATABASE_URL=url), check=True, stdout=subprocess.DEVNULL)
-    proc.terminate(); proc.wait()
+    url, path, name = sb.fresh_database(o.backend, o.postgres, work, "fanout")
+    sb.create_users(url, work, ["star", "loner"], PASSWORD)
     n = o.followers
     sql = f"""
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n})

@@ -41,6 +41,25 @@ def start(db_url, cwd):
     sys.exit("the server did not start")
 
 
+def fresh_database(backend, postgres, work, kind):
+    """A new database: (url, sqlite file or None, postgres database name or None)."""
+    if backend == "sqlite":
+        path = os.path.join(work, "bench.db")
+        return f"sqlite://{path}?mode=rwc", path, None
+    name = f"tidings_{kind}_{os.getpid()}"
+    subprocess.run(["psql", postgres, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return postgres.rsplit("/", 1)[0] + "/" + name, None, name
+
+
+def create_users(url, work, names, password):
+    """Migrate the database and make `names` (ids 1, 2, …) through the operator's CLI."""
+    proc, _ = start(url, work)
+    for user in names:
+        subprocess.run([BIN, "admin", "create-user", user, "--password", password], cwd=work,
+                       env=dict(os.environ, DATABASE_URL=url), check=True, stdout=subprocess.DEVNULL)
+    proc.terminate(); proc.wait()
+
+
 def fill_sql(n):
     # One statement for both databases: the notices of account 1, generated in SQL.
     return f"""
@@ -69,19 +88,8 @@ def main():
     a.add_argument("--requests", type=int, default=200)
     o = a.parse_args()
     work = tempfile.mkdtemp(prefix="tidings-search-")
-    if o.backend == "sqlite":
-        path = os.path.join(work, "bench.db")
-        url = f"sqlite://{path}?mode=rwc"
-    else:
-        name = f"tidings_search_{os.getpid()}"
-        subprocess.run(["psql", o.postgres, "-qc", f"CREATE DATABASE {name}"], check=True)
-        url = o.postgres.rsplit("/", 1)[0] + "/" + name
-    # Migrate, and make account 1.
-    proc, base = start(url, work)
-    subprocess.run([BIN, "admin", "create-user", "bench", "--password", "a long passphrase here"],
-                   cwd=work, env=dict(os.environ, DATABASE_URL=url), check=True,
-                   stdout=subprocess.DEVNULL)
-    proc.terminate(); proc.wait()
+    url, path, name = fresh_database(o.backend, o.postgres, work, "search")
+    create_users(url, work, ["bench"], "a long passphrase here")
     t0 = time.time()
     sql = fill_sql(o.notices)
     if o.backend == "sqlite":

@@ -201,11 +201,7 @@ async fn mine(node: &Api, me: AccountId) -> ApiResult<Vec<FilterRecord>> {
 }
 
 async fn own(node: &Api, me: AccountId, id: &str) -> ApiResult<FilterRecord> {
-    let id: i64 = id
-        .parse()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)?;
+    let id: i64 = parse_id(id)?;
     mine(node, me)
         .await?
         .into_iter()
@@ -378,11 +374,7 @@ async fn add_keyword(
 
 /// The caller's keyword `id` and its filter, or 404.
 async fn own_keyword(node: &Api, me: AccountId, id: &str) -> ApiResult<(i64, KeywordRecord)> {
-    let id: i64 = id
-        .parse()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)?;
+    let id: i64 = parse_id(id)?;
     mine(node, me)
         .await?
         .into_iter()
@@ -476,11 +468,7 @@ async fn add_status(
 }
 
 async fn own_status(node: &Api, me: AccountId, id: &str) -> ApiResult<(i64, StatusId)> {
-    let id: i64 = id
-        .parse()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)?;
+    let id: i64 = parse_id(id)?;
     mine(node, me)
         .await?
         .into_iter()

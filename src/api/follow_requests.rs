@@ -3,14 +3,14 @@
 
 use super::error::ApiResult;
 use super::extract::{Query, ReadFollows, Scoped, WriteFollows, parse_id};
-use super::timelines::{TimelineParams, link_header};
+use super::timelines::{TimelineParams, bounds_of, linked};
 use crate::api::Api;
 use crate::domain::AccountId;
 use crate::domain::entities::Account;
 use crate::store::AccountList;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
@@ -33,19 +33,12 @@ async fn index(
         .store
         .account_list(&AccountList::FollowRequests(me), p.cursor_page(40, 80)?)
         .await?;
-    let link = match (rows.first(), rows.last()) {
-        (Some(f), Some(l)) => Some(link_header(&node.site.base_url, &uri, f.0, l.0)),
-        _ => None,
-    };
     let body: Vec<Account> = rows
         .iter()
         .map(|(_, a)| Account::render(a, &node.site))
         .collect();
-    let mut res = Json(body).into_response();
-    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        res.headers_mut().insert(header::LINK, v);
-    }
-    Ok(res)
+    let bounds = bounds_of(&rows, |r| r.0);
+    Ok(linked(&body, &node.site.base_url, &uri, bounds))
 }
 
 async fn answer(node: &Api, me: AccountId, id: &str, accept: bool) -> ApiResult<Json<Value>> {

@@ -5,14 +5,14 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{Input, Query, ReadLists, Scoped, WriteLists, parse_id};
 use super::form::{Flag, Id};
-use super::timelines::{TimelineParams, link_header, paged};
+use super::timelines::{TimelineParams, bounds_of, linked, paged};
 use crate::api::Api;
 use crate::domain::entities::Account;
 use crate::domain::{AccountId, ListId};
 use crate::store::{AccountList, ListRecord, Timeline};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -169,21 +169,13 @@ async fn members(
         .store
         .account_list(&AccountList::Members(l.id), page)
         .await?;
-    let link = match (rows.first(), rows.last(), all) {
-        (Some(first), Some(last), false) => {
-            Some(link_header(&node.site.base_url, &uri, first.0, last.0))
-        }
-        _ => None,
-    };
+    // All members at once come without a `Link`: there is no page beyond.
+    let bounds = bounds_of(&rows, |r| r.0).filter(|_| !all);
     let body: Vec<Account> = rows
         .iter()
         .map(|(_, a)| Account::render(a, &node.site))
         .collect();
-    let mut res = Json(body).into_response();
-    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        res.headers_mut().insert(header::LINK, v);
-    }
-    Ok(res)
+    Ok(linked(&body, &node.site.base_url, &uri, bounds))
 }
 
 #[derive(Deserialize)]

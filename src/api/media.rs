@@ -119,11 +119,7 @@ async fn upload(
 
 /// The caller's own upload, or 404.
 async fn own(node: &Api, me: crate::domain::AccountId, id: &str) -> ApiResult<MediaRecord> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)?;
+    let id: i64 = super::extract::parse_id(id)?;
     node.store
         .media(id)
         .await?

@@ -7,14 +7,14 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Query, ReadNotifications, Scoped, WriteNotifications, parse_id};
-use super::timelines::link_header;
+use super::timelines::{bounds_of, cursor_param as cursor, linked};
 use crate::api::Api;
 use crate::domain::AccountId;
 use crate::domain::entities::{Notification, NotificationType};
 use crate::store::NotificationQuery;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -45,16 +45,6 @@ struct ListParams {
 /// Mastodon's default page is 40 notifications, at most 80.
 const DEFAULT_LIMIT: i64 = 40;
 const MAX_LIMIT: i64 = 80;
-
-fn cursor(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
-    match v.as_deref() {
-        None | Some("") => Ok(None),
-        Some(s) => s
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
-    }
-}
 
 /// Types a client names that Tidings never makes (`poll`, `status`, `admin.sign_up`, …)
 /// are valid names that match nothing; a name no Mastodon version knows is 400.
@@ -143,14 +133,9 @@ async fn list(
         }
         rendered.push(r);
     }
-    let mut res = Json(rendered).into_response();
-    if let (Some(first), Some(last)) = (list.first(), list.last()) {
-        let link = link_header(&node.site.base_url, &uri, first.id, last.id);
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            res.headers_mut().insert(header::LINK, v);
-        }
-    }
-    Ok(res)
+    // Paged by what was read, so a hidden notification does not shift the cursors.
+    let bounds = bounds_of(&list, |n| n.id);
+    Ok(linked(&rendered, &node.site.base_url, &uri, bounds))
 }
 
 async fn one(

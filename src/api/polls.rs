@@ -19,10 +19,7 @@ pub fn router() -> Router<Api> {
 }
 
 fn poll_id(s: &str) -> ApiResult<i64> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)
+    super::extract::parse_id(s)
 }
 
 async fn show(

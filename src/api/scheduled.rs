@@ -3,14 +3,14 @@
 //! `POST /api/v1/statuses` with `scheduled_at`, and posted by `crate::scheduler`.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Input, Query, ReadStatuses, Scoped, WriteStatuses};
-use super::timelines::{TimelineParams, link_header};
+use super::extract::{Input, Query, ReadStatuses, Scoped, WriteStatuses, parse_id};
+use super::timelines::{TimelineParams, bounds_of, linked};
 use crate::api::Api;
 use crate::domain::iso8601;
 use crate::store::ScheduledRecord;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -68,10 +68,7 @@ pub fn scheduled_json(s: &ScheduledRecord) -> Value {
 }
 
 fn id(s: &str) -> ApiResult<i64> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or(ApiError::NotFound)
+    parse_id(s)
 }
 
 async fn index(
@@ -85,17 +82,9 @@ async fn index(
         .store
         .scheduled(me, None, p.cursor_page(20, 40)?)
         .await?;
-    let link = match (list.first(), list.last()) {
-        (Some(first), Some(last)) => {
-            Some(link_header(&node.site.base_url, &uri, first.id, last.id))
-        }
-        _ => None,
-    };
-    let mut res = Json(list.iter().map(scheduled_json).collect::<Vec<_>>()).into_response();
-    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        res.headers_mut().insert(header::LINK, v);
-    }
-    Ok(res)
+    let body: Vec<Value> = list.iter().map(scheduled_json).collect();
+    let bounds = bounds_of(&list, |s| s.id);
+    Ok(linked(&body, &node.site.base_url, &uri, bounds))
 }
 
 async fn show(

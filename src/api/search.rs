@@ -110,15 +110,7 @@ async fn search(
         }
         _ => None,
     };
-    let id = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
-        match v.as_deref() {
-            None | Some("") => Ok(None),
-            Some(s) => s
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
-        }
-    };
+    let id = super::timelines::cursor_param;
     let mut out = json!({ "accounts": [], "statuses": [], "hashtags": [] });
     // A leading `#` asks for tags, a leading `@` for accounts, as clients send them.
     let words = q.trim_start_matches(['#', '@']);

@@ -8,14 +8,14 @@ use super::extract::{
     MaybeScoped, ReadAccounts, ReadBlocks, ReadBookmarks, ReadFavourites, ReadMutes, ReadStatuses,
     Scoped, WriteAccounts, WriteBookmarks, parse_id,
 };
-use super::timelines::{TimelineParams, link_header};
+use super::timelines::{TimelineParams, bounds_of, linked};
 use crate::api::Api;
 use crate::domain::entities::{Account, Context, Status};
 use crate::domain::{AccountId, StatusId};
 use crate::store::{AccountList, Mark, StatusList};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -37,18 +37,11 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/blocks", get(blocks))
 }
 
-/// A page as JSON, with a `Link` to the next and previous pages when it is not empty.
+/// A page of (cursor, entity) rows as JSON, with its `Link`.
 fn page<T: Serialize>(base: &str, uri: &Uri, items: Vec<(i64, T)>) -> Response {
-    let link = match (items.first(), items.last()) {
-        (Some(first), Some(last)) => Some(link_header(base, uri, first.0, last.0)),
-        _ => None,
-    };
+    let bounds = bounds_of(&items, |i| i.0);
     let body: Vec<T> = items.into_iter().map(|i| i.1).collect();
-    let mut res = Json(body).into_response();
-    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        res.headers_mut().insert(header::LINK, v);
-    }
-    res
+    linked(&body, base, uri, bounds)
 }
 
 async fn context(

@@ -51,15 +51,7 @@ pub fn flag(v: &Option<String>) -> ApiResult<bool> {
 impl TimelineParams {
     /// Paging of a list by cursor: `limit` defaults to `default`, at most `max`.
     pub fn cursor_page(&self, default: i64, max: i64) -> ApiResult<CursorPage> {
-        let cursor = |name: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
-            match v.as_deref() {
-                None | Some("") => Ok(None),
-                Some(s) => s
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
-            }
-        };
+        let cursor = cursor_param;
         let limit = match self.limit.as_deref() {
             None | Some("") => default,
             Some(s) => s
@@ -76,13 +68,7 @@ impl TimelineParams {
 
     pub fn page(&self) -> ApiResult<Page> {
         let id = |name: &str, v: &Option<String>| -> ApiResult<Option<StatusId>> {
-            match v.as_deref() {
-                None | Some("") => Ok(None),
-                Some(s) => s
-                    .parse::<i64>()
-                    .map(|i| Some(StatusId::new(i)))
-                    .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
-            }
+            Ok(cursor_param(name, v)?.map(StatusId::new))
         };
         let limit = match self.limit.as_deref() {
             None | Some("") => 20,
@@ -198,6 +184,39 @@ pub async fn paged(
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     Ok((StatusCode::OK, out_headers, body).into_response())
+}
+
+/// `body` as JSON, with a `Link` to the pages around it when `bounds` (the cursors of its
+/// newest and oldest rows) are given: every paged list but timelines answers this way.
+pub fn linked<T: serde::Serialize>(
+    body: &T,
+    base: &str,
+    uri: &Uri,
+    bounds: Option<(i64, i64)>,
+) -> Response {
+    let mut res = axum::Json(body).into_response();
+    if let Some((newest, oldest)) = bounds
+        && let Ok(v) = HeaderValue::from_str(&link_header(base, uri, newest, oldest))
+    {
+        res.headers_mut().insert(header::LINK, v);
+    }
+    res
+}
+
+/// The cursors of a page's first and last rows, for [`linked`].
+pub fn bounds_of<T>(rows: &[T], cursor: impl Fn(&T) -> i64) -> Option<(i64, i64)> {
+    Some((cursor(rows.first()?), cursor(rows.last()?)))
+}
+
+/// An optional cursor parameter (`max_id`, `since_id`, `min_id`): a number, or 400.
+pub fn cursor_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("Invalid {name}: {s:?}"))),
+    }
 }
 
 /// `next` pages older (`max_id` = the last id), `prev` newer (`min_id` = the first id);
