@@ -143,6 +143,23 @@ async fn a_photo_from_the_scene_goes_out_with_the_notice_and_nothing_else(b: Bac
         )
         .await;
     assert_eq!(s, 422, "attached already");
+    // Deleted, the notice takes its images with it.
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{}", n["id"].as_str().unwrap()),
+            &ann.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    for url in [
+        media["url"].as_str().unwrap(),
+        media["preview_url"].as_str().unwrap(),
+    ] {
+        let res = app.http.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{url}");
+    }
     let (_, only) = app
         .get_json(
             &format!("/api/v1/accounts/{}/statuses?only_media=true", ann.id),

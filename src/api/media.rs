@@ -162,6 +162,11 @@ async fn update(
 }
 
 async fn file(State(node): State<Api>, Path(key): Path<String>) -> ApiResult<Response> {
+    // Served while it belongs to an upload not yet posted or to a notice that stands: a
+    // deleted notice's images go with it.
+    if !node.store.media_file_live(&key).await? {
+        return Err(ApiError::NotFound);
+    }
     let (kind, bytes) = node
         .media_storage()
         .get(&key)

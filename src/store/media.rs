@@ -171,6 +171,17 @@ impl SqlStore {
         Ok(())
     }
 
+    pub(super) async fn read_media_file_live(&self, key: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS x FROM media_attachments m LEFT JOIN statuses s ON s.id = m.status_id \
+             WHERE (m.file_key = $1 OR m.preview_key = $1) AND s.deleted_at IS NULL",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     pub(super) async fn write_blob(
         &self,
         key: &str,

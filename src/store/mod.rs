@@ -322,6 +322,8 @@ pub trait Store: Send + Sync + 'static {
         description: Option<&str>,
         focus: Option<(f64, f64)>,
     ) -> Result<()>;
+    /// Does `key` name a file of an upload not yet attached, or of a notice not deleted?
+    async fn media_file_live(&self, key: &str) -> Result<bool>;
     /// A media file, when the database keeps them (see `crate::media::DbStorage`).
     async fn put_blob(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()>;
     async fn blob(&self, key: &str) -> Result<Option<(String, Vec<u8>)>>;

@@ -516,6 +516,10 @@ impl Store for SqlStore {
         self.write_media_text(id, description, focus).await
     }
 
+    async fn media_file_live(&self, key: &str) -> Result<bool> {
+        self.read_media_file_live(key).await
+    }
+
     async fn put_blob(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()> {
         self.write_blob(key, content_type, bytes).await
     }
