@@ -396,6 +396,16 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/api/v1/conversations",
         Needs::Token("read:statuses"),
     ),
+    (
+        "POST",
+        "/api/v1/conversations/{id}/read",
+        Needs::Token("write:conversations"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/conversations/{id}",
+        Needs::Token("write:conversations"),
+    ),
     ("GET", "/api/v1/mutes", Needs::Token("read:mutes")),
     ("GET", "/api/v1/blocks", Needs::Token("read:blocks")),
     ("GET", "/avatars/original/missing.png", Needs::Nobody),

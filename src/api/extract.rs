@@ -155,6 +155,7 @@ scopes! {
     WriteMutes = "write:mutes";
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";
+    WriteConversations = "write:conversations";
 }
 
 /// A caller whose token covers scope `S`: no token is 401, a token without `S` is 403.

@@ -34,7 +34,6 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/accounts/{id}/featured_tags", get(empty_accounts))
         .route("/api/v1/featured_tags", get(empty_accounts))
         .route("/api/v1/followed_tags", get(empty_follows))
-        .route("/api/v1/conversations", get(empty_statuses))
         .route("/api/v1/domain_blocks", get(empty_follows))
 }
 
@@ -52,9 +51,6 @@ async fn empty_accounts(_auth: MaybeScoped<ReadAccounts>) -> Json<Value> {
     empty()
 }
 async fn empty_follows(_auth: Scoped<ReadFollows>) -> Json<Value> {
-    empty()
-}
-async fn empty_statuses(_auth: Scoped<ReadStatuses>) -> Json<Value> {
     empty()
 }
 

@@ -4,6 +4,7 @@
 //! or write SQL. Every error leaves as a status code and `{"error": "…"}`.
 
 pub mod accounts;
+pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod extras;
@@ -97,6 +98,7 @@ pub fn router(node: Node) -> Router {
         .merge(links::router())
         .merge(profile::router())
         .merge(lists::router())
+        .merge(conversations::router())
         .merge(scheduled::router())
         .merge(polls::router())
         .merge(media::router())

@@ -194,7 +194,14 @@ async fn update_credentials(
         .or(source.and_then(|s| s.privacy.as_deref()))
     {
         None | Some("") => None,
-        Some(p) => Some(Visibility::parse(p).map_err(|e| ApiError::invalid(e.0))?),
+        Some(p) => match Visibility::parse(p).map_err(|e| ApiError::invalid(e.0))? {
+            Visibility::Direct => {
+                return Err(ApiError::invalid(
+                    "Validation failed: the default visibility cannot be direct",
+                ));
+            }
+            v => Some(v),
+        },
     };
     let language = match f
         .source_language

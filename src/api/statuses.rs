@@ -190,15 +190,11 @@ async fn visible(
 
 /// 404 unless `viewer` may see `s` (see [`visible`]).
 pub async fn visible_to(node: &Node, s: &StatusRecord, viewer: Option<AccountId>) -> ApiResult<()> {
-    if s.visibility == Visibility::Private {
-        let Some(v) = viewer else {
-            return Err(ApiError::NotFound);
-        };
-        if v != s.account.id && !node.store.relationship(v, s.account.id).await?.following {
-            return Err(ApiError::NotFound);
-        }
+    if node.store.may_see(s, viewer).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
     }
-    Ok(())
 }
 
 /// The caller's own notice: only its author may edit it or read its source (anyone

@@ -6,7 +6,10 @@
 //! earlier events went) and writes the result in the same transaction as the change.
 
 use super::StreamKey;
-use super::entities::{Notification, NotificationRecord, Status, StatusRecord, Visibility};
+use super::entities::{
+    Conversation, ConversationRecord, Notification, NotificationRecord, Status, StatusRecord,
+    Visibility,
+};
 use super::event::{EventKind, split_streams};
 use super::ids::StatusId;
 use super::{AccountId, ListId, Site};
@@ -97,6 +100,18 @@ impl NewEvent {
         }
     }
 
+    /// A direct notice joined a conversation: for that participant's `direct` stream.
+    /// About its notice, so deleting the notice blanks it from history.
+    pub fn conversation(c: &ConversationRecord, s: &StatusRecord, site: &Site) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Conversation,
+            payload: Conversation::payload(c, site),
+            streams: vec![StreamKey::Direct(c.owner.id).key()],
+            status_id: Some(s.id),
+            author_id: Some(s.account.id),
+        }
+    }
+
     /// Whom an account no longer sees changed: every node's open streams of hers learn
     /// her whole new list. For no reader.
     pub fn hidden(h: &crate::domain::event::Hidden) -> NewEvent {
@@ -140,13 +155,31 @@ fn merge(into: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
     }
 }
 
-/// The streams of a notice as it stands. Public notices go to the public and tag
+/// The streams of a notice as it stands. Direct notices go only to the homes of those
+/// who may see them. Public notices go to the public and tag
 /// streams; a reblog goes only to home streams (as on Mastodon, the public timelines
 /// carry originals). Everything is local until federation arrives, so public notices
 /// also go to `public:local` and nothing goes to `public:remote` yet.
 fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
     let followers = &reach.followers;
     let mut keys = Vec::new();
+    if s.visibility == Visibility::Direct {
+        // As on Mastodon: the author's home, and the homes of those it mentions who
+        // follow her; everyone it mentions hears of it by notification and on her
+        // `direct` stream (see [`NewEvent::conversation`]).
+        let mut users: Vec<AccountId> = std::iter::once(s.account.id)
+            .chain(
+                s.mentions
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|m| followers.contains(m)),
+            )
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        keys.extend(users.into_iter().map(|u| StreamKey::User(u).key()));
+        return keys;
+    }
     if s.visibility == Visibility::Public && s.reblog.is_none() {
         keys.push("public".to_string());
         keys.push("public:local".to_string());
@@ -245,6 +278,22 @@ mod tests {
                 "user:3"
             ]
         );
+    }
+
+    #[test]
+    fn a_direct_notice_reaches_only_its_author_and_mentioned_followers() {
+        let s = notice(Visibility::Direct);
+        let site = Site::new("http://x.test");
+        let reach = |followers: Vec<i64>| Reach {
+            followers: followers.into_iter().map(AccountId::new).collect(),
+            lists: vec![ListId::new(9)],
+        };
+        // Carol (3) is mentioned and follows: her home too; Bob (2) follows, unnamed.
+        let e = NewEvent::posted(&s, &reach(vec![2, 3]), &site);
+        assert_eq!(e.streams, vec!["user:1", "user:3"]);
+        // Carol does not follow: only the author's home (she has the notification).
+        let e = NewEvent::posted(&s, &reach(vec![2]), &site);
+        assert_eq!(e.streams, vec!["user:1"]);
     }
 
     #[test]

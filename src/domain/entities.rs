@@ -241,6 +241,8 @@ pub enum Visibility {
     Public,
     Unlisted,
     Private,
+    /// Only the author and the accounts it mentions.
+    Direct,
 }
 
 impl Visibility {
@@ -250,9 +252,7 @@ impl Visibility {
             "public" => Ok(Visibility::Public),
             "unlisted" => Ok(Visibility::Unlisted),
             "private" => Ok(Visibility::Private),
-            "direct" => Err(Invalid(
-                "Validation failed: direct visibility is not supported yet".into(),
-            )),
+            "direct" => Ok(Visibility::Direct),
             _ => Err(Invalid(format!(
                 "Validation failed: unknown visibility {s:?}"
             ))),
@@ -269,6 +269,23 @@ impl Visibility {
             Visibility::Public => "public",
             Visibility::Unlisted => "unlisted",
             Visibility::Private => "private",
+            Visibility::Direct => "direct",
+        }
+    }
+
+    /// Only some accounts may see it: followers (private) or those mentioned (both).
+    pub fn is_limited(self) -> bool {
+        matches!(self, Visibility::Private | Visibility::Direct)
+    }
+
+    /// Whether `viewer` may see a notice of this visibility, given what is known of
+    /// her: whether she wrote it, follows its author, is mentioned in it. A mentioned
+    /// account sees a private notice too, as on Mastodon.
+    pub fn shows(self, own: bool, follows_author: bool, mentioned: bool) -> bool {
+        match self {
+            Visibility::Public | Visibility::Unlisted => true,
+            Visibility::Private => own || follows_author || mentioned,
+            Visibility::Direct => own || mentioned,
         }
     }
 }
@@ -609,6 +626,54 @@ impl Notification {
             s.viewer = None;
         }
         serde_json::to_string(&Notification::render(&anonymous, site)).unwrap_or_default()
+    }
+}
+
+/// One account's conversation of direct notices, as stored.
+#[derive(Debug, Clone)]
+pub struct ConversationRecord {
+    pub id: i64,
+    pub unread: bool,
+    /// The other participants; none when she wrote only to herself.
+    pub accounts: Vec<AccountRecord>,
+    /// The latest notice still standing.
+    pub last_status: Option<StatusRecord>,
+    /// Whose conversation it is (Mastodon lists her when no one else takes part).
+    pub owner: AccountRecord,
+}
+
+/// Mastodon's `Conversation` entity.
+#[derive(Serialize)]
+pub struct Conversation {
+    pub id: String,
+    pub unread: bool,
+    pub accounts: Vec<Account>,
+    pub last_status: Option<Status>,
+}
+
+impl Conversation {
+    pub fn render(c: &ConversationRecord, site: &Site) -> Self {
+        let accounts = if c.accounts.is_empty() {
+            std::slice::from_ref(&c.owner)
+        } else {
+            &c.accounts[..]
+        };
+        Conversation {
+            id: c.id.to_string(),
+            unread: c.unread,
+            accounts: accounts.iter().map(|a| Account::render(a, site)).collect(),
+            last_status: c.last_status.as_ref().map(|s| Status::render(s, site)),
+        }
+    }
+
+    /// The one-line JSON of a `conversation` streaming event (no viewer flags: it is
+    /// written once, as the notice is posted).
+    pub fn payload(c: &ConversationRecord, site: &Site) -> String {
+        let mut plain = c.clone();
+        if let Some(s) = plain.last_status.as_mut() {
+            s.viewer = None;
+        }
+        serde_json::to_string(&Conversation::render(&plain, site)).unwrap_or_default()
     }
 }
 

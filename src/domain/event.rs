@@ -15,6 +15,9 @@ pub enum EventKind {
     /// For one account: a [`crate::domain::entities::Notification`].
     #[serde(rename = "notification")]
     Notification,
+    /// For one account: a [`crate::domain::entities::Conversation`] with a new notice.
+    #[serde(rename = "conversation")]
+    Conversation,
     /// Not for readers: whom an account no longer sees changed (a block or mute, made or
     /// undone). Payload: [`Hidden`] as JSON. It travels the event path so that every
     /// node's open streams of that account apply it at once.
@@ -33,6 +36,7 @@ impl EventKind {
             EventKind::StatusUpdate => "status.update",
             EventKind::Delete => "delete",
             EventKind::Notification => "notification",
+            EventKind::Conversation => "conversation",
             EventKind::Revoke => "tidings.revoke",
             EventKind::Hidden => "tidings.hidden",
         }
@@ -44,6 +48,7 @@ impl EventKind {
             "status.update" => Some(EventKind::StatusUpdate),
             "delete" => Some(EventKind::Delete),
             "notification" => Some(EventKind::Notification),
+            "conversation" => Some(EventKind::Conversation),
             "tidings.revoke" => Some(EventKind::Revoke),
             "tidings.hidden" => Some(EventKind::Hidden),
             _ => None,

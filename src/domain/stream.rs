@@ -2,7 +2,7 @@
 //!
 //! A key is a short string naming one routable stream: `public`, `public:local`,
 //! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`,
-//! `user:notification:<account id>`, `list:<list id>`. The
+//! `user:notification:<account id>`, `list:<list id>`, `direct:<account id>`. The
 //! store records each event's keys; the hub routes by key; replay filters by key.
 
 use super::text::{is_tag, normalize_tag};
@@ -20,6 +20,8 @@ pub enum StreamKey {
     UserNotification(AccountId),
     /// One of the account's lists (whose it is, the API checks).
     List(ListId),
+    /// The account's conversations of direct notices.
+    Direct(AccountId),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -47,7 +49,7 @@ impl StreamError {
 impl StreamKey {
     /// Parse a Mastodon wire name (`hashtag:local`, or the SSE path form `hashtag/local`)
     /// with its `tag` or `list` parameter. `account` is the caller's account, needed for
-    /// `user`, `user:notification` and `list`.
+    /// `user`, `user:notification`, `list` and `direct`.
     pub fn parse(
         name: &str,
         tag: Option<&str>,
@@ -76,6 +78,9 @@ impl StreamKey {
             "user:notification" => account
                 .map(StreamKey::UserNotification)
                 .ok_or(StreamError::NeedsToken),
+            "direct" => account
+                .map(StreamKey::Direct)
+                .ok_or(StreamError::NeedsToken),
             "list" => {
                 account.ok_or(StreamError::NeedsToken)?;
                 list.and_then(ListId::parse)
@@ -96,6 +101,7 @@ impl StreamKey {
             StreamKey::User(id) => format!("user:{id}"),
             StreamKey::UserNotification(id) => format!("user:notification:{id}"),
             StreamKey::List(id) => format!("list:{id}"),
+            StreamKey::Direct(id) => format!("direct:{id}"),
         }
     }
 
@@ -110,6 +116,7 @@ impl StreamKey {
             StreamKey::User(_) => vec!["user".into()],
             StreamKey::UserNotification(_) => vec!["user:notification".into()],
             StreamKey::List(id) => vec!["list".into(), id.to_string()],
+            StreamKey::Direct(_) => vec!["direct".into()],
         }
     }
 
@@ -123,6 +130,9 @@ impl StreamKey {
         }
         if let Some(id) = key.strip_prefix("list:") {
             return ListId::parse(id).map(StreamKey::List);
+        }
+        if let Some(id) = key.strip_prefix("direct:") {
+            return AccountId::parse(id).map(StreamKey::Direct);
         }
         if let Some(id) = key.strip_prefix("user:notification:") {
             return AccountId::parse(id).map(StreamKey::UserNotification);
@@ -141,7 +151,10 @@ impl StreamKey {
     pub fn is_public(&self) -> bool {
         !matches!(
             self,
-            StreamKey::User(_) | StreamKey::UserNotification(_) | StreamKey::List(_)
+            StreamKey::User(_)
+                | StreamKey::UserNotification(_)
+                | StreamKey::List(_)
+                | StreamKey::Direct(_)
         )
     }
 }

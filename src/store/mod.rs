@@ -12,6 +12,7 @@
 //! This module must not know HTTP or Redis.
 
 mod batch;
+mod conversations;
 mod filters;
 mod hide;
 mod lease;
@@ -406,6 +407,20 @@ pub trait Store: Send + Sync + 'static {
     async fn create_status(&self, status: NewStatus) -> Result<StatusRecord>;
     async fn status(&self, id: StatusId, viewer: Option<AccountId>)
     -> Result<Option<StatusRecord>>;
+    /// `owner`'s conversations of direct notices, newest first (with `only`, just that
+    /// one).
+    async fn conversations(
+        &self,
+        owner: AccountId,
+        page: &CursorPage,
+        only: Option<i64>,
+    ) -> Result<Vec<crate::domain::entities::ConversationRecord>>;
+    /// Mark one of `owner`'s conversations read; false when she has none of that id.
+    async fn read_conversation(&self, owner: AccountId, id: i64) -> Result<bool>;
+    /// Remove one of `owner`'s conversations; false when she has none of that id.
+    async fn remove_conversation(&self, owner: AccountId, id: i64) -> Result<bool>;
+    /// Whether `viewer` may see `s` (see [`Visibility::shows`]).
+    async fn may_see(&self, s: &StatusRecord, viewer: Option<AccountId>) -> Result<bool>;
     async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord>;
     async fn delete_status(&self, id: StatusId) -> Result<StatusRecord>;
     async fn status_history(&self, id: StatusId) -> Result<Vec<EditRecord>>;

@@ -300,6 +300,22 @@ pub fn edit_row(row: &AnyRow) -> Result<EditRecord> {
 
 /// A query assembled from literal fragments and bound values, numbering placeholders
 /// `$1, $2, …` (sqlx's `QueryBuilder` on `Any` writes `?`, which Postgres rejects).
+/// The SQL form of [`crate::domain::entities::Visibility::shows`] for notices aliased
+/// `s`: ` AND (…)`. Without a viewer, public and unlisted notices only.
+pub fn push_visible(q: &mut Sql, viewer: Option<AccountId>) {
+    q.push(" AND (s.visibility IN ('public', 'unlisted')");
+    if let Some(v) = viewer {
+        q.push(" OR s.account_id = ").int(v);
+        q.push(" OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ")
+            .int(v)
+            .push(" AND f.target_id = s.account_id))");
+        q.push(" OR EXISTS (SELECT 1 FROM status_mentions sm WHERE sm.status_id = s.id AND sm.account_id = ")
+            .int(v)
+            .push(")");
+    }
+    q.push(")");
+}
+
 /// Only literal fragments are appended as text; every value is bound.
 #[derive(Default)]
 pub struct Sql {

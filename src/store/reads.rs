@@ -43,13 +43,15 @@ impl SqlStore {
                 );
                 qb.int(*account_id);
                 qb.push("))");
+                // Direct notices only of her own or to her.
+                queries::push_visible(&mut qb, Some(*account_id));
             }
             Timeline::List { list } => {
                 qb.push(
                     " WHERE s.account_id IN (SELECT account_id FROM list_accounts WHERE list_id = ",
                 );
                 qb.int(list.id);
-                qb.push(")");
+                qb.push(") AND s.visibility <> 'direct'");
                 // Members are followed by the owner: all but direct notices are hers to see.
                 match list.replies_policy.as_str() {
                     "none" => {
@@ -72,11 +74,7 @@ impl SqlStore {
             Timeline::Account { account_id, filter } => {
                 qb.push(" WHERE s.account_id = ");
                 qb.int(*account_id);
-                qb.push(" AND (s.visibility IN ('public', 'unlisted') OR s.account_id = ");
-                qb.int(viewer.map_or(-1, AccountId::get));
-                qb.push(" OR EXISTS (SELECT 1 FROM follows f WHERE f.target_id = s.account_id AND f.follower_id = ");
-                qb.int(viewer.map_or(-1, AccountId::get));
-                qb.push("))");
+                queries::push_visible(&mut qb, viewer);
                 if filter.pinned {
                     qb.push(" AND s.id IN (SELECT p.status_id FROM pins p WHERE p.account_id = ");
                     qb.int(*account_id);

@@ -4,7 +4,8 @@
 //! generated `tsvector` with a GIN index (migration 0007), ranked by `ts_rank`. Both use
 //! no stemming (notices come in every language): a word matches as written, accents
 //! and case aside on SQLite. Every term must match. Results respect visibility: a
-//! private notice is found only by its author and her followers.
+//! private notice is found only by its author, her followers and whoever it mentions; a
+//! direct one by its author and whoever it mentions.
 //!
 //! Ranking is over the newest [`RANK_WINDOW`] matches (below `max_id`, when a client pages
 //! back): a rare word is ranked over all history, a common one over its recent uses —
@@ -99,13 +100,7 @@ impl SqlStore {
             }
         }
         q.push(" AND s.reblog_of_id IS NULL AND s.deleted_at IS NULL");
-        q.push(" AND (s.visibility IN ('public', 'unlisted')");
-        if let Some(v) = viewer {
-            q.push(" OR s.account_id = ").int(v);
-            q.push(" OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ");
-            q.int(v).push(" AND f.target_id = s.account_id))");
-        }
-        q.push(")");
+        super::queries::push_visible(&mut q, viewer);
         if let Some(v) = viewer {
             super::hide::push_unhidden(&mut q, "s.account_id", v, crate::domain::now_micros());
         }

@@ -16,45 +16,73 @@ const ANONYMOUS_DESCENDANTS: usize = 60;
 const ANONYMOUS_DEPTH: usize = 20;
 
 impl SqlStore {
-    /// Keep what `viewer` may see: public and unlisted notices, and private ones of her
-    /// own or of accounts she follows.
+    /// Keep what `viewer` may see: public and unlisted notices; private ones of her
+    /// own, of accounts she follows, or that mention her; direct ones of her own or
+    /// that mention her (see [`Visibility::shows`]).
     pub(super) async fn keep_visible(
         conn: &mut AnyConnection,
         list: Vec<StatusRecord>,
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
-        let private: Vec<AccountId> = list
+        let limited: Vec<&StatusRecord> = list
             .iter()
-            .filter(|s| s.visibility == Visibility::Private && Some(s.account.id) != viewer)
-            .map(|s| s.account.id)
+            .filter(|s| s.visibility.is_limited() && Some(s.account.id) != viewer)
             .collect();
         let hidden = match viewer {
             Some(v) => Self::read_hidden(conn, v).await?,
             None => Vec::new(),
         };
         let mut followed = Vec::new();
-        if let (Some(v), false) = (viewer, private.is_empty()) {
+        let mut mentioning = Vec::new();
+        if let (Some(v), false) = (viewer, limited.is_empty()) {
+            let authors: Vec<AccountId> = limited.iter().map(|s| s.account.id).collect();
             let mut q = Sql::new("SELECT target_id FROM follows WHERE follower_id = ");
             q.int(v)
                 .push(" AND target_id IN (")
-                .int_list(&private)
+                .int_list(&authors)
                 .push(")");
             for r in q.build(conn).fetch_all(&mut *conn).await? {
                 followed.push(r.try_get::<AccountId, _>("target_id")?);
             }
+            mentioning = Self::mentioning(conn, v, limited.iter().map(|s| s.id)).await?;
         }
         Ok(list
             .into_iter()
             .filter(|s| {
-                (s.visibility != Visibility::Private
-                    || Some(s.account.id) == viewer
-                    || followed.contains(&s.account.id))
-                    && !hidden.contains(&s.account.id)
+                s.visibility.shows(
+                    Some(s.account.id) == viewer,
+                    followed.contains(&s.account.id),
+                    mentioning.contains(&s.id),
+                ) && !hidden.contains(&s.account.id)
             })
             .collect())
     }
 
-    async fn statuses_by_id(
+    /// Which of `ids` mention `viewer` (by the `status_mentions` rows, which keep a
+    /// mention an edit removed: whoever was told may still read it).
+    pub(super) async fn mentioning(
+        conn: &mut AnyConnection,
+        viewer: AccountId,
+        ids: impl Iterator<Item = StatusId>,
+    ) -> Result<Vec<StatusId>> {
+        let ids: Vec<StatusId> = ids.collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT status_id FROM status_mentions WHERE account_id = ");
+        q.int(viewer)
+            .push(" AND status_id IN (")
+            .int_list(&ids)
+            .push(")");
+        q.build(conn)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<StatusId, _>("status_id").map_err(Into::into))
+            .collect()
+    }
+
+    pub(super) async fn statuses_by_id(
         conn: &mut AnyConnection,
         ids: &[StatusId],
         viewer: Option<AccountId>,
@@ -295,6 +323,11 @@ impl SqlStore {
                 if s.account.id != account || s.reblog.is_some() {
                     return Err(StoreError::Invalid(
                         "Validation failed: only your own notices can be pinned".into(),
+                    ));
+                }
+                if on && s.visibility == Visibility::Direct {
+                    return Err(StoreError::Invalid(
+                        "Validation failed: direct messages cannot be pinned".into(),
                     ));
                 }
                 if on && !s.viewer.is_some_and(|v| v.pinned) {

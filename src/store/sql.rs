@@ -729,6 +729,45 @@ impl Store for SqlStore {
         Self::fetch_status(&mut conn, id, viewer).await
     }
 
+    async fn conversations(
+        &self,
+        owner: AccountId,
+        page: &CursorPage,
+        only: Option<i64>,
+    ) -> Result<Vec<crate::domain::entities::ConversationRecord>> {
+        self.read_conversations(owner, page, only).await
+    }
+
+    async fn read_conversation(&self, owner: AccountId, id: i64) -> Result<bool> {
+        self.write_conversation_read(owner, id).await
+    }
+
+    async fn remove_conversation(&self, owner: AccountId, id: i64) -> Result<bool> {
+        self.write_conversation_removed(owner, id).await
+    }
+
+    async fn may_see(&self, s: &StatusRecord, viewer: Option<AccountId>) -> Result<bool> {
+        if !s.visibility.is_limited() {
+            return Ok(true);
+        }
+        let Some(v) = viewer else { return Ok(false) };
+        if v == s.account.id {
+            return Ok(true);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let follows = s.visibility == Visibility::Private
+            && sqlx::query("SELECT 1 AS x FROM follows WHERE follower_id = $1 AND target_id = $2")
+                .bind(v)
+                .bind(s.account.id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+        let mentioned = !Self::mentioning(&mut conn, v, std::iter::once(s.id))
+            .await?
+            .is_empty();
+        Ok(s.visibility.shows(false, follows, mentioned))
+    }
+
     async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord> {
         self.write_edit(change).await
     }

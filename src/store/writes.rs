@@ -191,6 +191,9 @@ impl SqlStore {
             events.push(NewEvent::posted(record, &reach, &self.site));
         }
         for (record, _) in records.iter().zip(fresh).filter(|(_, f)| *f) {
+            if record.visibility == Visibility::Direct {
+                events.extend(self.converse(conn, record).await?);
+            }
             for m in &record.mentions {
                 let told = self
                     .notify(
@@ -318,6 +321,20 @@ impl SqlStore {
             .flat_map(|(id, p)| p.tags.iter().map(move |t| (t.clone(), *id)))
             .collect();
         Self::insert_tags(conn, &tagged).await?;
+        let mentioned: Vec<(StatusId, AccountId)> = ids
+            .iter()
+            .zip(posts)
+            .flat_map(|(id, p)| p.mentions.iter().map(move |m| (*id, m.id)))
+            .collect();
+        Self::insert_rows(
+            conn,
+            "INSERT INTO status_mentions (status_id, account_id) VALUES ",
+            &mentioned,
+            |q, (id, account)| {
+                q.int(*id).push(", ").int(*account);
+            },
+        )
+        .await?;
         let keyed: Vec<(AccountId, &str, StatusId)> = ids
             .iter()
             .zip(posts)
@@ -447,6 +464,15 @@ impl SqlStore {
             .execute(&mut *conn)
             .await?;
         Self::insert_tags_of(conn, c.status_id, &tags).await?;
+        for m in &mentions {
+            sqlx::query(
+                "INSERT INTO status_mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(c.status_id)
+            .bind(m.id)
+            .execute(&mut *conn)
+            .await?;
+        }
         let after = Self::fetch_status(conn, c.status_id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -685,7 +711,7 @@ impl SqlStore {
             Some(inner) => *inner,
             None => original,
         };
-        if original.visibility == Visibility::Private {
+        if original.visibility.is_limited() {
             return Err(StoreError::Forbidden);
         }
         let existing = sqlx::query("SELECT id FROM statuses WHERE account_id = $1 AND reblog_of_id = $2 AND deleted_at IS NULL")
