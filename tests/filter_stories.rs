@@ -3,11 +3,14 @@
 
 mod common;
 
-use common::{Backend, spawn};
+use common::{Backend, WAIT, spawn, sse_replay, ws_connect, ws_next, ws_send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-on_both_backends!(filters_warn_hide_and_respect_their_contexts);
+on_both_backends!(
+    filters_warn_hide_and_respect_their_contexts,
+    filters_apply_to_open_streams_and_their_replay
+);
 
 fn texts(list: &Value) -> Vec<String> {
     list.as_array()
@@ -209,4 +212,107 @@ async fn filters_warn_hide_and_respect_their_contexts(b: Backend) {
         .get_json("/api/v1/timelines/home", Some(&reader.token))
         .await;
     assert_eq!(texts(&home).len(), 6, "deleted, it hides nothing");
+}
+
+/// On a stream as on Mastodon: a notice a filter warns of arrives with `filtered` (for
+/// her alone: another reader of the same stream gets it plain), one it hides does not
+/// arrive, and replay says the same.
+async fn filters_apply_to_open_streams_and_their_replay(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (reader, other, ann) = (
+        app.register("reader").await,
+        app.register("other").await,
+        app.register("ann").await,
+    );
+    app.follow(&reader, &ann, true).await;
+    for body in [
+        json!({"title": "Sport", "context": ["home", "public"], "filter_action": "warn",
+               "keywords_attributes": [{"keyword": "score", "whole_word": true}]}),
+        json!({"title": "Gore", "context": ["public"], "filter_action": "hide",
+               "keywords_attributes": [{"keyword": "gory"}]}),
+    ] {
+        let (s, f) = app
+            .call(Method::POST, "/api/v2/filters", &reader.token, Some(body))
+            .await;
+        assert_eq!(s, 200, "{f}");
+    }
+    let mut mine = ws_connect(&app, Some(&reader.token)).await;
+    let mut theirs = ws_connect(&app, Some(&other.token)).await;
+    for stream in ["user", "public"] {
+        ws_send(&mut mine, json!({"type": "subscribe", "stream": stream})).await;
+    }
+    ws_send(
+        &mut theirs,
+        json!({"type": "subscribe", "stream": "public"}),
+    )
+    .await;
+    app.until_counter("tidings_subscriptions", 3).await;
+
+    app.post(&ann, "Gory details of the crash").await;
+    app.post(&ann, "Final score: 3 to 1").await;
+    let last = app.post(&ann, "Turnout figures").await;
+
+    // Hers: the gory one only at home (the hide filter is for public timelines), the
+    // score marked on both, the last plain.
+    let mut got = Vec::new();
+    loop {
+        let f = ws_next(&mut mine, WAIT).await.expect("frames in time");
+        let s: Value = serde_json::from_str(f["payload"].as_str().unwrap()).unwrap();
+        let stream = f["stream"][0].as_str().unwrap().to_string();
+        let text = s["content"].as_str().unwrap().to_string();
+        let filtered: Vec<String> = s["filtered"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["filter"]["title"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if stream == "public" && s["id"] == last["id"] {
+            got.push((stream, text, filtered));
+            break;
+        }
+        got.push((stream, text, filtered));
+    }
+    let seen = |stream: &str, word: &str| {
+        got.iter()
+            .filter(|g| g.0 == stream && g.1.contains(word))
+            .map(|g| g.2.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen("user", "Gory"), vec![Vec::<String>::new()], "{got:?}");
+    assert!(
+        seen("public", "Gory").is_empty(),
+        "hidden in public: {got:?}"
+    );
+    assert_eq!(seen("user", "score"), vec![vec!["Sport".to_string()]]);
+    assert_eq!(seen("public", "score"), vec![vec!["Sport".to_string()]]);
+    assert_eq!(seen("public", "Turnout"), vec![Vec::<String>::new()]);
+
+    // Theirs: everything, plain.
+    for want in ["Gory", "score", "Turnout"] {
+        let f = ws_next(&mut theirs, WAIT).await.expect("frames in time");
+        let s: Value = serde_json::from_str(f["payload"].as_str().unwrap()).unwrap();
+        assert!(s["content"].as_str().unwrap().contains(want), "{s}");
+        assert!(
+            s.get("filtered")
+                .is_none_or(|v| v.is_null() || v == &json!([])),
+            "{s}"
+        );
+    }
+
+    // Replay of the public stream says the same as the live one.
+    let events = sse_replay(&app, "/api/v1/streaming/public", "0", Some(&reader.token)).await;
+    let payloads: Vec<Value> = events
+        .iter()
+        .filter(|e| e.event == "update")
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(payloads.len(), 2, "{events:?}");
+    assert_eq!(payloads[0]["filtered"][0]["filter"]["title"], "Sport");
+    assert_eq!(
+        payloads[0]["filtered"][0]["keyword_matches"],
+        json!(["score"])
+    );
+    assert!(payloads[1].get("filtered").is_none_or(|v| v.is_null()));
 }

@@ -124,6 +124,61 @@ pub fn apply(
 ) -> (Vec<FilterResult>, bool) {
     let target = s.reblog.as_deref().unwrap_or(s);
     let text = format!("{}\n{}", target.spoiler_text, target.text);
+    apply_to_text(filters, &text, target.id, context, now)
+}
+
+/// What a notice says, for matching, read from the `Status` JSON a stream carries (its
+/// reblog's when it is one): content warning, then content with its markup taken out.
+/// With its id. `None` when the payload is not a notice.
+pub fn payload_text(payload: &str) -> Option<(String, StatusId)> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let target = match v.get("reblog") {
+        Some(r) if r.is_object() => r,
+        _ => &v,
+    };
+    let id = StatusId::new(target.get("id")?.as_str()?.parse().ok()?);
+    let warning = target
+        .get("spoiler_text")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    let content = target.get("content").and_then(|t| t.as_str()).unwrap_or("");
+    Some((format!("{warning}\n{}", plain_text(content)), id))
+}
+
+/// Our own HTML (see `super::text::render_html`) back to text: tags dropped, line and
+/// paragraph breaks kept as line breaks, the five entities we write unescaped.
+fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[i + 1..i + j];
+        if tag.starts_with("br") || tag == "/p" {
+            out.push('\n');
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// [`apply`] to a notice's text and id.
+pub fn apply_to_text(
+    filters: &[FilterRecord],
+    text: &str,
+    id: StatusId,
+    context: &str,
+    now: i64,
+) -> (Vec<FilterResult>, bool) {
+    let target_id = id;
     let mut results = Vec::new();
     let mut hide = false;
     for f in filters {
@@ -133,13 +188,13 @@ pub fn apply(
         let words: Vec<String> = f
             .keywords
             .iter()
-            .filter(|k| occurs(&text, &k.keyword, k.whole_word))
+            .filter(|k| occurs(text, &k.keyword, k.whole_word))
             .map(|k| k.keyword.clone())
             .collect();
         let named: Vec<String> = f
             .statuses
             .iter()
-            .filter(|(_, sid)| *sid == target.id)
+            .filter(|(_, sid)| *sid == target_id)
             .map(|(_, sid)| sid.to_string())
             .collect();
         if words.is_empty() && named.is_empty() {
@@ -157,7 +212,19 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::occurs;
+    use super::{StatusId, occurs, payload_text};
+
+    #[test]
+    fn a_stream_payload_is_matched_on_its_text() {
+        let p = r#"{"id":"5","spoiler_text":"cw","content":"<p>Tom &amp; Jerry<br>x</p><p>y</p>","reblog":null}"#;
+        assert_eq!(
+            payload_text(p),
+            Some(("cw\nTom & Jerry\nx\ny\n".to_string(), StatusId::new(5)))
+        );
+        let boost = r#"{"id":"6","content":"","reblog":{"id":"5","spoiler_text":"","content":"<p>inner</p>"}}"#;
+        assert_eq!(payload_text(boost).unwrap().1, StatusId::new(5));
+        assert_eq!(payload_text("12"), None);
+    }
 
     #[test]
     fn whole_words_are_not_found_inside_others() {

@@ -2,7 +2,7 @@
 //! a mute hides the muted from the muter (and, unless told otherwise, her notifications),
 //! until it expires. Each change writes a `tidings.hidden` event per account whose view
 //! changed, carrying her whole new list, so that her open streams on every node apply it
-//! at once (see `crate::stream::hub::HiddenAuthors`); reads apply the same rule in SQL.
+//! at once (see `crate::stream::hub::Screen`); reads apply the same rule in SQL.
 
 use super::queries::Sql;
 use super::sql::SqlStore;

@@ -15,7 +15,8 @@
 //!
 //! This module must not know SQL or Redis.
 
-use crate::domain::{AccountId, Event, Position};
+use crate::domain::filters::FilterRecord;
+use crate::domain::{AccountId, Event, EventKind, Position};
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -106,25 +107,62 @@ pub struct Outbox {
     /// WebSockets have none and pay no allocation for it.
     connection: Option<Arc<Notify>>,
     direct: Option<Arc<dyn DirectSink>>,
-    /// A signed-in reader's: whose notices she is not sent. Anonymous readers hide no
-    /// one and pay for a null pointer.
-    hidden: Option<Box<HiddenAuthors>>,
+    /// A signed-in reader's: whose notices she is not sent, and her filters. Anonymous
+    /// readers screen nothing and pay for a null pointer.
+    hidden: Option<Box<Screen>>,
 }
 
-/// Authors a reader does not see: those she blocked or muted, and those who blocked
-/// her. Replaced whole when it changes (see [`Hub::watch_hidden`]); read on every
-/// delivery to a signed-in reader, so the check for "nobody" is one atomic load.
+/// What a signed-in reader is not sent as is.
+///
+/// Authors she does not see: those she blocked or muted, and those who blocked her.
+/// Replaced whole when it changes (see [`Hub::watch_hidden`]); read on every delivery to
+/// a signed-in reader, so the check for "nobody" is one atomic load.
+///
+/// Her filters (Mastodon's v2), as they stood when the stream opened — as Mastodon's
+/// streaming server, which reads them once per connection. A notice one of them hides
+/// is not sent; one it warns about is sent with `filtered`, which takes a payload of
+/// its own for her alone: only readers whose filters match pay for it (see
+/// [`Outbox::screen`]).
 #[derive(Default)]
-pub struct HiddenAuthors {
+pub struct Screen {
     any: AtomicBool,
     /// Sorted.
     set: std::sync::RwLock<Vec<AccountId>>,
     /// Bumped on every replacement, so that a list read from the database before an
     /// event replaced it does not overwrite the event's newer one.
     version: AtomicU64,
+    any_filters: AtomicBool,
+    filters: std::sync::OnceLock<Vec<FilterRecord>>,
 }
 
-impl HiddenAuthors {
+/// What a reader is to be sent of an event (see [`Outbox::screen`]).
+pub enum Screened {
+    /// Nothing.
+    Drop,
+    /// The frame every reader gets.
+    Plain,
+    /// This event instead: the same, with a payload of her own.
+    Marked(Event),
+}
+
+/// A notice's text for matching, read once per event and only if a reader needs it.
+pub type TextCell = Option<Option<(String, crate::domain::StatusId)>>;
+
+/// The filter context of a stream key, as Mastodon maps its channels: home (and lists)
+/// and the public timelines; other streams are not filtered.
+fn filter_context(key: &str) -> Option<&'static str> {
+    if key.starts_with("user:notification:") || key.starts_with("direct:") {
+        None
+    } else if key.starts_with("user:") || key.starts_with("list:") {
+        Some("home")
+    } else if key.starts_with("public") || key.starts_with("hashtag:") {
+        Some("public")
+    } else {
+        None
+    }
+}
+
+impl Screen {
     pub fn hides(&self, author: AccountId) -> bool {
         self.any.load(Ordering::Acquire)
             && self
@@ -179,6 +217,66 @@ impl Outbox {
             hidden: hides.then(Box::default),
         });
         (o.clone(), OutboxReceiver { outbox: o })
+    }
+
+    /// Set the reader's filters (once, when her stream opens).
+    pub fn set_filters(&self, filters: Vec<FilterRecord>) {
+        if let Some(h) = self.hidden.as_deref() {
+            let any = !filters.is_empty();
+            if h.filters.set(filters).is_ok() {
+                h.any_filters.store(any, Ordering::Release);
+            }
+        }
+    }
+
+    /// What this reader is sent of `event` on stream `key`: nothing from an author she
+    /// hides or of a notice her filters hide, the notice marked `filtered` when one
+    /// warns of it, else the shared frame. `text` caches the notice's text across the
+    /// readers of one event.
+    pub fn screen(&self, key: &str, event: &Event, text: &mut TextCell) -> Screened {
+        if self.hides(event.author) {
+            return Screened::Drop;
+        }
+        let Some(h) = self.hidden.as_deref() else {
+            return Screened::Plain;
+        };
+        if !h.any_filters.load(Ordering::Acquire)
+            || !matches!(event.kind, EventKind::Update | EventKind::StatusUpdate)
+        {
+            return Screened::Plain;
+        }
+        let (Some(filters), Some(context)) = (h.filters.get(), filter_context(key)) else {
+            return Screened::Plain;
+        };
+        let Some((said, id)) = text
+            .get_or_insert_with(|| crate::domain::filters::payload_text(&event.payload))
+            .as_ref()
+        else {
+            return Screened::Plain;
+        };
+        let now = crate::domain::now_micros();
+        let (results, hide) =
+            crate::domain::filters::apply_to_text(filters, said, *id, context, now);
+        if hide {
+            return Screened::Drop;
+        }
+        if results.is_empty() {
+            return Screened::Plain;
+        }
+        let marked = serde_json::from_str::<serde_json::Value>(&event.payload)
+            .ok()
+            .and_then(|mut v| {
+                v.as_object_mut()?
+                    .insert("filtered".into(), serde_json::to_value(&results).ok()?);
+                serde_json::to_string(&v).ok()
+            });
+        match marked {
+            Some(payload) => Screened::Marked(Event {
+                payload: Arc::from(payload),
+                ..event.clone()
+            }),
+            None => Screened::Plain,
+        }
     }
 
     /// Does this reader hide `author`'s notices?
@@ -517,6 +615,7 @@ impl Hub {
             }
         }
         let mut sse: Option<Bytes> = None;
+        let mut text: TextCell = None;
         let mut delivered = 0u64;
         let mut dropped = 0u64;
         for key in &event.streams {
@@ -525,18 +624,22 @@ impl Hub {
             };
             let mut ws: Option<Bytes> = None;
             for s in subs.iter() {
-                if s.outbox.hides(event.author) {
-                    continue;
-                }
-                let frame = match s.transport {
-                    Transport::WebSocket => Frame::Ws(
+                let frame = match (s.outbox.screen(key, event, &mut text), s.transport) {
+                    (Screened::Drop, _) => continue,
+                    (Screened::Plain, Transport::WebSocket) => Frame::Ws(
                         ws.get_or_insert_with(|| super::frames::ws_event_frame(key, event))
                             .clone(),
                     ),
-                    Transport::Sse => Frame::Sse(
+                    (Screened::Plain, Transport::Sse) => Frame::Sse(
                         sse.get_or_insert_with(|| super::frames::sse_event_block(event))
                             .clone(),
                     ),
+                    (Screened::Marked(e), Transport::WebSocket) => {
+                        Frame::Ws(super::frames::ws_event_frame(key, &e))
+                    }
+                    (Screened::Marked(e), Transport::Sse) => {
+                        Frame::Sse(super::frames::sse_event_block(&e))
+                    }
                 };
                 if s.outbox.push(Delivery {
                     sub: s.sub,

@@ -94,7 +94,8 @@ pub struct Watches {
 }
 
 /// Register `outbox` for its token and its account, then read whom the account hides
-/// (registered first, so a change committed meanwhile reaches it either way).
+/// (registered first, so a change committed meanwhile reaches it either way) and her
+/// filters of the streams' contexts (read once, see `crate::stream::hub::Screen`).
 pub async fn watch(
     node: &Node,
     outbox: &Arc<crate::stream::hub::Outbox>,
@@ -112,6 +113,14 @@ pub async fn watch(
         let version = outbox.hidden_version();
         let hidden = node.store.hidden_authors(a).await?;
         outbox.set_hidden(hidden, version);
+        let filters: Vec<_> = node
+            .store
+            .filters(a)
+            .await?
+            .into_iter()
+            .filter(|f| f.contexts.iter().any(|c| c == "home" || c == "public"))
+            .collect();
+        outbox.set_filters(filters);
     }
     Ok(Some(Box::new(w)))
 }

@@ -8,7 +8,7 @@ use crate::api::error::ApiResult;
 use crate::api::extract::{Query, StreamCaller};
 use crate::domain::Position;
 use crate::stream::frames::{reset_payload, sse_block, sse_event_block};
-use crate::stream::hub::{Frame, Outbox, OutboxReceiver, SubscriptionGuard, Transport};
+use crate::stream::hub::{Frame, Outbox, OutboxReceiver, Screened, SubscriptionGuard, Transport};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -126,8 +126,10 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
             s.replay_after = (page.len() as i64 == super::REPLAY_PAGE)
                 .then(|| page.last().map_or(after, |e| e.position));
             for e in page.iter() {
-                if !s.rx.outbox.hides(e.author) {
-                    s.pending.push_back(sse_event_block(e));
+                match s.rx.outbox.screen(&s.key, e, &mut None) {
+                    Screened::Drop => {}
+                    Screened::Plain => s.pending.push_back(sse_event_block(e)),
+                    Screened::Marked(m) => s.pending.push_back(sse_event_block(&m)),
                 }
                 s.last_sent = e.position;
             }

@@ -41,7 +41,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::{Query, Reader, StreamCaller};
 use crate::domain::{Position, StreamKey};
 use crate::stream::frames::{reset_payload, ws_frame};
-use crate::stream::hub::{CONTINUATION, DirectSink};
+use crate::stream::hub::{CONTINUATION, DirectSink, Screened};
 use crate::stream::hub::{
     Delivery, Frame, Outbox, OutboxReceiver, SLOW_CLOSE_CODE, SubscriptionGuard, Transport,
 };
@@ -825,9 +825,15 @@ impl Conn {
             let mut out = BytesMut::new();
             for e in page.iter() {
                 after = e.position;
-                if self.outbox.hides(e.author) {
-                    continue;
-                }
+                let marked;
+                let e = match self.outbox.screen(&key_s, e, &mut None) {
+                    Screened::Drop => continue,
+                    Screened::Plain => e,
+                    Screened::Marked(m) => {
+                        marked = m;
+                        &marked
+                    }
+                };
                 out.extend_from_slice(&ws_frame(
                     wire_name,
                     e.kind.as_str(),
