@@ -33,6 +33,17 @@ pub enum AdminCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Publish an announcement to every account, live on every open home stream.
+    Announce {
+        text: String,
+        /// When it ends (ISO 8601); it runs until withdrawn otherwise.
+        #[arg(long)]
+        ends_at: Option<String>,
+    },
+    /// Withdraw an announcement.
+    Unannounce { id: i64 },
+    /// List every announcement, with its id.
+    Announcements,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -79,5 +79,66 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
             );
             Ok(())
         }
+        AdminCommand::Announce { text, ends_at } => {
+            let store = open_store(&config).await?;
+            let ends_at = match ends_at {
+                None => None,
+                Some(t) => Some(
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| anyhow::anyhow!("--ends-at {t:?} is not ISO 8601: {e}"))?
+                        .unix_timestamp()
+                        * 1_000_000,
+                ),
+            };
+            let text = text.trim().to_string();
+            if text.is_empty() || text.chars().count() > tidings::api::announcements::MAX_TEXT {
+                anyhow::bail!(
+                    "an announcement is 1 to {} characters",
+                    tidings::api::announcements::MAX_TEXT
+                );
+            }
+            let a = store
+                .announce(
+                    &tidings::store::NewAnnouncement {
+                        text,
+                        starts_at: None,
+                        ends_at,
+                        all_day: false,
+                    },
+                    None,
+                )
+                .await?;
+            println!("published announcement {}", a.id);
+            Ok(())
+        }
+        AdminCommand::Unannounce { id } => {
+            let store = open_store(&config).await?;
+            if store.unannounce(id).await? {
+                println!("withdrew announcement {id}");
+                Ok(())
+            } else {
+                anyhow::bail!("there is no announcement {id}")
+            }
+        }
+        AdminCommand::Announcements => {
+            let store = open_store(&config).await?;
+            for a in store.announcements(None, true).await? {
+                println!(
+                    "{}\t{}\t{}",
+                    a.id,
+                    a.ends_at
+                        .map_or("no end".to_string(), tidings::domain::iso8601),
+                    a.content
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+async fn open_store(
+    config: &tidings::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn tidings::store::Store>> {
+    let site = tidings::domain::Site::new(&config.public_url());
+    tidings::store::open(&config.database_url, site).await
 }

@@ -406,6 +406,36 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/api/v1/conversations/{id}",
         Needs::Token("write:conversations"),
     ),
+    (
+        "POST",
+        "/api/v1/announcements/{id}/dismiss",
+        Needs::Token("write:accounts"),
+    ),
+    (
+        "PUT",
+        "/api/v1/announcements/{id}/reactions/{name}",
+        Needs::Token("write:favourites"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/announcements/{id}/reactions/{name}",
+        Needs::Token("write:favourites"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/announcements",
+        Needs::Token("admin:write"),
+    ),
+    (
+        "PUT",
+        "/api/v1/admin/announcements/{id}",
+        Needs::Token("admin:write"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/announcements/{id}",
+        Needs::Token("admin:write"),
+    ),
     ("GET", "/api/v1/mutes", Needs::Token("read:mutes")),
     ("GET", "/api/v1/blocks", Needs::Token("read:blocks")),
     ("GET", "/avatars/original/missing.png", Needs::Nobody),
@@ -506,6 +536,7 @@ async fn each_route_demands_its_scope(b: Backend) {
             .replace("{id}", sid)
             .replace("{hashtag}", "x")
             .replace("{tag}", "x")
+            .replace("{name}", "%F0%9F%8E%89")
             .replace("{username}", "alice")
             .replace("lookup", "lookup?acct=bob")
             .replace("search", "search?q=notice")
@@ -543,6 +574,11 @@ async fn each_route_demands_its_scope(b: Backend) {
                 // Signing up takes an app token; everything else a user's.
                 let right = if path == "/api/v1/accounts" {
                     app.app_token(scope).await
+                } else if scope.starts_with("admin:") {
+                    // Administration takes an administrator, with a token that says so.
+                    app.make_admin(&alice).await;
+                    let all = format!("read write follow push profile {scope}");
+                    app.grant_with(&alice, &all, scope).await.token
                 } else {
                     app.user_token(&alice, scope).await
                 };

@@ -156,6 +156,8 @@ scopes! {
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";
     WriteConversations = "write:conversations";
+    /// Mastodon's administration scope; the account must be an administrator too.
+    AdminWrite = "admin:write";
 }
 
 /// A caller whose token covers scope `S`: no token is 401, a token without `S` is 403.

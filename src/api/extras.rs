@@ -30,7 +30,6 @@ pub fn router() -> Router<Api> {
         .route("/api/v1/custom_emojis", get(empty_public))
         .route("/api/v1/instance/rules", get(empty_public))
         .route("/api/v1/directory", get(empty_public))
-        .route("/api/v1/announcements", get(empty_read))
         .route("/api/v1/accounts/{id}/featured_tags", get(empty_accounts))
         .route("/api/v1/featured_tags", get(empty_accounts))
         .route("/api/v1/followed_tags", get(empty_follows))
@@ -42,9 +41,6 @@ fn empty() -> Json<Value> {
 }
 
 async fn empty_public() -> Json<Value> {
-    empty()
-}
-async fn empty_read(_auth: Scoped<Read>) -> Json<Value> {
     empty()
 }
 async fn empty_accounts(_auth: MaybeScoped<ReadAccounts>) -> Json<Value> {

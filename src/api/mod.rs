@@ -4,6 +4,7 @@
 //! or write SQL. Every error leaves as a status code and `{"error": "…"}`.
 
 pub mod accounts;
+pub mod announcements;
 pub mod conversations;
 pub mod error;
 pub mod extract;
@@ -98,6 +99,7 @@ pub fn router(node: Node) -> Router {
         .merge(links::router())
         .merge(profile::router())
         .merge(lists::router())
+        .merge(announcements::router())
         .merge(conversations::router())
         .merge(scheduled::router())
         .merge(polls::router())

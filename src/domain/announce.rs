@@ -7,12 +7,17 @@
 
 use super::StreamKey;
 use super::entities::{
-    Conversation, ConversationRecord, Notification, NotificationRecord, Status, StatusRecord,
-    Visibility,
+    Announcement, AnnouncementRecord, Conversation, ConversationRecord, Notification,
+    NotificationRecord, Status, StatusRecord, Visibility,
 };
 use super::event::{EventKind, split_streams};
 use super::ids::StatusId;
 use super::{AccountId, ListId, Site};
+
+/// The stream key of announcements. No one subscribes to it: the hub delivers its events
+/// to every `user` stream, and a `user` stream's replay includes it (see
+/// `crate::stream::hub` and `crate::store`), so they cost one row, not one per account.
+pub const ANNOUNCEMENTS: &str = "announcements";
 
 /// Who receives a notice besides the public streams: the home streams of the author's
 /// followers, and the streams of the lists that carry her (the store finds both; see
@@ -109,6 +114,55 @@ impl NewEvent {
             streams: vec![StreamKey::Direct(c.owner.id).key()],
             status_id: Some(s.id),
             author_id: Some(s.account.id),
+        }
+    }
+
+    /// An announcement published or changed: for every signed-in reader's `user`
+    /// stream, which the hub finds by [`ANNOUNCEMENTS`].
+    pub fn announced(a: &AnnouncementRecord) -> NewEvent {
+        let mut everyone = a.clone();
+        everyone.read = None;
+        NewEvent::to_everyone(
+            EventKind::Announcement,
+            serde_json::to_string(&Announcement::render(&everyone)).unwrap_or_default(),
+        )
+    }
+
+    /// The count of emoji `name` on announcement `id` is now `count`.
+    pub fn reacted(id: i64, name: &str, count: i64) -> NewEvent {
+        NewEvent::to_everyone(
+            EventKind::AnnouncementReaction,
+            // `announcement_id` first: how a withdrawal finds the events to blank (see
+            // [`NewEvent::about_announcement`]).
+            format!(
+                r#"{{"announcement_id":"{id}","name":{},"count":{count}}}"#,
+                serde_json::to_string(name).unwrap_or_default()
+            ),
+        )
+    }
+
+    /// Announcement `id` was withdrawn.
+    pub fn unannounced(id: i64) -> NewEvent {
+        NewEvent::to_everyone(EventKind::AnnouncementDelete, id.to_string())
+    }
+
+    /// How the payloads of announcement `id`'s events begin (the `Announcement`'s `id`
+    /// and the reaction's `announcement_id` come first), as SQL `LIKE` patterns: what
+    /// a withdrawal blanks, so that replay serves none of it.
+    pub fn about_announcement(id: i64) -> [String; 2] {
+        [
+            format!(r#"{{"id":"{id}",%"#),
+            format!(r#"{{"announcement_id":"{id}",%"#),
+        ]
+    }
+
+    fn to_everyone(kind: EventKind, payload: String) -> NewEvent {
+        NewEvent {
+            kind,
+            payload,
+            streams: vec![ANNOUNCEMENTS.to_string()],
+            status_id: None,
+            author_id: None,
         }
     }
 

@@ -677,6 +677,81 @@ impl Conversation {
     }
 }
 
+/// An announcement of the administrators, as stored, with its reactions as the reader
+/// sees them.
+#[derive(Debug, Clone)]
+pub struct AnnouncementRecord {
+    pub id: i64,
+    pub content: String,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    pub all_day: bool,
+    pub published_at: i64,
+    pub updated_at: i64,
+    /// (emoji, count, whether the reader reacted with it), first used first.
+    pub reactions: Vec<(String, i64, bool)>,
+    /// Whether the reader dismissed it; `None` for everyone (a stream event).
+    pub read: Option<bool>,
+}
+
+/// Mastodon's `Reaction` of an announcement (Unicode emoji only: Tidings has no custom
+/// emoji, so no `url`).
+#[derive(Serialize)]
+pub struct Reaction {
+    pub name: String,
+    pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub me: Option<bool>,
+}
+
+/// Mastodon's `Announcement` entity.
+#[derive(Serialize)]
+pub struct Announcement {
+    pub id: String,
+    pub content: String,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub all_day: bool,
+    pub published_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+    pub mentions: Vec<serde_json::Value>,
+    pub statuses: Vec<serde_json::Value>,
+    pub tags: Vec<serde_json::Value>,
+    pub emojis: Vec<serde_json::Value>,
+    pub reactions: Vec<Reaction>,
+}
+
+impl Announcement {
+    pub fn render(a: &AnnouncementRecord) -> Self {
+        let personal = a.read.is_some();
+        Announcement {
+            id: a.id.to_string(),
+            content: a.content.clone(),
+            starts_at: a.starts_at.map(iso8601),
+            ends_at: a.ends_at.map(iso8601),
+            all_day: a.all_day,
+            published_at: iso8601(a.published_at),
+            updated_at: iso8601(a.updated_at),
+            read: a.read,
+            mentions: Vec::new(),
+            statuses: Vec::new(),
+            tags: Vec::new(),
+            emojis: Vec::new(),
+            reactions: a
+                .reactions
+                .iter()
+                .map(|(name, count, me)| Reaction {
+                    name: name.clone(),
+                    count: *count,
+                    me: personal.then_some(*me),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Mastodon's `Context`: the thread around a notice.
 #[derive(Serialize)]
 pub struct Context {

@@ -18,6 +18,15 @@ pub enum EventKind {
     /// For one account: a [`crate::domain::entities::Conversation`] with a new notice.
     #[serde(rename = "conversation")]
     Conversation,
+    /// For every signed-in reader's `user` stream: an `Announcement`, new or changed.
+    #[serde(rename = "announcement")]
+    Announcement,
+    /// The count of one emoji on an announcement changed: `{name, count, announcement_id}`.
+    #[serde(rename = "announcement.reaction")]
+    AnnouncementReaction,
+    /// An announcement was withdrawn (payload: its id).
+    #[serde(rename = "announcement.delete")]
+    AnnouncementDelete,
     /// Not for readers: whom an account no longer sees changed (a block or mute, made or
     /// undone). Payload: [`Hidden`] as JSON. It travels the event path so that every
     /// node's open streams of that account apply it at once.
@@ -37,6 +46,9 @@ impl EventKind {
             EventKind::Delete => "delete",
             EventKind::Notification => "notification",
             EventKind::Conversation => "conversation",
+            EventKind::Announcement => "announcement",
+            EventKind::AnnouncementReaction => "announcement.reaction",
+            EventKind::AnnouncementDelete => "announcement.delete",
             EventKind::Revoke => "tidings.revoke",
             EventKind::Hidden => "tidings.hidden",
         }
@@ -49,6 +61,9 @@ impl EventKind {
             "delete" => Some(EventKind::Delete),
             "notification" => Some(EventKind::Notification),
             "conversation" => Some(EventKind::Conversation),
+            "announcement" => Some(EventKind::Announcement),
+            "announcement.reaction" => Some(EventKind::AnnouncementReaction),
+            "announcement.delete" => Some(EventKind::AnnouncementDelete),
             "tidings.revoke" => Some(EventKind::Revoke),
             "tidings.hidden" => Some(EventKind::Hidden),
             _ => None,

@@ -11,6 +11,7 @@
 //!
 //! This module must not know HTTP or Redis.
 
+mod announcements;
 mod batch;
 mod conversations;
 mod filters;
@@ -41,6 +42,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use announcements::{MAX_REACTIONS_PER_ACCOUNT, NewAnnouncement};
 pub use filters::{MAX_FILTERS, MAX_KEYWORDS};
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
@@ -407,6 +409,24 @@ pub trait Store: Send + Sync + 'static {
     async fn create_status(&self, status: NewStatus) -> Result<StatusRecord>;
     async fn status(&self, id: StatusId, viewer: Option<AccountId>)
     -> Result<Option<StatusRecord>>;
+    /// Publish an announcement, or change one (`id`); every open `user` stream hears.
+    async fn announce(
+        &self,
+        a: &NewAnnouncement,
+        id: Option<i64>,
+    ) -> Result<crate::domain::entities::AnnouncementRecord>;
+    /// Withdraw an announcement; false when there is none of that id.
+    async fn unannounce(&self, id: i64) -> Result<bool>;
+    /// Announcements in force as `reader` sees them; for the operator (`None`), all.
+    async fn announcements(
+        &self,
+        reader: Option<AccountId>,
+        with_dismissed: bool,
+    ) -> Result<Vec<crate::domain::entities::AnnouncementRecord>>;
+    /// `reader` dismissed announcement `id`; false when there is none of that id.
+    async fn dismiss_announcement(&self, reader: AccountId, id: i64) -> Result<bool>;
+    /// Add or take back `reader`'s emoji on announcement `id`.
+    async fn react(&self, reader: AccountId, id: i64, name: &str, on: bool) -> Result<()>;
     /// `owner`'s conversations of direct notices, newest first (with `only`, just that
     /// one).
     async fn conversations(

@@ -729,6 +729,34 @@ impl Store for SqlStore {
         Self::fetch_status(&mut conn, id, viewer).await
     }
 
+    async fn announce(
+        &self,
+        a: &NewAnnouncement,
+        id: Option<i64>,
+    ) -> Result<crate::domain::entities::AnnouncementRecord> {
+        self.write_announcement(a, id).await
+    }
+
+    async fn unannounce(&self, id: i64) -> Result<bool> {
+        self.write_unannounce(id).await
+    }
+
+    async fn announcements(
+        &self,
+        reader: Option<AccountId>,
+        with_dismissed: bool,
+    ) -> Result<Vec<crate::domain::entities::AnnouncementRecord>> {
+        self.list_announcements(reader, with_dismissed).await
+    }
+
+    async fn dismiss_announcement(&self, reader: AccountId, id: i64) -> Result<bool> {
+        self.write_dismissal(reader, id).await
+    }
+
+    async fn react(&self, reader: AccountId, id: i64, name: &str, on: bool) -> Result<()> {
+        self.write_reaction(reader, id, name, on).await
+    }
+
     async fn conversations(
         &self,
         owner: AccountId,
@@ -955,7 +983,8 @@ impl Store for SqlStore {
     async fn stream_events(&self, stream: &str, after: Position, limit: i64) -> Result<Vec<Event>> {
         // History as it is now: a deleted notice's events are blanked (see `remove`), and
         // a home stream keeps only what its reader may see today — her own notices, those
-        // of accounts she follows now, and those that mention her.
+        // of accounts she follows now, and those that mention her — and the announcements,
+        // which every home stream carries (see `domain::announce::ANNOUNCEMENTS`).
         // A list's keeps only its members' notices as the list is now.
         let reader = stream
             .strip_prefix("user:")
@@ -996,17 +1025,18 @@ impl Store for SqlStore {
                 queries::event_columns!(),
                 " FROM event_streams es \
                  JOIN events e ON e.id = es.event_id \
-                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 WHERE (es.stream = $1 OR es.stream = 'announcements') \
+                 AND es.position > $2 AND e.payload <> '' \
                  AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id = $4 \
                       OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $4 AND f.target_id = e.author_id) \
-                      OR EXISTS (SELECT 1 FROM statuses s WHERE s.id = e.status_id \
-                                 AND (' ' || s.mentions) LIKE $5)) \
+                      OR EXISTS (SELECT 1 FROM status_mentions sm \
+                                 WHERE sm.status_id = e.status_id AND sm.account_id = $4)) \
                  ORDER BY es.position LIMIT $3"
             )),
         };
         let mut q = q.bind(stream).bind(after.get()).bind(limit);
         if let Some(id) = reader {
-            q = q.bind(id).bind(format!("% {id}:%"));
+            q = q.bind(id);
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(queries::event_row).collect()

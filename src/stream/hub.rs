@@ -15,6 +15,7 @@
 //!
 //! This module must not know SQL or Redis.
 
+use crate::domain::announce::ANNOUNCEMENTS;
 use crate::domain::filters::FilterRecord;
 use crate::domain::{AccountId, Event, EventKind, Position};
 use bytes::Bytes;
@@ -616,48 +617,82 @@ impl Hub {
         }
         let mut sse: Option<Bytes> = None;
         let mut text: TextCell = None;
-        let mut delivered = 0u64;
-        let mut dropped = 0u64;
+        let mut counts = (0u64, 0u64);
         for key in &event.streams {
+            if &**key == ANNOUNCEMENTS {
+                // Every home stream: all their frames name the stream `user`, so one
+                // WebSocket frame serves them all. Rare (an administrator's act), so a
+                // walk over the streams is fine.
+                let mut ws: Option<Bytes> = None;
+                for entry in self.streams.iter() {
+                    let k = entry.key();
+                    if k.starts_with("user:") && !k.starts_with("user:notification:") {
+                        deliver(
+                            k,
+                            entry.value(),
+                            event,
+                            &mut ws,
+                            &mut sse,
+                            &mut text,
+                            &mut counts,
+                        );
+                    }
+                }
+                continue;
+            }
             let Some(subs) = self.streams.get(key) else {
                 continue;
             };
             let mut ws: Option<Bytes> = None;
-            for s in subs.iter() {
-                let frame = match (s.outbox.screen(key, event, &mut text), s.transport) {
-                    (Screened::Drop, _) => continue,
-                    (Screened::Plain, Transport::WebSocket) => Frame::Ws(
-                        ws.get_or_insert_with(|| super::frames::ws_event_frame(key, event))
-                            .clone(),
-                    ),
-                    (Screened::Plain, Transport::Sse) => Frame::Sse(
-                        sse.get_or_insert_with(|| super::frames::sse_event_block(event))
-                            .clone(),
-                    ),
-                    (Screened::Marked(e), Transport::WebSocket) => {
-                        Frame::Ws(super::frames::ws_event_frame(key, &e))
-                    }
-                    (Screened::Marked(e), Transport::Sse) => {
-                        Frame::Sse(super::frames::sse_event_block(&e))
-                    }
-                };
-                if s.outbox.push(Delivery {
-                    sub: s.sub,
-                    position: event.position,
-                    frame,
-                }) {
-                    delivered += 1;
-                } else if s.outbox.is_overflowed() && !s.outbox.is_revoked() {
-                    dropped += 1;
-                }
-            }
+            deliver(key, &subs, event, &mut ws, &mut sse, &mut text, &mut counts);
         }
+        let (delivered, dropped) = counts;
         self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
         self.stats
             .dropped_slow
             .fetch_add(dropped, Ordering::Relaxed);
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
         self.routed.store(event.position.get(), Ordering::Release);
+    }
+}
+
+/// Hand `event` to the subscribers `subs` of stream `key`, building each shared frame
+/// once (`ws` for this key's wire name, `sse` for the event); counts (delivered,
+/// dropped as too slow).
+fn deliver(
+    key: &str,
+    subs: &[Subscriber],
+    event: &Event,
+    ws: &mut Option<Bytes>,
+    sse: &mut Option<Bytes>,
+    text: &mut TextCell,
+    counts: &mut (u64, u64),
+) {
+    for s in subs {
+        let frame = match (s.outbox.screen(key, event, text), s.transport) {
+            (Screened::Drop, _) => continue,
+            (Screened::Plain, Transport::WebSocket) => Frame::Ws(
+                ws.get_or_insert_with(|| super::frames::ws_event_frame(key, event))
+                    .clone(),
+            ),
+            (Screened::Plain, Transport::Sse) => Frame::Sse(
+                sse.get_or_insert_with(|| super::frames::sse_event_block(event))
+                    .clone(),
+            ),
+            (Screened::Marked(e), Transport::WebSocket) => {
+                Frame::Ws(super::frames::ws_event_frame(key, &e))
+            }
+            (Screened::Marked(e), Transport::Sse) => Frame::Sse(super::frames::sse_event_block(&e)),
+        };
+        if s.outbox.push(Delivery {
+            sub: s.sub,
+            position: event.position,
+            frame,
+        }) {
+            counts.0 += 1;
+        } else if s.outbox.is_overflowed() && !s.outbox.is_revoked() {
+            counts.1 += 1;
+        }
     }
 }
 
