@@ -72,7 +72,7 @@ async fn dismiss(
 fn emoji(name: &str) -> ApiResult<&str> {
     let chars = name.chars().count();
     let ok = (1..=16).contains(&chars)
-        && name.chars().any(|c| !c.is_ascii())
+        && !name.is_ascii()
         && name.chars().all(|c| {
             !c.is_alphabetic()
                 && !c.is_whitespace()
