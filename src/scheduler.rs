@@ -1,4 +1,5 @@
-//! Publishes scheduled notices at their time, on whichever node claims each first.
+//! Publishes scheduled notices at their time, on whichever node claims each first, and
+//! tells voters when a poll has ended (each poll once, whichever node gets to it).
 //!
 //! Every node runs this loop. Once a second it claims the notices that are due (a
 //! conditional update per row: one node wins each) for a minute, posts each through the
@@ -27,6 +28,9 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
         let now = crate::domain::now_micros();
+        if let Err(e) = store.tell_ended_polls(now, BATCH).await {
+            tracing::warn!(error = %e, "cannot tell of ended polls; will retry");
+        }
         let due = match store.claim_due(now, now + CLAIM_MICROS, BATCH).await {
             Ok(d) => d,
             Err(e) => {

@@ -14,7 +14,38 @@ on_both_backends!(
     answers_to_a_token_holder_are_private_to_her,
     metrics_can_be_closed_behind_a_token,
     an_admin_may_delete_but_never_edit_or_read_the_source_of_anothers_notice,
+    instance_activity_counts_this_weeks_notices_sign_ins_and_sign_ups,
 );
+
+async fn instance_activity_counts_this_weeks_notices_sign_ins_and_sign_ups(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    app.post(&ann, "one").await;
+    let gone = app.post(&bob, "two").await;
+    app.post(&bob, "three").await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/statuses/{}", gone["id"].as_str().unwrap()),
+            &bob.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, weeks) = app.get_json("/api/v1/instance/activity", None).await;
+    assert_eq!(s, 200);
+    let weeks = weeks.as_array().unwrap();
+    assert_eq!(weeks.len(), 12);
+    assert_eq!(weeks[0]["statuses"], "2", "{weeks:?}");
+    assert_eq!(weeks[0]["registrations"], "2");
+    assert_eq!(weeks[0]["logins"], "2");
+    assert_eq!(weeks[1]["statuses"], "0");
+    let this: i64 = weeks[0]["week"].as_str().unwrap().parse().unwrap();
+    let last: i64 = weeks[1]["week"].as_str().unwrap().parse().unwrap();
+    assert_eq!(this - last, 7 * 86_400);
+    let (s, peers) = app.get_json("/api/v1/instance/peers", None).await;
+    assert_eq!((s, peers), (200, serde_json::json!([])));
+}
 
 async fn an_admin_may_delete_but_never_edit_or_read_the_source_of_anothers_notice(b: Backend) {
     let Some(app) = spawn(b).await else { return };

@@ -452,6 +452,8 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/tags/{tag}", Needs::Nobody),
     ("GET", "/api/v1/instance", Needs::Nobody),
     ("GET", "/api/v2/instance", Needs::Nobody),
+    ("GET", "/api/v1/instance/peers", Needs::Nobody),
+    ("GET", "/api/v1/instance/activity", Needs::Nobody),
     ("GET", "/health", Needs::Nobody),
     ("GET", "/health/live", Needs::Nobody),
     ("GET", "/health/ready", Needs::Nobody),

@@ -16,7 +16,7 @@ use crate::domain::text::normalize_tag;
 use crate::store::{AccountFilter, Hide, Relationship, Timeline};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -205,11 +205,8 @@ async fn statuses(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     node.store.account(id).await?.ok_or(ApiError::NotFound)?;
-    // Tidings has no media yet: no notice has any.
-    if flag(&p.only_media)? {
-        return Ok(Json(Vec::<Value>::new()).into_response());
-    }
     let filter = AccountFilter {
+        only_media: flag(&p.only_media)?,
         pinned: flag(&p.pinned)?,
         exclude_replies: flag(&p.exclude_replies)?,
         exclude_reblogs: flag(&p.exclude_reblogs)?,
@@ -235,7 +232,7 @@ async fn statuses(
 
 pub fn relationship_json(id: AccountId, r: Relationship) -> Value {
     json!({
-        "id": id.to_string(), "following": r.following, "showing_reblogs": r.following, "notifying": false,
+        "id": id.to_string(), "following": r.following, "showing_reblogs": r.following, "notifying": r.notifying,
         "languages": null, "followed_by": r.followed_by, "blocking": r.blocking, "blocked_by": r.blocked_by, "muting": r.muting,
         "muting_notifications": r.muting_notifications, "requested": r.requested, "requested_by": r.requested_by, "domain_blocking": false,
         "endorsed": false, "note": ""
@@ -254,12 +251,33 @@ async fn set_follow(
     Ok(Json(relationship_json(target, rel)))
 }
 
+/// Mastodon's follow options. `notify`: be told of each new notice (a `status`
+/// notification). `reblogs` and `languages` are taken and not applied: Tidings shows
+/// every followed account's reblogs, and the relationship says so (`showing_reblogs`).
+#[derive(Deserialize, Default)]
+struct FollowForm {
+    notify: Option<Flag>,
+}
+
 async fn follow(
     State(node): State<Api>,
     auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
+    Input(f): Input<FollowForm>,
 ) -> ApiResult<Json<Value>> {
-    set_follow(node, auth, id, true).await
+    let me = auth.account()?.id;
+    let target: AccountId = parse_id(&id)?;
+    let rel = node.store.set_follow(me, target, true).await?;
+    match f.notify {
+        Some(n) if rel.following => {
+            node.store.set_follow_notify(me, target, n.0).await?;
+            Ok(Json(relationship_json(
+                target,
+                node.store.relationship(me, target).await?,
+            )))
+        }
+        _ => Ok(Json(relationship_json(target, rel))),
+    }
 }
 
 async fn unfollow(

@@ -1,8 +1,7 @@
 //! What clients ask for at start-up and around the edges: preferences, markers, trends,
 //! the app behind a token, and the lists of features Tidings does not have yet, which
 //! answer as a Mastodon server with the feature switched off would — an empty list — so
-//! that a client's start-up does not stop at a 404. Mastodon's instance `peers` and
-//! `activity` are off here, as they can be on Mastodon (404).
+//! that a client's start-up does not stop at a 404.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{

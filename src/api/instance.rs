@@ -15,10 +15,43 @@ pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/instance", get(v1))
         .route("/api/v2/instance", get(v2))
+        .route("/api/v1/instance/peers", get(peers))
+        .route("/api/v1/instance/activity", get(activity))
         .route("/health", get(health))
         .route("/health/live", get(|| async { "OK" }))
         .route("/health/ready", get(health))
         .route("/metrics", get(metrics))
+}
+
+/// The servers this one knows: none until federation arrives.
+async fn peers() -> Json<Value> {
+    Json(json!([]))
+}
+
+/// The last twelve weeks, this one first, each from Monday 00:00 UTC; numbers as strings,
+/// as Mastodon's.
+async fn activity(State(node): State<Api>) -> ApiResult<Json<Value>> {
+    const WEEKS: i64 = 12;
+    let now = time::OffsetDateTime::now_utc();
+    let monday =
+        now.date() - time::Duration::days(i64::from(now.weekday().number_days_from_monday()));
+    let this_week = monday.midnight().assume_utc().unix_timestamp() * 1_000_000;
+    let first = this_week - (WEEKS - 1) * 7 * 86_400 * 1_000_000;
+    let weeks = node.store.activity(first, WEEKS).await?;
+    Ok(Json(Value::Array(
+        weeks
+            .iter()
+            .rev()
+            .map(|w| {
+                json!({
+                    "week": (w.week / 1_000_000).to_string(),
+                    "statuses": w.statuses.to_string(),
+                    "logins": w.logins.to_string(),
+                    "registrations": w.registrations.to_string(),
+                })
+            })
+            .collect(),
+    )))
 }
 
 /// Mastodon API version we follow, then ours: clients parse the leading version.

@@ -46,12 +46,10 @@ struct ListParams {
 const DEFAULT_LIMIT: i64 = 40;
 const MAX_LIMIT: i64 = 80;
 
-/// Types a client names that Tidings never makes (`poll`, `status`, `admin.sign_up`, …)
+/// Types a client names that Tidings never makes (`admin.sign_up`, `quote`, …)
 /// are valid names that match nothing; a name no Mastodon version knows is 400.
 fn types(names: &[String]) -> ApiResult<(Vec<NotificationType>, bool)> {
-    const KNOWN_ELSEWHERE: [&str; 8] = [
-        "status",
-        "poll",
+    const KNOWN_ELSEWHERE: [&str; 6] = [
         "admin.sign_up",
         "admin.report",
         "severed_relationships",

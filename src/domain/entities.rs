@@ -553,16 +553,22 @@ pub enum NotificationType {
     /// Someone asked to follow the (locked) account.
     #[serde(rename = "follow_request")]
     FollowRequest,
+    /// An account she follows with notifications on posted.
+    Status,
+    /// A poll she voted in or made has ended.
+    Poll,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 6] = [
+    pub const ALL: [NotificationType; 8] = [
         NotificationType::Mention,
         NotificationType::Follow,
         NotificationType::Favourite,
         NotificationType::Reblog,
         NotificationType::Update,
         NotificationType::FollowRequest,
+        NotificationType::Status,
+        NotificationType::Poll,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -573,11 +579,13 @@ impl NotificationType {
             NotificationType::Reblog => "reblog",
             NotificationType::Update => "update",
             NotificationType::FollowRequest => "follow_request",
+            NotificationType::Status => "status",
+            NotificationType::Poll => "poll",
         }
     }
 
     /// A type as stored or as a client names it; `None` for one Tidings never makes
-    /// (Mastodon's `poll`, `status`, `admin.sign_up`, …: filtering by them finds nothing).
+    /// (Mastodon's `admin.sign_up`, `quote`, …: filtering by them finds nothing).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }

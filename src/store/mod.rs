@@ -48,7 +48,7 @@ pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
 pub use media::MAX_MEDIA;
 pub use notify::NotificationQuery;
-pub use overview::{Marker, Stats, TagTrend};
+pub use overview::{Activity, Marker, Stats, TagTrend};
 pub use polls::NewPoll;
 pub use scheduled::{MAX_SCHEDULED, ScheduledParams, ScheduledRecord};
 pub use search::StatusSearch;
@@ -162,6 +162,8 @@ pub struct Relationship {
     /// A follow request waits for the other's answer.
     pub requested: bool,
     pub requested_by: bool,
+    /// She is told of each new notice of the other (a `status` notification).
+    pub notifying: bool,
 }
 
 /// A validated notice, ready to be written.
@@ -258,6 +260,8 @@ pub struct CursorPage {
 /// `GET /api/v1/accounts/:id/statuses`).
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
+    /// Only notices with images attached.
+    pub only_media: bool,
     pub pinned: bool,
     pub exclude_replies: bool,
     pub exclude_reblogs: bool,
@@ -405,6 +409,17 @@ pub trait Store: Send + Sync + 'static {
         on: bool,
     ) -> Result<Relationship>;
     async fn relationship(&self, account: AccountId, other: AccountId) -> Result<Relationship>;
+    /// Whether `follower` is told of `target`'s new notices; false when she does not
+    /// follow her (yet).
+    async fn set_follow_notify(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        notify: bool,
+    ) -> Result<bool>;
+    /// Tell the voters and the author of each poll that has ended and not yet been told
+    /// of; how many polls that was. Any node may call it: each poll is told once.
+    async fn tell_ended_polls(&self, now: i64, limit: i64) -> Result<usize>;
 
     async fn create_status(&self, status: NewStatus) -> Result<StatusRecord>;
     async fn status(&self, id: StatusId, viewer: Option<AccountId>)
@@ -516,6 +531,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts of accounts and notices on this server, as of `now`.
     async fn stats(&self, now: i64) -> Result<Stats>;
+    /// `weeks` weeks of activity from `first_week` on (see [`Activity`]).
+    async fn activity(&self, first_week: i64, weeks: i64) -> Result<Vec<Activity>>;
     async fn app(&self, id: i64) -> Result<Option<AppRecord>>;
     /// The week's trending tags as of `now` (microseconds).
     async fn trending_tags(&self, limit: i64, now: i64) -> Result<Vec<TagTrend>>;

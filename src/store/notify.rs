@@ -33,7 +33,23 @@ impl SqlStore {
         from: &AccountRecord,
         status: Option<&StatusRecord>,
     ) -> Result<Option<NewEvent>> {
-        if recipient == from.id || !Self::hears_from(conn, recipient, from.id).await? {
+        if recipient == from.id {
+            return Ok(None);
+        }
+        self.notify_even_self(conn, recipient, kind, from, status)
+            .await
+    }
+
+    /// [`SqlStore::notify`], also when she did it herself: her own poll ended.
+    pub(super) async fn notify_even_self(
+        &self,
+        conn: &mut AnyConnection,
+        recipient: AccountId,
+        kind: NotificationType,
+        from: &AccountRecord,
+        status: Option<&StatusRecord>,
+    ) -> Result<Option<NewEvent>> {
+        if recipient != from.id && !Self::hears_from(conn, recipient, from.id).await? {
             return Ok(None);
         }
         let now = crate::domain::now_micros();

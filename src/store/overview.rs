@@ -25,6 +25,16 @@ pub struct Stats {
     pub active_month: i64,
 }
 
+/// One week of Mastodon's instance activity.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    /// When it begins (microseconds).
+    pub week: i64,
+    pub statuses: i64,
+    pub logins: i64,
+    pub registrations: i64,
+}
+
 /// Where an account left off in one timeline.
 #[derive(Debug, Clone)]
 pub struct Marker {
@@ -54,6 +64,54 @@ impl SqlStore {
 
     /// Tags of the last week's public notices, the most widely used (by accounts) first,
     /// with their use per day.
+    /// Per week from `first_week` (microseconds; seven-day weeks), how many notices were
+    /// posted and are still there, how many accounts signed in (were given a token) and
+    /// how many signed up: Mastodon's instance activity.
+    pub(super) async fn read_activity(&self, first_week: i64, weeks: i64) -> Result<Vec<Activity>> {
+        const WEEK: i64 = 7 * 86_400 * 1_000_000;
+        let mut out: Vec<Activity> = (0..weeks)
+            .map(|w| Activity {
+                week: first_week + w * WEEK,
+                ..Default::default()
+            })
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        for (metric, sql) in [
+            (
+                0,
+                "SELECT (created_at - $1) / $2 AS w, COUNT(*) AS n FROM statuses \
+                 WHERE created_at >= $1 AND deleted_at IS NULL GROUP BY (created_at - $1) / $2",
+            ),
+            (
+                1,
+                "SELECT (created_at - $1) / $2 AS w, COUNT(DISTINCT account_id) AS n FROM tokens \
+                 WHERE created_at >= $1 AND account_id IS NOT NULL GROUP BY (created_at - $1) / $2",
+            ),
+            (
+                2,
+                "SELECT (created_at - $1) / $2 AS w, COUNT(*) AS n FROM accounts \
+                 WHERE created_at >= $1 GROUP BY (created_at - $1) / $2",
+            ),
+        ] {
+            for r in sqlx::query(sql)
+                .bind(first_week)
+                .bind(WEEK)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let (w, n): (i64, i64) = (r.try_get("w")?, r.try_get("n")?);
+                if let Some(a) = usize::try_from(w).ok().and_then(|w| out.get_mut(w)) {
+                    match metric {
+                        0 => a.statuses = n,
+                        1 => a.logins = n,
+                        _ => a.registrations = n,
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) async fn read_trending_tags(&self, limit: i64, now: i64) -> Result<Vec<TagTrend>> {
         let today = now - now.rem_euclid(DAY_MICROS);
         let since = today - 6 * DAY_MICROS;

@@ -6,7 +6,7 @@
 use super::queries::Sql;
 use super::sql::SqlStore;
 use super::*;
-use crate::domain::entities::PollRecord;
+use crate::domain::entities::{NotificationType, PollRecord};
 use sqlx::{AnyConnection, Row};
 
 /// A poll to be written with its notice.
@@ -239,5 +239,63 @@ impl SqlStore {
             .await?;
         let Some(row) = row else { return Ok(None) };
         Self::fetch_status(&mut conn, row.try_get("status_id")?, viewer).await
+    }
+
+    /// Tell each poll's voters and its author that it ended (see
+    /// [`Store::tell_ended_polls`]). A poll is marked told by a conditional update, so of
+    /// two nodes at it only one tells; a poll whose notice is gone is marked and told
+    /// to no one.
+    pub(super) async fn write_ended_polls(&self, now: i64, limit: i64) -> Result<usize> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let due: Vec<(i64, StatusId)> = sqlx::query(
+            "SELECT id, status_id FROM polls WHERE ended_told = 0 AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("status_id")?)))
+        .collect::<Result<_>>()?;
+        let mut events = Vec::new();
+        let mut told = 0;
+        for (poll, status) in due {
+            let mine =
+                sqlx::query("UPDATE polls SET ended_told = 1 WHERE id = $1 AND ended_told = 0")
+                    .bind(poll)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            if mine == 0 {
+                continue;
+            }
+            told += 1;
+            let Some(s) = Self::fetch_status(conn, status, None).await? else {
+                continue;
+            };
+            let voters: Vec<AccountId> =
+                sqlx::query("SELECT DISTINCT account_id FROM poll_votes WHERE poll_id = $1")
+                    .bind(poll)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("account_id"))
+                    .collect::<std::result::Result<_, _>>()?;
+            for who in voters
+                .into_iter()
+                .filter(|v| *v != s.account.id)
+                .chain(std::iter::once(s.account.id))
+            {
+                let e = self
+                    .notify_even_self(conn, who, NotificationType::Poll, &s.account, Some(&s))
+                    .await?;
+                events.extend(e);
+            }
+        }
+        Self::insert_events(conn, &events).await?;
+        self.commit_write(w, !events.is_empty()).await?;
+        Ok(told)
     }
 }

@@ -84,6 +84,9 @@ impl SqlStore {
                 if filter.exclude_replies {
                     qb.push(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
                 }
+                if filter.only_media {
+                    qb.push(" AND s.has_media = 1");
+                }
                 if filter.exclude_reblogs {
                     qb.push(" AND s.reblog_of_id IS NULL");
                 }

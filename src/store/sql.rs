@@ -672,7 +672,7 @@ impl Store for SqlStore {
 
     async fn relationship(&self, account: AccountId, other: AccountId) -> Result<Relationship> {
         let rows = sqlx::query(
-            "SELECT follower_id FROM follows WHERE (follower_id = $1 AND target_id = $2) OR (follower_id = $2 AND target_id = $1)",
+            "SELECT follower_id, notify FROM follows WHERE (follower_id = $1 AND target_id = $2) OR (follower_id = $2 AND target_id = $1)",
         )
         .bind(account)
         .bind(other)
@@ -683,6 +683,7 @@ impl Store for SqlStore {
             let f: AccountId = r.try_get("follower_id")?;
             if f == account {
                 rel.following = true;
+                rel.notifying = r.try_get::<i64, _>("notify")? != 0;
             } else {
                 rel.followed_by = true;
             }
@@ -714,6 +715,26 @@ impl Store for SqlStore {
             }
         }
         Ok(rel)
+    }
+
+    async fn set_follow_notify(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        notify: bool,
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE follows SET notify = $3 WHERE follower_id = $1 AND target_id = $2")
+                .bind(follower)
+                .bind(target)
+                .bind(i64::from(notify))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn tell_ended_polls(&self, now: i64, limit: i64) -> Result<usize> {
+        self.write_ended_polls(now, limit).await
     }
 
     async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
@@ -877,6 +898,10 @@ impl Store for SqlStore {
 
     async fn stats(&self, now: i64) -> Result<Stats> {
         self.read_stats(now).await
+    }
+
+    async fn activity(&self, first_week: i64, weeks: i64) -> Result<Vec<Activity>> {
+        self.read_activity(first_week, weeks).await
     }
 
     async fn app(&self, id: i64) -> Result<Option<AppRecord>> {

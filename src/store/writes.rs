@@ -194,6 +194,35 @@ impl SqlStore {
             if record.visibility == Visibility::Direct {
                 events.extend(self.converse(conn, record).await?);
             }
+            // Followers who asked to hear of each new notice (not reblogs, nor replies
+            // to others, as on Mastodon). A partial index holds only them.
+            let answers_other = record
+                .in_reply_to_account_id
+                .is_some_and(|a| a != record.account.id);
+            if record.visibility != Visibility::Direct && record.reblog.is_none() && !answers_other
+            {
+                let subscribers: Vec<AccountId> = sqlx::query(
+                    "SELECT follower_id FROM follows WHERE target_id = $1 AND notify = 1",
+                )
+                .bind(record.account.id)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.try_get("follower_id"))
+                .collect::<std::result::Result<_, _>>()?;
+                for who in subscribers {
+                    let told = self
+                        .notify(
+                            conn,
+                            who,
+                            NotificationType::Status,
+                            &record.account,
+                            Some(record),
+                        )
+                        .await?;
+                    events.extend(told);
+                }
+            }
             for m in &record.mentions {
                 let told = self
                     .notify(
