@@ -57,44 +57,34 @@ pub async fn process(bytes: Bytes) -> Result<Processed, MediaError> {
     .unwrap_or_else(|_| Err(MediaError::Broken("the decoder gave up".into())))
 }
 
+/// An avatar (400×400) or a header (1500×500), as Mastodon sizes them: checked and
+/// decoded as an upload is, cropped to fill, re-encoded without metadata (PNG when the
+/// upload may have transparency, JPEG otherwise). The bytes and their type.
+pub async fn profile_image(
+    bytes: Bytes,
+    width: u32,
+    height: u32,
+) -> Result<(Vec<u8>, &'static str), MediaError> {
+    tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| {
+            let (img, format) = decode_bounded(&bytes)?;
+            let img = img.resize_to_fill(width, height, image::imageops::FilterType::Triangle);
+            if matches!(format, image::ImageFormat::Png | image::ImageFormat::Gif) {
+                Ok((encode(&img, image::ImageFormat::Png)?, "image/png"))
+            } else {
+                let rgb = image::DynamicImage::ImageRgb8(img.to_rgb8());
+                Ok((encode(&rgb, image::ImageFormat::Jpeg)?, "image/jpeg"))
+            }
+        })
+        .unwrap_or_else(|_| Err(MediaError::Broken("the decoder gave up".into())))
+    })
+    .await
+    .unwrap_or_else(|_| Err(MediaError::Broken("the decoder gave up".into())))
+}
+
 fn process_now(bytes: &[u8]) -> Result<Processed, MediaError> {
-    use image::{ImageDecoder, ImageFormat, ImageReader};
-    let broken = |e: image::ImageError| MediaError::Broken(e.to_string());
-    let reader = || {
-        ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| MediaError::Broken(e.to_string()))
-    };
-    let format = reader()?.format().ok_or(MediaError::Unsupported)?;
-    if !matches!(
-        format,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
-    ) {
-        return Err(MediaError::Unsupported);
-    }
-    // A JPEG decoder fills in what a cut file lacks; a photo that lost its end (no EOI
-    // marker, which cannot occur inside the coded data) is refused instead.
-    if format == ImageFormat::Jpeg && !bytes.windows(2).any(|w| w == [0xFF, 0xD9]) {
-        return Err(MediaError::Broken(
-            "the file ends before the image does".into(),
-        ));
-    }
-    // The header alone first: nothing is decoded past the bounds.
-    let (w, h) = reader()?.into_dimensions().map_err(broken)?;
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
-    {
-        return Err(MediaError::TooLarge);
-    }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_PIXELS * 4 * 2);
-    let mut r = reader()?;
-    r.limits(limits);
-    let mut decoder = r.into_decoder().map_err(broken)?;
-    let orientation = decoder.orientation().map_err(broken)?;
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(broken)?;
-    img.apply_orientation(orientation);
+    use image::ImageFormat;
+    let (mut img, format) = decode_bounded(bytes)?;
     if img.width() > KEEP_SIDE || img.height() > KEEP_SIDE {
         img = img.resize(KEEP_SIDE, KEEP_SIDE, image::imageops::FilterType::Triangle);
     }
@@ -134,6 +124,49 @@ fn process_now(bytes: &[u8]) -> Result<Processed, MediaError> {
         preview_height: small.height(),
         blurhash,
     })
+}
+
+/// Check `bytes` from its header (format, sides, pixels) and only then decode it, with
+/// the decoder's own limits set, and turn it upright.
+fn decode_bounded(bytes: &[u8]) -> Result<(image::DynamicImage, image::ImageFormat), MediaError> {
+    use image::{ImageDecoder, ImageFormat, ImageReader};
+    let broken = |e: image::ImageError| MediaError::Broken(e.to_string());
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| MediaError::Broken(e.to_string()))
+    };
+    let format = reader()?.format().ok_or(MediaError::Unsupported)?;
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
+    ) {
+        return Err(MediaError::Unsupported);
+    }
+    // A JPEG decoder fills in what a cut file lacks; a photo that lost its end (no EOI
+    // marker, which cannot occur inside the coded data) is refused instead.
+    if format == ImageFormat::Jpeg && !bytes.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Err(MediaError::Broken(
+            "the file ends before the image does".into(),
+        ));
+    }
+    // The header alone first: nothing is decoded past the bounds.
+    let (w, h) = reader()?.into_dimensions().map_err(broken)?;
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
+    {
+        return Err(MediaError::TooLarge);
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 4 * 2);
+    let mut r = reader()?;
+    r.limits(limits);
+    let mut decoder = r.into_decoder().map_err(broken)?;
+    let orientation = decoder.orientation().map_err(broken)?;
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(broken)?;
+    img.apply_orientation(orientation);
+    Ok((img, format))
 }
 
 fn encode(img: &image::DynamicImage, format: image::ImageFormat) -> Result<Vec<u8>, MediaError> {

@@ -9,7 +9,10 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-on_both_backends!(a_photo_from_the_scene_goes_out_with_the_notice_and_nothing_else);
+on_both_backends!(
+    a_photo_from_the_scene_goes_out_with_the_notice_and_nothing_else,
+    a_reporter_sets_her_pictures_and_corrects_a_photo
+);
 
 /// A JPEG of `w`×`h` with an EXIF segment that names a place.
 fn photo(w: u32, h: u32) -> Vec<u8> {
@@ -203,4 +206,130 @@ async fn a_photo_from_the_scene_goes_out_with_the_notice_and_nothing_else(b: Bac
         )
         .await;
     assert_eq!(s, 422);
+}
+
+async fn a_reporter_sets_her_pictures_and_corrects_a_photo(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let ann = app.register("ann").await;
+
+    // Her avatar and header: cropped to Mastodon's sizes, metadata gone, served.
+    let form = Form::new()
+        .text("display_name", "Ann at the count")
+        .part("avatar", Part::bytes(photo(900, 600)).file_name("me.jpg"))
+        .part(
+            "header",
+            Part::bytes(photo(1200, 900)).file_name("hall.jpg"),
+        );
+    let res = app
+        .http
+        .patch(app.url("/api/v1/accounts/update_credentials"))
+        .bearer_auth(&ann.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["display_name"], "Ann at the count");
+    for (field, w, h) in [("avatar", 400, 400), ("header", 1500, 500)] {
+        let url = me[field].as_str().unwrap();
+        assert!(url.contains("/media/"), "{field}: {url}");
+        assert_eq!(me[format!("{field}_static")], url);
+        let res = app.http.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        let bytes = res.bytes().await.unwrap();
+        assert!(!bytes.windows(10).any(|w| w == b"GPS-SECRET"));
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (w, h), "{field}");
+    }
+    let (_, public) = app
+        .get_json(&format!("/api/v1/accounts/{}", ann.id), None)
+        .await;
+    assert_eq!(public["avatar"], me["avatar"]);
+
+    // A new avatar replaces the old, which is no longer served.
+    let old = me["avatar"].as_str().unwrap().to_string();
+    let res = app
+        .http
+        .patch(app.url("/api/v1/accounts/update_credentials"))
+        .bearer_auth(&ann.token)
+        .multipart(Form::new().part("avatar", Part::bytes(photo(300, 300)).file_name("b.jpg")))
+        .send()
+        .await
+        .unwrap();
+    let me: Value = res.json().await.unwrap();
+    assert_ne!(me["avatar"], old.as_str());
+    assert_eq!(app.http.get(&old).send().await.unwrap().status(), 404);
+    assert_eq!(me["display_name"], "Ann at the count", "the rest unchanged");
+
+    // A broken picture, or a URL where a file belongs, changes nothing.
+    let mut cut = photo(200, 200);
+    cut.truncate(cut.len() / 2);
+    for form in [
+        Form::new()
+            .text("display_name", "changed")
+            .part("avatar", Part::bytes(cut).file_name("cut.jpg")),
+        Form::new()
+            .text("display_name", "changed")
+            .text("header", "https://elsewhere.example/x.png"),
+    ] {
+        let res = app
+            .http
+            .patch(app.url("/api/v1/accounts/update_credentials"))
+            .bearer_auth(&ann.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+    }
+    let (_, now) = app
+        .get_json("/api/v1/accounts/verify_credentials", Some(&ann.token))
+        .await;
+    assert_eq!(now["display_name"], "Ann at the count");
+    assert_eq!(now["avatar"], me["avatar"]);
+
+    // A notice's wrong photo is corrected: the edit carries the new one, the old one is
+    // no longer served.
+    let (_, wrong) = upload(&app, &ann, photo(640, 480), "wrong.jpg").await;
+    let (_, right) = upload(&app, &ann, photo(480, 640), "right.jpg").await;
+    let s = app
+        .post_with(
+            &ann,
+            json!({"status": "The queue", "media_ids": [wrong["id"]]}),
+        )
+        .await;
+    let sid = s["id"].as_str().unwrap();
+    let wrong_url = s["media_attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, edited) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/statuses/{sid}"),
+            &ann.token,
+            Some(json!({"status": "The queue (photo corrected)", "media_ids": [right["id"]]})),
+        )
+        .await;
+    assert_eq!(code, 200, "{edited}");
+    assert_eq!(edited["media_attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(edited["media_attachments"][0]["id"], right["id"]);
+    assert_eq!(app.http.get(&wrong_url).send().await.unwrap().status(), 404);
+    let right_url = edited["media_attachments"][0]["url"].as_str().unwrap();
+    assert_eq!(app.http.get(right_url).send().await.unwrap().status(), 200);
+    // Someone else's upload cannot be put on it.
+    let bob = app.register("bob").await;
+    let (_, bobs) = upload(&app, &bob, photo(64, 64), "b.jpg").await;
+    let (code, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/statuses/{sid}"),
+            &ann.token,
+            Some(json!({"status": "again", "media_ids": [bobs["id"]]})),
+        )
+        .await;
+    assert_eq!(code, 422);
+    let (_, still) = app.get_json(&format!("/api/v1/statuses/{sid}"), None).await;
+    assert_eq!(still["media_attachments"][0]["id"], right["id"]);
 }

@@ -303,6 +303,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        read_input(req, state, &[]).await.map(|(t, _)| Input(t))
+    }
+}
+
+/// [`Input`] that also keeps the bytes of the multipart files named in `F::FILES` (the
+/// route's body limit bounds them); other files read as [`FILE_GIVEN`].
+pub struct InputFiles<T, F: FileFields>(
+    pub T,
+    pub Vec<(String, bytes::Bytes)>,
+    pub std::marker::PhantomData<F>,
+);
+
+/// The file fields an [`InputFiles`] keeps.
+pub trait FileFields: Send + Sync + 'static {
+    const FILES: &'static [&'static str];
+}
+
+impl<T: DeserializeOwned, F: FileFields, S: Send + Sync> FromRequest<S> for InputFiles<T, F> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        read_input(req, state, F::FILES)
+            .await
+            .map(|(t, files)| InputFiles(t, files, std::marker::PhantomData))
+    }
+}
+
+async fn read_input<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+    keep: &[&str],
+) -> ApiResult<(T, Vec<(String, bytes::Bytes)>)> {
+    let mut files = Vec::new();
+    {
         let ctype = req
             .headers()
             .get(CONTENT_TYPE)
@@ -324,13 +358,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
             if json_has_nul(text) {
                 return Err(nul());
             }
-            return serde_json::from_slice(text).map(Input).map_err(|e| {
-                if e.is_data() {
-                    invalid(&e)
-                } else {
-                    ApiError::bad_request(format!("Malformed JSON: {e}"))
-                }
-            });
+            return serde_json::from_slice(text)
+                .map(|t| (t, files))
+                .map_err(|e| {
+                    if e.is_data() {
+                        invalid(&e)
+                    } else {
+                        ApiError::bad_request(format!("Malformed JSON: {e}"))
+                    }
+                });
         }
         let form: Vec<u8> = if ctype.starts_with("multipart/form-data") {
             let mut mp = Multipart::from_request(req, state)
@@ -346,6 +382,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
                 // A file is not read here: its field arrives as [`FILE_GIVEN`], and the
                 // handler says what it makes of it (until media is stored, a 422).
                 if field.file_name().is_some() {
+                    if keep.contains(&name.as_str()) {
+                        let bytes = field.bytes().await.map_err(|e| {
+                            ApiError::bad_request(format!("Malformed multipart body: {e}"))
+                        })?;
+                        files.push((name.clone(), bytes));
+                    }
                     pairs.push((name, FILE_GIVEN.to_string()));
                     continue;
                 }
@@ -366,7 +408,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
             return Err(nul());
         }
         serde_html_form::from_bytes(&form)
-            .map(Input)
+            .map(|t| (t, files))
             .map_err(|e| invalid(&e))
     }
 }

@@ -1,16 +1,17 @@
 //! `PATCH /api/v1/accounts/update_credentials`: display name, note, profile fields, the
-//! bot, discoverable and locked flags, and the posting defaults in `source`. Avatars and
-//! headers are not built yet: asking for them is a 422 that changes nothing, never a
-//! silent success.
+//! bot, discoverable and locked flags, the posting defaults in `source`, and the avatar
+//! and header: multipart files, checked and decoded as uploads are (`crate::media`),
+//! cropped to Mastodon's sizes (400×400, 1500×500) and re-encoded without metadata. A
+//! picture that cannot be read is a 422 that changes nothing.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Input, Scoped, WriteAccounts};
+use super::extract::{FileFields, InputFiles, Scoped, WriteAccounts};
 use super::form::Flag;
 use crate::api::Api;
 use crate::domain::entities::{Account, AccountRecord, Visibility};
 use crate::domain::validate;
 use crate::store::ProfileChange;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::patch;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -20,8 +21,32 @@ use std::collections::BTreeMap;
 pub fn router() -> Router<Api> {
     Router::new().route(
         "/api/v1/accounts/update_credentials",
-        patch(update_credentials),
+        patch(update_credentials).layer(DefaultBodyLimit::max(
+            2 * crate::media::MAX_BYTES + 64 * 1024,
+        )),
     )
+}
+
+/// The files `update_credentials` reads.
+struct Pictures;
+impl FileFields for Pictures {
+    const FILES: &'static [&'static str] = &["avatar", "header"];
+}
+
+/// Mastodon's picture sizes.
+const AVATAR: (u32, u32) = (400, 400);
+const HEADER: (u32, u32) = (1500, 500);
+
+/// Process and store a picture; its key.
+async fn picture(node: &Api, bytes: bytes::Bytes, (w, h): (u32, u32)) -> ApiResult<String> {
+    let (data, kind) = crate::media::profile_image(bytes, w, h).await?;
+    let ext = if kind == "image/png" { "png" } else { "jpg" };
+    let key = format!("{}.{ext}", hex::encode(rand::random::<[u8; 16]>()));
+    node.media_storage()
+        .put(&key, kind, data)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(key)
 }
 
 /// Mastodon's bounds.
@@ -153,14 +178,23 @@ pub fn credential_account(a: &AccountRecord, node: &Api) -> ApiResult<Value> {
 async fn update_credentials(
     State(node): State<Api>,
     auth: Scoped<WriteAccounts>,
-    Input(f): Input<ProfileForm>,
+    InputFiles(f, files, _): InputFiles<ProfileForm, Pictures>,
 ) -> ApiResult<Json<Value>> {
     let me = auth.account()?.id;
-    let given = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.is_null());
-    if given(&f.avatar) || given(&f.header) {
-        return Err(ApiError::invalid(
-            "Validation failed: profile images are not supported yet",
-        ));
+    // A picture is a file: anything else named so (a URL, text) is refused.
+    let given = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != "");
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+    };
+    for (name, v) in [("avatar", &f.avatar), ("header", &f.header)] {
+        if given(v) && file(name).is_none() {
+            return Err(ApiError::invalid(format!(
+                "Validation failed: {name} must be an image file (multipart)"
+            )));
+        }
     }
     let display_name = match &f.display_name {
         Some(n) => {
@@ -227,7 +261,17 @@ async fn update_credentials(
             .or(source.and_then(|s| s.sensitive))
             .map(|s| s.0),
         language,
+        avatar_key: None,
+        header_key: None,
     };
+    // Pictures last: nothing is stored unless everything else was valid.
+    let mut change = change;
+    if let Some(b) = file("avatar") {
+        change.avatar_key = Some(picture(&node, b, AVATAR).await?);
+    }
+    if let Some(b) = file("header") {
+        change.header_key = Some(picture(&node, b, HEADER).await?);
+    }
     let updated = node.store.update_profile(me, change).await?;
     Ok(Json(credential_account(&updated, &node)?))
 }

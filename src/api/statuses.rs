@@ -313,11 +313,13 @@ async fn edit(
             "Validation failed: changing a poll is not supported yet",
         ));
     }
+    // Given, its images become these (kept ones and new uploads); not given, they stay.
     let media = f.media_ids()?;
     let kept: Vec<i64> = s.media.iter().map(|m| m.id).collect();
-    if !f.media_ids.is_empty() && media != kept {
+    let media_ids = (!f.media_ids.is_empty() && media != kept).then_some(media);
+    if media_ids.is_some() && s.poll.is_some() {
         return Err(ApiError::invalid(
-            "Validation failed: changing a notice's media is not supported yet",
+            "Validation failed: a notice has media or a poll, not both",
         ));
     }
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
@@ -330,6 +332,7 @@ async fn edit(
             spoiler_text,
             sensitive: f.sensitive.map_or(s.sensitive, |f| f.0),
             language,
+            media_ids,
         })
         .await?;
     let mut edited = edited;

@@ -37,6 +37,9 @@ pub struct Profile {
     pub privacy: Visibility,
     pub sensitive: bool,
     pub language: Option<String>,
+    /// Her pictures, by media key (served at `/media/{key}`); none: the default ones.
+    pub avatar_key: Option<String>,
+    pub header_key: Option<String>,
 }
 
 /// A profile field as Mastodon shows it: the value rendered as safe HTML.
@@ -327,8 +330,12 @@ pub struct Account {
 
 impl Account {
     pub fn render(a: &AccountRecord, site: &Site) -> Self {
-        let avatar = format!("{}/avatars/original/missing.png", site.base_url);
-        let header = format!("{}/headers/original/missing.png", site.base_url);
+        let picture = |key: &Option<String>, missing: &str| match key {
+            Some(k) => format!("{}/media/{k}", site.base_url),
+            None => format!("{}/{missing}/original/missing.png", site.base_url),
+        };
+        let avatar = picture(&a.profile.avatar_key, "avatars");
+        let header = picture(&a.profile.header_key, "headers");
         Account {
             id: a.id.to_string(),
             username: a.username.clone(),

@@ -99,6 +99,58 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Make `ids` the images of `author`'s notice `status`: each must be hers and either
+    /// on it already or not on any notice. The ones it no longer has are deleted, so
+    /// their files are no longer served.
+    pub(super) async fn replace_media(
+        conn: &mut AnyConnection,
+        author: AccountId,
+        status: StatusId,
+        ids: &[i64],
+    ) -> Result<()> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != ids.len() || ids.len() > MAX_MEDIA {
+            return Err(StoreError::Invalid(format!(
+                "Validation failed: at most {MAX_MEDIA} media attachments, each once"
+            )));
+        }
+        if !ids.is_empty() {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM media_attachments WHERE account_id = ");
+            q.int(author)
+                .push(" AND (status_id IS NULL OR status_id = ")
+                .int(status)
+                .push(") AND id IN (")
+                .int_list(ids)
+                .push(")");
+            let n: i64 = q.build(conn).fetch_one(&mut *conn).await?.try_get("n")?;
+            if n != ids.len() as i64 {
+                return Err(StoreError::Invalid(
+                    "Validation failed: media_ids are not yours to attach (or already attached)"
+                        .into(),
+                ));
+            }
+        }
+        let mut q = Sql::new("DELETE FROM media_attachments WHERE status_id = ");
+        q.int(status);
+        if !ids.is_empty() {
+            q.push(" AND id NOT IN (").int_list(ids).push(")");
+        }
+        q.build(conn).execute(&mut *conn).await?;
+        if !ids.is_empty() {
+            let mut q = Sql::new("UPDATE media_attachments SET status_id = ");
+            q.int(status).push(" WHERE id IN (").int_list(ids).push(")");
+            q.build(conn).execute(&mut *conn).await?;
+        }
+        sqlx::query("UPDATE statuses SET has_media = $2 WHERE id = $1")
+            .bind(status)
+            .bind(i64::from(!ids.is_empty()))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// Give `ids` to notice `status`.
     pub(super) async fn take_media(
         conn: &mut AnyConnection,
@@ -174,7 +226,9 @@ impl SqlStore {
     pub(super) async fn read_media_file_live(&self, key: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 AS x FROM media_attachments m LEFT JOIN statuses s ON s.id = m.status_id \
-             WHERE (m.file_key = $1 OR m.preview_key = $1) AND s.deleted_at IS NULL",
+             WHERE (m.file_key = $1 OR m.preview_key = $1) AND s.deleted_at IS NULL \
+             UNION ALL SELECT 1 FROM accounts WHERE avatar_key = $1 \
+             UNION ALL SELECT 1 FROM accounts WHERE header_key = $1",
         )
         .bind(key)
         .fetch_optional(&self.pool)

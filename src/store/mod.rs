@@ -142,6 +142,9 @@ pub struct ProfileChange {
     pub sensitive: Option<bool>,
     /// `Some(None)` clears it.
     pub language: Option<Option<String>>,
+    /// New pictures, by media key (already stored).
+    pub avatar_key: Option<String>,
+    pub header_key: Option<String>,
 }
 
 pub struct NewAccount {
@@ -187,6 +190,9 @@ pub struct StatusChange {
     pub spoiler_text: String,
     pub sensitive: bool,
     pub language: Option<String>,
+    /// Its images from now on, when they change: those it keeps and new uploads of its
+    /// author's. Those it no longer has are deleted (no longer served).
+    pub media_ids: Option<Vec<i64>>,
 }
 
 /// Which timeline to read.

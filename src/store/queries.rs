@@ -86,7 +86,15 @@ macro_rules! account_columns {
             $t,
             ".language AS ",
             $p,
-            "language",
+            "language, ",
+            $t,
+            ".avatar_key AS ",
+            $p,
+            "avatar_key, ",
+            $t,
+            ".header_key AS ",
+            $p,
+            "header_key",
         )
     };
 }
@@ -120,6 +128,8 @@ macro_rules! account_named {
                 .unwrap_or(Visibility::Public),
                 sensitive: row.try_get::<i64, _>(concat!($p, "sensitive"))? != 0,
                 language: row.try_get(concat!($p, "language"))?,
+                avatar_key: row.try_get(concat!($p, "avatar_key"))?,
+                header_key: row.try_get(concat!($p, "header_key"))?,
             },
         })
     }};

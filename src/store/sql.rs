@@ -477,7 +477,9 @@ impl Store for SqlStore {
              locked = COALESCE($12, locked), \
              fields = COALESCE($7, fields), privacy = COALESCE($8, privacy), \
              sensitive = COALESCE($9, sensitive), \
-             language = CASE WHEN $10 = 1 THEN $11 ELSE language END WHERE id = $1",
+             language = CASE WHEN $10 = 1 THEN $11 ELSE language END, \
+             avatar_key = COALESCE($13, avatar_key), header_key = COALESCE($14, header_key) \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(c.display_name)
@@ -491,6 +493,8 @@ impl Store for SqlStore {
         .bind(i64::from(language_given))
         .bind(c.language.flatten())
         .bind(c.locked.map(i64::from))
+        .bind(c.avatar_key)
+        .bind(c.header_key)
         .execute(&self.pool)
         .await?;
         self.account(id).await?.ok_or(StoreError::NotFound)

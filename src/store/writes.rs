@@ -493,6 +493,9 @@ impl SqlStore {
             .execute(&mut *conn)
             .await?;
         Self::insert_tags_of(conn, c.status_id, &tags).await?;
+        if let Some(ids) = &c.media_ids {
+            Self::replace_media(conn, before.account.id, c.status_id, ids).await?;
+        }
         for m in &mentions {
             sqlx::query(
                 "INSERT INTO status_mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
