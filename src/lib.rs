@@ -25,6 +25,8 @@
 //! - [`scheduler`]: posts scheduled notices at their time, each on exactly one node.
 //! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
 //!   (WebSocket, SSE) over the streaming layer.
+//! - [`web`]: the pages people read (server-rendered, live through `assets/web/live.js`)
+//!   at the same addresses as the entities' `url`s.
 //! - [`serve`]: the accept loop and what it bounds per connection and per address.
 //!
 //! The flow of one notice: `api` validates → `domain` decides its event → `store` commits
@@ -45,6 +47,7 @@ pub mod sequencer;
 pub mod serve;
 pub mod store;
 pub mod stream;
+pub mod web;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -1,7 +1,7 @@
-//! The addresses our entities link to, answering until the web pages and federation
-//! arrive: `url` and `uri` of accounts and notices, `/tags/{tag}`, and the default avatar
-//! and header images. Each answers with the entity as JSON (a notice only to whoever
-//! may see it), and the images as a small PNG with long cache headers.
+//! The addresses our entities link to: `url` and `uri` of accounts and notices,
+//! `/tags/{tag}`, and the default avatar and header images. Each answers with the entity
+//! as JSON (a notice only to whoever may see it) — `crate::web` serves the same `url`s as
+//! pages to browsers — and the images as a small PNG with long cache headers.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{MaybeScoped, ReadAccounts, ReadStatuses, parse_id};
@@ -24,11 +24,9 @@ pub fn router() -> Router<Api> {
         .route("/avatars/original/missing.png", get(missing))
         .route("/headers/original/missing.png", get(missing))
         .route("/thumbnail.png", get(missing))
-        .route("/@{username}", get(account))
+        .route("/favicon.ico", get(missing))
         .route("/users/{username}", get(account))
-        .route("/@{username}/{id}", get(status))
         .route("/users/{username}/statuses/{id}", get(status))
-        .route("/tags/{tag}", get(tag))
 }
 
 async fn missing() -> impl IntoResponse {
@@ -41,7 +39,7 @@ async fn missing() -> impl IntoResponse {
     )
 }
 
-async fn account(
+pub(crate) async fn account(
     State(node): State<Api>,
     _auth: MaybeScoped<ReadAccounts>,
     Path(username): Path<String>,
@@ -54,7 +52,7 @@ async fn account(
     Ok(Json(Account::render(&a, &node.site)))
 }
 
-async fn status(
+pub(crate) async fn status(
     State(node): State<Api>,
     auth: MaybeScoped<ReadStatuses>,
     Path((username, id)): Path<(String, String)>,
@@ -73,7 +71,10 @@ async fn status(
     Ok(Json(Status::render(&s, &node.site)))
 }
 
-async fn tag(State(node): State<Api>, Path(tag): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn tag(
+    State(node): State<Api>,
+    Path(tag): Path<String>,
+) -> ApiResult<Json<Value>> {
     let name = normalize_tag(&tag);
     if !crate::domain::text::is_tag(&name) {
         return Err(ApiError::NotFound);

@@ -1,0 +1,244 @@
+// Tidings live client: keeps a page's feed current.
+//
+// It connects over WebSocket and subscribes to one stream, resuming from the last
+// position it saw after any disconnect (network loss, server restart, 1012 on a node's
+// shutdown, 4008 when it fell behind) with backoff and jitter, so nothing is missed or
+// repeated. When WebSocket keeps failing (a proxy that blocks it) it uses Server-Sent
+// Events instead, and tries WebSocket again later. A `reset` (a position the server
+// cannot serve) reloads the page.
+//
+//   import { LiveStream } from "/assets/live.js";
+//   const s = new LiveStream({ stream: "hashtag", tag: "election", position: "123",
+//                              onEvent: (kind, payload, position) => { … } });
+//   s.start();
+
+export class LiveStream {
+  constructor({ base = location.origin, stream, tag = "", position = "0", onEvent, onState = () => {} }) {
+    this.base = base;
+    this.stream = stream;
+    this.tag = tag;
+    this.position = position;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.failures = 0;
+    this.wsFailures = 0;
+    this.transport = null;
+    this.stopped = false;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.close();
+  }
+
+  close() {
+    if (this.socket) { this.socket.onclose = null; this.socket.close(); this.socket = null; }
+    if (this.source) { this.source.close(); this.source = null; }
+  }
+
+  connect() {
+    if (this.stopped) return;
+    // After three WebSocket failures in a row, SSE; every fifth try, WebSocket again.
+    const useSse = this.wsFailures >= 3 && this.failures % 5 !== 4;
+    if (useSse) this.connectSse(); else this.connectWs();
+  }
+
+  retry() {
+    this.close();
+    if (this.stopped) return;
+    this.failures += 1;
+    const ceiling = Math.min(30000, 500 * 2 ** Math.min(this.failures, 6));
+    const wait = ceiling / 2 + Math.random() * ceiling / 2;
+    this.onState("reconnecting");
+    setTimeout(() => this.connect(), wait);
+  }
+
+  deliver(kind, payload, position) {
+    if (position) {
+      // Positions are decimal strings of 64-bit integers: compare by length, then text.
+      const p = String(position);
+      if (p.length < this.position.length || (p.length === this.position.length && p <= this.position)) return;
+      this.position = p;
+    }
+    if (kind === "reset") { location.reload(); return; }
+    this.onEvent(kind, payload, position);
+  }
+
+  connectWs() {
+    const url = this.base.replace(/^http/, "ws") + "/api/v1/streaming";
+    // A WebSocket that never opens, or is cut within seconds of opening (a proxy that
+    // accepts the upgrade and then drops it), counts as a failure of WebSocket.
+    let openedAt = 0;
+    const ws = new WebSocket(url);
+    this.socket = ws;
+    this.transport = "websocket";
+    ws.onopen = () => {
+      openedAt = Date.now();
+      const sub = { type: "subscribe", stream: this.stream, last_event_id: this.position };
+      if (this.tag) sub.tag = this.tag;
+      ws.send(JSON.stringify(sub));
+      this.onState("live");
+    };
+    ws.onmessage = (m) => {
+      let f;
+      try { f = JSON.parse(m.data); } catch { return; }
+      if (!f.event) return;
+      this.deliver(f.event, f.payload, f.id);
+    };
+    ws.onclose = () => {
+      if (!openedAt || Date.now() - openedAt < 5000) {
+        this.wsFailures += 1;
+      } else {
+        this.failures = 0;
+        this.wsFailures = 0;
+      }
+      this.retry();
+    };
+  }
+
+  connectSse() {
+    const path = "/api/v1/streaming/" + this.stream.replace(":", "/");
+    const q = new URLSearchParams({ last_event_id: this.position });
+    if (this.tag) q.set("tag", this.tag);
+    const es = new EventSource(this.base + path + "?" + q);
+    this.source = es;
+    this.transport = "sse";
+    es.onopen = () => { this.failures = 0; this.onState("live"); };
+    for (const kind of ["update", "status.update", "delete", "reset"]) {
+      es.addEventListener(kind, (e) => this.deliver(kind, e.data, e.lastEventId));
+    }
+    // EventSource reconnects by itself, but with the position it was opened with only if
+    // the server named one; we take over to resume from ours.
+    es.onerror = () => this.retry();
+  }
+}
+
+// ---- The page: a feed of notices kept current --------------------------------------
+
+const MAX_NOTICES = 300;
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function name(a) { return a.display_name || a.username; }
+
+// A notice as the server renders it (templates/notice.html). Text goes in as text; the
+// content is the server's own sanitised HTML.
+export function renderNotice(status) {
+  const s = status.reblog || status;
+  const article = el("article", { class: "notice" + (s.edited_at ? " edited" : ""), id: "n-" + status.id, "data-id": status.id });
+  if (status.reblog) {
+    const who = el("a", { href: status.account.url }, name(status.account));
+    article.append(el("p", { class: "boost" }, "Shared by ", who));
+  }
+  const header = el("header", {},
+    el("img", { class: "avatar", src: s.account.avatar, alt: "", width: "40", height: "40", loading: "lazy" }),
+    el("a", { class: "author", href: s.account.url }, el("strong", {}, name(s.account)), " ", el("span", { class: "handle" }, "@" + s.account.acct)),
+    el("a", { class: "when", href: s.url }, el("time", { datetime: s.created_at }, s.created_at)));
+  if (s.edited_at) header.append(el("span", { class: "edit-mark", title: "Edited " + s.edited_at }, "edited"));
+  article.append(header);
+  const content = el("div", { class: "content" });
+  content.innerHTML = s.content;
+  if (s.spoiler_text) {
+    article.append(el("details", {}, el("summary", {}, s.spoiler_text), content));
+  } else {
+    article.append(content);
+  }
+  if (s.media_attachments && s.media_attachments.length) {
+    const media = el("div", { class: "media" });
+    for (const m of s.media_attachments) {
+      media.append(el("a", { href: m.url }, el("img", { src: m.preview_url, alt: m.description || "", loading: "lazy" })));
+    }
+    article.append(media);
+  }
+  return article;
+}
+
+function relative(iso) {
+  const s = (Date.now() - Date.parse(iso)) / 1000;
+  if (!isFinite(s)) return iso;
+  if (s < 45) return "just now";
+  if (s < 3600) return Math.round(s / 60) + " min ago";
+  if (s < 86400) return Math.round(s / 3600) + " h ago";
+  return new Date(iso).toLocaleDateString();
+}
+
+function refreshTimes(root) {
+  for (const t of root.querySelectorAll("time[datetime]")) t.textContent = relative(t.getAttribute("datetime"));
+}
+
+export function attach(box, feed) {
+  const status = box.querySelector(".status");
+  const more = box.querySelector("button.new");
+  let waiting = [];
+  const atTop = () => window.scrollY < 80;
+  const show = (node) => {
+    const li = el("li");
+    li.append(node);
+    feed.prepend(li);
+    while (feed.children.length > MAX_NOTICES) feed.lastElementChild.remove();
+  };
+  const flush = () => {
+    for (const n of waiting) show(n);
+    waiting = [];
+    more.classList.add("hidden");
+    refreshTimes(feed);
+  };
+  more.addEventListener("click", () => { flush(); window.scrollTo({ top: 0 }); });
+  window.addEventListener("scroll", () => { if (atTop() && waiting.length) flush(); });
+  const onEvent = (kind, payload) => {
+    if (kind === "update") {
+      const s = JSON.parse(payload);
+      if (document.getElementById("n-" + s.id)) return;
+      const node = renderNotice(s);
+      if (atTop()) { show(node); refreshTimes(node); } else {
+        waiting.unshift(node);
+        more.textContent = waiting.length + (waiting.length === 1 ? " new notice" : " new notices");
+        more.classList.remove("hidden");
+      }
+      status.textContent = "New notice from " + name((s.reblog || s).account);
+    } else if (kind === "status.update") {
+      const s = JSON.parse(payload);
+      const old = document.getElementById("n-" + s.id);
+      if (old) { const node = renderNotice(s); old.replaceWith(node); refreshTimes(node); }
+    } else if (kind === "delete") {
+      const old = document.getElementById("n-" + payload);
+      if (old) old.closest("li")?.remove();
+      waiting = waiting.filter((n) => n.id !== "n-" + payload);
+    }
+  };
+  const live = new LiveStream({
+    stream: box.dataset.stream,
+    tag: box.dataset.tag,
+    position: box.dataset.position || "0",
+    onEvent,
+    onState: (state) => { box.dataset.state = state; },
+  });
+  live.start();
+  refreshTimes(document);
+  setInterval(() => refreshTimes(document), 30000);
+  // A tab hidden for long lets go of its connection and resumes when shown again.
+  let hiddenTimer = null;
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      hiddenTimer = setTimeout(() => live.stop(), 5 * 60 * 1000);
+    } else {
+      clearTimeout(hiddenTimer);
+      if (live.stopped) live.start();
+    }
+  });
+  return live;
+}
+
+const box = document.querySelector(".live[data-stream]");
+const feed = document.getElementById("feed");
+if (box && feed) window.tidingsLive = attach(box, feed);

@@ -1,0 +1,61 @@
+//! The pages in real Chromium (Debian's, driven by playwright-core from
+//! `tests/browser`): see `tests/browser/live.mjs` for the story. Screenshots of every
+//! page at phone and desktop width are written to `target/screenshots/` for a human to
+//! look at. Without Chromium or the npm package it is a loud skip, and a failure under
+//! `CI=true` (`.ci/run` installs both).
+
+mod common;
+
+use common::{Backend, spawn};
+use std::process::Command;
+
+fn missing(what: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {what}");
+    }
+    eprintln!("\n*** SKIPPED: {what} ***\n");
+    false
+}
+
+fn chromium_and_playwright() -> bool {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return missing("Chromium is not installed (apt-get install chromium)");
+    }
+    if !std::path::Path::new(&format!("{dir}/node_modules/playwright-core/package.json")).exists() {
+        return missing("playwright-core is not installed (cd tests/browser && npm ci)");
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_follows_the_story_live_in_chromium() {
+    if !chromium_and_playwright() {
+        return;
+    }
+    let Some(app) = spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let reporter = app.register("reporter").await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
+    let (base, token) = (app.base.clone(), reporter.token.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(std::env::var("TIDINGS_TEST_NODE").unwrap_or_else(|_| "node".into()))
+            .current_dir(dir)
+            .env("SHOTS", shots)
+            .args(["live.mjs", &base, &token])
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser story failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("browser story: ok"), "{stdout}");
+}

@@ -1,0 +1,127 @@
+// A reader's tag page in real Chromium while a reporter posts through the API: the
+// notice appears, an edit replaces it in place marked as edited, a deletion removes it.
+// With WebSocket refused the page falls back to SSE and still gets every notice once.
+// The embed shows a live notice inside an iframe of another origin. No JavaScript
+// error and no CSP violation on any page; screenshots at phone and desktop width go to
+// the directory named by SHOTS.
+//
+//   node live.mjs <base url> <reporter token>
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+
+const [base, token] = process.argv.slice(2);
+const shots = process.env.SHOTS || "shots";
+mkdirSync(shots, { recursive: true });
+
+const problems = [];
+function watch(page, name) {
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`${name}: console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+}
+
+async function api(method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error("failed: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  // 1. Live over WebSocket: appear, edit in place, delete.
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await ctx.newPage();
+  watch(page, "tag page");
+  await page.goto(base + "/tags/election", { waitUntil: "load" });
+  await page.waitForFunction(() => document.querySelector(".live")?.dataset.state === "live");
+  const s = await api("POST", "/api/v1/statuses", { status: "First results are in #election" });
+  const notice = page.locator(`#n-${s.id}`);
+  await notice.waitFor({ timeout: 5000 });
+  check((await notice.textContent()).includes("First results are in"), "the notice appears");
+  await api("PUT", `/api/v1/statuses/${s.id}`, { status: "First results are in: 12 of 40 districts #election" });
+  await page.waitForFunction((id) => document.querySelector(`#n-${id}`)?.textContent.includes("12 of 40"), s.id);
+  check(await page.locator(`#n-${s.id} .edit-mark`).count() === 1, "the edit is marked");
+  check(await page.locator(`#n-${s.id}`).count() === 1, "an edit replaces, it does not add");
+  await page.screenshot({ path: `${shots}/tag-desktop.png`, fullPage: true });
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.screenshot({ path: `${shots}/tag-phone.png`, fullPage: true });
+  await api("DELETE", `/api/v1/statuses/${s.id}`);
+  await page.waitForFunction((id) => !document.querySelector(`#n-${id}`), s.id);
+  await ctx.close();
+
+  // 2. WebSocket refused (a proxy that blocks it): SSE, every notice once, in order.
+  const ctx2 = await browser.newContext();
+  await ctx2.routeWebSocket(/\/api\/v1\/streaming/, (ws) => ws.close({ code: 1011, reason: "blocked by a proxy" }));
+  const page2 = await ctx2.newPage();
+  watch(page2, "tag page without WebSocket");
+  await page2.goto(base + "/tags/election", { waitUntil: "load" });
+  const posted = [];
+  for (let i = 1; i <= 3; i++) {
+    posted.push((await api("POST", "/api/v1/statuses", { status: `Update ${i} #election` })).id);
+  }
+  await page2.waitForFunction((ids) => ids.every((id) => document.querySelector(`#n-${id}`)), posted, { timeout: 30000 });
+  const shown = await page2.$$eval("#feed article", (as) => as.map((a) => a.dataset.id));
+  for (const id of posted) check(shown.filter((x) => x === id).length === 1, `notice ${id} shown once`);
+  const order = shown.filter((x) => posted.includes(x));
+  check(JSON.stringify(order) === JSON.stringify([...posted].reverse()), "newest first: " + order);
+  check(await page2.evaluate(() => window.tidingsLive.transport) === "sse", "it fell back to SSE");
+  await ctx2.close();
+
+  // 3. The embed, in an iframe on a page of another origin (served from here, on
+  // another port: a news site or a wiki page).
+  const site = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><title>A news site</title><h1>Our coverage</h1>
+             <iframe id="feed" src="${base}/embed/tags/election" width="400" height="600"></iframe>`);
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  const otherBase = `http://127.0.0.1:${site.address().port}`;
+  const ctx3 = await browser.newContext();
+  const host = await ctx3.newPage();
+  watch(host, "embedding page");
+  await host.goto(otherBase + "/", { waitUntil: "load" });
+  const frame = host.frameLocator("#feed");
+  await frame.locator(".live[data-state=live]").waitFor({ state: "attached", timeout: 10000 });
+  const e = await api("POST", "/api/v1/statuses", { status: "Seen on a wiki #election" });
+  await frame.locator(`#n-${e.id}`).waitFor({ timeout: 5000 });
+  await host.screenshot({ path: `${shots}/embed.png` });
+  await ctx3.close();
+  site.close();
+
+  // 4. The other pages, at both widths, for a human to look at.
+  const ctx4 = await browser.newContext();
+  const p4 = await ctx4.newPage();
+  for (const [name, path] of [["home", "/"], ["profile", "/@reporter"], ["thread", `/@reporter/${e.id}`], ["search", "/search?q=update"]]) {
+    watch(p4, name);
+    for (const [w, h, label] of [[1200, 900, "desktop"], [360, 740, "phone"]]) {
+      await p4.setViewportSize({ width: w, height: h });
+      await p4.goto(base + path, { waitUntil: "load" });
+      await p4.screenshot({ path: `${shots}/${name}-${label}.png`, fullPage: true });
+    }
+  }
+  await ctx4.close();
+} catch (e) {
+  console.error(problems.join("\n"));
+  throw e;
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}
+console.log("browser story: ok");
