@@ -455,6 +455,12 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/embed/tags/{tag}", Needs::Nobody),
     ("GET", "/search", Needs::Nobody),
     ("GET", "/assets/{file}", Needs::Nobody),
+    // The web's own session and CSRF checks: web_stories.
+    ("GET", "/auth/sign_in", Needs::Nobody),
+    ("POST", "/auth/sign_in", Needs::Nobody),
+    ("POST", "/auth/sign_out", Needs::Nobody),
+    ("POST", "/web/statuses", Needs::Nobody),
+    ("POST", "/web/statuses/{id}/delete", Needs::Nobody),
     ("GET", "/api/v1/instance", Needs::Nobody),
     ("GET", "/api/v2/instance", Needs::Nobody),
     ("GET", "/api/v1/instance/peers", Needs::Nobody),

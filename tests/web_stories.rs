@@ -4,11 +4,14 @@
 
 mod common;
 
-use common::{Backend, spawn};
+use common::{Backend, csrf_of, spawn};
 use reqwest::Method;
 use serde_json::json;
 
-on_both_backends!(pages_show_the_news_without_javascript);
+on_both_backends!(
+    pages_show_the_news_without_javascript,
+    a_reporter_signs_in_posts_and_deletes_from_the_page
+);
 
 async fn html(app: &common::TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let res = app
@@ -176,4 +179,233 @@ async fn pages_show_the_news_without_javascript(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+/// The form token in a page (the first one).
+fn form_token(html: &str) -> String {
+    let marker = "name=\"authenticity_token\" value=\"";
+    let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+async fn a_reporter_signs_in_posts_and_deletes_from_the_page(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let theirs = app.post(&bob, "Bob's own notice").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |cookie: &str, pairs: &[(&str, &str)]| {
+        http.post(app.url(""))
+            .header("cookie", cookie.to_string())
+            .form(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+    };
+    let post = |path: &str, cookie: &str, pairs: &[(&str, &str)]| {
+        let req = form(cookie, pairs);
+        let mut req = req.build().unwrap();
+        *req.url_mut() = reqwest::Url::parse(&app.url(path)).unwrap();
+        http.execute(req)
+    };
+
+    // Sign in: a CSRF token and cookie first; a wrong password is told on the page.
+    let page = http.get(app.url("/auth/sign_in")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (signin_cookie, token) = csrf_of(page).await;
+    let res = post(
+        "/auth/sign_in",
+        &signin_cookie,
+        &[
+            ("authenticity_token", "forged"),
+            ("username", "ann"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403, "a forged form is refused");
+    let res = post(
+        "/auth/sign_in",
+        &signin_cookie,
+        &[
+            ("authenticity_token", &token),
+            ("username", "ann"),
+            ("password", "wrong"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Invalid username or password")
+    );
+    let res = post(
+        "/auth/sign_in",
+        &signin_cookie,
+        &[
+            ("authenticity_token", &token),
+            ("username", "ann"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.starts_with("tidings_session="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let session = set.split(';').next().unwrap().to_string();
+
+    // The composer, signed in.
+    let home = |cookie: String| {
+        let http = http.clone();
+        let url = app.url("/");
+        async move {
+            http.get(url)
+                .header("accept", "text/html")
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let body = home(session.clone()).await;
+    assert!(
+        body.contains("Signed in as <strong>@ann</strong>"),
+        "{body}"
+    );
+    let csrf = form_token(&body);
+
+    // A post without the session's token changes nothing; with it, it goes out.
+    let res = post(
+        "/web/statuses",
+        &session,
+        &[("authenticity_token", "nope"), ("status", "forged post")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(
+        "/web/statuses",
+        "",
+        &[("authenticity_token", &csrf), ("status", "no session")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = post(
+        "/web/statuses",
+        &session,
+        &[
+            ("authenticity_token", &csrf),
+            ("back", "/"),
+            ("status", "Counting starts now #election"),
+            ("visibility", "public"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+    let (_, mine) = app
+        .get_json(&format!("/api/v1/accounts/{}/statuses", ann.id), None)
+        .await;
+    assert!(
+        mine[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Counting starts now")
+    );
+    let id = mine[0]["id"].as_str().unwrap().to_string();
+    for p in ["forged post", "no session"] {
+        assert!(!home(session.clone()).await.contains(p));
+    }
+
+    // A refused post shows the server's reason next to the text, which is kept.
+    let long = "x".repeat(600);
+    let res = post(
+        "/web/statuses",
+        &session,
+        &[
+            ("authenticity_token", &csrf),
+            ("back", "/tags/election"),
+            ("status", &long),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("role=\"alert\""), "{body}");
+    assert!(body.contains(&long), "the draft is kept");
+    // An offsite `back` is not followed.
+    let res = post(
+        "/web/statuses",
+        &session,
+        &[
+            ("authenticity_token", &csrf),
+            ("back", "//evil.example/x"),
+            ("status", "fine"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["location"], "/");
+
+    // Delete her own; another's is not hers to delete.
+    let res = post(
+        &format!("/web/statuses/{}/delete", theirs["id"].as_str().unwrap()),
+        &session,
+        &[("authenticity_token", &csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = post(
+        &format!("/web/statuses/{id}/delete"),
+        &session,
+        &[("authenticity_token", &csrf), ("back", "/")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let (s, _) = app.get_json(&format!("/api/v1/statuses/{id}"), None).await;
+    assert_eq!(s, 404);
+
+    // Signing out ends the session for good.
+    let res = post("/auth/sign_out", &session, &[("authenticity_token", &csrf)])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let body = home(session.clone()).await;
+    assert!(body.contains("/auth/sign_in") && !body.contains("Signed in as"));
+    let res = post(
+        "/web/statuses",
+        &session,
+        &[("authenticity_token", &csrf), ("status", "after sign-out")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 401);
 }

@@ -242,3 +242,36 @@ export function attach(box, feed) {
 const box = document.querySelector(".live[data-stream]");
 const feed = document.getElementById("feed");
 if (box && feed) window.tidingsLive = attach(box, feed);
+
+// ---- The composer: counts characters as the server does ------------------------------
+
+// Mastodon's rule (src/domain/validate.rs): every http(s) link counts as 23 characters,
+// everything else one per character; the content warning counts too.
+export function countedChars(text) {
+  let n = 0;
+  for (const word of text.match(/\S+\s*|\s+/gu) || []) {
+    const bare = word.trimEnd();
+    const tail = [...word].length - [...bare].length;
+    const isUrl = /^https?:\/\/./i.test(bare);
+    n += isUrl ? Math.min(23, [...bare].length) + tail : [...word].length;
+  }
+  return n;
+}
+
+const form = document.querySelector("form.composer");
+if (form) {
+  const text = form.querySelector("textarea[name=status]");
+  const warning = form.querySelector("input[name=spoiler_text]");
+  const count = form.querySelector(".count");
+  const button = form.querySelector("button[type=submit]");
+  const max = Number(form.dataset.max || 500);
+  const update = () => {
+    const left = max - countedChars(text.value) - [...warning.value].length;
+    count.textContent = String(left);
+    count.classList.toggle("over", left < 0);
+    button.disabled = left < 0;
+  };
+  text.addEventListener("input", update);
+  warning.addEventListener("input", update);
+  update();
+}

@@ -33,7 +33,7 @@ pub fn router() -> Router<Api> {
 }
 
 #[derive(Deserialize)]
-struct StatusForm {
+pub(crate) struct StatusForm {
     status: Option<String>,
     in_reply_to_id: Option<Id>,
     visibility: Option<String>,
@@ -220,18 +220,43 @@ async fn create(
     State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     headers: HeaderMap,
-    Input(mut f): Input<StatusForm>,
+    Input(f): Input<StatusForm>,
 ) -> ApiResult<Response> {
     let me = auth.account()?;
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|k| k.chars().take(200).collect::<String>())
+        .filter(|k| !k.is_empty());
+    Ok(match publish(&node, me, f, idempotency_key).await? {
+        Published::Now(s) => render(&node, &s).into_response(),
+        Published::Later(s) => Json(super::scheduled::scheduled_json(&s)).into_response(),
+    })
+}
+
+/// What posting did: the notice, or the scheduled notice.
+pub(crate) enum Published {
+    Now(Box<StatusRecord>),
+    Later(crate::store::ScheduledRecord),
+}
+
+/// Post (or schedule) `me`'s notice as the form says, every field checked: the one path
+/// of the API and of the web composer.
+pub(crate) async fn publish(
+    node: &Api,
+    me: &AccountRecord,
+    mut f: StatusForm,
+    idempotency_key: Option<String>,
+) -> ApiResult<Published> {
     f.refuse_unsupported()?;
     let media_ids = f.media_ids()?;
     let poll = f.new_poll()?;
     let scheduled_at = match f.scheduled_at.as_deref() {
         None | Some("") => None,
-        Some(at) => Some(super::scheduled::time_ahead(&node, at)?),
+        Some(at) => Some(super::scheduled::time_ahead(node, at)?),
     };
     let spoiler_text = f.spoiler_text.unwrap_or_default();
-    let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
+    let (text, language) = body(node, f.status.as_deref(), &spoiler_text, f.language)?;
     let language = language.or_else(|| me.profile.language.clone());
     // A notice that names no visibility takes its author's default.
     let visibility = match f.visibility.as_deref() {
@@ -241,7 +266,7 @@ async fn create(
     let in_reply_to_id = match Id::given(f.in_reply_to_id).as_deref() {
         Some(id) => Some(
             visible(
-                &node,
+                node,
                 parse_id(id).map_err(|_| {
                     ApiError::invalid("Validation failed: in_reply_to_id is not a status")
                 })?,
@@ -264,13 +289,8 @@ async fn create(
             media_ids,
         };
         let s = node.store.schedule(me.id, at, &params).await?;
-        return Ok(Json(super::scheduled::scheduled_json(&s)).into_response());
+        return Ok(Published::Later(s));
     }
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|k| k.chars().take(200).collect::<String>())
-        .filter(|k| !k.is_empty());
     let s = node
         .store
         .create_status(NewStatus {
@@ -286,7 +306,7 @@ async fn create(
             media_ids,
         })
         .await?;
-    Ok(render(&node, &s).into_response())
+    Ok(Published::Now(Box::new(s)))
 }
 
 async fn show(

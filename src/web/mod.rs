@@ -17,6 +17,7 @@
 //! embed refuse to be framed.
 
 pub mod assets;
+pub mod session;
 
 use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
@@ -34,6 +35,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 pub use assets::Assets;
+use session::{Session, SignedIn};
 
 pub fn router() -> Router<Api> {
     Router::new()
@@ -43,6 +45,13 @@ pub fn router() -> Router<Api> {
         .route("/@{username}/{id}", get(thread))
         .route("/embed/tags/{tag}", get(embed))
         .route("/search", get(search))
+        .route("/auth/sign_in", get(sign_in_page).post(sign_in))
+        .route("/auth/sign_out", axum::routing::post(sign_out))
+        .route("/web/statuses", axum::routing::post(post_status))
+        .route(
+            "/web/statuses/{id}/delete",
+            axum::routing::post(delete_status),
+        )
         .route("/assets/{file}", get(assets::serve))
 }
 
@@ -118,7 +127,11 @@ struct FeedPage<'a> {
     assets: &'a Assets,
     embed: bool,
     live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    /// Where a form on this page sends the reader back to.
+    back: String,
     trends: Vec<String>,
+    composer: Option<Composer>,
     notices: Vec<Status>,
     older: Option<String>,
 }
@@ -132,6 +145,9 @@ struct ProfilePage<'a> {
     assets: &'a Assets,
     embed: bool,
     live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    /// Where a form on this page sends the reader back to.
+    back: String,
     account: Account,
     pinned: Vec<Status>,
     notices: Vec<Status>,
@@ -154,9 +170,13 @@ struct ThreadPage<'a> {
     assets: &'a Assets,
     embed: bool,
     live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    /// Where a form on this page sends the reader back to.
+    back: String,
     ancestors: Vec<Status>,
     notice: Status,
     descendants: Vec<Status>,
+    composer: Option<Composer>,
     /// Every version, oldest first; empty when it was never edited.
     history: Vec<Version>,
 }
@@ -226,7 +246,44 @@ fn older(path: &str, list: &[StatusRecord]) -> Option<String> {
         .flatten()
 }
 
-async fn home(State(node): State<Api>, Query(q): Query<PageQuery>) -> ApiResult<Response> {
+async fn home(
+    State(node): State<Api>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let me = session::session(&node, &headers).await?;
+    feed_page(&node, None, &q, me.as_ref(), None).await
+}
+
+/// A composer for `me`, set out as `back`'s page needs it.
+fn composer(node: &Api, me: &Session, back: &str, tag: Option<&str>) -> Composer {
+    Composer {
+        csrf: me.csrf(),
+        back: back.to_string(),
+        username: me.account.username.clone(),
+        max_chars: node.config.max_chars,
+        in_reply_to_id: None,
+        text: tag.map(|t| format!(" #{t}")).unwrap_or_default(),
+        spoiler_text: String::new(),
+        visibility: me.account.profile.privacy.as_str().to_string(),
+        visibilities: VISIBILITIES.to_vec(),
+        error: None,
+    }
+}
+
+/// The live feed of the server (`tag` none) or of a tag, for `me` (with her composer,
+/// holding `draft` when a post of hers was refused), or embedded.
+async fn feed_page(
+    node: &Api,
+    tag: Option<&str>,
+    q: &PageQuery,
+    me: Option<&Session>,
+    draft: Option<Composer>,
+) -> ApiResult<Response> {
+    if let Some(t) = tag {
+        return tag_feed(node, t, q, false, me, draft).await;
+    }
+    let node = node.clone();
     let live = q
         .max_id
         .is_none()
@@ -236,7 +293,7 @@ async fn home(State(node): State<Api>, Query(q): Query<PageQuery>) -> ApiResult<
         local: true,
         remote: false,
     };
-    let list = node.store.timeline(&which, page_of(&q)?, None).await?;
+    let list = node.store.timeline(&which, page_of(q)?, None).await?;
     let trends = node
         .store
         .trending_tags(8, crate::domain::now_micros())
@@ -254,7 +311,10 @@ async fn home(State(node): State<Api>, Query(q): Query<PageQuery>) -> ApiResult<
             assets: assets::get(),
             embed: false,
             live,
+            signed_in: me.map(Session::signed_in),
+            back: "/".into(),
             trends,
+            composer: me.map(|m| draft.unwrap_or_else(|| composer(&node, m, "/", None))),
             notices: render_all(&node, &list),
             older: older("/", &list),
         },
@@ -262,7 +322,14 @@ async fn home(State(node): State<Api>, Query(q): Query<PageQuery>) -> ApiResult<
     )
 }
 
-async fn tag_feed(node: &Api, tag: &str, q: &PageQuery, embed: bool) -> ApiResult<Response> {
+async fn tag_feed(
+    node: &Api,
+    tag: &str,
+    q: &PageQuery,
+    embed: bool,
+    me: Option<&Session>,
+    draft: Option<Composer>,
+) -> ApiResult<Response> {
     let name = normalize_tag(tag);
     if !is_tag(&name) {
         return Err(ApiError::NotFound);
@@ -293,7 +360,10 @@ async fn tag_feed(node: &Api, tag: &str, q: &PageQuery, embed: bool) -> ApiResul
             assets: assets::get(),
             embed,
             live,
+            signed_in: me.map(Session::signed_in),
+            back: path.clone(),
             trends: Vec::new(),
+            composer: me.map(|m| draft.unwrap_or_else(|| composer(node, m, &path, Some(&name)))),
             notices: render_all(node, &list),
             older: older(&path, &list),
         },
@@ -312,7 +382,8 @@ async fn tag_page(
             .await
             .map(IntoResponse::into_response);
     }
-    tag_feed(&node, &tag, &q, false).await
+    let me = session::session(&node, &headers).await?;
+    tag_feed(&node, &tag, &q, false, me.as_ref(), None).await
 }
 
 async fn embed(
@@ -320,7 +391,8 @@ async fn embed(
     Path(tag): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
-    tag_feed(&node, &tag, &q, true).await
+    // No cookie is read: an embed is the same for everyone.
+    tag_feed(&node, &tag, &q, true, None, None).await
 }
 
 async fn profile(
@@ -335,6 +407,7 @@ async fn profile(
             .await
             .map(IntoResponse::into_response);
     }
+    let me = session::session(&node, &headers).await?;
     let a = node
         .store
         .account_by_username(&username)
@@ -377,6 +450,8 @@ async fn profile(
             assets: assets::get(),
             embed: false,
             live: None,
+            signed_in: me.as_ref().map(Session::signed_in),
+            back: format!("/@{}", a.username),
             pinned: render_all(&node, &pinned),
             older: older(&format!("/@{}", a.username), &list),
             notices: render_all(&node, &list),
@@ -397,6 +472,7 @@ async fn thread(
             .await
             .map(IntoResponse::into_response);
     }
+    let me = session::session(&node, &headers).await?;
     let id: StatusId = parse_id(&id)?;
     let s = node
         .store
@@ -425,6 +501,7 @@ async fn thread(
         Vec::new()
     };
     let site = node.site.domain.clone();
+    let back = format!("/@{}/{id}", s.account.username);
     let notice = Status::render(&s, &node.site);
     page(
         &ThreadPage {
@@ -438,6 +515,13 @@ async fn thread(
             assets: assets::get(),
             embed: false,
             live: None,
+            signed_in: me.as_ref().map(Session::signed_in),
+            back: back.clone(),
+            composer: me.as_ref().map(|m| Composer {
+                in_reply_to_id: Some(id.to_string()),
+                text: format!("@{} ", s.account.username),
+                ..composer(&node, m, &back, None)
+            }),
             ancestors: render_all(&node, &ancestors),
             descendants: render_all(&node, &descendants),
             notice,
@@ -465,6 +549,9 @@ struct SearchPage<'a> {
     assets: &'a Assets,
     embed: bool,
     live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    /// Where a form on this page sends the reader back to.
+    back: String,
     tags: Vec<String>,
     accounts: Vec<Account>,
     notices: Vec<Status>,
@@ -480,7 +567,12 @@ struct SearchQuery {
 /// Longest query read.
 const MAX_QUERY: usize = 200;
 
-async fn search(State(node): State<Api>, Query(p): Query<SearchQuery>) -> ApiResult<Response> {
+async fn search(
+    State(node): State<Api>,
+    Query(p): Query<SearchQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let me = session::session(&node, &headers).await?;
     let q: String =
         p.q.unwrap_or_default()
             .trim()
@@ -548,6 +640,8 @@ async fn search(State(node): State<Api>, Query(p): Query<SearchQuery>) -> ApiRes
             assets: assets::get(),
             embed: false,
             live: None,
+            signed_in: me.as_ref().map(Session::signed_in),
+            back: "/search".into(),
             tags,
             accounts,
             notices: render_all(&node, &notices),
@@ -555,4 +649,258 @@ async fn search(State(node): State<Api>, Query(p): Query<SearchQuery>) -> ApiRes
         },
         false,
     )
+}
+
+/// The composer of a signed-in reader.
+pub struct Composer {
+    pub csrf: String,
+    pub back: String,
+    pub username: String,
+    pub max_chars: usize,
+    pub in_reply_to_id: Option<String>,
+    pub text: String,
+    pub spoiler_text: String,
+    pub visibility: String,
+    pub visibilities: Vec<(&'static str, &'static str)>,
+    /// The server's answer to her last try, shown next to the text.
+    pub error: Option<String>,
+}
+
+const VISIBILITIES: [(&str, &str); 4] = [
+    ("public", "Everyone"),
+    ("unlisted", "Everyone, not in public feeds"),
+    ("private", "Followers"),
+    ("direct", "Only those mentioned"),
+];
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    title: String,
+    site_name: &'a str,
+    query: &'a str,
+    assets: &'a Assets,
+    embed: bool,
+    live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    csrf: String,
+    username: String,
+    problem: Option<String>,
+}
+
+/// The sign-in page, with a fresh double-submit CSRF cookie.
+fn sign_in_form(
+    node: &Api,
+    status: axum::http::StatusCode,
+    username: &str,
+    problem: Option<String>,
+) -> ApiResult<Response> {
+    let csrf = crate::api::extract::random_secret();
+    let site = node.site.domain.clone();
+    let mut res = page(
+        &SignInPage {
+            title: "Sign in".into(),
+            site_name: &site,
+            query: "",
+            assets: assets::get(),
+            embed: false,
+            live: None,
+            signed_in: None,
+            csrf: csrf.clone(),
+            username: username.to_string(),
+            problem,
+        },
+        false,
+    )?;
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(node, session::SIGN_IN_CSRF_COOKIE, &csrf, "/auth", "Strict"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn sign_in_page(State(node): State<Api>) -> ApiResult<Response> {
+    sign_in_form(&node, axum::http::StatusCode::OK, "", None)
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    username: Option<String>,
+    password: Option<String>,
+    authenticity_token: Option<String>,
+}
+
+/// Go to `path` (a page of ours), with `cookie` set if any.
+fn see_other(path: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut res = axum::response::Redirect::to(path).into_response();
+    if let Some(c) = cookie {
+        res.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    res
+}
+
+async fn sign_in(
+    State(node): State<Api>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<SignInForm>,
+) -> ApiResult<Response> {
+    let posted = f.authenticity_token.as_deref().unwrap_or("");
+    let cookie = session::cookie(&headers, session::SIGN_IN_CSRF_COOKIE);
+    if posted.is_empty() || cookie.as_deref() != Some(posted) {
+        return Err(ApiError::Forbidden(
+            "The sign-in form has expired or did not come from this site; reload it".into(),
+        ));
+    }
+    let username = f.username.unwrap_or_default();
+    let account = crate::api::accounts::verify_password(
+        &node,
+        peer.ip(),
+        &username,
+        f.password.as_deref().unwrap_or(""),
+    )
+    .await?;
+    let Some(account) = account else {
+        return sign_in_form(
+            &node,
+            axum::http::StatusCode::UNAUTHORIZED,
+            &username,
+            Some("Invalid username or password.".into()),
+        );
+    };
+    let app = session::web_app(&node).await?;
+    let (secret, _) =
+        crate::api::oauth::create_token(&node, Some(app), Some(account.id), session::WEB_SCOPES)
+            .await?;
+    Ok(see_other(
+        "/",
+        Some(session::set_cookie(
+            &node,
+            session::SESSION_COOKIE,
+            &secret,
+            "/",
+            "Lax",
+        )),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TokenOnly {
+    authenticity_token: Option<String>,
+    back: Option<String>,
+}
+
+/// A page of ours to go back to: a path on this site, never another's.
+fn back_to(back: Option<&str>) -> String {
+    match back {
+        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b.into(),
+        _ => "/".into(),
+    }
+}
+
+async fn signed_in(node: &Api, headers: &HeaderMap) -> ApiResult<Session> {
+    session::session(node, headers)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Sign in first: your session has ended".into()))
+}
+
+async fn sign_out(
+    State(node): State<Api>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<TokenOnly>,
+) -> ApiResult<Response> {
+    let me = signed_in(&node, &headers).await?;
+    me.check(f.authenticity_token.as_deref())?;
+    if let Some(app) = me.app_id {
+        node.store
+            .revoke_token(&crate::api::extract::hash_token(&me.secret), app)
+            .await?;
+    }
+    Ok(see_other(
+        "/",
+        Some(session::set_cookie(
+            &node,
+            session::SESSION_COOKIE,
+            "",
+            "/",
+            "Lax",
+        )),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PostForm {
+    authenticity_token: Option<String>,
+    back: Option<String>,
+    status: Option<String>,
+    spoiler_text: Option<String>,
+    visibility: Option<String>,
+    in_reply_to_id: Option<String>,
+}
+
+async fn post_status(
+    State(node): State<Api>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<PostForm>,
+) -> ApiResult<Response> {
+    let me = signed_in(&node, &headers).await?;
+    me.check(f.authenticity_token.as_deref())?;
+    let back = back_to(f.back.as_deref());
+    let form: crate::api::statuses::StatusForm = serde_json::from_value(serde_json::json!({
+        "status": f.status.clone().unwrap_or_default(),
+        "spoiler_text": f.spoiler_text.clone().unwrap_or_default(),
+        "visibility": f.visibility.clone().unwrap_or_default(),
+        "in_reply_to_id": f.in_reply_to_id.clone().filter(|i| !i.is_empty()),
+    }))
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    match crate::api::statuses::publish(&node, &me.account, form, None).await {
+        Ok(_) => Ok(see_other(&back, None)),
+        Err(ApiError::Unprocessable(problem, _)) => {
+            // Shown next to the text, with what she wrote kept.
+            let draft = Composer {
+                in_reply_to_id: f.in_reply_to_id.clone().filter(|i| !i.is_empty()),
+                text: f.status.unwrap_or_default(),
+                spoiler_text: f.spoiler_text.unwrap_or_default(),
+                visibility: f.visibility.unwrap_or_else(|| "public".into()),
+                error: Some(problem),
+                ..composer(&node, &me, &back, None)
+            };
+            let tag = back.strip_prefix("/tags/").map(str::to_string);
+            let mut res = feed_page(
+                &node,
+                tag.as_deref(),
+                &PageQuery::default(),
+                Some(&me),
+                Some(draft),
+            )
+            .await?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_status(
+    State(node): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<TokenOnly>,
+) -> ApiResult<Response> {
+    let me = signed_in(&node, &headers).await?;
+    me.check(f.authenticity_token.as_deref())?;
+    let id: StatusId = parse_id(&id)?;
+    let s = node
+        .store
+        .status(id, Some(me.account.id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if s.account.id != me.account.id {
+        return Err(ApiError::NotFound);
+    }
+    node.store.delete_status(id).await?;
+    Ok(see_other(&back_to(f.back.as_deref()), None))
 }

@@ -15,9 +15,12 @@ const shots = process.env.SHOTS || "shots";
 mkdirSync(shots, { recursive: true });
 
 const problems = [];
-function watch(page, name) {
+// `expected`: console errors a story causes on purpose (a refused post's 422 page).
+function watch(page, name, expected = []) {
   page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`${name}: console error: ${m.text()}`);
+    if (m.type() === "error" && !expected.some((e) => m.text().includes(e))) {
+      problems.push(`${name}: console error: ${m.text()}`);
+    }
   });
   page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
 }
@@ -101,6 +104,30 @@ try {
   await host.screenshot({ path: `${shots}/embed.png` });
   await ctx3.close();
   site.close();
+
+  // 4. Sign in and post from the page: the counter counts as the server does (a link is
+  // 23 characters), a refused post shows the server's reason by the text.
+  const ctx5 = await browser.newContext();
+  const p5 = await ctx5.newPage();
+  watch(p5, "composer", ["status of 422"]);
+  await p5.goto(base + "/auth/sign_in", { waitUntil: "load" });
+  await p5.fill("#username", "reporter");
+  await p5.fill("#password", "correct horse battery");
+  await Promise.all([p5.waitForNavigation(), p5.click("form.signin button[type=submit]")]);
+  const max = Number(await p5.getAttribute("form.composer", "data-max"));
+  await p5.fill("#status", "Results: https://example.org/a/very/long/path/that/is/not/counted/in/full #election");
+  const counted = "Results: ".length + 23 + 1 + "#election".length;
+  check(await p5.textContent("form.composer .count") === String(max - counted), "the counter counts a link as 23");
+  await Promise.all([p5.waitForNavigation(), p5.click("form.composer button[type=submit]")]);
+  check((await p5.textContent("#feed")).includes("Results:"), "the post is on the page");
+  await p5.fill("#status", "x".repeat(max + 1));
+  check(await p5.isDisabled("form.composer button[type=submit]"), "too long: the button waits");
+  // Past the counter (as a script or an old browser would), the server says why.
+  await p5.$eval("form.composer button[type=submit]", (b) => { b.disabled = false; });
+  await Promise.all([p5.waitForNavigation(), p5.click("form.composer button[type=submit]")]);
+  check(await p5.locator("form.composer .error").count() === 1, "the server's error is shown");
+  await p5.screenshot({ path: `${shots}/composer-error.png`, fullPage: true });
+  await ctx5.close();
 
   // 4. The other pages, at both widths, for a human to look at.
   const ctx4 = await browser.newContext();
