@@ -59,3 +59,37 @@ async fn a_reader_follows_the_story_live_in_chromium() {
     );
     assert!(stdout.contains("browser story: ok"), "{stdout}");
 }
+
+/// `tests/browser/restart.mjs`: the page stays open while the real server process is
+/// stopped and started again on the same database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_left_open_across_a_restart_misses_nothing() {
+    if !chromium_and_playwright() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let browser_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(std::env::var("TIDINGS_TEST_NODE").unwrap_or_else(|_| "node".into()))
+            .current_dir(browser_dir)
+            .args(["restart.mjs", env!("CARGO_BIN_EXE_tidings"), &db, &port])
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "restart story failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("restart story: ok"), "{stdout}");
+}

@@ -461,6 +461,7 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/auth/sign_out", Needs::Nobody),
     ("POST", "/web/statuses", Needs::Nobody),
     ("POST", "/web/statuses/{id}/delete", Needs::Nobody),
+    ("POST", "/web/statuses/{id}/edit", Needs::Nobody),
     ("GET", "/api/v1/instance", Needs::Nobody),
     ("GET", "/api/v2/instance", Needs::Nobody),
     ("GET", "/api/v1/instance/peers", Needs::Nobody),

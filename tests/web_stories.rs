@@ -367,6 +367,64 @@ async fn a_reporter_signs_in_posts_and_deletes_from_the_page(b: Backend) {
     .unwrap();
     assert_eq!(res.headers()["location"], "/");
 
+    // Correct it from its page: the earlier version stays visible; a refused correction
+    // says why, with her words kept; no one else may correct it.
+    let thread = format!("/@ann/{id}");
+    let page = http
+        .get(app.url(&thread))
+        .header("accept", "text/html")
+        .header("cookie", session.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Correct this notice"), "{page}");
+    let res = post(
+        &format!("/web/statuses/{id}/edit"),
+        &session,
+        &[
+            ("authenticity_token", &csrf),
+            ("status", "Counting started at 7:58 #election"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], thread.as_str());
+    let res = app
+        .http
+        .get(app.url(&thread))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Counting started at 7:58"));
+    assert!(
+        body.contains("Counting starts now"),
+        "the earlier version is shown"
+    );
+    let res = post(
+        &format!("/web/statuses/{id}/edit"),
+        &session,
+        &[("authenticity_token", &csrf), ("status", &long)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains(&long));
+    let bob_thread = theirs["id"].as_str().unwrap();
+    let res = post(
+        &format!("/web/statuses/{bob_thread}/edit"),
+        &session,
+        &[("authenticity_token", &csrf), ("status", "not mine")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+
     // Delete her own; another's is not hers to delete.
     let res = post(
         &format!("/web/statuses/{}/delete", theirs["id"].as_str().unwrap()),

@@ -258,8 +258,7 @@ export function countedChars(text) {
   return n;
 }
 
-const form = document.querySelector("form.composer");
-if (form) {
+for (const form of document.querySelectorAll("form.composer")) {
   const text = form.querySelector("textarea[name=status]");
   const warning = form.querySelector("input[name=spoiler_text]");
   const count = form.querySelector(".count");

@@ -326,7 +326,18 @@ async fn edit(
     Input(f): Input<StatusForm>,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
-    let s = own(&node, parse_id(&id)?, me).await?;
+    let edited = revise(&node, me, parse_id(&id)?, f).await?;
+    Ok(render(&node, &edited))
+}
+
+/// Edit `me`'s notice `id` as the form says: the one path of the API and the web.
+pub(crate) async fn revise(
+    node: &Api,
+    me: &AccountRecord,
+    id: StatusId,
+    f: StatusForm,
+) -> ApiResult<StatusRecord> {
+    let s = own(node, id, me).await?;
     f.refuse_unsupported()?;
     if f.has_poll() {
         return Err(ApiError::invalid(
@@ -343,8 +354,8 @@ async fn edit(
         ));
     }
     let spoiler_text = f.spoiler_text.unwrap_or(s.spoiler_text);
-    let (text, language) = body(&node, f.status.as_deref(), &spoiler_text, f.language)?;
-    let edited = node
+    let (text, language) = body(node, f.status.as_deref(), &spoiler_text, f.language)?;
+    let mut edited = node
         .store
         .edit_status(StatusChange {
             status_id: s.id,
@@ -355,9 +366,8 @@ async fn edit(
             media_ids,
         })
         .await?;
-    let mut edited = edited;
     edited.viewer = s.viewer;
-    Ok(render(&node, &edited))
+    Ok(edited)
 }
 
 async fn delete(

@@ -52,6 +52,7 @@ pub fn router() -> Router<Api> {
             "/web/statuses/{id}/delete",
             axum::routing::post(delete_status),
         )
+        .route("/web/statuses/{id}/edit", axum::routing::post(edit_status))
         .route("/assets/{file}", get(assets::serve))
 }
 
@@ -177,6 +178,7 @@ struct ThreadPage<'a> {
     notice: Status,
     descendants: Vec<Status>,
     composer: Option<Composer>,
+    edit: Option<EditForm>,
     /// Every version, oldest first; empty when it was never edited.
     history: Vec<Version>,
 }
@@ -473,14 +475,25 @@ async fn thread(
             .map(IntoResponse::into_response);
     }
     let me = session::session(&node, &headers).await?;
-    let id: StatusId = parse_id(&id)?;
+    thread_page(&node, &username, parse_id(&id)?, me.as_ref(), None).await
+}
+
+/// A notice's page, for `me` (a reply composer; her own notice's correction form, holding
+/// `draft` when the server refused it).
+async fn thread_page(
+    node: &Api,
+    username: &str,
+    id: StatusId,
+    me: Option<&Session>,
+    draft: Option<EditForm>,
+) -> ApiResult<Response> {
     let s = node
         .store
         .status(id, None)
         .await?
         .ok_or(ApiError::NotFound)?;
     // Pages are for everyone: only what anyone may read is shown on them.
-    if !s.account.username.eq_ignore_ascii_case(&username)
+    if !s.account.username.eq_ignore_ascii_case(username)
         || !matches!(s.visibility, Visibility::Public | Visibility::Unlisted)
     {
         return Err(ApiError::NotFound);
@@ -503,6 +516,16 @@ async fn thread(
     let site = node.site.domain.clone();
     let back = format!("/@{}/{id}", s.account.username);
     let notice = Status::render(&s, &node.site);
+    let edit = me.filter(|m| m.account.id == s.account.id).map(|m| {
+        draft.unwrap_or_else(|| EditForm {
+            csrf: m.csrf(),
+            id: id.to_string(),
+            text: s.text.clone(),
+            spoiler_text: s.spoiler_text.clone(),
+            max_chars: node.config.max_chars,
+            error: None,
+        })
+    });
     page(
         &ThreadPage {
             title: format!(
@@ -515,20 +538,73 @@ async fn thread(
             assets: assets::get(),
             embed: false,
             live: None,
-            signed_in: me.as_ref().map(Session::signed_in),
+            signed_in: me.map(Session::signed_in),
             back: back.clone(),
-            composer: me.as_ref().map(|m| Composer {
+            composer: me.map(|m| Composer {
                 in_reply_to_id: Some(id.to_string()),
                 text: format!("@{} ", s.account.username),
-                ..composer(&node, m, &back, None)
+                ..composer(node, m, &back, None)
             }),
-            ancestors: render_all(&node, &ancestors),
-            descendants: render_all(&node, &descendants),
+            edit,
+            ancestors: render_all(node, &ancestors),
+            descendants: render_all(node, &descendants),
             notice,
             history,
         },
         false,
     )
+}
+
+/// The correction form of one's own notice.
+pub struct EditForm {
+    pub csrf: String,
+    pub id: String,
+    pub text: String,
+    pub spoiler_text: String,
+    pub max_chars: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EditPost {
+    authenticity_token: Option<String>,
+    status: Option<String>,
+    spoiler_text: Option<String>,
+}
+
+async fn edit_status(
+    State(node): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<EditPost>,
+) -> ApiResult<Response> {
+    let me = signed_in(&node, &headers).await?;
+    me.check(f.authenticity_token.as_deref())?;
+    let id: StatusId = parse_id(&id)?;
+    let form: crate::api::statuses::StatusForm = serde_json::from_value(serde_json::json!({
+        "status": f.status.clone().unwrap_or_default(),
+        "spoiler_text": f.spoiler_text.clone().unwrap_or_default(),
+    }))
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let page_of_it = format!("/@{}/{id}", me.account.username);
+    match crate::api::statuses::revise(&node, &me.account, id, form).await {
+        Ok(_) => Ok(see_other(&page_of_it, None)),
+        Err(ApiError::Unprocessable(problem, _)) => {
+            let draft = EditForm {
+                csrf: me.csrf(),
+                id: id.to_string(),
+                text: f.status.unwrap_or_default(),
+                spoiler_text: f.spoiler_text.unwrap_or_default(),
+                max_chars: node.config.max_chars,
+                error: Some(problem),
+            };
+            let username = me.account.username.clone();
+            let mut res = thread_page(&node, &username, id, Some(&me), Some(draft)).await?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The start of a notice, for a page's title.
