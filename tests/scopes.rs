@@ -455,6 +455,7 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/embed/tags/{tag}", Needs::Nobody),
     ("GET", "/search", Needs::Nobody),
     ("GET", "/assets/{file}", Needs::Nobody),
+    ("GET", "/embed.js", Needs::Nobody),
     // The web's own session and CSRF checks: web_stories.
     ("GET", "/auth/sign_in", Needs::Nobody),
     ("POST", "/auth/sign_in", Needs::Nobody),

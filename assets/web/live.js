@@ -5,7 +5,9 @@
 // shutdown, 4008 when it fell behind) with backoff and jitter, so nothing is missed or
 // repeated. When WebSocket keeps failing (a proxy that blocks it) it uses Server-Sent
 // Events instead, and tries WebSocket again later. A `reset` (a position the server
-// cannot serve) reloads the page.
+// cannot serve) reloads the page. When SSE keeps failing too, it polls the REST timeline
+// (`pollPath`, with `If-None-Match`) every five seconds for new notices, and every thirty
+// seconds tries to stream again.
 //
 //   import { LiveStream } from "/assets/live.js";
 //   const s = new LiveStream({ stream: "hashtag", tag: "election", position: "123",
@@ -13,15 +15,20 @@
 //   s.start();
 
 export class LiveStream {
-  constructor({ base = location.origin, stream, tag = "", position = "0", onEvent, onState = () => {} }) {
+  constructor({ base = location.origin, stream, tag = "", position = "0", pollPath = "", newestId = () => "", onEvent, onState = () => {} }) {
     this.base = base;
     this.stream = stream;
     this.tag = tag;
     this.position = position;
     this.onEvent = onEvent;
     this.onState = onState;
+    this.pollPath = pollPath;
+    this.newestId = newestId;
     this.failures = 0;
     this.wsFailures = 0;
+    this.sseFailures = 0;
+    this.polls = 0;
+    this.etag = "";
     this.transport = null;
     this.stopped = false;
   }
@@ -39,20 +46,54 @@ export class LiveStream {
   close() {
     if (this.socket) { this.socket.onclose = null; this.socket.close(); this.socket = null; }
     if (this.source) { this.source.close(); this.source = null; }
+    clearTimeout(this.pollTimer);
   }
 
   connect() {
     if (this.stopped) return;
-    // After three WebSocket failures in a row, SSE; every fifth try, WebSocket again.
-    const useSse = this.wsFailures >= 3 && this.failures % 5 !== 4;
-    if (useSse) this.connectSse(); else this.connectWs();
+    // Three WebSocket failures in a row: SSE; three of those: polling.
+    if (this.wsFailures < 3) this.connectWs();
+    else if (this.sseFailures < 3 || !this.pollPath) this.connectSse();
+    else this.poll();
+  }
+
+  async poll() {
+    this.transport = "polling";
+    this.polls += 1;
+    if (this.polls % 6 === 0) {
+      // Now and then, try to stream again.
+      this.wsFailures = 0;
+      this.sseFailures = 0;
+      this.connect();
+      return;
+    }
+    const q = new URLSearchParams({ limit: "40" });
+    const newest = this.newestId();
+    if (newest) q.set("min_id", newest);
+    try {
+      const res = await fetch(this.base + this.pollPath + (this.pollPath.includes("?") ? "&" : "?") + q, {
+        headers: this.etag ? { "if-none-match": this.etag } : {},
+      });
+      if (res.status === 200) {
+        this.etag = res.headers.get("etag") || "";
+        const list = await res.json();
+        // Oldest first, as they happened.
+        for (const s of list.reverse()) this.onEvent("update", JSON.stringify(s), null);
+      }
+      if (res.ok || res.status === 304) this.onState("live");
+    } catch {
+      this.onState("reconnecting");
+    }
+    if (!this.stopped) this.pollTimer = setTimeout(() => this.connect(), 5000);
   }
 
   retry() {
     this.close();
     if (this.stopped) return;
     this.failures += 1;
-    const ceiling = Math.min(30000, 500 * 2 ** Math.min(this.failures, 6));
+    // Backoff by the failures of the way being tried, so that a fallback comes soon.
+    const n = this.transport === "sse" ? this.sseFailures : this.wsFailures;
+    const ceiling = Math.min(30000, 500 * 2 ** Math.min(Math.max(n, 1), 6));
     const wait = ceiling / 2 + Math.random() * ceiling / 2;
     this.onState("reconnecting");
     setTimeout(() => this.connect(), wait);
@@ -108,13 +149,17 @@ export class LiveStream {
     const es = new EventSource(this.base + path + "?" + q);
     this.source = es;
     this.transport = "sse";
-    es.onopen = () => { this.failures = 0; this.onState("live"); };
+    let opened = false;
+    es.onopen = () => { opened = true; this.failures = 0; this.sseFailures = 0; this.onState("live"); };
     for (const kind of ["update", "status.update", "delete", "reset"]) {
       es.addEventListener(kind, (e) => this.deliver(kind, e.data, e.lastEventId));
     }
     // EventSource reconnects by itself, but with the position it was opened with only if
     // the server named one; we take over to resume from ours.
-    es.onerror = () => this.retry();
+    es.onerror = () => {
+      if (!opened) this.sseFailures += 1;
+      this.retry();
+    };
   }
 }
 
@@ -198,7 +243,7 @@ export function attach(box, feed) {
   const onEvent = (kind, payload) => {
     if (kind === "update") {
       const s = JSON.parse(payload);
-      if (document.getElementById("n-" + s.id)) return;
+      if (document.getElementById("n-" + s.id) || waiting.some((n) => n.id === "n-" + s.id)) return;
       const node = renderNotice(s);
       if (atTop()) { show(node); refreshTimes(node); } else {
         waiting.unshift(node);
@@ -220,6 +265,8 @@ export function attach(box, feed) {
     stream: box.dataset.stream,
     tag: box.dataset.tag,
     position: box.dataset.position || "0",
+    pollPath: box.dataset.poll || "",
+    newestId: () => feed.querySelector("article[data-id]")?.dataset.id || "",
     onEvent,
     onState: (state) => { box.dataset.state = state; },
   });

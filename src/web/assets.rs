@@ -128,3 +128,17 @@ pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
         (h, f.plain).into_response()
     }
 }
+
+/// The embed snippet's script, at a stable address (`/embed.js`: pasted into other
+/// sites, it cannot carry a hash), cached for an hour.
+pub async fn embed_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        include_str!("../../assets/web/embed.js"),
+    )
+        .into_response()
+}

@@ -54,6 +54,7 @@ pub fn router() -> Router<Api> {
         )
         .route("/web/statuses/{id}/edit", axum::routing::post(edit_status))
         .route("/assets/{file}", get(assets::serve))
+        .route("/embed.js", get(assets::embed_script))
 }
 
 /// Notices on a page.
@@ -116,6 +117,8 @@ pub struct LiveFeed {
     pub stream: &'static str,
     pub tag: String,
     pub position: String,
+    /// The REST timeline the page polls when it cannot stream.
+    pub poll: String,
 }
 
 #[derive(Template)]
@@ -224,6 +227,11 @@ fn live(node: &Api, stream: &'static str, tag: &str) -> Option<LiveFeed> {
         stream,
         tag: tag.to_string(),
         position: node.hub.routed_upto().get().to_string(),
+        poll: if tag.is_empty() {
+            "/api/v1/timelines/public?local=true".into()
+        } else {
+            format!("/api/v1/timelines/tag/{tag}")
+        },
     })
 }
 

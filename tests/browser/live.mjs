@@ -84,12 +84,29 @@ try {
   check(await page2.evaluate(() => window.tidingsLive.transport) === "sse", "it fell back to SSE");
   await ctx2.close();
 
-  // 3. The embed, in an iframe on a page of another origin (served from here, on
-  // another port: a news site or a wiki page).
+  // 2b. WebSocket and SSE both refused: the page polls the REST timeline.
+  const ctx2b = await browser.newContext();
+  await ctx2b.routeWebSocket(/\/api\/v1\/streaming/, (ws) => ws.close({ code: 1011, reason: "blocked by a proxy" }));
+  await ctx2b.route(/\/api\/v1\/streaming\//, (route) => route.abort());
+  const page2b = await ctx2b.newPage();
+  watch(page2b, "tag page without streams", ["net::ERR_FAILED"]);
+  await page2b.goto(base + "/tags/election", { waitUntil: "load" });
+  await page2b.waitForFunction(() => window.tidingsLive.transport === "polling", null, { timeout: 40000 });
+  const polled = [];
+  for (let i = 1; i <= 2; i++) {
+    polled.push((await api("POST", "/api/v1/statuses", { status: `Polled ${i} #election` })).id);
+  }
+  await page2b.waitForFunction((ids) => ids.every((id) => document.querySelector(`#n-${id}`)), polled, { timeout: 20000 });
+  const shownB = await page2b.$$eval("#feed article", (as) => as.map((a) => a.dataset.id));
+  for (const id of polled) check(shownB.filter((x) => x === id).length === 1, `polled notice ${id} shown once`);
+  await ctx2b.close();
+
+  // 3. The embed, put by its one-line script into a page of another origin (served from
+  // here, on another port: a news site or a wiki page).
   const site = createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
     res.end(`<!doctype html><title>A news site</title><h1>Our coverage</h1>
-             <iframe id="feed" src="${base}/embed/tags/election" width="400" height="600"></iframe>`);
+             <div style="width: 400px"><script src="${base}/embed.js" data-tag="election" async></script></div>`);
   });
   await new Promise((r) => site.listen(0, "127.0.0.1", r));
   const otherBase = `http://127.0.0.1:${site.address().port}`;
@@ -97,7 +114,7 @@ try {
   const host = await ctx3.newPage();
   watch(host, "embedding page");
   await host.goto(otherBase + "/", { waitUntil: "load" });
-  const frame = host.frameLocator("#feed");
+  const frame = host.frameLocator("iframe");
   await frame.locator(".live[data-state=live]").waitFor({ state: "attached", timeout: 10000 });
   const e = await api("POST", "/api/v1/statuses", { status: "Seen on a wiki #election" });
   await frame.locator(`#n-${e.id}`).waitFor({ timeout: 5000 });
