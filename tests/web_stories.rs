@@ -86,6 +86,17 @@ async fn pages_show_the_news_without_javascript(b: Backend) {
     assert!(body.contains(r#"data-stream="public:local""#));
     assert!(body.contains("/assets/live-"), "the live client is linked");
 
+    // Pages are gzipped for clients that take it.
+    let res = app
+        .http
+        .get(app.url("/"))
+        .header("accept", "text/html")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+
     // A tag's event page.
     let (s, _, body) = html(&app, "/tags/Election").await;
     assert_eq!(s, 200);

@@ -55,6 +55,9 @@ pub fn router() -> Router<Api> {
         .route("/web/statuses/{id}/edit", axum::routing::post(edit_status))
         .route("/assets/{file}", get(assets::serve))
         .route("/embed.js", get(assets::embed_script))
+        // Pages compress well (a tag page of 40 notices: 44 KB, 2.3 KB gzipped). Only
+        // these routes: streams must never be buffered by a compressor.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
 }
 
 /// Notices on a page.
