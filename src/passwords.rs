@@ -173,8 +173,9 @@ fn verify_now(memory: &mut Memory, password: &str, phc: &str) -> bool {
         && constant_time_eq(&out, expected.as_bytes())
 }
 
-/// Equal bytes, compared in time that depends only on their length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equal bytes, compared in time that depends only on their length (password hashes,
+/// client secrets, CSRF tokens).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -19,6 +19,18 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// A random secret for tokens, client secrets and codes.
+/// The value of cookie `name` in a request.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
 pub fn random_secret() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();

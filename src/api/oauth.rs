@@ -10,6 +10,7 @@ use crate::Node;
 use crate::api::Api;
 use crate::domain::AccountId;
 use crate::domain::text::escape_html;
+use crate::passwords::constant_time_eq;
 use crate::store::{AppRecord, NewApp, NewAuthCode, NewToken, TokenRecord};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -217,10 +218,6 @@ async fn authenticate_client(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn token(
     State(node): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -400,14 +397,7 @@ struct AuthorizeForm {
 const CSRF_COOKIE: &str = "tidings_csrf";
 
 fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == CSRF_COOKIE)
-        .map(|(_, v)| v.to_string())
+    super::extract::cookie(headers, CSRF_COOKIE)
 }
 
 /// The headers every sign-in page carries: no framing (clickjacking), no caching, and

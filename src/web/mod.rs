@@ -115,6 +115,20 @@ impl Described for MediaAttachment {
     }
 }
 
+/// What every page's frame (`templates/base.html`) shows: its title, the site, the
+/// search box, the assets, whether it is an embed, its live feed, who is signed in, and
+/// where its forms send the reader back to.
+pub struct Layout {
+    title: String,
+    site_name: String,
+    query: String,
+    assets: &'static Assets,
+    embed: bool,
+    live: Option<LiveFeed>,
+    signed_in: Option<SignedIn>,
+    back: String,
+}
+
 /// What a live page subscribes to, and from where.
 pub struct LiveFeed {
     pub stream: &'static str,
@@ -126,17 +140,9 @@ pub struct LiveFeed {
 
 #[derive(Template)]
 #[template(path = "feed.html")]
-struct FeedPage<'a> {
-    title: String,
+struct FeedPage {
+    l: Layout,
     heading: String,
-    site_name: &'a str,
-    query: &'a str,
-    assets: &'a Assets,
-    embed: bool,
-    live: Option<LiveFeed>,
-    signed_in: Option<SignedIn>,
-    /// Where a form on this page sends the reader back to.
-    back: String,
     trends: Vec<String>,
     composer: Option<Composer>,
     notices: Vec<Status>,
@@ -145,16 +151,8 @@ struct FeedPage<'a> {
 
 #[derive(Template)]
 #[template(path = "profile.html")]
-struct ProfilePage<'a> {
-    title: String,
-    site_name: &'a str,
-    query: &'a str,
-    assets: &'a Assets,
-    embed: bool,
-    live: Option<LiveFeed>,
-    signed_in: Option<SignedIn>,
-    /// Where a form on this page sends the reader back to.
-    back: String,
+struct ProfilePage {
+    l: Layout,
     account: Account,
     pinned: Vec<Status>,
     notices: Vec<Status>,
@@ -170,16 +168,8 @@ struct Version {
 
 #[derive(Template)]
 #[template(path = "thread.html")]
-struct ThreadPage<'a> {
-    title: String,
-    site_name: &'a str,
-    query: &'a str,
-    assets: &'a Assets,
-    embed: bool,
-    live: Option<LiveFeed>,
-    signed_in: Option<SignedIn>,
-    /// Where a form on this page sends the reader back to.
-    back: String,
+struct ThreadPage {
+    l: Layout,
     ancestors: Vec<Status>,
     notice: Status,
     descendants: Vec<Status>,
@@ -317,15 +307,17 @@ async fn feed_page(
     let site = node.site.domain.clone();
     page(
         &FeedPage {
-            title: "Live".into(),
-            heading: format!("Live on {site}"),
-            site_name: &site,
-            query: "",
-            assets: assets::get(),
-            embed: false,
-            live,
-            signed_in: me.map(Session::signed_in),
-            back: "/".into(),
+            l: Layout {
+                title: "Live".into(),
+                site_name: site,
+                query: String::new(),
+                assets: assets::get(),
+                embed: false,
+                live,
+                signed_in: me.map(Session::signed_in),
+                back: "/".into(),
+            },
+            heading: format!("Live on {}", node.site.domain),
             trends,
             composer: me.map(|m| draft.unwrap_or_else(|| composer(&node, m, "/", None))),
             notices: render_all(&node, &list),
@@ -366,15 +358,17 @@ async fn tag_feed(
     };
     page(
         &FeedPage {
-            title: format!("#{name}"),
+            l: Layout {
+                title: format!("#{name}"),
+                site_name: site,
+                query: String::new(),
+                assets: assets::get(),
+                embed,
+                live,
+                signed_in: me.map(Session::signed_in),
+                back: path.clone(),
+            },
             heading: format!("#{name}"),
-            site_name: &site,
-            query: "",
-            assets: assets::get(),
-            embed,
-            live,
-            signed_in: me.map(Session::signed_in),
-            back: path.clone(),
             trends: Vec::new(),
             composer: me.map(|m| draft.unwrap_or_else(|| composer(node, m, &path, Some(&name)))),
             notices: render_all(node, &list),
@@ -457,14 +451,16 @@ async fn profile(
     let account = Account::render(&a, &node.site);
     page(
         &ProfilePage {
-            title: format!("{} (@{})", account.display_name_or_username(), a.username),
-            site_name: &site,
-            query: "",
-            assets: assets::get(),
-            embed: false,
-            live: None,
-            signed_in: me.as_ref().map(Session::signed_in),
-            back: format!("/@{}", a.username),
+            l: Layout {
+                title: format!("{} (@{})", account.display_name_or_username(), a.username),
+                site_name: site,
+                query: String::new(),
+                assets: assets::get(),
+                embed: false,
+                live: None,
+                signed_in: me.as_ref().map(Session::signed_in),
+                back: format!("/@{}", a.username),
+            },
             pinned: render_all(&node, &pinned),
             older: older(&format!("/@{}", a.username), &list),
             notices: render_all(&node, &list),
@@ -539,18 +535,20 @@ async fn thread_page(
     });
     page(
         &ThreadPage {
-            title: format!(
-                "{}: {}",
-                notice.account.display_name_or_username(),
-                excerpt(&s.text)
-            ),
-            site_name: &site,
-            query: "",
-            assets: assets::get(),
-            embed: false,
-            live: None,
-            signed_in: me.map(Session::signed_in),
-            back: back.clone(),
+            l: Layout {
+                title: format!(
+                    "{}: {}",
+                    notice.account.display_name_or_username(),
+                    excerpt(&s.text)
+                ),
+                site_name: site,
+                query: String::new(),
+                assets: assets::get(),
+                embed: false,
+                live: None,
+                signed_in: me.map(Session::signed_in),
+                back: back.clone(),
+            },
             composer: me.map(|m| Composer {
                 in_reply_to_id: Some(id.to_string()),
                 text: format!("@{} ", s.account.username),
@@ -629,16 +627,8 @@ fn excerpt(text: &str) -> String {
 
 #[derive(Template)]
 #[template(path = "search.html")]
-struct SearchPage<'a> {
-    title: String,
-    site_name: &'a str,
-    query: &'a str,
-    assets: &'a Assets,
-    embed: bool,
-    live: Option<LiveFeed>,
-    signed_in: Option<SignedIn>,
-    /// Where a form on this page sends the reader back to.
-    back: String,
+struct SearchPage {
+    l: Layout,
     tags: Vec<String>,
     accounts: Vec<Account>,
     notices: Vec<Status>,
@@ -717,18 +707,20 @@ async fn search(
     let site = node.site.domain.clone();
     page(
         &SearchPage {
-            title: if q.is_empty() {
-                "Search".into()
-            } else {
-                format!("Search: {q}")
+            l: Layout {
+                title: if q.is_empty() {
+                    "Search".into()
+                } else {
+                    format!("Search: {q}")
+                },
+                site_name: site,
+                query: q.clone(),
+                assets: assets::get(),
+                embed: false,
+                live: None,
+                signed_in: me.as_ref().map(Session::signed_in),
+                back: "/search".into(),
             },
-            site_name: &site,
-            query: &q,
-            assets: assets::get(),
-            embed: false,
-            live: None,
-            signed_in: me.as_ref().map(Session::signed_in),
-            back: "/search".into(),
             tags,
             accounts,
             notices: render_all(&node, &notices),
@@ -762,14 +754,8 @@ const VISIBILITIES: [(&str, &str); 4] = [
 
 #[derive(Template)]
 #[template(path = "signin.html")]
-struct SignInPage<'a> {
-    title: String,
-    site_name: &'a str,
-    query: &'a str,
-    assets: &'a Assets,
-    embed: bool,
-    live: Option<LiveFeed>,
-    signed_in: Option<SignedIn>,
+struct SignInPage {
+    l: Layout,
     csrf: String,
     username: String,
     problem: Option<String>,
@@ -786,13 +772,16 @@ fn sign_in_form(
     let site = node.site.domain.clone();
     let mut res = page(
         &SignInPage {
-            title: "Sign in".into(),
-            site_name: &site,
-            query: "",
-            assets: assets::get(),
-            embed: false,
-            live: None,
-            signed_in: None,
+            l: Layout {
+                title: "Sign in".into(),
+                site_name: site,
+                query: String::new(),
+                assets: assets::get(),
+                embed: false,
+                live: None,
+                signed_in: None,
+                back: "/".into(),
+            },
             csrf: csrf.clone(),
             username: username.to_string(),
             problem,

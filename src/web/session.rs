@@ -15,8 +15,9 @@ use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{hash_token, random_secret};
 use crate::domain::entities::AccountRecord;
+use crate::passwords::constant_time_eq;
 use crate::store::NewApp;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 pub const SESSION_COOKIE: &str = "tidings_session";
@@ -68,21 +69,7 @@ fn csrf_of(secret: &str) -> String {
     hex::encode(&Sha256::digest(format!("tidings-csrf:{secret}").as_bytes())[..16])
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The value of cookie `name`.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+pub use crate::api::extract::cookie;
 
 /// The session the request's cookie names, if it is still good.
 pub async fn session(node: &Api, headers: &HeaderMap) -> ApiResult<Option<Session>> {
