@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The web pages' budgets (issue 13): size of the first HTML of a tag's event page with 40
-notices, of the compiled-in JavaScript and CSS (plain and gzip), and server time per page.
+"""The web pages' budgets (issue 13): size of the first HTML of a tag's event page, of the
+compiled-in JavaScript (the pages' script and the live client it imports) and CSS, each
+plain, gzip and brotli as the server sends them; server time per page of 40 notices; and
+the live page's memory in Chromium after 5,000 notices arrived (loadtest/page_memory.mjs,
+when Chromium and tests/browser's playwright-core are installed).
 
 Starts a release build of Tidings on a fresh SQLite database pinned to one core
 (`taskset -c 0`), posts 40 notices with the tag (each with a link, a mention and a second
-tag, as live coverage reads), then fetches `/tags/election` with `Accept: text/html`:
-sequentially for latency (p50/p99), then from 4 client threads for pages per second.
+tag, as live coverage reads), then fetches `/tags/election` (its first page: 20 notices)
+and `/tags/election?limit=40` with `Accept: text/html`: sequentially for latency (p50/p99),
+then from 4 client threads for pages per second.
 
-    cargo build --release && python3 loadtest/page_bench.py [--requests 2000]
+    cargo build --release && python3 loadtest/page_bench.py [--requests 2000] [--notices 5000]
 """
 import argparse, gzip, json, os, re, subprocess, sys, tempfile, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +33,7 @@ def get(url, headers):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--notices", type=int, default=5000, help="for the Chromium memory run; 0 skips it")
     a = ap.parse_args()
     work = tempfile.mkdtemp()
     url, _, _ = sb.fresh_database("sqlite", None, work, "pages")
@@ -49,15 +54,31 @@ def main():
         for i in range(40):
             fb.post(base, tok, f"Update {i}: turnout in district {i} is at {40 + i % 20}% "
                                f"https://example.org/results/district-{i} @editor #election #turnout")
-        page = base + "/tags/election"
         html = {"Accept": "text/html"}
+
+        def sizes(url, headers):
+            out = []
+            for enc in ("identity", "gzip", "br"):
+                res = urllib.request.urlopen(urllib.request.Request(
+                    url, headers=dict(headers, **{"Accept-Encoding": enc})), timeout=30)
+                body = res.read()
+                used = res.headers.get("Content-Encoding") or "identity"
+                out.append(f"{len(body)} {used}")
+            return out
+
+        _, first = get(base + "/tags/election", html)
+        shown = first.count(b'class="notice')
+        print(f"first HTML of /tags/election ({shown} notices): " + ", ".join(sizes(base + "/tags/election", html)))
+        page = base + "/tags/election?limit=40"
         _, body = get(page, html)
         assert body.count(b'class="notice') == 40, "40 notices on the page"
-        assets = re.findall(rb'(?:href|src)="(/assets/[^"]+)"', body)
-        print(f"first HTML of /tags/election (40 notices): {len(body)} bytes, {len(gzip.compress(body))} gzip")
+        print(f"/tags/election?limit=40: " + ", ".join(sizes(page, html)))
+        assets = [p.decode() for p in re.findall(rb'(?:href|src)="(/assets/[^"]+)"', body)]
+        for path in list(assets):
+            _, plain = get(base + path, {})
+            assets += ["/assets/" + m.decode() for m in re.findall(rb'from "\./([^"]+)"', plain)]
         for path in assets:
-            _, plain = get(base + path.decode(), {})
-            print(f"{path.decode()}: {len(plain)} bytes, {len(gzip.compress(plain, 9))} gzip")
+            print(f"{path}: " + ", ".join(sizes(base + path, {})))
         for _ in range(100):
             get(page, html)
         lat = [get(page, html)[0] for _ in range(a.requests)]
@@ -69,6 +90,14 @@ def main():
         wall = time.perf_counter() - t0
         cpu = (sum(int(x) for x in open(f"/proc/{proc.pid}/stat").read().split()[13:15]) - cpu0) / os.sysconf("SC_CLK_TCK")
         print(f"4 clients: {a.requests / wall:.0f} pages/s on one core; server CPU {cpu / a.requests * 1000:.2f} ms per page")
+        script = os.path.join(HERE, "page_memory.mjs")
+        have = os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")) and os.path.exists(
+            os.path.join(HERE, "..", "tests", "browser", "node_modules", "playwright-core"))
+        if a.notices and have:
+            print(f"Chromium, the live page while {a.notices} notices arrive:")
+            subprocess.run(["node", script, base, tok, str(a.notices)], check=True)
+        elif a.notices:
+            print("Chromium memory: skipped (no Chromium or no playwright-core in tests/browser)")
     finally:
         proc.terminate(); proc.wait()
 

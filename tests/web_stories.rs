@@ -4,13 +4,14 @@
 
 mod common;
 
-use common::{Backend, csrf_of, spawn};
+use common::{Backend, csrf_of, spawn, spawn_with};
 use reqwest::Method;
 use serde_json::json;
 
 on_both_backends!(
     pages_show_the_news_without_javascript,
-    a_reporter_signs_in_posts_and_deletes_from_the_page
+    a_reporter_signs_in_posts_and_deletes_from_the_page,
+    a_newcomer_signs_up_and_posts_a_photo_from_the_page
 );
 
 async fn html(app: &common::TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
@@ -477,4 +478,273 @@ async fn a_reporter_signs_in_posts_and_deletes_from_the_page(b: Backend) {
     .await
     .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+/// A small JPEG, as a phone's camera would send (only smaller).
+fn photo() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    out.into_inner()
+}
+
+async fn a_newcomer_signs_up_and_posts_a_photo_from_the_page(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    app.register("ann").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_up = |cookie: String, pairs: Vec<(&'static str, String)>| {
+        http.post(app.url("/auth/sign_up"))
+            .header("cookie", cookie)
+            .form(&pairs)
+            .send()
+    };
+    let page = http.get(app.url("/auth/sign_in")).send().await.unwrap();
+    assert!(
+        page.text().await.unwrap().contains("/auth/sign_up"),
+        "sign-in links to sign-up"
+    );
+    let page = http.get(app.url("/auth/sign_up")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (cookie, token) = csrf_of(page).await;
+    let form = |username: &str, password: &str, csrf: &str| {
+        vec![
+            ("authenticity_token", csrf.to_string()),
+            ("username", username.to_string()),
+            ("email", format!("{username}@example.org")),
+            ("password", password.to_string()),
+        ]
+    };
+    let res = sign_up(cookie.clone(), form("carol", "long enough pass", "forged"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a forged form is refused");
+    // A name taken, a bad name, a short password: told on the page, with what she typed.
+    for (name, password, says) in [
+        ("ann", "long enough pass", "taken"),
+        ("no spaces", "long enough pass", "Username"),
+        ("carol", "short", "Password"),
+    ] {
+        let res = sign_up(cookie.clone(), form(name, password, &token))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{name}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("role=\"alert\"") && body.contains(says),
+            "{says}: {body}"
+        );
+        assert!(
+            body.contains(&format!("value=\"{name}\"")),
+            "the name is kept"
+        );
+    }
+    let (s, found) = app
+        .get_json("/api/v1/accounts/lookup?acct=carol", None)
+        .await;
+    assert_eq!(s, 404, "nothing was made: {found}");
+    let res = sign_up(cookie.clone(), form("carol", "long enough pass", &token))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("tidings_session=") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let session = set.split(';').next().unwrap().to_string();
+    let body = http
+        .get(app.url("/"))
+        .header("accept", "text/html")
+        .header("cookie", session.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Signed in as <strong>@carol</strong>"),
+        "{body}"
+    );
+    assert!(body.contains("enctype=\"multipart/form-data\""));
+    let csrf = form_token(&body);
+
+    // A photo with its description, from the composer's form.
+    let post = |parts: reqwest::multipart::Form| {
+        http.post(app.url("/web/statuses"))
+            .header("cookie", session.clone())
+            .multipart(parts)
+            .send()
+    };
+    let text_part = |k: &'static str, v: &str| (k, v.to_string());
+    let fields = |status: &str| {
+        [
+            text_part("authenticity_token", &csrf),
+            text_part("back", "/"),
+            text_part("status", status),
+            text_part("visibility", "public"),
+            text_part("description", "Queue outside the polling station"),
+        ]
+    };
+    let mut parts = reqwest::multipart::Form::new();
+    for (k, v) in fields("The queue at noon #election") {
+        parts = parts.text(k, v);
+    }
+    parts = parts.part(
+        "file",
+        reqwest::multipart::Part::bytes(photo())
+            .file_name("queue.jpg")
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let res = post(parts).await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let (_, carol) = app
+        .get_json("/api/v1/accounts/lookup?acct=carol", None)
+        .await;
+    let statuses = format!(
+        "/api/v1/accounts/{}/statuses",
+        carol["id"].as_str().unwrap()
+    );
+    let (_, mine) = app.get_json(&statuses, None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let media = &mine[0]["media_attachments"];
+    assert_eq!(media.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(media[0]["description"], "Queue outside the polling station");
+    let (_, h, page) = html(
+        &app,
+        &format!("/@carol/{}", mine[0]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(
+        h["content-type"].to_str().unwrap().split(';').next(),
+        Some("text/html")
+    );
+    assert!(
+        page.contains("alt=\"Queue outside the polling station\""),
+        "{page}"
+    );
+
+    // An empty file field (no photo chosen) posts text alone; a file that is no image
+    // is refused next to the text, and nothing is posted.
+    let mut parts = reqwest::multipart::Form::new();
+    for (k, v) in fields("Text alone") {
+        parts = parts.text(k, v);
+    }
+    parts = parts.part(
+        "file",
+        reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+    );
+    assert_eq!(post(parts).await.unwrap().status(), 303);
+    let mut parts = reqwest::multipart::Form::new();
+    for (k, v) in fields("Not a photo") {
+        parts = parts.text(k, v);
+    }
+    parts = parts.part(
+        "file",
+        reqwest::multipart::Part::bytes(b"#!/bin/sh\necho hi\n".to_vec())
+            .file_name("x.jpg")
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let res = post(parts).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("role=\"alert\"") && body.contains("Not a photo"),
+        "{body}"
+    );
+    let (_, mine) = app.get_json(&statuses, None).await;
+    let texts: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("Text alone"));
+
+    // Her page's stream, signed in by the cookie, is hers; the same cookie sent by
+    // another site's page is refused (cross-site WebSocket hijacking).
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws_with = |origin: &str| {
+        let mut req = app
+            .ws_url("/api/v1/streaming")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("cookie", session.parse().unwrap());
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    match ws_with("https://evil.example").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!(
+            "a cross-site cookie WebSocket must be refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let (mut ws, _) = ws_with(&app.base).await.expect("same origin");
+    common::ws_send(&mut ws, json!({"type": "subscribe", "stream": "user"})).await;
+    tokio::time::sleep(common::QUIET).await;
+    let mut parts = reqwest::multipart::Form::new();
+    for (k, v) in fields("Seen on my own stream") {
+        parts = parts.text(k, v);
+    }
+    assert_eq!(post(parts).await.unwrap().status(), 303);
+    let frame = common::ws_next(&mut ws, common::WAIT)
+        .await
+        .expect("an update on the user stream");
+    assert_eq!(frame["event"], "update");
+    assert!(
+        frame["payload"]
+            .as_str()
+            .unwrap()
+            .contains("Seen on my own stream")
+    );
+
+    // Closed registrations: the page says so, and a form is refused.
+    let Some(closed) = spawn_with(b, |c| {
+        c.registrations = tidings::config::Registrations::Closed
+    })
+    .await
+    else {
+        return;
+    };
+    let page = http.get(closed.url("/auth/sign_up")).send().await.unwrap();
+    assert_eq!(page.status(), 403);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("not taking new accounts")
+    );
+    // A matching cookie and field, as a script would send them.
+    let res = http
+        .post(closed.url("/auth/sign_up"))
+        .header("cookie", "tidings_signin=abc")
+        .form(&form("dave", "long enough pass", "abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let (s, _) = closed
+        .get_json("/api/v1/accounts/lookup?acct=dave", None)
+        .await;
+    assert_eq!(s, 404);
+    let body = http
+        .get(closed.url("/auth/sign_in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("/auth/sign_up"), "no link to a closed door");
 }

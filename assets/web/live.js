@@ -1,167 +1,12 @@
-// Tidings live client: keeps a page's feed current.
+// Tidings pages: keep a page's feed current and count the composer's characters.
 //
-// It connects over WebSocket and subscribes to one stream, resuming from the last
-// position it saw after any disconnect (network loss, server restart, 1012 on a node's
-// shutdown, 4008 when it fell behind) with backoff and jitter, so nothing is missed or
-// repeated. When WebSocket keeps failing (a proxy that blocks it) it uses Server-Sent
-// Events instead, and tries WebSocket again later. A `reset` (a position the server
-// cannot serve) reloads the page. When SSE keeps failing too, it polls the REST timeline
-// (`pollPath`, with `If-None-Match`) every five seconds for new notices, and every thirty
-// seconds tries to stream again.
-//
-//   import { LiveStream } from "/assets/live.js";
-//   const s = new LiveStream({ stream: "hashtag", tag: "election", position: "123",
-//                              onEvent: (kind, payload, position) => { … } });
-//   s.start();
+// The connection itself (WebSocket, then SSE, then polling; resume by position) is the
+// live client of clients/js (served here as ./tidings.js); this file is what the pages
+// do with its events: render notices as the server does (templates/notice.html), keep
+// "N new notices" while the reader has scrolled down, announce them politely to screen
+// readers, update relative times, and hold at most MAX_NOTICES in the DOM.
 
-export class LiveStream {
-  constructor({ base = location.origin, stream, tag = "", position = "0", pollPath = "", newestId = () => "", onEvent, onState = () => {} }) {
-    this.base = base;
-    this.stream = stream;
-    this.tag = tag;
-    this.position = position;
-    this.onEvent = onEvent;
-    this.onState = onState;
-    this.pollPath = pollPath;
-    this.newestId = newestId;
-    this.failures = 0;
-    this.wsFailures = 0;
-    this.sseFailures = 0;
-    this.polls = 0;
-    this.etag = "";
-    this.transport = null;
-    this.stopped = false;
-  }
-
-  start() {
-    this.stopped = false;
-    this.connect();
-  }
-
-  stop() {
-    this.stopped = true;
-    this.close();
-  }
-
-  close() {
-    if (this.socket) { this.socket.onclose = null; this.socket.close(); this.socket = null; }
-    if (this.source) { this.source.close(); this.source = null; }
-    clearTimeout(this.pollTimer);
-  }
-
-  connect() {
-    if (this.stopped) return;
-    // Three WebSocket failures in a row: SSE; three of those: polling.
-    if (this.wsFailures < 3) this.connectWs();
-    else if (this.sseFailures < 3 || !this.pollPath) this.connectSse();
-    else this.poll();
-  }
-
-  async poll() {
-    this.transport = "polling";
-    this.polls += 1;
-    if (this.polls % 6 === 0) {
-      // Now and then, try to stream again.
-      this.wsFailures = 0;
-      this.sseFailures = 0;
-      this.connect();
-      return;
-    }
-    const q = new URLSearchParams({ limit: "40" });
-    const newest = this.newestId();
-    if (newest) q.set("min_id", newest);
-    try {
-      const res = await fetch(this.base + this.pollPath + (this.pollPath.includes("?") ? "&" : "?") + q, {
-        headers: this.etag ? { "if-none-match": this.etag } : {},
-      });
-      if (res.status === 200) {
-        this.etag = res.headers.get("etag") || "";
-        const list = await res.json();
-        // Oldest first, as they happened.
-        for (const s of list.reverse()) this.onEvent("update", JSON.stringify(s), null);
-      }
-      if (res.ok || res.status === 304) this.onState("live");
-    } catch {
-      this.onState("reconnecting");
-    }
-    if (!this.stopped) this.pollTimer = setTimeout(() => this.connect(), 5000);
-  }
-
-  retry() {
-    this.close();
-    if (this.stopped) return;
-    this.failures += 1;
-    // Backoff by the failures of the way being tried, so that a fallback comes soon.
-    const n = this.transport === "sse" ? this.sseFailures : this.wsFailures;
-    const ceiling = Math.min(30000, 500 * 2 ** Math.min(Math.max(n, 1), 6));
-    const wait = ceiling / 2 + Math.random() * ceiling / 2;
-    this.onState("reconnecting");
-    setTimeout(() => this.connect(), wait);
-  }
-
-  deliver(kind, payload, position) {
-    if (position) {
-      // Positions are decimal strings of 64-bit integers: compare by length, then text.
-      const p = String(position);
-      if (p.length < this.position.length || (p.length === this.position.length && p <= this.position)) return;
-      this.position = p;
-    }
-    if (kind === "reset") { location.reload(); return; }
-    this.onEvent(kind, payload, position);
-  }
-
-  connectWs() {
-    const url = this.base.replace(/^http/, "ws") + "/api/v1/streaming";
-    // A WebSocket that never opens, or is cut within seconds of opening (a proxy that
-    // accepts the upgrade and then drops it), counts as a failure of WebSocket.
-    let openedAt = 0;
-    const ws = new WebSocket(url);
-    this.socket = ws;
-    this.transport = "websocket";
-    ws.onopen = () => {
-      openedAt = Date.now();
-      const sub = { type: "subscribe", stream: this.stream, last_event_id: this.position };
-      if (this.tag) sub.tag = this.tag;
-      ws.send(JSON.stringify(sub));
-      this.onState("live");
-    };
-    ws.onmessage = (m) => {
-      let f;
-      try { f = JSON.parse(m.data); } catch { return; }
-      if (!f.event) return;
-      this.deliver(f.event, f.payload, f.id);
-    };
-    ws.onclose = () => {
-      if (!openedAt || Date.now() - openedAt < 5000) {
-        this.wsFailures += 1;
-      } else {
-        this.failures = 0;
-        this.wsFailures = 0;
-      }
-      this.retry();
-    };
-  }
-
-  connectSse() {
-    const path = "/api/v1/streaming/" + this.stream.replace(":", "/");
-    const q = new URLSearchParams({ last_event_id: this.position });
-    if (this.tag) q.set("tag", this.tag);
-    const es = new EventSource(this.base + path + "?" + q);
-    this.source = es;
-    this.transport = "sse";
-    let opened = false;
-    es.onopen = () => { opened = true; this.failures = 0; this.sseFailures = 0; this.onState("live"); };
-    for (const kind of ["update", "status.update", "delete", "reset"]) {
-      es.addEventListener(kind, (e) => this.deliver(kind, e.data, e.lastEventId));
-    }
-    // EventSource reconnects by itself, but with the position it was opened with only if
-    // the server named one; we take over to resume from ours.
-    es.onerror = () => {
-      if (!opened) this.sseFailures += 1;
-      this.retry();
-    };
-  }
-}
+import { LiveStream, countedChars, comparePositions } from "./tidings.js";
 
 // ---- The page: a feed of notices kept current --------------------------------------
 
@@ -226,63 +71,82 @@ export function attach(box, feed) {
   const more = box.querySelector("button.new");
   let waiting = [];
   const atTop = () => window.scrollY < 80;
-  const show = (node) => {
+  // The oldest go; "Older notices" then starts right after the oldest still shown.
+  const trim = () => {
+    if (feed.children.length <= MAX_NOTICES) return;
+    while (feed.children.length > MAX_NOTICES) feed.lastElementChild.remove();
+    const older = document.querySelector(".older a");
+    const last = feed.lastElementChild?.querySelector("article[data-id]");
+    if (older && last) {
+      const u = new URL(older.href);
+      u.searchParams.set("max_id", last.dataset.id);
+      older.href = u.pathname + u.search;
+    }
+  };
+  // In id order: a notice older than the top (seen late, as by polling) goes in its place.
+  const place = (node) => {
     const li = el("li");
     li.append(node);
-    feed.prepend(li);
-    while (feed.children.length > MAX_NOTICES) feed.lastElementChild.remove();
+    const after = [...feed.querySelectorAll(":scope > li > article[data-id]")]
+      .find((a) => comparePositions(a.dataset.id, node.dataset.id) < 0);
+    if (after) after.parentElement.before(li); else feed.append(li);
+    trim();
   };
   const flush = () => {
-    for (const n of waiting) show(n);
+    for (const n of waiting.reverse()) place(n);
     waiting = [];
     more.classList.add("hidden");
     refreshTimes(feed);
   };
+  const top = () => feed.querySelector("article[data-id]")?.dataset.id || "0";
   more.addEventListener("click", () => { flush(); window.scrollTo({ top: 0 }); });
   window.addEventListener("scroll", () => { if (atTop() && waiting.length) flush(); });
-  const onEvent = (kind, payload) => {
+  const onEvent = (kind, data) => {
     if (kind === "update") {
-      const s = JSON.parse(payload);
+      const s = data;
       if (document.getElementById("n-" + s.id) || waiting.some((n) => n.id === "n-" + s.id)) return;
       const node = renderNotice(s);
-      if (atTop()) { show(node); refreshTimes(node); } else {
+      if (atTop() || comparePositions(s.id, top()) < 0) { place(node); refreshTimes(node); } else {
         waiting.unshift(node);
         more.textContent = waiting.length + (waiting.length === 1 ? " new notice" : " new notices");
         more.classList.remove("hidden");
       }
       status.textContent = "New notice from " + name((s.reblog || s).account);
     } else if (kind === "status.update") {
-      const s = JSON.parse(payload);
-      const old = document.getElementById("n-" + s.id);
-      if (old) { const node = renderNotice(s); old.replaceWith(node); refreshTimes(node); }
+      const old = document.getElementById("n-" + data.id);
+      if (old) { const node = renderNotice(data); old.replaceWith(node); refreshTimes(node); }
+      waiting = waiting.map((n) => (n.id === "n-" + data.id ? renderNotice(data) : n));
     } else if (kind === "delete") {
-      const old = document.getElementById("n-" + payload);
+      const old = document.getElementById("n-" + data);
       if (old) old.closest("li")?.remove();
-      waiting = waiting.filter((n) => n.id !== "n-" + payload);
+      waiting = waiting.filter((n) => n.id !== "n-" + data);
     }
+  };
+  // A position the server cannot serve: read the latest page over REST and start over.
+  const reload = async () => {
+    if (!box.dataset.poll) { location.reload(); return; }
+    const res = await fetch(box.dataset.poll + (box.dataset.poll.includes("?") ? "&" : "?") + "limit=40");
+    if (!res.ok) { location.reload(); return; }
+    const list = await res.json();
+    waiting = [];
+    more.classList.add("hidden");
+    feed.replaceChildren();
+    for (const s of list) place(renderNotice(s));
+    refreshTimes(feed);
   };
   const live = new LiveStream({
     stream: box.dataset.stream,
     tag: box.dataset.tag,
     position: box.dataset.position || "0",
     pollPath: box.dataset.poll || "",
-    newestId: () => feed.querySelector("article[data-id]")?.dataset.id || "",
+    knownIds: () => [...feed.querySelectorAll("article[data-id]")].map((a) => a.dataset.id),
     onEvent,
+    onReset: reload,
     onState: (state) => { box.dataset.state = state; },
   });
   live.start();
   refreshTimes(document);
   setInterval(() => refreshTimes(document), 30000);
-  // A tab hidden for long lets go of its connection and resumes when shown again.
-  let hiddenTimer = null;
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) {
-      hiddenTimer = setTimeout(() => live.stop(), 5 * 60 * 1000);
-    } else {
-      clearTimeout(hiddenTimer);
-      if (live.stopped) live.start();
-    }
-  });
   return live;
 }
 
@@ -291,19 +155,6 @@ const feed = document.getElementById("feed");
 if (box && feed) window.tidingsLive = attach(box, feed);
 
 // ---- The composer: counts characters as the server does ------------------------------
-
-// Mastodon's rule (src/domain/validate.rs): every http(s) link counts as 23 characters,
-// everything else one per character; the content warning counts too.
-export function countedChars(text) {
-  let n = 0;
-  for (const word of text.match(/\S+\s*|\s+/gu) || []) {
-    const bare = word.trimEnd();
-    const tail = [...word].length - [...bare].length;
-    const isUrl = /^https?:\/\/./i.test(bare);
-    n += isUrl ? Math.min(23, [...bare].length) + tail : [...word].length;
-  }
-  return n;
-}
 
 for (const form of document.querySelectorAll("form.composer")) {
   const text = form.querySelector("textarea[name=status]");

@@ -278,8 +278,49 @@ impl FromRequestParts<Api> for StreamCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, node: &Api) -> ApiResult<Self> {
+        if token_from_parts(parts).is_none()
+            && let Some(secret) = cookie(&parts.headers, crate::web::session::SESSION_COOKIE)
+                .filter(|s| !s.is_empty() && s.len() < 200)
+        {
+            // A page's own stream, signed in by its session cookie. Browsers send cookies
+            // with a WebSocket from any site, so the request must come from our pages
+            // (cross-site WebSocket hijacking); a request with no `Origin` is no browser's.
+            if !same_origin(parts, node) {
+                return Err(ApiError::Forbidden(
+                    "A stream opened with this site's session cookie must come from its pages"
+                        .into(),
+                ));
+            }
+            let token = node.store.token(&hash_token(&secret)).await?;
+            return Ok(StreamCaller(MaybeAuth(token.map(Auth))));
+        }
         Ok(StreamCaller(MaybeAuth::from_parts(parts, node).await?))
     }
+}
+
+/// Does the request's `Origin` (if any) name this site: its configured address, or the
+/// host the request was sent to?
+fn same_origin(parts: &Parts, node: &Api) -> bool {
+    let Some(origin) = parts.headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if origin.eq_ignore_ascii_case(node.site.base_url.trim_end_matches('/')) {
+        return true;
+    }
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let bare = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .unwrap_or("");
+    !host.is_empty() && bare.eq_ignore_ascii_case(host)
 }
 
 /// A query string decoded into `T`; a bad one is 400 with a JSON error.

@@ -34,7 +34,7 @@ impl From<MediaError> for ApiError {
     }
 }
 
-fn description(d: &str) -> ApiResult<String> {
+pub fn description(d: &str) -> ApiResult<String> {
     crate::domain::validate::no_controls("Description", d).map_err(|e| ApiError::invalid(e.0))?;
     if d.chars().count() > MAX_DESCRIPTION {
         return Err(ApiError::invalid(format!(
@@ -81,6 +81,19 @@ async fn upload(
         }
     }
     let file = file.ok_or_else(|| ApiError::invalid("Validation failed: File can't be blank"))?;
+    let m = store_upload(&node, me, file, desc, foc).await?;
+    Ok(Json(MediaAttachment::render(&m, &node.site)))
+}
+
+/// Process an uploaded image (bounded, see `crate::media`), store its files and record
+/// it as `me`'s, not yet attached to a notice. Also the web composer's way in.
+pub async fn store_upload(
+    node: &Api,
+    me: crate::domain::AccountId,
+    file: bytes::Bytes,
+    description: String,
+    focus: (f64, f64),
+) -> ApiResult<MediaRecord> {
     let p = crate::media::process(file).await?;
     let stem = key();
     let (ext, prev) = match p.original_type {
@@ -97,7 +110,7 @@ async fn upload(
         .put(&prev, "image/jpeg", p.preview)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let m = node
+    Ok(node
         .store
         .create_media(&MediaRecord {
             id: 0,
@@ -110,11 +123,10 @@ async fn upload(
             preview_width: p.preview_width,
             preview_height: p.preview_height,
             blurhash: p.blurhash,
-            description: desc,
-            focus: foc,
+            description,
+            focus,
         })
-        .await?;
-    Ok(Json(MediaAttachment::render(&m, &node.site)))
+        .await?)
 }
 
 /// The caller's own upload, or 404.

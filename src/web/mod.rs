@@ -46,8 +46,14 @@ pub fn router() -> Router<Api> {
         .route("/embed/tags/{tag}", get(embed))
         .route("/search", get(search))
         .route("/auth/sign_in", get(sign_in_page).post(sign_in))
+        .route("/auth/sign_up", get(sign_up_page).post(sign_up))
         .route("/auth/sign_out", axum::routing::post(sign_out))
-        .route("/web/statuses", axum::routing::post(post_status))
+        .route(
+            "/web/statuses",
+            axum::routing::post(post_status).layer(axum::extract::DefaultBodyLimit::max(
+                crate::media::MAX_BYTES + 64 * 1024,
+            )),
+        )
         .route(
             "/web/statuses/{id}/delete",
             axum::routing::post(delete_status),
@@ -55,13 +61,21 @@ pub fn router() -> Router<Api> {
         .route("/web/statuses/{id}/edit", axum::routing::post(edit_status))
         .route("/assets/{file}", get(assets::serve))
         .route("/embed.js", get(assets::embed_script))
+        .route("/tidings.js", get(assets::client_module))
         // Pages compress well (a tag page of 40 notices: 44 KB, 2.3 KB gzipped). Only
         // these routes: streams must never be buffered by a compressor.
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .br(true),
+        )
 }
 
-/// Notices on a page.
-const PAGE: i64 = 40;
+/// Notices on a page: the first HTML of an event page stays small on a phone (about 1 KB
+/// a notice), and "Older notices" or the live feed bring more. `?limit=` takes up to
+/// [`MAX_PAGE`].
+const PAGE: i64 = 20;
+const MAX_PAGE: i64 = 40;
 
 /// Does the request ask for a page (a browser), rather than the entity's JSON?
 fn wants_html(h: &HeaderMap) -> bool {
@@ -231,6 +245,22 @@ fn live(node: &Api, stream: &'static str, tag: &str) -> Option<LiveFeed> {
 #[derive(Deserialize, Default)]
 struct PageQuery {
     max_id: Option<String>,
+    limit: Option<String>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> ApiResult<i64> {
+        match self.limit.as_deref() {
+            None | Some("") => Ok(PAGE),
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|l| (1..=MAX_PAGE).contains(l))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("limit is a number from 1 to {MAX_PAGE}"))
+                }),
+        }
+    }
 }
 
 fn page_of(q: &PageQuery) -> ApiResult<Page> {
@@ -238,14 +268,20 @@ fn page_of(q: &PageQuery) -> ApiResult<Page> {
         max_id: crate::api::timelines::cursor_param("max_id", &q.max_id)?.map(StatusId::new),
         since_id: None,
         min_id: None,
-        limit: PAGE,
+        limit: q.limit()?,
     })
 }
 
 /// The link to the page before the last notice shown, when the page was full.
-fn older(path: &str, list: &[StatusRecord]) -> Option<String> {
-    (list.len() as i64 == PAGE)
-        .then(|| list.last().map(|s| format!("{path}?max_id={}", s.id)))
+fn older(path: &str, list: &[StatusRecord], q: &PageQuery) -> Option<String> {
+    let limit = q.limit().unwrap_or(PAGE);
+    let tail = if limit == PAGE {
+        String::new()
+    } else {
+        format!("&limit={limit}")
+    };
+    (list.len() as i64 == limit)
+        .then(|| list.last().map(|s| format!("{path}?max_id={}{tail}", s.id)))
         .flatten()
 }
 
@@ -321,7 +357,7 @@ async fn feed_page(
             trends,
             composer: me.map(|m| draft.unwrap_or_else(|| composer(&node, m, "/", None))),
             notices: render_all(&node, &list),
-            older: older("/", &list),
+            older: older("/", &list, q),
         },
         false,
     )
@@ -372,7 +408,7 @@ async fn tag_feed(
             trends: Vec::new(),
             composer: me.map(|m| draft.unwrap_or_else(|| composer(node, m, &path, Some(&name)))),
             notices: render_all(node, &list),
-            older: older(&path, &list),
+            older: older(&path, &list, q),
         },
         embed,
     )
@@ -462,7 +498,7 @@ async fn profile(
                 back: format!("/@{}", a.username),
             },
             pinned: render_all(&node, &pinned),
-            older: older(&format!("/@{}", a.username), &list),
+            older: older(&format!("/@{}", a.username), &list, &q),
             notices: render_all(&node, &list),
             account,
         },
@@ -759,6 +795,22 @@ struct SignInPage {
     csrf: String,
     username: String,
     problem: Option<String>,
+    /// Registrations are open: link to the sign-up page.
+    sign_up: bool,
+}
+
+/// A page without a live feed, for `title`.
+fn plain_layout(node: &Api, title: &str) -> Layout {
+    Layout {
+        title: title.into(),
+        site_name: node.site.domain.clone(),
+        query: String::new(),
+        assets: assets::get(),
+        embed: false,
+        live: None,
+        signed_in: None,
+        back: "/".into(),
+    }
 }
 
 /// The sign-in page, with a fresh double-submit CSRF cookie.
@@ -769,33 +821,168 @@ fn sign_in_form(
     problem: Option<String>,
 ) -> ApiResult<Response> {
     let csrf = crate::api::extract::random_secret();
-    let site = node.site.domain.clone();
-    let mut res = page(
+    let res = page(
         &SignInPage {
-            l: Layout {
-                title: "Sign in".into(),
-                site_name: site,
-                query: String::new(),
-                assets: assets::get(),
-                embed: false,
-                live: None,
-                signed_in: None,
-                back: "/".into(),
-            },
+            l: plain_layout(node, "Sign in"),
             csrf: csrf.clone(),
             username: username.to_string(),
+            problem,
+            sign_up: node.config.registrations == crate::config::Registrations::Open,
+        },
+        false,
+    )?;
+    Ok(with_form_cookie(node, res, status, &csrf))
+}
+
+/// A sign-in or sign-up form's answer: its status, never cached, with the double-submit
+/// CSRF cookie its hidden field must match (there is no session yet to tie it to).
+fn with_form_cookie(
+    node: &Api,
+    mut res: Response,
+    status: axum::http::StatusCode,
+    csrf: &str,
+) -> Response {
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(node, session::SIGN_IN_CSRF_COOKIE, csrf, "/auth", "Strict"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Refuse a sign-in or sign-up form whose CSRF field does not match its cookie.
+fn check_form_cookie(headers: &HeaderMap, posted: Option<&str>) -> ApiResult<()> {
+    let posted = posted.unwrap_or("");
+    let cookie = session::cookie(headers, session::SIGN_IN_CSRF_COOKIE);
+    if posted.is_empty() || cookie.as_deref() != Some(posted) {
+        return Err(ApiError::Forbidden(
+            "The form has expired or did not come from this site; reload it".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUpPage {
+    l: Layout,
+    csrf: String,
+    open: bool,
+    username: String,
+    email: String,
+    problem: Option<String>,
+}
+
+fn sign_up_form(
+    node: &Api,
+    status: axum::http::StatusCode,
+    username: &str,
+    email: &str,
+    problem: Option<String>,
+) -> ApiResult<Response> {
+    let csrf = crate::api::extract::random_secret();
+    let open = node.config.registrations == crate::config::Registrations::Open;
+    let res = page(
+        &SignUpPage {
+            l: plain_layout(node, "Create an account"),
+            csrf: csrf.clone(),
+            open,
+            username: username.into(),
+            email: email.into(),
             problem,
         },
         false,
     )?;
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        session::set_cookie(node, session::SIGN_IN_CSRF_COOKIE, &csrf, "/auth", "Strict"),
-    );
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    let status = if open {
+        status
+    } else {
+        axum::http::StatusCode::FORBIDDEN
+    };
+    Ok(with_form_cookie(node, res, status, &csrf))
+}
+
+async fn sign_up_page(State(node): State<Api>) -> ApiResult<Response> {
+    sign_up_form(&node, axum::http::StatusCode::OK, "", "", None)
+}
+
+#[derive(Deserialize)]
+struct SignUpForm {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    authenticity_token: Option<String>,
+}
+
+/// Sign up (when registrations are open) and be signed in at once.
+async fn sign_up(
+    State(node): State<Api>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    crate::api::extract::Input(f): crate::api::extract::Input<SignUpForm>,
+) -> ApiResult<Response> {
+    check_form_cookie(&headers, f.authenticity_token.as_deref())?;
+    let (username, email) = (f.username.unwrap_or_default(), f.email.unwrap_or_default());
+    if node.config.registrations != crate::config::Registrations::Open {
+        return sign_up_form(&node, axum::http::StatusCode::FORBIDDEN, "", "", None);
+    }
+    node.throttles().sign_ups_per_ip.check(&peer.ip())?;
+    let made = crate::accounts::create(
+        &*node.store,
+        crate::accounts::Request {
+            username: username.trim(),
+            password: f.password.as_deref().unwrap_or(""),
+            email: Some(email.trim().to_string()),
+            admin: false,
+            creator: crate::accounts::Creator::SignUp,
+        },
+    )
+    .await;
+    let account = match made {
+        Ok(a) => a,
+        Err(crate::accounts::Refusal::Invalid(problems)) => {
+            let said = problems
+                .iter()
+                .map(|p| format!("{} {}", capitalised(p.field), p.description))
+                .collect::<Vec<_>>()
+                .join(". ");
+            return sign_up_form(
+                &node,
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &username,
+                &email,
+                Some(format!("{said}.")),
+            );
+        }
+        Err(e) => return Err(ApiError::from(e)),
+    };
+    start_session(&node, account.id).await
+}
+
+fn capitalised(field: &str) -> String {
+    let mut c = field.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A new session for `account`: its cookie, and the way home.
+async fn start_session(node: &Api, account: crate::domain::AccountId) -> ApiResult<Response> {
+    let app = session::web_app(node).await?;
+    let (secret, _) =
+        crate::api::oauth::create_token(node, Some(app), Some(account), session::WEB_SCOPES)
+            .await?;
+    Ok(see_other(
+        "/",
+        Some(session::set_cookie(
+            node,
+            session::SESSION_COOKIE,
+            &secret,
+            "/",
+            "Lax",
+        )),
+    ))
 }
 
 async fn sign_in_page(State(node): State<Api>) -> ApiResult<Response> {
@@ -824,13 +1011,7 @@ async fn sign_in(
     headers: HeaderMap,
     crate::api::extract::Input(f): crate::api::extract::Input<SignInForm>,
 ) -> ApiResult<Response> {
-    let posted = f.authenticity_token.as_deref().unwrap_or("");
-    let cookie = session::cookie(&headers, session::SIGN_IN_CSRF_COOKIE);
-    if posted.is_empty() || cookie.as_deref() != Some(posted) {
-        return Err(ApiError::Forbidden(
-            "The sign-in form has expired or did not come from this site; reload it".into(),
-        ));
-    }
+    check_form_cookie(&headers, f.authenticity_token.as_deref())?;
     let username = f.username.unwrap_or_default();
     let account = crate::api::accounts::verify_password(
         &node,
@@ -847,20 +1028,7 @@ async fn sign_in(
             Some("Invalid username or password.".into()),
         );
     };
-    let app = session::web_app(&node).await?;
-    let (secret, _) =
-        crate::api::oauth::create_token(&node, Some(app), Some(account.id), session::WEB_SCOPES)
-            .await?;
-    Ok(see_other(
-        "/",
-        Some(session::set_cookie(
-            &node,
-            session::SESSION_COOKIE,
-            &secret,
-            "/",
-            "Lax",
-        )),
-    ))
+    start_session(&node, account.id).await
 }
 
 #[derive(Deserialize)]
@@ -915,24 +1083,59 @@ struct PostForm {
     spoiler_text: Option<String>,
     visibility: Option<String>,
     in_reply_to_id: Option<String>,
+    /// The image's description (alt text).
+    description: Option<String>,
+}
+
+/// The composer's one file field: an image.
+struct ComposerImage;
+
+impl crate::api::extract::FileFields for ComposerImage {
+    const FILES: &'static [&'static str] = &["file"];
 }
 
 async fn post_status(
     State(node): State<Api>,
     headers: HeaderMap,
-    crate::api::extract::Input(f): crate::api::extract::Input<PostForm>,
+    crate::api::extract::InputFiles(f, files, _): crate::api::extract::InputFiles<
+        PostForm,
+        ComposerImage,
+    >,
 ) -> ApiResult<Response> {
     let me = signed_in(&node, &headers).await?;
     me.check(f.authenticity_token.as_deref())?;
     let back = back_to(f.back.as_deref());
-    let form: crate::api::statuses::StatusForm = serde_json::from_value(serde_json::json!({
-        "status": f.status.clone().unwrap_or_default(),
-        "spoiler_text": f.spoiler_text.clone().unwrap_or_default(),
-        "visibility": f.visibility.clone().unwrap_or_default(),
-        "in_reply_to_id": f.in_reply_to_id.clone().filter(|i| !i.is_empty()),
-    }))
-    .map_err(|e| ApiError::invalid(e.to_string()))?;
-    match crate::api::statuses::publish(&node, &me.account, form, None).await {
+    // An image comes first (an unreadable one is refused before anything is posted); a
+    // form without one sends an empty file field.
+    let image = files
+        .into_iter()
+        .find(|(_, b)| !b.is_empty())
+        .map(|(_, b)| b);
+    let attached = match image {
+        None => Ok(None),
+        Some(bytes) => async {
+            let d = crate::api::media::description(f.description.as_deref().unwrap_or(""))?;
+            crate::api::media::store_upload(&node, me.account.id, bytes, d, (0.0, 0.0)).await
+        }
+        .await
+        .map(Some),
+    };
+    let published = match attached {
+        Err(e) => Err(e),
+        Ok(media) => {
+            let form: crate::api::statuses::StatusForm =
+                serde_json::from_value(serde_json::json!({
+                    "status": f.status.clone().unwrap_or_default(),
+                    "spoiler_text": f.spoiler_text.clone().unwrap_or_default(),
+                    "visibility": f.visibility.clone().unwrap_or_default(),
+                    "in_reply_to_id": f.in_reply_to_id.clone().filter(|i| !i.is_empty()),
+                    "media_ids": media.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),
+                }))
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            crate::api::statuses::publish(&node, &me.account, form, None).await
+        }
+    };
+    match published {
         Ok(_) => Ok(see_other(&back, None)),
         Err(ApiError::Unprocessable(problem, _)) => {
             // Shown next to the text, with what she wrote kept.

@@ -14,6 +14,9 @@ const [base, token] = process.argv.slice(2);
 const shots = process.env.SHOTS || "shots";
 mkdirSync(shots, { recursive: true });
 
+// A 1×1 PNG.
+const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
 const problems = [];
 // `expected`: console errors a story causes on purpose (a refused post's 422 page).
 function watch(page, name, expected = []) {
@@ -64,6 +67,21 @@ try {
   await page.screenshot({ path: `${shots}/tag-phone.png`, fullPage: true });
   await api("DELETE", `/api/v1/statuses/${s.id}`);
   await page.waitForFunction((id) => !document.querySelector(`#n-${id}`), s.id);
+  // A reader who has scrolled down is not moved: a button counts what is new, and
+  // brings it in when pressed.
+  for (let i = 0; i < 12; i++) await api("POST", "/api/v1/statuses", { status: `Filler ${i} with enough words to take some room on a phone #election` });
+  await page.waitForFunction(() => document.querySelectorAll("#feed article").length >= 12);
+  await page.evaluate(() => window.scrollTo(0, 600));
+  await page.waitForFunction(() => window.scrollY >= 100);
+  const firstBefore = await page.$eval("#feed article", (a) => a.id);
+  const late = await api("POST", "/api/v1/statuses", { status: "Late news while scrolled #election" });
+  await page.waitForFunction(() => document.querySelector(".live button.new:not(.hidden)")?.textContent === "1 new notice");
+  check(await page.$eval("#feed article", (a) => a.id) === firstBefore, "the feed did not shift under the reader");
+  check(await page.locator(`#n-${late.id}`).count() === 0, "held back while scrolled");
+  check((await page.textContent(".live .status")).includes("New notice"), "announced politely");
+  await page.click(".live button.new");
+  await page.locator(`#n-${late.id}`).waitFor({ timeout: 2000 });
+  check(await page.$eval("#feed article", (a) => a.id) === `n-${late.id}`, "the new notice is on top");
   await ctx.close();
 
   // 2. WebSocket refused (a proxy that blocks it): SSE, every notice once, in order.
@@ -120,7 +138,6 @@ try {
   await frame.locator(`#n-${e.id}`).waitFor({ timeout: 5000 });
   await host.screenshot({ path: `${shots}/embed.png` });
   await ctx3.close();
-  site.close();
 
   // 4. Sign in and post from the page: the counter counts as the server does (a link is
   // 23 characters), a refused post shows the server's reason by the text.
@@ -144,7 +161,28 @@ try {
   await Promise.all([p5.waitForNavigation(), p5.click("form.composer button[type=submit]")]);
   check(await p5.locator("form.composer .error").count() === 1, "the server's error is shown");
   await p5.screenshot({ path: `${shots}/composer-error.png`, fullPage: true });
+  // A photo from the composer, with its description.
+  await p5.fill("#status", "The count goes on #election");
+  await p5.click("details.attach summary");
+  await p5.setInputFiles("#file", { name: "dot.png", mimeType: "image/png", buffer: Buffer.from(PNG, "base64") });
+  await p5.fill("#description", "A dot of light");
+  await Promise.all([p5.waitForNavigation(), p5.click("form.composer button[type=submit]")]);
+  check(await p5.locator('#feed img[alt="A dot of light"]').count() === 1, "the photo is posted with its description");
+  // The session cookie opens this site's own streams; another site's page, which the
+  // browser also sends the cookie from, is refused (cross-site WebSocket hijacking).
+  const opens = (page, url) => page.evaluate((u) => new Promise((done) => {
+    const ws = new WebSocket(u);
+    ws.onopen = () => { ws.close(); done("open"); };
+    ws.onerror = () => done("refused");
+  }), url);
+  const wsUrl = base.replace(/^http/, "ws") + "/api/v1/streaming?stream=user";
+  check(await opens(p5, wsUrl) === "open", "the page's own cookie WebSocket opens");
+  const evil = await ctx5.newPage();
+  watch(evil, "another site", ["403"]);
+  await evil.goto(otherBase + "/", { waitUntil: "load" });
+  check(await opens(evil, wsUrl) === "refused", "a cross-site cookie WebSocket is refused");
   await ctx5.close();
+  site.close();
 
   // 4. The other pages, at both widths, for a human to look at.
   const ctx4 = await browser.newContext();
