@@ -197,6 +197,9 @@ export class LiveStream {
       let f;
       try { f = JSON.parse(String(m.data)); } catch { return; }
       if (f && f.event) this.deliver(f.event, f.payload, f.id ?? null);
+      // The server could not serve the subscription now (its history unreadable, too
+      // busy): the connection stays open but carries nothing, so start again.
+      else if (f && f.error && (!(f.status < 500) || f.status === 429)) ws.close();
     };
     ws.onerror = () => {};
     ws.onclose = () => {
@@ -291,6 +294,8 @@ export class LiveStream {
     } catch {
       if (!this.polling) return;
       this.setState("reconnecting");
+      // Not adopted yet, so nothing tries the streams again: let the probes do it.
+      if (first && !this.timers.has(this.upgradeTimer)) this.scheduleUpgrade();
     }
     if (this.polling && !this.stopped) {
       this.pollTimer = setTimeout(() => this.pollOnce(first && !ok), this.pollInterval);
