@@ -103,6 +103,27 @@ pub struct Config {
     /// Whether anyone may sign up through the API.
     #[arg(long, env = "TIDINGS_REGISTRATIONS", value_enum, default_value_t = Registrations::Open, global = true)]
     pub registrations: Registrations,
+    /// Let federation reach loopback and private addresses (tests on one machine only:
+    /// in production this opens the server to SSRF).
+    #[arg(long, env = "TIDINGS_FEDERATION_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub federation_allow_private: bool,
+    /// Domains (and their subdomains) whose servers we neither read nor take activities
+    /// from, comma-separated (until moderation's domain blocks land).
+    #[arg(
+        long,
+        env = "TIDINGS_BLOCKED_DOMAINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub blocked_domains: Vec<String>,
+    /// First wait before a failed delivery is tried again, in milliseconds (doubling).
+    #[arg(
+        long,
+        env = "TIDINGS_DELIVERY_RETRY_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub delivery_retry_ms: u64,
     /// Allow public streams without a token.
     #[arg(long, env = "TIDINGS_ANONYMOUS_STREAMS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub anonymous_streams: bool,

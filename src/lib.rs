@@ -39,6 +39,7 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod federation;
 pub mod media;
 pub mod metrics;
 pub mod passwords;
@@ -76,6 +77,8 @@ pub struct NodeParts {
     /// Resumes reading the same page share one read.
     pub replays: Arc<stream::replays::Replays>,
     pub metrics: Arc<metrics::Metrics>,
+    /// How other servers are reached (SSRF-guarded).
+    pub fetcher: federation::fetch::Fetcher,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
     pub ping: tokio::sync::watch::Receiver<u64>,
     pub shutdown: CancellationToken,
@@ -118,6 +121,19 @@ impl Node {
             shutdown.clone(),
         ));
         tokio::spawn(scheduler::run(store.clone(), shutdown.clone()));
+        let fetcher = federation::fetch::Fetcher::new(
+            config.federation_allow_private,
+            &config.blocked_domains,
+            &format!("Tidings/{} (+{})", env!("CARGO_PKG_VERSION"), site.base_url),
+        );
+        tokio::spawn(federation::deliver::run(
+            store.clone(),
+            fetcher.clone(),
+            site.clone(),
+            metrics.clone(),
+            std::time::Duration::from_millis(config.delivery_retry_ms),
+            shutdown.clone(),
+        ));
         let (ping_tx, ping) = tokio::sync::watch::channel(0u64);
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -144,6 +160,7 @@ impl Node {
             hub,
             replays,
             metrics,
+            fetcher,
             shutdown,
         })))
     }

@@ -36,6 +36,15 @@ pub struct Metrics {
     pub replay_read: Histogram,
     /// Request to response head.
     pub http_request: Histogram,
+    /// Federation: activities taken in at our inboxes, and refused (bad signature, …).
+    pub inbox_accepted: AtomicU64,
+    pub inbox_refused: AtomicU64,
+    /// Federation: deliveries made, attempts that failed (and will be retried), jobs
+    /// given up after their last attempt, and jobs waiting (as last seen by the worker).
+    pub delivered: AtomicU64,
+    pub delivery_failures: AtomicU64,
+    pub deliveries_dropped: AtomicU64,
+    pub delivery_queue: AtomicI64,
 }
 
 impl Default for Metrics {
@@ -56,6 +65,12 @@ impl Default for Metrics {
             relay_lag: seconds_buckets(),
             replay_read: seconds_buckets(),
             http_request: seconds_buckets(),
+            inbox_accepted: AtomicU64::default(),
+            inbox_refused: AtomicU64::default(),
+            delivered: AtomicU64::default(),
+            delivery_failures: AtomicU64::default(),
+            deliveries_dropped: AtomicU64::default(),
+            delivery_queue: AtomicI64::default(),
         }
     }
 }
@@ -107,6 +122,42 @@ impl Metrics {
                 "Open streaming connections by transport",
                 Gauge(g(&self.sse_connections)),
                 Some(("transport", "sse")),
+            ),
+            (
+                "federation_inbox_activities",
+                "Activities other servers pushed to our inboxes, by outcome",
+                Counter(r(&self.inbox_accepted)),
+                Some(("outcome", "accepted")),
+            ),
+            (
+                "federation_inbox_activities",
+                "Activities other servers pushed to our inboxes, by outcome",
+                Counter(r(&self.inbox_refused)),
+                Some(("outcome", "refused")),
+            ),
+            (
+                "federation_deliveries",
+                "Activities sent to other servers' inboxes, by outcome",
+                Counter(r(&self.delivered)),
+                Some(("outcome", "delivered")),
+            ),
+            (
+                "federation_deliveries",
+                "Activities sent to other servers' inboxes, by outcome",
+                Counter(r(&self.delivery_failures)),
+                Some(("outcome", "failed")),
+            ),
+            (
+                "federation_deliveries",
+                "Activities sent to other servers' inboxes, by outcome",
+                Counter(r(&self.deliveries_dropped)),
+                Some(("outcome", "dropped")),
+            ),
+            (
+                "federation_delivery_queue",
+                "Deliveries waiting in the queue (all nodes), as last counted here",
+                Gauge(g(&self.delivery_queue)),
+                None,
             ),
             (
                 "subscriptions",

@@ -25,8 +25,8 @@ pub fn router() -> Router<Api> {
         .route("/headers/original/missing.png", get(missing))
         .route("/thumbnail.png", get(missing))
         .route("/favicon.ico", get(missing))
-        .route("/users/{username}", get(account))
-        .route("/users/{username}/statuses/{id}", get(status))
+        .route("/users/{username}", get(account_or_actor))
+        .route("/users/{username}/statuses/{id}", get(status_or_note))
 }
 
 async fn missing() -> impl IntoResponse {
@@ -37,6 +37,36 @@ async fn missing() -> impl IntoResponse {
         ],
         MISSING_PNG,
     )
+}
+
+/// A server asking for ActivityStreams gets the actor document; anyone else the account.
+async fn account_or_actor(
+    State(node): State<Api>,
+    auth: MaybeScoped<ReadAccounts>,
+    Path(username): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    if crate::federation::wants_activity(&headers) {
+        return crate::federation::actor(&node, &username).await;
+    }
+    account(State(node), auth, Path(username))
+        .await
+        .map(IntoResponse::into_response)
+}
+
+/// A server asking for ActivityStreams gets the `Note`; anyone else the status.
+async fn status_or_note(
+    State(node): State<Api>,
+    auth: MaybeScoped<ReadStatuses>,
+    Path((username, id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    if crate::federation::wants_activity(&headers) {
+        return crate::federation::note(&node, &username, parse_id(&id)?).await;
+    }
+    status(State(node), auth, Path((username, id)))
+        .await
+        .map(IntoResponse::into_response)
 }
 
 pub(crate) async fn account(

@@ -97,6 +97,7 @@ pub fn router(node: Node) -> Router {
         .merge(search::router())
         .merge(extras::router())
         .merge(links::router())
+        .merge(crate::federation::router())
         .merge(crate::web::router())
         .merge(profile::router())
         .merge(lists::router())

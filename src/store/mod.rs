@@ -14,6 +14,7 @@
 mod announcements;
 mod batch;
 mod conversations;
+mod federation;
 mod filters;
 mod hide;
 mod lease;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use announcements::{MAX_REACTIONS_PER_ACCOUNT, NewAnnouncement};
+pub use federation::{Delivery, KeyPair, RemoteActor};
 pub use filters::{MAX_FILTERS, MAX_KEYWORDS};
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
@@ -448,6 +450,42 @@ pub trait Store: Send + Sync + 'static {
     async fn dismiss_announcement(&self, reader: AccountId, id: i64) -> Result<bool>;
     /// Add or take back `reader`'s emoji on announcement `id`.
     async fn react(&self, reader: AccountId, id: i64, name: &str, on: bool) -> Result<()>;
+    /// A local account's federation key pair, if it has one yet.
+    async fn account_key(&self, account: AccountId) -> Result<Option<KeyPair>>;
+    /// Keep `pair` as the account's key pair unless it has one; the pair kept.
+    async fn put_account_key(&self, account: AccountId, pair: KeyPair) -> Result<KeyPair>;
+    /// A remote actor we have read, by its key's id (`by_key_id`) or its uri.
+    async fn remote_actor(&self, by_key_id: bool, value: &str) -> Result<Option<RemoteActor>>;
+    /// Keep (or refresh) a remote actor; the row kept.
+    async fn put_remote_actor(&self, actor: &RemoteActor) -> Result<RemoteActor>;
+    /// Remote `actor` follows `account` (by `follow_uri`): kept, and `accept` queued to
+    /// `inbox`, in one transaction.
+    async fn remote_follow(
+        &self,
+        account: AccountId,
+        actor: i64,
+        follow_uri: &str,
+        inbox: &str,
+        accept: &str,
+    ) -> Result<()>;
+    /// Remote `actor` no longer follows `account`; false when it did not.
+    async fn remote_unfollow(&self, account: AccountId, actor: i64) -> Result<bool>;
+    /// The uris of `account`'s remote followers.
+    async fn remote_followers(&self, account: AccountId) -> Result<Vec<String>>;
+    /// Record an inbound activity's id: true the first time it is seen.
+    async fn first_sight(&self, activity_uri: &str) -> Result<bool>;
+    /// Take due deliveries for `lease` µs (no other worker takes them meanwhile).
+    async fn claim_deliveries(&self, now: i64, limit: i64, lease: i64) -> Result<Vec<Delivery>>;
+    /// A delivery was made, or given up: remove it.
+    async fn delivery_done(&self, id: i64) -> Result<()>;
+    /// A delivery failed: count the attempt, try again at `next`.
+    async fn delivery_retry(&self, id: i64, next: i64) -> Result<()>;
+    /// An inbox answered 410 Gone: its actors follow no one here any more.
+    async fn inbox_gone(&self, inbox: &str) -> Result<u64>;
+    /// Deliveries waiting, for `/metrics`.
+    async fn delivery_depth(&self) -> Result<i64>;
+    /// Woken when this node queued deliveries.
+    fn deliveries_waiting(&self) -> std::sync::Arc<tokio::sync::Notify>;
     /// `owner`'s conversations of direct notices, newest first (with `only`, just that
     /// one).
     async fn conversations(

@@ -27,6 +27,8 @@ pub struct SqlStore {
     /// Serialises SQLite writers; `None` on Postgres.
     pub(super) write_lock: Option<Arc<Mutex<()>>>,
     committed: Arc<Notify>,
+    /// Woken when deliveries were queued (the federation worker waits on it).
+    pub(super) deliveries_waiting: Arc<Notify>,
     /// SQLite: the lease is granted once per process (one process owns the file).
     pub(super) lease_taken: Arc<AtomicBool>,
     /// New statuses waiting to be written together (group commit).
@@ -54,6 +56,7 @@ impl SqlStore {
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
             committed: Arc::new(Notify::new()),
+            deliveries_waiting: Arc::new(Notify::new()),
             lease_taken: Arc::new(AtomicBool::new(false)),
             posts: Arc::new(super::batch::PostQueue::new(match backend {
                 Backend::Sqlite => 1,
@@ -780,6 +783,71 @@ impl Store for SqlStore {
 
     async fn react(&self, reader: AccountId, id: i64, name: &str, on: bool) -> Result<()> {
         self.write_reaction(reader, id, name, on).await
+    }
+
+    async fn account_key(&self, account: AccountId) -> Result<Option<KeyPair>> {
+        self.read_account_key(account).await
+    }
+
+    async fn put_account_key(&self, account: AccountId, pair: KeyPair) -> Result<KeyPair> {
+        self.write_account_key(account, pair).await
+    }
+
+    async fn remote_actor(&self, by_key_id: bool, value: &str) -> Result<Option<RemoteActor>> {
+        self.read_remote_actor(if by_key_id { "key_id" } else { "uri" }, value)
+            .await
+    }
+
+    async fn put_remote_actor(&self, actor: &RemoteActor) -> Result<RemoteActor> {
+        self.write_remote_actor(actor).await
+    }
+
+    async fn remote_follow(
+        &self,
+        account: AccountId,
+        actor: i64,
+        follow_uri: &str,
+        inbox: &str,
+        accept: &str,
+    ) -> Result<()> {
+        self.write_remote_follow(account, actor, follow_uri, inbox, accept)
+            .await
+    }
+
+    async fn remote_unfollow(&self, account: AccountId, actor: i64) -> Result<bool> {
+        self.write_remote_unfollow(account, actor).await
+    }
+
+    async fn remote_followers(&self, account: AccountId) -> Result<Vec<String>> {
+        self.read_remote_followers(account).await
+    }
+
+    async fn first_sight(&self, activity_uri: &str) -> Result<bool> {
+        self.write_seen(activity_uri).await
+    }
+
+    async fn claim_deliveries(&self, now: i64, limit: i64, lease: i64) -> Result<Vec<Delivery>> {
+        SqlStore::claim_deliveries(self, now, limit, lease).await
+    }
+
+    async fn delivery_done(&self, id: i64) -> Result<()> {
+        self.write_delivery_done(id).await
+    }
+
+    async fn delivery_retry(&self, id: i64, next: i64) -> Result<()> {
+        self.write_delivery_retry(id, next).await
+    }
+
+    async fn inbox_gone(&self, inbox: &str) -> Result<u64> {
+        self.write_inbox_gone(inbox).await
+    }
+
+    async fn delivery_depth(&self) -> Result<i64> {
+        self.read_delivery_depth().await
+    }
+
+    fn deliveries_waiting(&self) -> Arc<Notify> {
+        self.deliveries_waiting.clone()
     }
 
     async fn conversations(

@@ -190,7 +190,15 @@ impl SqlStore {
             let reach = Self::reach_for(conn, of, record).await?;
             events.push(NewEvent::posted(record, &reach, &self.site));
         }
+        // Authors with followers on other servers: one query for the whole batch.
+        let federated = self
+            .federated_authors(conn, authors.0.iter().map(|a| a.0))
+            .await?;
+        let mut queued = 0;
         for (record, _) in records.iter().zip(fresh).filter(|(_, f)| *f) {
+            if federated.contains(&record.account.id) {
+                queued += self.queue_note(conn, "create", record).await?;
+            }
             if record.visibility == Visibility::Direct {
                 events.extend(self.converse(conn, record).await?);
             }
@@ -238,6 +246,9 @@ impl SqlStore {
         }
         Self::insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
+        if queued > 0 {
+            self.deliveries_waiting.notify_one();
+        }
         Ok(records)
     }
 
@@ -533,7 +544,11 @@ impl SqlStore {
             events.extend(told);
         }
         Self::insert_events(conn, &events).await?;
+        let queued = self.queue_note(conn, "update", &after).await?;
         self.commit_write(w, true).await?;
+        if queued > 0 {
+            self.deliveries_waiting.notify_one();
+        }
         Ok(after)
     }
 
@@ -645,7 +660,12 @@ impl SqlStore {
             .await?;
         let reach = Self::reach(conn, s).await?;
         let event = NewEvent::deleted(s, &reach, earlier.iter().map(String::as_str));
-        Self::insert_event(conn, event).await
+        Self::insert_event(conn, event).await?;
+        if self.queue_note(conn, "delete", s).await? > 0 {
+            // Woken early; the worker finds the job once this transaction commits.
+            self.deliveries_waiting.notify_one();
+        }
+        Ok(())
     }
 
     /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the

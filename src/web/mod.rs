@@ -445,6 +445,9 @@ async fn profile(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if crate::federation::wants_activity(&headers) {
+        return crate::federation::actor(&node, &username).await;
+    }
     if !wants_html(&headers) {
         return crate::api::links::account(State(node), auth, Path(username))
             .await
@@ -512,6 +515,9 @@ async fn thread(
     Path((username, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if crate::federation::wants_activity(&headers) {
+        return crate::federation::note(&node, &username, parse_id(&id)?).await;
+    }
     if !wants_html(&headers) {
         return crate::api::links::status(State(node), auth, Path((username, id)))
             .await

@@ -1,0 +1,308 @@
+//! The delivery worker: takes due jobs from the queue in the database (any node may; a
+//! job is leased to one worker at a time), renders each activity as the notice is *now*
+//! (a notice deleted before its `Create` went out is not sent), signs it with its
+//! author's key, and POSTs it to the inbox.
+//!
+//! A 2xx is done; a 410 Gone drops the inbox's actors from our followers; another 4xx
+//! (but 408 and 429) is given up at once; anything else is tried again with exponential
+//! backoff and jitter (30 s doubling, at most 6 h apart, 17 attempts: about two days),
+//! then given up and counted. A host that keeps failing is left alone for a while (a
+//! circuit breaker) and at most [`PER_HOST`] requests go to one host at once, so a dead
+//! or slow server does not hold up the others.
+
+use super::fetch::Fetcher;
+use super::wire;
+use crate::domain::Site;
+use crate::domain::entities::{Account, Status};
+use crate::metrics::Metrics;
+use crate::store::{Delivery, Store};
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Jobs taken at once, and how long a taken job stays taken.
+const BATCH: i64 = 64;
+const LEASE: Duration = Duration::from_secs(120);
+/// Requests in flight from this node, and to one host.
+const IN_FLIGHT: usize = 32;
+pub const PER_HOST: usize = 4;
+pub const MAX_ATTEMPTS: i64 = 17;
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// Failures in a row that open a host's circuit, and for how long.
+const BREAK_AFTER: u32 = 5;
+const BREAK_FOR: Duration = Duration::from_secs(300);
+
+struct Worker {
+    store: Arc<dyn Store>,
+    fetcher: Fetcher,
+    site: Arc<Site>,
+    metrics: Arc<Metrics>,
+    retry_base: Duration,
+    in_flight: Arc<Semaphore>,
+    hosts: DashMap<String, Host>,
+}
+
+#[derive(Clone)]
+struct Host {
+    slots: Arc<Semaphore>,
+    failures: u32,
+    open_until: i64,
+}
+
+pub async fn run(
+    store: Arc<dyn Store>,
+    fetcher: Fetcher,
+    site: Arc<Site>,
+    metrics: Arc<Metrics>,
+    retry_base: Duration,
+    shutdown: CancellationToken,
+) {
+    let w = Arc::new(Worker {
+        store,
+        fetcher,
+        site,
+        metrics,
+        retry_base,
+        in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        hosts: DashMap::new(),
+    });
+    let waiting = w.store.deliveries_waiting();
+    loop {
+        let now = crate::domain::now_micros();
+        let jobs = match w
+            .store
+            .claim_deliveries(now, BATCH, LEASE.as_micros() as i64)
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the delivery queue");
+                Vec::new()
+            }
+        };
+        if let Ok(n) = w.store.delivery_depth().await {
+            w.metrics.delivery_queue.store(n, Ordering::Relaxed);
+        }
+        let full = jobs.len() as i64 == BATCH;
+        for job in jobs {
+            let Ok(permit) = w.in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.deliver(job).await;
+                drop(permit);
+            });
+        }
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = waiting.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Done,
+    Gone,
+    GiveUp(String),
+    Retry(String),
+}
+
+impl Worker {
+    async fn deliver(&self, job: Delivery) {
+        let host = url::Url::parse(&job.inbox)
+            .ok()
+            .map(|u| super::signature::host_of(&u))
+            .unwrap_or_default();
+        let now = crate::domain::now_micros();
+        let entry = self
+            .hosts
+            .entry(host.clone())
+            .or_insert_with(|| Host {
+                slots: Arc::new(Semaphore::new(PER_HOST)),
+                failures: 0,
+                open_until: 0,
+            })
+            .clone();
+        let outcome = if entry.open_until > now {
+            // The host keeps failing: not tried now, and not counted as an attempt.
+            let _ = self.store.delivery_retry(job.id, entry.open_until).await;
+            return;
+        } else {
+            let _slot = entry.slots.acquire().await;
+            self.attempt(&job).await
+        };
+        let ok = matches!(outcome, Outcome::Done | Outcome::Gone);
+        if let Some(mut h) = self.hosts.get_mut(&host) {
+            if ok {
+                h.failures = 0;
+            } else if matches!(outcome, Outcome::Retry(_)) {
+                h.failures += 1;
+                if h.failures >= BREAK_AFTER {
+                    h.open_until = now + BREAK_FOR.as_micros() as i64;
+                }
+            }
+        }
+        let done = match outcome {
+            Outcome::Done => {
+                self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                self.store.delivery_done(job.id).await
+            }
+            Outcome::Gone => {
+                self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                let _ = self.store.inbox_gone(&job.inbox).await;
+                self.store.delivery_done(job.id).await
+            }
+            Outcome::GiveUp(why) => {
+                tracing::info!(inbox = %job.inbox, kind = %job.kind, %why, "delivery given up");
+                self.metrics
+                    .deliveries_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                self.store.delivery_done(job.id).await
+            }
+            Outcome::Retry(why) => {
+                self.metrics
+                    .delivery_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                if job.attempts + 1 >= MAX_ATTEMPTS {
+                    tracing::info!(inbox = %job.inbox, kind = %job.kind, %why, "delivery dropped after its last attempt");
+                    self.metrics
+                        .deliveries_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.store.delivery_done(job.id).await
+                } else {
+                    tracing::debug!(inbox = %job.inbox, %why, attempt = job.attempts + 1, "delivery failed; will retry");
+                    let next = now + backoff(self.retry_base, job.attempts).as_micros() as i64;
+                    self.store.delivery_retry(job.id, next).await
+                }
+            }
+        };
+        if let Err(e) = done {
+            // The lease runs out and another attempt follows: delivered at least once.
+            tracing::warn!(error = %e, "cannot update the delivery queue");
+        }
+    }
+
+    async fn attempt(&self, job: &Delivery) -> Outcome {
+        let account = match self.store.account(job.account_id).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return Outcome::GiveUp("the sender is gone".into()),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let actor = Account::render(&account, &self.site).uri;
+        let body = match self.render(job, &actor).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e),
+        };
+        let key = match super::keys::ensure(&*self.store, account.id).await {
+            Ok(k) => k,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let key_id = format!("{actor}#main-key");
+        match self
+            .fetcher
+            .post_signed(&job.inbox, body.as_bytes(), &key_id, &key.private_pem)
+            .await
+        {
+            Ok(s) if (200..300).contains(&s) => Outcome::Done,
+            Ok(410) => Outcome::Gone,
+            Ok(s) if (400..500).contains(&s) && s != 408 && s != 429 => {
+                Outcome::GiveUp(format!("status {s}"))
+            }
+            Ok(s) => Outcome::Retry(format!("status {s}")),
+            Err(super::fetch::FetchError::Blocked(h)) => {
+                Outcome::GiveUp(format!("blocked domain {h}"))
+            }
+            Err(super::fetch::FetchError::Refused(a)) => {
+                Outcome::GiveUp(format!("refused address {a}"))
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    /// The activity's JSON as of now; `None` when there is nothing to send any more.
+    async fn render(&self, job: &Delivery, actor: &str) -> Result<Option<String>, String> {
+        let activity = match job.kind.as_str() {
+            "raw" => return Ok(job.body.clone()),
+            "delete" => {
+                let uri = job.status_uri.as_deref().unwrap_or_default();
+                wire::delete_of(actor, uri)
+            }
+            kind @ ("create" | "update") => {
+                let Some(id) = job.status_id else {
+                    return Ok(None);
+                };
+                let Some(s) = self
+                    .store
+                    .status(id, None)
+                    .await
+                    .map_err(|e| e.to_string())?
+                else {
+                    // Deleted since: its `Delete` follows.
+                    return Ok(None);
+                };
+                let parent = match s.in_reply_to_id {
+                    Some(p) => self
+                        .store
+                        .status(p, None)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map(|p| Status::render(&p, &self.site).uri),
+                    None => None,
+                };
+                let status = Status::render(&s, &self.site);
+                let note = wire::note(&status, parent.as_deref(), &self.site);
+                let (name, id) = if kind == "create" {
+                    ("Create", format!("{}/activity", status.uri))
+                } else {
+                    let stamp = s.edited_at.unwrap_or(s.created_at);
+                    ("Update", format!("{}#updates/{stamp}", status.uri))
+                };
+                wire::activity_of_note(name, &note, &id)
+            }
+            other => return Err(format!("unknown delivery kind {other}")),
+        };
+        Ok(Some(activity.to_string()))
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `base` doubling, at most six hours, with
+/// jitter (between half and all of it) so that retries to one host spread out.
+pub fn backoff(base: Duration, attempts: i64) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << attempts.clamp(0, 20) as u32)
+        .min(MAX_BACKOFF);
+    let jitter = rand::random::<f64>() * 0.5 + 0.5;
+    exp.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_spread_over_about_two_days() {
+        let base = Duration::from_secs(30);
+        let most: Duration = (0..MAX_ATTEMPTS - 1)
+            .map(|a| {
+                base.saturating_mul(1u32 << a.clamp(0, 20) as u32)
+                    .min(MAX_BACKOFF)
+            })
+            .sum();
+        let hours = most.as_secs_f64() / 3600.0;
+        assert!((40.0..=60.0).contains(&hours), "{hours} h");
+        for a in 0..MAX_ATTEMPTS {
+            let b = backoff(base, a);
+            assert!(b <= MAX_BACKOFF && b >= base / 2, "{a}: {b:?}");
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The federation push endpoint: `POST /users/{name}/inbox` and the shared `POST /inbox`.
+//!
+//! In order, before anything is stored: the body is at most 1 MB (413) and nested at most
+//! [`wire::MAX_DEPTH`] deep (400); the request carries an HTTP Signature (401) covering
+//! `(request-target)`, `host`, `date` and `digest`, with a `Date` within 12 hours and a
+//! `Digest` that matches the body (401); the actor's domain is not blocked (403); the key
+//! (`keyId`) is fetched from its server (SSRF-guarded, cached; fetched again once when the
+//! cached key fails: key rotation) and verifies the signature (401); the key belongs to
+//! the activity's `actor` (401), and the activity's id is on the actor's host (400). An
+//! activity whose id was seen before changes nothing twice (202).
+//!
+//! Handled now: `Follow` of a local account (kept, `Accept` queued in the same
+//! transaction) and `Undo` of it. Other activities are acknowledged (202) and not applied
+//! yet: remote notices come with remote accounts (issue 14, not finished).
+
+use super::wire;
+use crate::api::Api;
+use crate::api::error::{ApiError, ApiResult};
+use crate::store::RemoteActor;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+/// A cached key is read again after this long (profiles and keys change).
+const KEY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+pub fn router() -> Router<Api> {
+    Router::new()
+        .route("/users/{username}/inbox", post(personal))
+        .route("/inbox", post(shared))
+        .layer(DefaultBodyLimit::max(super::fetch::MAX_BODY))
+}
+
+async fn personal(
+    State(node): State<Api>,
+    Path(username): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = node
+        .store
+        .account_by_username(&username)
+        .await
+        .map_err(ApiError::from)
+        .and_then(|a| a.ok_or(ApiError::NotFound))
+    {
+        return e.into_response();
+    }
+    take(&node, &method, &uri, &headers, &body).await
+}
+
+async fn shared(
+    State(node): State<Api>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    take(&node, &method, &uri, &headers, &body).await
+}
+
+async fn take(
+    node: &Api,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    match receive(node, method, uri, headers, body).await {
+        Ok(()) => {
+            node.metrics.inbox_accepted.fetch_add(1, Ordering::Relaxed);
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(e) => {
+            node.metrics.inbox_refused.fetch_add(1, Ordering::Relaxed);
+            // The body is never logged: it is someone else's, and may be hostile.
+            tracing::info!(path = %uri.path(), error = %e, "inbox refused an activity");
+            e.into_response()
+        }
+    }
+}
+
+fn unauthorized(why: impl std::fmt::Display) -> ApiError {
+    ApiError::Unauthorized(why.to_string())
+}
+
+async fn receive(
+    node: &Api,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<()> {
+    let header = |name: &str| -> Option<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let sig =
+        header("signature").ok_or_else(|| unauthorized(super::signature::Refused::Unsigned))?;
+    let sig = super::signature::parse(&sig).map_err(unauthorized)?;
+    let activity = wire::parse_bounded(body)
+        .map_err(|e| ApiError::bad_request(format!("Malformed activity: {e}")))?;
+    let actor_uri = activity
+        .get("actor")
+        .and_then(wire::id_of)
+        .ok_or_else(|| ApiError::bad_request("The activity has no actor"))?
+        .to_string();
+    let actor_host =
+        host_of(&actor_uri).ok_or_else(|| ApiError::bad_request("The actor is not a URL"))?;
+    if node.fetcher.is_blocked(&actor_host) {
+        return Err(ApiError::Forbidden(
+            "This server does not take activities from your domain".into(),
+        ));
+    }
+    let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let req = super::signature::Request {
+        method: method.as_str(),
+        target,
+        header: &header,
+        body,
+    };
+    let signing =
+        super::signature::signing_string(&sig, &req, SystemTime::now()).map_err(unauthorized)?;
+
+    // The key: cached, else fetched; a failure with a cached key fetches it once more.
+    let cached = node.store.remote_actor(true, &sig.key_id).await?;
+    let fresh = cached
+        .as_ref()
+        .is_some_and(|a| crate::domain::now_micros() - a.fetched_at < KEY_TTL_MICROS);
+    let actor = match cached {
+        Some(a)
+            if fresh
+                && super::signature::verify(&a.public_key_pem, &signing, &sig.signature)
+                    .is_ok() =>
+        {
+            a
+        }
+        _ => {
+            let a = fetch_key_owner(node, &sig.key_id).await?;
+            super::signature::verify(&a.public_key_pem, &signing, &sig.signature)
+                .map_err(unauthorized)?;
+            a
+        }
+    };
+    if actor.uri != actor_uri {
+        return Err(unauthorized(
+            "The signing key does not belong to the activity's actor",
+        ));
+    }
+    let id = activity
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("The activity has no id"))?;
+    if host_of(id).as_deref() != Some(actor_host.as_str()) {
+        return Err(ApiError::bad_request(
+            "The activity's id is not on its actor's server",
+        ));
+    }
+    if !node.store.first_sight(id).await? {
+        return Ok(());
+    }
+    match activity.get("type").and_then(Value::as_str).unwrap_or("") {
+        "Follow" => follow(node, &actor, &activity).await,
+        "Undo" => undo(node, &actor, &activity).await,
+        other => {
+            tracing::debug!(kind = other, actor = %actor.uri, "activity acknowledged, not applied yet");
+            Ok(())
+        }
+    }
+}
+
+/// `host[:port]` of a URL.
+fn host_of(u: &str) -> Option<String> {
+    let u = url::Url::parse(u).ok()?;
+    Some(super::signature::host_of(&u))
+}
+
+/// The local account an actor uri of ours names.
+async fn local_account(
+    node: &Api,
+    uri: &str,
+) -> ApiResult<Option<crate::domain::entities::AccountRecord>> {
+    let prefix = format!("{}/users/", node.site.base_url);
+    let Some(name) = uri.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
+        return Ok(None);
+    };
+    Ok(node.store.account_by_username(name).await?)
+}
+
+async fn follow(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()> {
+    let object = activity.get("object").and_then(wire::id_of).unwrap_or("");
+    let Some(account) = local_account(node, object).await? else {
+        return Err(ApiError::NotFound);
+    };
+    let follow_id = activity["id"].as_str().unwrap_or_default();
+    let local = format!("{}/users/{}", node.site.base_url, account.username);
+    // One id per Follow (peers ignore an id they have seen: a second follow after an
+    // unfollow needs a new Accept).
+    let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
+    let accept_id = format!("{local}#accepts/follows/{tag}");
+    let accept = wire::accept(&local, activity, &accept_id);
+    node.store
+        .remote_follow(
+            account.id,
+            actor.id,
+            follow_id,
+            &actor.inbox,
+            &accept.to_string(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn undo(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()> {
+    let object = activity.get("object").cloned().unwrap_or(Value::Null);
+    // The undone activity, embedded (as Mastodon and Fedify send it).
+    if object.get("type").and_then(Value::as_str) == Some("Follow") {
+        let target = object.get("object").and_then(wire::id_of).unwrap_or("");
+        if let Some(account) = local_account(node, target).await? {
+            node.store.remote_unfollow(account.id, actor.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Read the actor that owns `key_id` (the actor document itself, or a key document that
+/// names its `owner`), and keep it.
+async fn fetch_key_owner(node: &Api, key_id: &str) -> ApiResult<RemoteActor> {
+    let bad = |e: &dyn std::fmt::Display| unauthorized(format!("Cannot read the signing key: {e}"));
+    let doc_url = key_id.split('#').next().unwrap_or(key_id);
+    let mut doc = node
+        .fetcher
+        .get_json(doc_url, None)
+        .await
+        .map_err(|e| bad(&e))?;
+    if doc.get("inbox").is_none()
+        && let Some(owner) = doc.get("owner").and_then(Value::as_str).map(str::to_string)
+    {
+        if host_of(&owner) != host_of(doc_url) {
+            return Err(unauthorized("The key's owner is on another server"));
+        }
+        doc = node
+            .fetcher
+            .get_json(&owner, None)
+            .await
+            .map_err(|e| bad(&e))?;
+    }
+    let a = wire::remote_actor(&doc, key_id).map_err(|e| bad(&e))?;
+    if host_of(&a.uri) != host_of(doc_url) {
+        return Err(unauthorized("The key's actor is on another server"));
+    }
+    Ok(node.store.put_remote_actor(&a).await?)
+}
