@@ -16,7 +16,8 @@ use tidings::federation::{keys, signature};
 on_both_backends!(
     another_server_finds_an_account_and_reads_it,
     another_server_reads_public_notices_only,
-    the_inbox_takes_only_signed_activities_of_their_actors
+    the_inbox_takes_only_signed_activities_of_their_actors,
+    deliveries_outlast_a_dead_peer_and_a_restart
 );
 
 const AS: &str = "application/activity+json";
@@ -279,6 +280,56 @@ async fn another_server_reads_public_notices_only(b: Backend) {
     assert_eq!(s, 200);
     let (s, _, _) = get(&app, first["uri"].as_str().unwrap(), AS).await;
     assert_eq!(s, 404);
+
+    // Collections: bob's outbox pages his public notice as a Create; ann's holds neither
+    // her deleted notice nor her followers-only and direct ones; her pin is featured.
+    let pinned = app.post(&ann, "Pinned: how to read the results").await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/statuses/{}/pin", pinned["id"].as_str().unwrap()),
+            &ann.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let outbox = format!("{}/users/bob/outbox", app.base);
+    let (s, _, c) = json_of(&app, &outbox, AS).await;
+    assert_eq!(s, 200);
+    assert_eq!(c["type"], "OrderedCollection");
+    assert_eq!(c["totalItems"], 1);
+    let (_, _, page) = json_of(&app, c["first"].as_str().unwrap(), AS).await;
+    assert_eq!(page["type"], "OrderedCollectionPage");
+    assert_eq!(page["orderedItems"][0]["type"], "Create");
+    assert_eq!(page["orderedItems"][0]["object"]["id"], uri);
+    let (_, _, page) = json_of(
+        &app,
+        &format!("{}/users/ann/outbox?page=true", app.base),
+        AS,
+    )
+    .await;
+    let shown: Vec<&str> = page["orderedItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["object"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shown,
+        [pinned["uri"].as_str().unwrap()],
+        "only what anyone may read, as it is now"
+    );
+    let (_, _, featured) = json_of(
+        &app,
+        &format!("{}/users/ann/collections/featured", app.base),
+        AS,
+    )
+    .await;
+    assert_eq!(featured["orderedItems"][0]["id"], pinned["uri"]);
+    let (_, _, followers) = json_of(&app, &format!("{}/users/ann/followers", app.base), AS).await;
+    assert_eq!(followers["totalItems"], 0);
+    let (s, _, _) = get(&app, &format!("{}/users/nobody/outbox", app.base), AS).await;
+    assert_eq!(s, 404);
 }
 
 fn urlencode(s: &str) -> String {
@@ -293,6 +344,9 @@ struct Peer {
     base: String,
     pair: tidings::store::KeyPair,
     received: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+    /// While set, the inbox answers 503 (a server that is down), counting the attempts.
+    down: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn peer() -> Peer {
@@ -317,6 +371,9 @@ async fn peer() -> Peer {
         actor("eve", &other.public_pem),
     );
     let kept = received.clone();
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (is_down, count) = (down.clone(), refused.clone());
     let app = axum::Router::new()
         .route(
             "/users/mallory",
@@ -326,6 +383,11 @@ async fn peer() -> Peer {
         .route(
             "/users/mallory/inbox",
             post(move |h: axum::http::HeaderMap, body: String| async move {
+                use std::sync::atomic::Ordering;
+                if is_down.load(Ordering::SeqCst) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
                 kept.lock().unwrap().push((h, body));
                 axum::http::StatusCode::ACCEPTED
             }),
@@ -335,6 +397,66 @@ async fn peer() -> Peer {
         base,
         pair,
         received,
+        down,
+        refused,
+    }
+}
+
+impl Peer {
+    /// The ids of the activities received, of `kind`.
+    fn ids(&self, kind: &str) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| serde_json::from_str::<Value>(b).unwrap())
+            .filter(|v| v["type"] == kind)
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Wait until `n` activities of `kind` arrived (or 20 s), then a moment more for any
+    /// that should not come.
+    async fn wait_for(&self, kind: &str, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.ids(kind).len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.ids(kind)
+    }
+
+    /// mallory follows `who` on `app`.
+    async fn follow(&self, app: &common::TestApp, who: &str, n: u32) {
+        let mallory = format!("{}/users/mallory", self.base);
+        let follow = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/follows/{n}", self.base),
+            "type": "Follow",
+            "actor": mallory,
+            "object": format!("{}/users/{who}", app.base),
+        })
+        .to_string();
+        let inbox = format!("{}/users/{who}/inbox", app.base);
+        let (s, body) = deliver(
+            &inbox,
+            &follow,
+            &format!("{mallory}#main-key"),
+            &self.pair.private_pem,
+            SystemTime::now(),
+            None,
+        )
+        .await;
+        assert_eq!(s, 202, "{body}");
+        self.wait_for("Accept", 1).await;
+    }
+}
+
+/// Each id once: nothing was delivered twice.
+fn once_each(ids: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        assert!(seen.insert(id), "{id} was delivered twice: {ids:?}");
     }
 }
 
@@ -632,4 +754,78 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
     )
     .await;
     assert_eq!(s, 403, "{body}");
+}
+
+async fn deliveries_outlast_a_dead_peer_and_a_restart(b: Backend) {
+    use std::sync::atomic::Ordering;
+    let fast = |c: &mut tidings::config::Config| {
+        c.federation_allow_private = true;
+        c.delivery_retry_ms = 200;
+    };
+    let Some(first) = spawn_with(b, fast).await else {
+        return;
+    };
+    let ann = first.register("ann").await;
+    let p = peer().await;
+    p.follow(&first, "ann", 1).await;
+
+    // The peer goes down; notices wait in the queue and are tried again.
+    p.down.store(true, Ordering::SeqCst);
+    let mut posted = Vec::new();
+    for i in 0..5 {
+        posted.push(first.post(&ann, &format!("While they were down {i}")).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while p.refused.load(Ordering::SeqCst) < 6 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        p.refused.load(Ordering::SeqCst) >= 6,
+        "tried, and tried again, while down"
+    );
+    assert!(p.ids("Create").is_empty());
+
+    // Tidings restarts (a new process on the same database) while they are still down;
+    // then they come back: every notice arrives, once.
+    first.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = common::spawn_on(b, &first.database_url, None, fast).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.down.store(false, Ordering::SeqCst);
+    let ids = p.wait_for("Create", 5).await;
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    once_each(&ids);
+    // (The restarted node listens on another port, so its links name another base.)
+    for s in &posted {
+        let tail = format!("/statuses/{}/activity", s["id"].as_str().unwrap());
+        assert!(ids.iter().any(|i| i.ends_with(&tail)), "{tail} in {ids:?}");
+    }
+    let metrics = second
+        .http
+        .get(second.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("federation_delivery_queue 0"), "{metrics}");
+
+    // Two nodes on one Postgres database share the queue: each notice goes out once.
+    if b == Backend::Postgres {
+        let third = common::spawn_on(b, &first.database_url, None, fast).await;
+        p.received.lock().unwrap().clear();
+        let mut want = Vec::new();
+        for i in 0..20 {
+            let node = if i % 2 == 0 { &second } else { &third };
+            let s = node.post(&ann, &format!("From node {} #{i}", i % 2)).await;
+            want.push(format!("{}/activity", s["uri"].as_str().unwrap()));
+        }
+        let ids = p.wait_for("Create", 20).await;
+        once_each(&ids);
+        assert_eq!(ids.len(), 20, "{ids:?}");
+        for w in &want {
+            assert!(ids.contains(w), "{w} missing");
+        }
+    }
 }

@@ -466,6 +466,14 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     // The push endpoint: HTTP Signatures, not tokens (federation_stories).
     ("POST", "/users/{username}/inbox", Needs::Nobody),
     ("POST", "/inbox", Needs::Nobody),
+    ("GET", "/users/{username}/outbox", Needs::Nobody),
+    ("GET", "/users/{username}/followers", Needs::Nobody),
+    ("GET", "/users/{username}/following", Needs::Nobody),
+    (
+        "GET",
+        "/users/{username}/collections/featured",
+        Needs::Nobody,
+    ),
     // The web's own session and CSRF checks: web_stories.
     ("GET", "/auth/sign_in", Needs::Nobody),
     ("POST", "/auth/sign_in", Needs::Nobody),

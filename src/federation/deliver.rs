@@ -6,8 +6,8 @@
 //! A 2xx is done; a 410 Gone drops the inbox's actors from our followers; another 4xx
 //! (but 408 and 429) is given up at once; anything else is tried again with exponential
 //! backoff and jitter (30 s doubling, at most 6 h apart, 17 attempts: about two days),
-//! then given up and counted. A host that keeps failing is left alone for a while (a
-//! circuit breaker) and at most [`PER_HOST`] requests go to one host at once, so a dead
+//! then given up and counted. A host that keeps failing (five in a row) is left alone
+//! for ten first waits, five minutes by default (a circuit breaker) and at most [`PER_HOST`] requests go to one host at once, so a dead
 //! or slow server does not hold up the others.
 
 use super::fetch::Fetcher;
@@ -31,9 +31,10 @@ const IN_FLIGHT: usize = 32;
 pub const PER_HOST: usize = 4;
 pub const MAX_ATTEMPTS: i64 = 17;
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
-/// Failures in a row that open a host's circuit, and for how long.
+/// Failures in a row that open a host's circuit; it stays open for this many first
+/// retry waits (`TIDINGS_DELIVERY_RETRY_MS`: 30 s × 10 = 5 minutes by default).
 const BREAK_AFTER: u32 = 5;
-const BREAK_FOR: Duration = Duration::from_secs(300);
+const BREAK_FOR_WAITS: u32 = 10;
 
 struct Worker {
     store: Arc<dyn Store>,
@@ -147,7 +148,7 @@ impl Worker {
             } else if matches!(outcome, Outcome::Retry(_)) {
                 h.failures += 1;
                 if h.failures >= BREAK_AFTER {
-                    h.open_until = now + BREAK_FOR.as_micros() as i64;
+                    h.open_until = now + (self.retry_base * BREAK_FOR_WAITS).as_micros() as i64;
                 }
             }
         }

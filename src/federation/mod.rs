@@ -45,6 +45,10 @@ pub fn router() -> Router<Api> {
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.0", get(nodeinfo_20))
         .route("/nodeinfo/2.1", get(nodeinfo_21))
+        .route("/users/{username}/outbox", get(outbox))
+        .route("/users/{username}/followers", get(followers))
+        .route("/users/{username}/following", get(following))
+        .route("/users/{username}/collections/featured", get(featured))
         .merge(inbox::router())
 }
 
@@ -231,5 +235,178 @@ pub async fn note(node: &Api, username: &str, id: crate::domain::StatusId) -> Ap
         ACTIVITY_JSON,
         &wire::note(&status, parent.as_deref(), &node.site),
         60,
+    ))
+}
+
+/// A local account named in a collection's path.
+async fn owner(node: &Api, username: &str) -> ApiResult<crate::domain::entities::AccountRecord> {
+    node.store
+        .account_by_username(username)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    page: Option<String>,
+    max_id: Option<String>,
+}
+
+/// Notices on a page of the outbox.
+const OUTBOX_PAGE: i64 = 20;
+
+/// The account's public and unlisted notices as `Create` activities, newest first, in
+/// pages (`?page=true`, then `&max_id=`), as Mastodon pages its outbox.
+async fn outbox(
+    State(node): State<Api>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    Query(q): Query<OutboxQuery>,
+) -> ApiResult<Response> {
+    let a = owner(&node, &username).await?;
+    let id = format!("{}/users/{}/outbox", node.site.base_url, a.username);
+    if q.page.as_deref() != Some("true") {
+        return Ok(document(
+            ACTIVITY_JSON,
+            &wire::collection(
+                &id,
+                a.statuses_count,
+                Some(&format!("{id}?page=true")),
+                None,
+            ),
+            180,
+        ));
+    }
+    let max_id =
+        crate::api::timelines::cursor_param("max_id", &q.max_id)?.map(crate::domain::StatusId::new);
+    let list = node
+        .store
+        .timeline(
+            &crate::store::Timeline::Account {
+                account_id: a.id,
+                filter: crate::store::AccountFilter {
+                    exclude_reblogs: true,
+                    ..Default::default()
+                },
+            },
+            crate::store::Page {
+                max_id,
+                since_id: None,
+                min_id: None,
+                limit: OUTBOX_PAGE,
+            },
+            None,
+        )
+        .await?;
+    let items = notes_of(&node, &list, true).await?;
+    let next = (list.len() as i64 == OUTBOX_PAGE)
+        .then(|| {
+            list.last()
+                .map(|s| format!("{id}?page=true&max_id={}", s.id))
+        })
+        .flatten();
+    let here = match &q.max_id {
+        Some(m) => format!("{id}?page=true&max_id={m}"),
+        None => format!("{id}?page=true"),
+    };
+    Ok(document(
+        ACTIVITY_JSON,
+        &wire::collection_page(&here, &id, items, next.as_deref()),
+        60,
+    ))
+}
+
+/// Notes of `list` (public and unlisted only), wrapped in `Create` when `as_create`.
+async fn notes_of(
+    node: &Api,
+    list: &[crate::domain::entities::StatusRecord],
+    as_create: bool,
+) -> ApiResult<Vec<Value>> {
+    let mut items = Vec::with_capacity(list.len());
+    for s in list
+        .iter()
+        .filter(|s| matches!(s.visibility, Visibility::Public | Visibility::Unlisted))
+    {
+        let parent = match s.in_reply_to_id {
+            Some(p) => node
+                .store
+                .status(p, None)
+                .await?
+                .map(|p| Status::render(&p, &node.site).uri),
+            None => None,
+        };
+        let status = Status::render(s, &node.site);
+        let note = wire::note(&status, parent.as_deref(), &node.site);
+        items.push(if as_create {
+            wire::activity_of_note("Create", &note, &format!("{}/activity", status.uri))
+        } else {
+            note
+        });
+    }
+    Ok(items)
+}
+
+/// Followers and following are counted, not listed (as Mastodon answers for an account
+/// that hides its network): who follows whom is not ours to hand to every server.
+async fn followers(
+    State(node): State<Api>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> ApiResult<Response> {
+    let a = owner(&node, &username).await?;
+    let remote = node.store.remote_followers(a.id).await?.len() as i64;
+    let id = format!("{}/users/{}/followers", node.site.base_url, a.username);
+    Ok(document(
+        ACTIVITY_JSON,
+        &wire::collection(&id, a.followers_count + remote, None, None),
+        180,
+    ))
+}
+
+async fn following(
+    State(node): State<Api>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> ApiResult<Response> {
+    let a = owner(&node, &username).await?;
+    let id = format!("{}/users/{}/following", node.site.base_url, a.username);
+    Ok(document(
+        ACTIVITY_JSON,
+        &wire::collection(&id, a.following_count, None, None),
+        180,
+    ))
+}
+
+/// The account's pinned notices (public and unlisted), as Notes.
+async fn featured(
+    State(node): State<Api>,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> ApiResult<Response> {
+    let a = owner(&node, &username).await?;
+    let list = node
+        .store
+        .timeline(
+            &crate::store::Timeline::Account {
+                account_id: a.id,
+                filter: crate::store::AccountFilter {
+                    pinned: true,
+                    ..Default::default()
+                },
+            },
+            crate::store::Page {
+                max_id: None,
+                since_id: None,
+                min_id: None,
+                limit: 20,
+            },
+            None,
+        )
+        .await?;
+    let items = notes_of(&node, &list, false).await?;
+    let id = format!(
+        "{}/users/{}/collections/featured",
+        node.site.base_url, a.username
+    );
+    Ok(document(
+        ACTIVITY_JSON,
+        &wire::collection(&id, items.len() as i64, None, Some(items)),
+        180,
     ))
 }

@@ -314,3 +314,35 @@ pub fn remote_actor(doc: &Value, key_id: &str) -> Result<crate::store::RemoteAct
         fetched_at: crate::domain::now_micros(),
     })
 }
+
+/// An `OrderedCollection`: its size, and its first page or its items.
+pub fn collection(id: &str, total: i64, first: Option<&str>, items: Option<Vec<Value>>) -> Value {
+    let mut c = json!({
+        "@context": AS,
+        "id": id,
+        "type": "OrderedCollection",
+        "totalItems": total,
+    });
+    if let Some(f) = first {
+        c["first"] = json!(f);
+    }
+    if let Some(items) = items {
+        c["orderedItems"] = json!(items);
+    }
+    c
+}
+
+/// One page of an `OrderedCollection`.
+pub fn collection_page(id: &str, part_of: &str, items: Vec<Value>, next: Option<&str>) -> Value {
+    let mut p = json!({
+        "@context": AS,
+        "id": id,
+        "type": "OrderedCollectionPage",
+        "partOf": part_of,
+        "orderedItems": items,
+    });
+    if let Some(n) = next {
+        p["next"] = json!(n);
+    }
+    p
+}
