@@ -377,9 +377,9 @@ async fn peer() -> Peer {
     let app = axum::Router::new()
         .route(
             "/users/mallory",
-            get(move || async move { axum::Json(mallory) }),
+            get(move || async move { activity_json(mallory) }),
         )
-        .route("/users/eve", get(move || async move { axum::Json(eve) }))
+        .route("/users/eve", get(move || async move { activity_json(eve) }))
         .route(
             "/users/mallory/inbox",
             post(move |h: axum::http::HeaderMap, body: String| async move {
@@ -458,6 +458,19 @@ fn once_each(ids: &[String]) {
     for id in ids {
         assert!(seen.insert(id), "{id} was delivered twice: {ids:?}");
     }
+}
+
+/// A document served as ActivityStreams (what servers read others' actors as).
+fn activity_json(v: Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/activity+json",
+        )],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 /// POST `body` to `inbox`, signed by `key_id` with `pem` at time `at`; `tamper` changes
@@ -610,6 +623,42 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
     let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(1_100_000));
     let (s, _) = deliver(&inbox, &huge, &key_id, &p.pair.private_pem, now, None).await;
     assert_eq!(s, 413, "huge");
+    // Signed for another server (and replayed here); a key on another server than the
+    // actor's.
+    let elsewhere = reqwest::Url::parse("http://other.example/users/ann/inbox").unwrap();
+    let body = follow(1);
+    let mut req = reqwest::Client::new().post(&inbox).body(body.clone());
+    for (k, v) in signature::sign(
+        "POST",
+        &elsewhere,
+        Some(body.as_bytes()),
+        &key_id,
+        &p.pair.private_pem,
+        now,
+    )
+    .unwrap()
+    {
+        req = req.header(k, v);
+    }
+    let res = req.send().await.unwrap();
+    refused(
+        (res.status().as_u16(), res.text().await.unwrap()),
+        401,
+        "signed for another host",
+    );
+    refused(
+        deliver(
+            &inbox,
+            &follow(1),
+            "http://127.0.0.2:1/users/mallory#main-key",
+            &p.pair.private_pem,
+            now,
+            None,
+        )
+        .await,
+        401,
+        "a key on another server",
+    );
     // None of that was taken.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
@@ -718,6 +767,10 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
         }
     }
 
+    // The Accept carries the Follow as understood, not all it said.
+    assert_eq!(accept["object"]["actor"], mallory.as_str());
+    assert_eq!(accept["object"]["object"], ann_uri.as_str());
+
     // Undo the follow: nothing more goes to mallory.
     let undo = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -733,6 +786,27 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
     app.post(&ann, "Not for mallory #election").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(p.received.lock().unwrap().is_empty());
+
+    // A locked account's approval is needed: no Accept, and her notices do not go out.
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            &ann.token,
+            Some(json!({"locked": true})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    p.received.lock().unwrap().clear();
+    let (s, _) = deliver(&inbox, &follow(4), &key_id, &p.pair.private_pem, now, None).await;
+    assert_eq!(s, 202);
+    app.post(&ann, "Only for approved followers #election")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        p.received.lock().unwrap().is_empty(),
+        "a locked account accepts no one by herself"
+    );
 
     // A blocked domain is refused before anything is fetched.
     let Some(closed) = spawn_with(b, |c| {

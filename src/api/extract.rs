@@ -316,10 +316,13 @@ fn same_origin(parts: &Parts, node: &Api) -> bool {
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let bare = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .unwrap_or("");
+    // The host asked for, with our own scheme (an http page may not speak for https).
+    let scheme = if node.site.base_url.starts_with("https://") {
+        "https://"
+    } else {
+        "http://"
+    };
+    let bare = origin.strip_prefix(scheme).unwrap_or("");
     !host.is_empty() && bare.eq_ignore_ascii_case(host)
 }
 

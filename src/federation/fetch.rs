@@ -99,10 +99,33 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(allow_private: bool, blocked_domains: &[String], user_agent: &str) -> Self {
-        let allow = allow_private;
+        let blocked: Arc<Vec<String>> = Arc::new(
+            blocked_domains
+                .iter()
+                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        );
+        let (allow, refused) = (allow_private, blocked.clone());
+        // Redirects stay on the origin asked for (a document's id must be where it was
+        // read from), are re-checked, and are few.
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error("too many redirects");
+            }
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if !same_origin {
+                return attempt.error("a redirect to another server");
+            }
+            if attempt
+                .url()
+                .host_str()
+                .is_some_and(|h| blocked_host(&refused, h))
+            {
+                return attempt.error("a redirect to a blocked domain");
             }
             match check_url(attempt.url(), allow) {
                 Ok(()) => attempt.follow(),
@@ -112,6 +135,8 @@ impl Fetcher {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .redirect(redirects)
+            // A proxy from the environment would resolve names past our resolver.
+            .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .user_agent(user_agent)
@@ -120,23 +145,13 @@ impl Fetcher {
         Fetcher {
             client,
             allow_private,
-            blocked: Arc::new(
-                blocked_domains
-                    .iter()
-                    .map(|d| d.trim().to_ascii_lowercase())
-                    .filter(|d| !d.is_empty())
-                    .collect(),
-            ),
+            blocked,
         }
     }
 
     /// Is `host` (or a domain above it) blocked?
     pub fn is_blocked(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let bare = host.split(':').next().unwrap_or("");
-        self.blocked
-            .iter()
-            .any(|d| bare == d || bare.ends_with(&format!(".{d}")))
+        blocked_host(&self.blocked, host)
     }
 
     fn admit(&self, url: &str) -> Result<url::Url, FetchError> {
@@ -177,6 +192,20 @@ impl Fetcher {
         if !res.status().is_success() {
             return Err(FetchError::Status(res.status().as_u16()));
         }
+        // ActivityStreams, not whatever JSON the server also serves (an upload, say).
+        let ctype = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let activity = ctype.starts_with(super::ACTIVITY_JSON)
+            || (ctype.starts_with("application/ld+json") && ctype.contains("activitystreams"));
+        if !activity {
+            return Err(FetchError::Json(format!(
+                "served as {ctype:?}, not ActivityStreams"
+            )));
+        }
         let body = read_bounded(res).await?;
         super::wire::parse_bounded(&body).map_err(FetchError::Json)
     }
@@ -213,6 +242,14 @@ impl Fetcher {
             .map_err(|e| FetchError::Http(e.to_string()))?;
         Ok(res.status().as_u16())
     }
+}
+
+fn blocked_host(blocked: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let bare = host.split(':').next().unwrap_or("").trim_end_matches('.');
+    blocked
+        .iter()
+        .any(|d| bare == d || bare.ends_with(&format!(".{d}")))
 }
 
 /// `http(s)` only; a literal address must be public (names are checked on resolving).
@@ -299,6 +336,7 @@ mod tests {
         let f = Fetcher::new(false, &["spam.example".into()], "t");
         assert!(f.is_blocked("spam.example"));
         assert!(f.is_blocked("a.spam.example:8443"));
+        assert!(f.is_blocked("spam.example."));
         assert!(!f.is_blocked("notspam.example"));
         assert!(matches!(
             f.admit("https://x.spam.example/users/a"),

@@ -27,8 +27,15 @@ use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-/// A cached key is read again after this long (profiles and keys change).
+/// A cached key is read again after this long (profiles and keys change)…
 const KEY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// …or when a signature fails with it, but not more often than this (a stream of bad
+/// signatures must not make us hammer the actor's server).
+const REFETCH_AFTER_MICROS: i64 = 60 * 1_000_000;
+/// Longest activity or actor id taken.
+const MAX_ID: usize = 2048;
+/// Key fetches in flight at once, node-wide.
+static KEY_FETCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 pub fn router() -> Router<Api> {
     Router::new()
@@ -115,12 +122,23 @@ async fn receive(
         .and_then(wire::id_of)
         .ok_or_else(|| ApiError::bad_request("The activity has no actor"))?
         .to_string();
+    if actor_uri.len() > MAX_ID {
+        return Err(ApiError::bad_request("The actor's id is too long"));
+    }
     let actor_host =
         host_of(&actor_uri).ok_or_else(|| ApiError::bad_request("The actor is not a URL"))?;
     if node.fetcher.is_blocked(&actor_host) {
         return Err(ApiError::Forbidden(
             "This server does not take activities from your domain".into(),
         ));
+    }
+    // Signed for us: a request signed for another server cannot be replayed here.
+    if !header("host").is_some_and(|h| h.eq_ignore_ascii_case(&node.site.domain)) {
+        return Err(unauthorized("The request was not signed for this server"));
+    }
+    // The key must be on the actor's own server before anything is fetched.
+    if host_of(&sig.key_id).as_deref() != Some(actor_host.as_str()) {
+        return Err(unauthorized("The signing key is not on the actor's server"));
     }
     let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let req = super::signature::Request {
@@ -132,18 +150,22 @@ async fn receive(
     let signing =
         super::signature::signing_string(&sig, &req, SystemTime::now()).map_err(unauthorized)?;
 
-    // The key: cached, else fetched; a failure with a cached key fetches it once more.
+    // The key: cached, else fetched; a failure with a cached key fetches it once more
+    // (key rotation), but not more often than once a minute.
     let cached = node.store.remote_actor(true, &sig.key_id).await?;
-    let fresh = cached
+    let age = cached
         .as_ref()
-        .is_some_and(|a| crate::domain::now_micros() - a.fetched_at < KEY_TTL_MICROS);
+        .map(|a| crate::domain::now_micros() - a.fetched_at);
     let actor = match cached {
         Some(a)
-            if fresh
+            if age.is_some_and(|t| t < KEY_TTL_MICROS)
                 && super::signature::verify(&a.public_key_pem, &signing, &sig.signature)
                     .is_ok() =>
         {
             a
+        }
+        Some(_) if age.is_some_and(|t| t < REFETCH_AFTER_MICROS) => {
+            return Err(unauthorized(super::signature::Refused::Invalid));
         }
         _ => {
             let a = fetch_key_owner(node, &sig.key_id).await?;
@@ -161,6 +183,9 @@ async fn receive(
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("The activity has no id"))?;
+    if id.len() > MAX_ID {
+        return Err(ApiError::bad_request("The activity's id is too long"));
+    }
     if host_of(id).as_deref() != Some(actor_host.as_str()) {
         return Err(ApiError::bad_request(
             "The activity's id is not on its actor's server",
@@ -202,13 +227,27 @@ async fn follow(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<
     let Some(account) = local_account(node, object).await? else {
         return Err(ApiError::NotFound);
     };
+    if account.profile.locked {
+        // Her approval is needed, and remote follow requests are not built yet: the
+        // follow stays pending on the other side, and she shares nothing with it.
+        tracing::info!(actor = %actor.uri, "a remote follow of a locked account left pending");
+        return Ok(());
+    }
     let follow_id = activity["id"].as_str().unwrap_or_default();
     let local = format!("{}/users/{}", node.site.base_url, account.username);
     // One id per Follow (peers ignore an id they have seen: a second follow after an
     // unfollow needs a new Accept).
     let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
     let accept_id = format!("{local}#accepts/follows/{tag}");
-    let accept = wire::accept(&local, activity, &accept_id);
+    // The Follow as we understood it, not all it carried (a 1 MB Follow must not become a
+    // 1 MB Accept, stored and sent again).
+    let follow = serde_json::json!({
+        "id": follow_id,
+        "type": "Follow",
+        "actor": actor.uri,
+        "object": local,
+    });
+    let accept = wire::accept(&local, &follow, &accept_id);
     node.store
         .remote_follow(
             account.id,
@@ -234,30 +273,43 @@ async fn undo(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()
 }
 
 /// Read the actor that owns `key_id` (the actor document itself, or a key document that
-/// names its `owner`), and keep it.
+/// names its `owner`), and keep it. A document counts only as what it says it is when it
+/// was read from that very address (redirects stay on its server, and its id is the URL
+/// read), and its inboxes are on its own server.
 async fn fetch_key_owner(node: &Api, key_id: &str) -> ApiResult<RemoteActor> {
-    let bad = |e: &dyn std::fmt::Display| unauthorized(format!("Cannot read the signing key: {e}"));
+    // What went wrong is logged, not told: the sender learns nothing of what we reach.
+    let bad = |e: &dyn std::fmt::Display| {
+        tracing::info!(key_id, error = %e, "cannot read a signing key");
+        unauthorized("Cannot read the signing key")
+    };
+    let _turn = KEY_FETCHES.acquire().await.map_err(|e| bad(&e))?;
     let doc_url = key_id.split('#').next().unwrap_or(key_id);
     let mut doc = node
         .fetcher
         .get_json(doc_url, None)
         .await
         .map_err(|e| bad(&e))?;
+    let mut read_from = doc_url.to_string();
     if doc.get("inbox").is_none()
         && let Some(owner) = doc.get("owner").and_then(Value::as_str).map(str::to_string)
     {
         if host_of(&owner) != host_of(doc_url) {
-            return Err(unauthorized("The key's owner is on another server"));
+            return Err(bad(&"the key's owner is on another server"));
         }
         doc = node
             .fetcher
             .get_json(&owner, None)
             .await
             .map_err(|e| bad(&e))?;
+        read_from = owner;
     }
     let a = wire::remote_actor(&doc, key_id).map_err(|e| bad(&e))?;
-    if host_of(&a.uri) != host_of(doc_url) {
-        return Err(unauthorized("The key's actor is on another server"));
+    if a.uri != read_from {
+        return Err(bad(&"the actor's id is not where it was read from"));
+    }
+    let on_host = |u: &str| host_of(u) == host_of(&a.uri);
+    if !on_host(&a.inbox) || a.shared_inbox.as_deref().is_some_and(|u| !on_host(u)) {
+        return Err(bad(&"the actor's inbox is on another server"));
     }
     Ok(node.store.put_remote_actor(&a).await?)
 }

@@ -14,8 +14,10 @@ use std::time::{Duration, SystemTime};
 
 /// How far a request's `Date` may be from ours (Mastodon allows 12 hours each way).
 pub const MAX_SKEW: Duration = Duration::from_secs(12 * 3600);
-/// Longest `Signature` header read.
+/// Longest `Signature` header read, most headers it may name, longest signing string.
 const MAX_HEADER: usize = 4096;
+const MAX_SIGNED_HEADERS: usize = 16;
+const MAX_SIGNING_STRING: usize = 16 * 1024;
 
 /// `SHA-256=<base64>` of a body, as the `Digest` header carries it.
 pub fn digest(body: &[u8]) -> String {
@@ -148,6 +150,15 @@ pub fn parse(header: &str) -> Result<SignatureHeader, Refused> {
         }
         rest = tail.trim_start().trim_start_matches(',').trim_start();
     }
+    if let Some(h) = &headers {
+        let h: &Vec<String> = h;
+        if h.len() > MAX_SIGNED_HEADERS {
+            return Err(Refused::Malformed("too many signed headers"));
+        }
+        if h.iter().enumerate().any(|(i, x)| h[..i].contains(x)) {
+            return Err(Refused::Malformed("a header is named twice"));
+        }
+    }
     Ok(SignatureHeader {
         key_id: key_id.ok_or(Refused::Malformed("no keyId"))?,
         algorithm,
@@ -212,12 +223,17 @@ pub fn signing_string(
         }
     }
     if req.method.eq_ignore_ascii_case("post") {
-        if !covers("digest") && !covers("content-digest") {
+        // Only a digest the signature covers counts.
+        if covers("digest") {
+            check_digest(req, "digest")?;
+        } else if covers("content-digest") {
+            check_digest(req, "content-digest")?;
+        } else {
             return Err(Refused::Uncovered("digest"));
         }
-        check_digest(req)?;
     }
     let mut lines = Vec::with_capacity(sig.headers.len());
+    let mut size = 0;
     for h in &sig.headers {
         let value = match h.as_str() {
             "(request-target)" => format!("{} {}", req.method.to_ascii_lowercase(), req.target),
@@ -231,15 +247,22 @@ pub fn signing_string(
                 .to_string(),
             name => (req.header)(name).ok_or(Refused::Malformed("a signed header is missing"))?,
         };
+        size += h.len() + value.len() + 3;
+        if size > MAX_SIGNING_STRING {
+            return Err(Refused::Malformed("the signed headers are too long"));
+        }
         lines.push(format!("{h}: {value}"));
     }
     Ok(lines.join("\n"))
 }
 
-/// The body must match its `Digest` (`SHA-256=`) or `Content-Digest` (`sha-256=:…:`).
-fn check_digest(req: &Request) -> Result<(), Refused> {
+/// The body must match the signed `Digest` (`SHA-256=`) or `Content-Digest`
+/// (`sha-256=:…:`), whichever `which` names.
+fn check_digest(req: &Request, which: &str) -> Result<(), Refused> {
     let ours = Sha256::digest(req.body);
-    if let Some(d) = (req.header)("digest") {
+    if which == "digest"
+        && let Some(d) = (req.header)("digest")
+    {
         let found = d.split(',').find_map(|part| {
             let (alg, value) = part.trim().split_once('=')?;
             alg.eq_ignore_ascii_case("sha-256")
@@ -253,7 +276,9 @@ fn check_digest(req: &Request) -> Result<(), Refused> {
             Err(Refused::Digest)
         };
     }
-    if let Some(d) = (req.header)("content-digest") {
+    if which == "content-digest"
+        && let Some(d) = (req.header)("content-digest")
+    {
         let found = d.split(',').find_map(|part| {
             let (alg, value) = part.trim().split_once('=')?;
             alg.trim()
@@ -435,6 +460,43 @@ mod tests {
             parse("keyId=\"k,signature=\"AAAA\""),
             Err(Refused::Malformed(_))
         ));
+        assert!(matches!(
+            parse(
+                "keyId=\"k\",headers=\"(request-target) host date digest x x\",signature=\"AAAA\""
+            ),
+            Err(Refused::Malformed(_))
+        ));
+        let many = (0..20)
+            .map(|i| format!("h{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(matches!(
+            parse(&format!(
+                "keyId=\"k\",headers=\"{many}\",signature=\"AAAA\""
+            )),
+            Err(Refused::Malformed(_))
+        ));
+        // A Content-Digest that is signed; a Digest that is not: only the signed one counts.
+        let cd: Vec<(&'static str, String)> = vec![
+            ("date", httpdate::fmt_http_date(SystemTime::now())),
+            ("content-digest", "sha-256=:AAAA:".into()),
+            ("digest", digest(b"x")),
+        ];
+        let (h, b, t) = request_of(&cd, b"x", "/inbox", "us.example");
+        let req2 = Request {
+            method: "POST",
+            target: t,
+            header: &*h,
+            body: b,
+        };
+        assert_eq!(
+            signing_string(
+                &sig("(request-target) host date content-digest"),
+                &req2,
+                now
+            ),
+            Err(Refused::Digest)
+        );
         let bad_alg = parse("keyId=\"k\",algorithm=\"hmac-sha256\",headers=\"(request-target) host date digest\",signature=\"AAAA\"").unwrap();
         assert_eq!(signing_string(&bad_alg, &req, now), Err(Refused::Algorithm));
     }
