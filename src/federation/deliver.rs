@@ -17,6 +17,8 @@ use crate::domain::entities::{Account, Status};
 use crate::metrics::Metrics;
 use crate::store::{Delivery, Store};
 use dashmap::DashMap;
+use rsa::pkcs1v15::SigningKey;
+use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -44,7 +46,14 @@ struct Worker {
     retry_base: Duration,
     in_flight: Arc<Semaphore>,
     hosts: DashMap<String, Host>,
+    /// Each sender's signing key, parsed once (local keys do not change).
+    signers: DashMap<crate::domain::AccountId, Arc<SigningKey<Sha256>>>,
 }
+
+/// What a batch of jobs renders once: the activity of one notice (by kind and id), the
+/// same for every inbox it goes to, as of when the batch was taken.
+type Rendered =
+    Arc<DashMap<(String, i64), Arc<tokio::sync::OnceCell<Result<Option<String>, String>>>>>;
 
 #[derive(Clone)]
 struct Host {
@@ -69,6 +78,7 @@ pub async fn run(
         retry_base,
         in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         hosts: DashMap::new(),
+        signers: DashMap::new(),
     });
     let waiting = w.store.deliveries_waiting();
     loop {
@@ -88,13 +98,14 @@ pub async fn run(
             w.metrics.delivery_queue.store(n, Ordering::Relaxed);
         }
         let full = jobs.len() as i64 == BATCH;
+        let rendered: Rendered = Arc::new(DashMap::new());
         for job in jobs {
             let Ok(permit) = w.in_flight.clone().acquire_owned().await else {
                 return;
             };
-            let w = w.clone();
+            let (w, rendered) = (w.clone(), rendered.clone());
             tokio::spawn(async move {
-                w.deliver(job).await;
+                w.deliver(job, &rendered).await;
                 drop(permit);
             });
         }
@@ -118,7 +129,7 @@ enum Outcome {
 }
 
 impl Worker {
-    async fn deliver(&self, job: Delivery) {
+    async fn deliver(&self, job: Delivery, rendered: &Rendered) {
         let host = url::Url::parse(&job.inbox)
             .ok()
             .map(|u| super::signature::host_of(&u))
@@ -139,7 +150,7 @@ impl Worker {
             return;
         } else {
             let _slot = entry.slots.acquire().await;
-            self.attempt(&job).await
+            self.attempt(&job, rendered).await
         };
         let ok = matches!(outcome, Outcome::Done | Outcome::Gone);
         if let Some(mut h) = self.hosts.get_mut(&host) {
@@ -192,26 +203,39 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, job: &Delivery) -> Outcome {
+    async fn attempt(&self, job: &Delivery, rendered: &Rendered) -> Outcome {
         let account = match self.store.account(job.account_id).await {
             Ok(Some(a)) => a,
             Ok(None) => return Outcome::GiveUp("the sender is gone".into()),
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         let actor = Account::render(&account, &self.site).uri;
-        let body = match self.render(job, &actor).await {
+        let once = match (job.kind.as_str(), job.status_id) {
+            ("raw", _) | (_, None) => None,
+            (kind, Some(id)) => Some(
+                rendered
+                    .entry((kind.to_string(), id.get()))
+                    .or_default()
+                    .clone(),
+            ),
+        };
+        let body = match once {
+            Some(cell) => cell.get_or_init(|| self.render(job, &actor)).await.clone(),
+            None => self.render(job, &actor).await,
+        };
+        let body = match body {
             Ok(Some(b)) => b,
             Ok(None) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e),
         };
-        let key = match super::keys::ensure(&*self.store, account.id).await {
+        let signer = match self.signer(account.id).await {
             Ok(k) => k,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::Retry(e),
         };
         let key_id = format!("{actor}#main-key");
         match self
             .fetcher
-            .post_signed(&job.inbox, body.as_bytes(), &key_id, &key.private_pem)
+            .post_signed(&job.inbox, body.as_bytes(), &key_id, signer)
             .await
         {
             Ok(s) if (200..300).contains(&s) => Outcome::Done,
@@ -228,6 +252,22 @@ impl Worker {
             }
             Err(e) => Outcome::Retry(e.to_string()),
         }
+    }
+
+    /// The sender's signing key (made if she has none), parsed once.
+    async fn signer(
+        &self,
+        account: crate::domain::AccountId,
+    ) -> Result<Arc<SigningKey<Sha256>>, String> {
+        if let Some(k) = self.signers.get(&account) {
+            return Ok(k.clone());
+        }
+        let pair = super::keys::ensure(&*self.store, account)
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = Arc::new(super::signature::signing_key(&pair.private_pem)?);
+        self.signers.insert(account, key.clone());
+        Ok(key)
     }
 
     /// The activity's JSON as of now; `None` when there is nothing to send any more.

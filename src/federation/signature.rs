@@ -34,6 +34,24 @@ pub fn sign(
     private_pem: &str,
     now: SystemTime,
 ) -> Result<Vec<(&'static str, String)>, String> {
+    sign_with(method, url, body, key_id, &signing_key(private_pem)?, now)
+}
+
+/// A private key in PEM, parsed once for many signatures.
+pub fn signing_key(private_pem: &str) -> Result<SigningKey<Sha256>, String> {
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem).map_err(|e| e.to_string())?;
+    Ok(SigningKey::<Sha256>::new(key))
+}
+
+/// [`sign`] with a key already parsed.
+pub fn sign_with(
+    method: &str,
+    url: &url::Url,
+    body: Option<&[u8]>,
+    key_id: &str,
+    signer: &SigningKey<Sha256>,
+    now: SystemTime,
+) -> Result<Vec<(&'static str, String)>, String> {
     let host = host_of(url);
     let date = httpdate::fmt_http_date(now);
     let mut target = url.path().to_string();
@@ -53,8 +71,16 @@ pub fn sign(
         names.push_str(" digest");
         out.push(("Digest", d));
     }
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem).map_err(|e| e.to_string())?;
-    let signer = SigningKey::<Sha256>::new(key);
+    sign_lines(lines, names, out, key_id, signer)
+}
+
+fn sign_lines(
+    lines: Vec<String>,
+    names: String,
+    mut out: Vec<(&'static str, String)>,
+    key_id: &str,
+    signer: &SigningKey<Sha256>,
+) -> Result<Vec<(&'static str, String)>, String> {
     let signature = signer.sign(lines.join("\n").as_bytes()).to_bytes();
     out.push((
         "Signature",
