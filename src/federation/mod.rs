@@ -278,25 +278,11 @@ async fn outbox(
     }
     let max_id =
         crate::api::timelines::cursor_param("max_id", &q.max_id)?.map(crate::domain::StatusId::new);
-    let list = node
-        .store
-        .timeline(
-            &crate::store::Timeline::Account {
-                account_id: a.id,
-                filter: crate::store::AccountFilter {
-                    exclude_reblogs: true,
-                    ..Default::default()
-                },
-            },
-            crate::store::Page {
-                max_id,
-                since_id: None,
-                min_id: None,
-                limit: OUTBOX_PAGE,
-            },
-            None,
-        )
-        .await?;
+    let outbox = crate::store::AccountFilter {
+        exclude_reblogs: true,
+        ..Default::default()
+    };
+    let list = notices_of(&node, a.id, outbox, max_id, OUTBOX_PAGE).await?;
     let items = notes_of(&node, &list, true).await?;
     let next = (list.len() as i64 == OUTBOX_PAGE)
         .then(|| {
@@ -313,6 +299,27 @@ async fn outbox(
         &wire::collection_page(&here, &id, items, next.as_deref()),
         60,
     ))
+}
+
+/// An account's notices as anyone may read them, newest first.
+async fn notices_of(
+    node: &Api,
+    account: crate::domain::AccountId,
+    filter: crate::store::AccountFilter,
+    max_id: Option<crate::domain::StatusId>,
+    limit: i64,
+) -> ApiResult<Vec<crate::domain::entities::StatusRecord>> {
+    let page = crate::store::Page {
+        max_id,
+        since_id: None,
+        min_id: None,
+        limit,
+    };
+    let which = crate::store::Timeline::Account {
+        account_id: account,
+        filter,
+    };
+    Ok(node.store.timeline(&which, page, None).await?)
 }
 
 /// Notes of `list` (public and unlisted only), wrapped in `Create` when `as_create`.
@@ -380,25 +387,11 @@ async fn featured(
     axum::extract::Path(username): axum::extract::Path<String>,
 ) -> ApiResult<Response> {
     let a = owner(&node, &username).await?;
-    let list = node
-        .store
-        .timeline(
-            &crate::store::Timeline::Account {
-                account_id: a.id,
-                filter: crate::store::AccountFilter {
-                    pinned: true,
-                    ..Default::default()
-                },
-            },
-            crate::store::Page {
-                max_id: None,
-                since_id: None,
-                min_id: None,
-                limit: 20,
-            },
-            None,
-        )
-        .await?;
+    let pinned = crate::store::AccountFilter {
+        pinned: true,
+        ..Default::default()
+    };
+    let list = notices_of(&node, a.id, pinned, None, 20).await?;
     let items = notes_of(&node, &list, false).await?;
     let id = format!(
         "{}/users/{}/collections/featured",
