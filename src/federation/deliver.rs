@@ -13,7 +13,7 @@
 use super::fetch::Fetcher;
 use super::wire;
 use crate::domain::Site;
-use crate::domain::entities::{Account, Status};
+use crate::domain::entities::Account;
 use crate::metrics::Metrics;
 use crate::store::{Delivery, Store};
 use dashmap::DashMap;
@@ -291,22 +291,14 @@ impl Worker {
                     // Deleted since: its `Delete` follows.
                     return Ok(None);
                 };
-                let parent = match s.in_reply_to_id {
-                    Some(p) => self
-                        .store
-                        .status(p, None)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map(|p| Status::render(&p, &self.site).uri),
-                    None => None,
-                };
-                let status = Status::render(&s, &self.site);
-                let note = wire::note(&status, parent.as_deref(), &self.site);
+                let (note, uri) = super::note_of(&*self.store, &self.site, &s)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let (name, id) = if kind == "create" {
-                    ("Create", format!("{}/activity", status.uri))
+                    ("Create", format!("{uri}/activity"))
                 } else {
                     let stamp = s.edited_at.unwrap_or(s.created_at);
-                    ("Update", format!("{}#updates/{stamp}", status.uri))
+                    ("Update", format!("{uri}#updates/{stamp}"))
                 };
                 wire::activity_of_note(name, &note, &id)
             }

@@ -222,20 +222,26 @@ pub async fn note(node: &Api, username: &str, id: crate::domain::StatusId) -> Ap
         // A reblog is an `Announce` activity, not an object of its own.
         return Err(ApiError::NotFound);
     }
+    let (note, _) = note_of(&*node.store, &node.site, &s).await?;
+    Ok(document(ACTIVITY_JSON, &note, 60))
+}
+
+/// A notice as a `Note` (with the `uri` of the notice it answers, if that is still there),
+/// and its `uri`: one rendering for the document, the outbox and deliveries.
+pub async fn note_of(
+    store: &dyn crate::store::Store,
+    site: &crate::domain::Site,
+    s: &crate::domain::entities::StatusRecord,
+) -> Result<(Value, String), crate::store::StoreError> {
     let parent = match s.in_reply_to_id {
-        Some(p) => node
-            .store
+        Some(p) => store
             .status(p, None)
             .await?
-            .map(|p| Status::render(&p, &node.site).uri),
+            .map(|p| Status::render(&p, site).uri),
         None => None,
     };
-    let status = Status::render(&s, &node.site);
-    Ok(document(
-        ACTIVITY_JSON,
-        &wire::note(&status, parent.as_deref(), &node.site),
-        60,
-    ))
+    let status = Status::render(s, site);
+    Ok((wire::note(&status, parent.as_deref(), site), status.uri))
 }
 
 /// A local account named in a collection's path.
@@ -333,18 +339,9 @@ async fn notes_of(
         .iter()
         .filter(|s| matches!(s.visibility, Visibility::Public | Visibility::Unlisted))
     {
-        let parent = match s.in_reply_to_id {
-            Some(p) => node
-                .store
-                .status(p, None)
-                .await?
-                .map(|p| Status::render(&p, &node.site).uri),
-            None => None,
-        };
-        let status = Status::render(s, &node.site);
-        let note = wire::note(&status, parent.as_deref(), &node.site);
+        let (note, uri) = note_of(&*node.store, &node.site, s).await?;
         items.push(if as_create {
-            wire::activity_of_note("Create", &note, &format!("{}/activity", status.uri))
+            wire::activity_of_note("Create", &note, &format!("{uri}/activity"))
         } else {
             note
         });
