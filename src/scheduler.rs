@@ -52,6 +52,7 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
                     idempotency_key: Some(format!("tidings:scheduled:{}", s.id)),
                     poll: p.poll,
                     media_ids: p.media_ids,
+                    remote: None,
                 })
                 .await;
             match posted {

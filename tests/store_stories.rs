@@ -29,6 +29,7 @@ fn notice(
         idempotency_key: key.map(str::to_string),
         poll: None,
         media_ids: Vec::new(),
+        remote: None,
     }
 }
 

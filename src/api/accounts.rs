@@ -184,8 +184,12 @@ async fn lookup(
     let (user, domain) = acct
         .split_once('@')
         .map_or((acct, None), |(u, d)| (u, Some(d)));
-    if domain.is_some_and(|d| !d.eq_ignore_ascii_case(&node.site.domain)) {
-        return Err(ApiError::NotFound);
+    if let Some(d) = domain.filter(|d| !d.eq_ignore_ascii_case(&node.site.domain)) {
+        // Another server's: known here, or found through WebFinger.
+        let a = crate::federation::resolve::account_by_acct(&node, user, d, true)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        return Ok(Json(Account::render(&a, &node.site)));
     }
     let a = node
         .store
@@ -245,9 +249,9 @@ async fn set_follow(
     id: String,
     on: bool,
 ) -> ApiResult<Json<Value>> {
-    let me = auth.account()?.id;
+    let me = auth.account()?;
     let target = parse_id(&id)?;
-    let rel = node.store.set_follow(me, target, on).await?;
+    let rel = crate::federation::resolve::set_follow(&node, me, target, on).await?;
     Ok(Json(relationship_json(target, rel)))
 }
 
@@ -265,9 +269,10 @@ async fn follow(
     Path(id): Path<String>,
     Input(f): Input<FollowForm>,
 ) -> ApiResult<Json<Value>> {
-    let me = auth.account()?.id;
+    let me = auth.account()?;
     let target: AccountId = parse_id(&id)?;
-    let rel = node.store.set_follow(me, target, true).await?;
+    let rel = crate::federation::resolve::set_follow(&node, me, target, true).await?;
+    let me = me.id;
     match f.notify {
         Some(n) if rel.following => {
             node.store.set_follow_notify(me, target, n.0).await?;

@@ -1,7 +1,8 @@
 //! Search: `GET /api/v2/search` (accounts, hashtags, notices) and
 //! `GET /api/v1/accounts/search`. Notices are searched in full text over all history
-//! (see `crate::store`'s search); accounts and hashtags by prefix. There is no
-//! federation yet, so `resolve` finds nothing beyond this server.
+//! (see `crate::store`'s search); accounts and hashtags by prefix. With `resolve=true`,
+//! a signed-in reader's query of `user@domain` or an actor's URL is looked up on its
+//! server (WebFinger; see `crate::federation::resolve`) and put first.
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{MaybeScoped, Query, ReadAccounts, ReadSearch};
@@ -81,7 +82,8 @@ async fn search(
     let viewer = auth.account_id();
     let limit = number("limit", &p.limit, 20)?.clamp(1, 40);
     let offset = number("offset", &p.offset, 0)?;
-    flag(&p.resolve)?;
+    // As Mastodon: only a signed-in reader's search reaches other servers.
+    let resolve = flag(&p.resolve)? && viewer.is_some();
     // As Mastodon: paging past the first page needs a signed-in caller.
     if offset > 0 && viewer.is_none() {
         return Err(ApiError::Unauthorized(
@@ -115,10 +117,18 @@ async fn search(
     // A leading `#` asks for tags, a leading `@` for accounts, as clients send them.
     let words = q.trim_start_matches(['#', '@']);
     if accounts && !q.starts_with('#') {
-        let found = node
+        let mut found = node
             .store
             .search_accounts(words, following_of, limit, offset)
             .await?;
+        if resolve
+            && offset == 0
+            && let Some(a) = crate::federation::resolve::from_query(&node, &q).await?
+        {
+            found.retain(|f| f.id != a.id);
+            found.insert(0, a);
+            found.truncate(limit as usize);
+        }
         out["accounts"] = json!(
             found
                 .iter()
@@ -167,7 +177,7 @@ async fn accounts(
     let q = query(&p.q)?;
     let limit = number("limit", &p.limit, 40)?.clamp(1, 80);
     let offset = number("offset", &p.offset, 0)?;
-    flag(&p.resolve)?;
+    let resolve = flag(&p.resolve)? && auth.account_id().is_some();
     let following_of = match (flag(&p.following)?, auth.account_id()) {
         (true, Some(v)) => Some(v),
         (true, None) => {
@@ -177,10 +187,18 @@ async fn accounts(
         }
         _ => None,
     };
-    let found = node
+    let mut found = node
         .store
         .search_accounts(&q, following_of, limit, offset)
         .await?;
+    if resolve
+        && offset == 0
+        && let Some(a) = crate::federation::resolve::from_query(&node, &q).await?
+    {
+        found.retain(|f| f.id != a.id);
+        found.insert(0, a);
+        found.truncate(limit as usize);
+    }
     Ok(Json(
         found
             .iter()

@@ -304,6 +304,7 @@ pub(crate) async fn publish(
             idempotency_key,
             poll,
             media_ids,
+            remote: None,
         })
         .await?;
     Ok(Published::Now(Box::new(s)))
@@ -364,6 +365,7 @@ pub(crate) async fn revise(
             sensitive: f.sensitive.map_or(s.sensitive, |f| f.0),
             language,
             media_ids,
+            remote: None,
         })
         .await?;
     edited.viewer = s.viewer;

@@ -212,8 +212,8 @@ fn merge(into: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
 /// The streams of a notice as it stands. Direct notices go only to the homes of those
 /// who may see them. Public notices go to the public and tag
 /// streams; a reblog goes only to home streams (as on Mastodon, the public timelines
-/// carry originals). Everything is local until federation arrives, so public notices
-/// also go to `public:local` and nothing goes to `public:remote` yet.
+/// carry originals). A public notice of ours also goes to `public:local` and
+/// `hashtag:local:…`; one of another server to `public:remote`.
 fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
     let followers = &reach.followers;
     let mut keys = Vec::new();
@@ -235,14 +235,26 @@ fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
         return keys;
     }
     if s.visibility == Visibility::Public && s.reblog.is_none() {
+        let local = s.account.remote.is_none();
         keys.push("public".to_string());
-        keys.push("public:local".to_string());
+        keys.push(
+            if local {
+                "public:local"
+            } else {
+                "public:remote"
+            }
+            .to_string(),
+        );
         for t in &s.tags {
             keys.push(format!("hashtag:{t}"));
-            keys.push(format!("hashtag:local:{t}"));
+            if local {
+                keys.push(format!("hashtag:local:{t}"));
+            }
         }
     }
-    let mut users: Vec<AccountId> = std::iter::once(s.account.id)
+    let author = s.account.remote.is_none().then_some(s.account.id);
+    let mut users: Vec<AccountId> = author
+        .into_iter()
         .chain(followers.iter().copied())
         .chain(s.mentions.iter().map(|m| m.id))
         .collect();
@@ -273,6 +285,7 @@ mod tests {
                 following_count: 0,
                 last_status_at: None,
                 profile: Default::default(),
+                remote: None,
             },
             text: "#x".into(),
             content: String::new(),
@@ -296,6 +309,7 @@ mod tests {
                 username: "carol".into(),
             }],
             viewer: None,
+            remote: None,
         }
     }
 

@@ -20,6 +20,21 @@ pub struct AccountRecord {
     pub following_count: i64,
     pub last_status_at: Option<i64>,
     pub profile: Profile,
+    /// Set for an account of another server (see `crate::federation`).
+    pub remote: Option<Box<RemoteAccount>>,
+}
+
+/// Where an account of another server lives: its domain, actor id, profile page and
+/// pictures (which stay on its server).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RemoteAccount {
+    pub domain: String,
+    pub uri: String,
+    pub url: String,
+    pub avatar: Option<String>,
+    pub header: Option<String>,
+    /// The account it moved to (`Move`), as announced.
+    pub moved_to: Option<String>,
 }
 
 /// What an account says of itself beyond its names, and its posting defaults.
@@ -81,6 +96,8 @@ pub struct StatusRecord {
     pub viewer: Option<ViewerState>,
     pub poll: Option<PollRecord>,
     pub media: Vec<MediaRecord>,
+    /// A remote notice's own `uri` and `url` (a local one's are made from its id).
+    pub remote: Option<Box<(String, String)>>,
 }
 
 /// An uploaded image.
@@ -334,12 +351,32 @@ impl Account {
             Some(k) => format!("{}/media/{k}", site.base_url),
             None => format!("{}/{missing}/original/missing.png", site.base_url),
         };
-        let avatar = picture(&a.profile.avatar_key, "avatars");
-        let header = picture(&a.profile.header_key, "headers");
+        let mut avatar = picture(&a.profile.avatar_key, "avatars");
+        let mut header = picture(&a.profile.header_key, "headers");
+        let (acct, url, uri) = match &a.remote {
+            None => (
+                a.username.clone(),
+                format!("{}/@{}", site.base_url, a.username),
+                format!("{}/users/{}", site.base_url, a.username),
+            ),
+            Some(r) => {
+                if let Some(p) = &r.avatar {
+                    avatar = p.clone();
+                }
+                if let Some(p) = &r.header {
+                    header = p.clone();
+                }
+                (
+                    format!("{}@{}", a.username, r.domain),
+                    r.url.clone(),
+                    r.uri.clone(),
+                )
+            }
+        };
         Account {
             id: a.id.to_string(),
             username: a.username.clone(),
-            acct: a.username.clone(),
+            acct,
             display_name: a.display_name.clone(),
             locked: a.profile.locked,
             bot: a.profile.bot,
@@ -347,8 +384,8 @@ impl Account {
             group: false,
             created_at: iso8601(a.created_at),
             note: a.note.clone(),
-            url: format!("{}/@{}", site.base_url, a.username),
-            uri: format!("{}/users/{}", site.base_url, a.username),
+            url,
+            uri,
             avatar_static: avatar.clone(),
             avatar,
             header_static: header.clone(),
@@ -451,8 +488,14 @@ impl Status {
         let v = s.viewer;
         Status {
             id: s.id.to_string(),
-            uri: format!("{base}/users/{}/statuses/{}", s.account.username, s.id),
-            url: format!("{base}/@{}/{}", s.account.username, s.id),
+            uri: match &s.remote {
+                Some(r) => r.0.clone(),
+                None => format!("{base}/users/{}/statuses/{}", s.account.username, s.id),
+            },
+            url: match &s.remote {
+                Some(r) => r.1.clone(),
+                None => format!("{base}/@{}/{}", s.account.username, s.id),
+            },
             created_at: iso8601(s.created_at),
             account: Account::render(&s.account, site),
             content: s.content.clone(),

@@ -210,6 +210,29 @@ impl Fetcher {
         super::wire::parse_bounded(&body).map_err(FetchError::Json)
     }
 
+    /// GET a WebFinger JRD (`application/jrd+json`, or plain JSON as some servers serve
+    /// it), with the same guards as every fetch.
+    pub async fn get_jrd(&self, url: &str) -> Result<serde_json::Value, FetchError> {
+        let u = self.admit(url)?;
+        let res = self
+            .client
+            .get(u)
+            .header("accept", "application/jrd+json, application/json")
+            .send()
+            .await
+            .map_err(|e| FetchError::Http(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(FetchError::Status(res.status().as_u16()));
+        }
+        let body = read_bounded(res).await?;
+        super::wire::parse_bounded(&body).map_err(FetchError::Json)
+    }
+
+    /// May addresses on private networks be fetched (tests on loopback only)?
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
     /// POST `body` to an inbox, signed with `signer`, the key of `key_id`: the status.
     pub async fn post_signed(
         &self,

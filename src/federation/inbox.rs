@@ -9,9 +9,8 @@
 //! the activity's `actor` (401), and the activity's id is on the actor's host (400). An
 //! activity whose id was seen before changes nothing twice (202).
 //!
-//! Handled now: `Follow` of a local account (kept, `Accept` queued in the same
-//! transaction) and `Undo` of it. Other activities are acknowledged (202) and not applied
-//! yet: remote notices come with remote accounts (issue 14, not finished).
+//! What each activity then does is [`super::apply`]'s. An activity that fails to apply is
+//! forgotten (a re-delivery is applied) and answered with its error.
 
 use super::wire;
 use crate::api::Api;
@@ -194,83 +193,19 @@ async fn receive(
     if !node.store.first_sight(id).await? {
         return Ok(());
     }
-    match activity.get("type").and_then(Value::as_str).unwrap_or("") {
-        "Follow" => follow(node, &actor, &activity).await,
-        "Undo" => undo(node, &actor, &activity).await,
-        other => {
-            tracing::debug!(kind = other, actor = %actor.uri, "activity acknowledged, not applied yet");
-            Ok(())
+    let applied = super::apply::apply(node, &actor, &activity).await;
+    if let Err(e) = &applied {
+        // Not applied: a re-delivery must be, so the id is forgotten. A refusal (its
+        // object is not the actor's, say) is told to the sender all the same.
+        node.store.unsee(id).await?;
+        if matches!(e, ApiError::Internal(_)) {
+            tracing::warn!(error = %e, actor = %actor.uri, "an inbound activity failed");
         }
     }
+    applied
 }
 
-/// `host[:port]` of a URL.
-fn host_of(u: &str) -> Option<String> {
-    let u = url::Url::parse(u).ok()?;
-    Some(super::signature::host_of(&u))
-}
-
-/// The local account an actor uri of ours names.
-async fn local_account(
-    node: &Api,
-    uri: &str,
-) -> ApiResult<Option<crate::domain::entities::AccountRecord>> {
-    let prefix = format!("{}/users/", node.site.base_url);
-    let Some(name) = uri.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
-        return Ok(None);
-    };
-    Ok(node.store.account_by_username(name).await?)
-}
-
-async fn follow(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()> {
-    let object = activity.get("object").and_then(wire::id_of).unwrap_or("");
-    let Some(account) = local_account(node, object).await? else {
-        return Err(ApiError::NotFound);
-    };
-    if account.profile.locked {
-        // Her approval is needed, and remote follow requests are not built yet: the
-        // follow stays pending on the other side, and she shares nothing with it.
-        tracing::info!(actor = %actor.uri, "a remote follow of a locked account left pending");
-        return Ok(());
-    }
-    let follow_id = activity["id"].as_str().unwrap_or_default();
-    let local = format!("{}/users/{}", node.site.base_url, account.username);
-    // One id per Follow (peers ignore an id they have seen: a second follow after an
-    // unfollow needs a new Accept).
-    let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
-    let accept_id = format!("{local}#accepts/follows/{tag}");
-    // The Follow as we understood it, not all it carried (a 1 MB Follow must not become a
-    // 1 MB Accept, stored and sent again).
-    let follow = serde_json::json!({
-        "id": follow_id,
-        "type": "Follow",
-        "actor": actor.uri,
-        "object": local,
-    });
-    let accept = wire::accept(&local, &follow, &accept_id);
-    node.store
-        .remote_follow(
-            account.id,
-            actor.id,
-            follow_id,
-            &actor.inbox,
-            &accept.to_string(),
-        )
-        .await?;
-    Ok(())
-}
-
-async fn undo(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()> {
-    let object = activity.get("object").cloned().unwrap_or(Value::Null);
-    // The undone activity, embedded (as Mastodon and Fedify send it).
-    if object.get("type").and_then(Value::as_str) == Some("Follow") {
-        let target = object.get("object").and_then(wire::id_of).unwrap_or("");
-        if let Some(account) = local_account(node, target).await? {
-            node.store.remote_unfollow(account.id, actor.id).await?;
-        }
-    }
-    Ok(())
-}
+use super::resolve::host_of;
 
 /// Read the actor that owns `key_id` (the actor document itself, or a key document that
 /// names its `owner`), and keep it. A document counts only as what it says it is when it
@@ -303,13 +238,7 @@ async fn fetch_key_owner(node: &Api, key_id: &str) -> ApiResult<RemoteActor> {
             .map_err(|e| bad(&e))?;
         read_from = owner;
     }
-    let a = wire::remote_actor(&doc, key_id).map_err(|e| bad(&e))?;
-    if a.uri != read_from {
-        return Err(bad(&"the actor's id is not where it was read from"));
-    }
-    let on_host = |u: &str| host_of(u) == host_of(&a.uri);
-    if !on_host(&a.inbox) || a.shared_inbox.as_deref().is_some_and(|u| !on_host(u)) {
-        return Err(bad(&"the actor's inbox is on another server"));
-    }
-    Ok(node.store.put_remote_actor(&a).await?)
+    super::resolve::keep_actor(node, &doc, &read_from, Some(key_id))
+        .await
+        .map_err(|e| bad(&e))
 }

@@ -17,10 +17,13 @@
 //!
 //! The JSON-LD shapes are in [`wire`], apart from the handlers.
 
+pub mod apply;
 pub mod deliver;
 pub mod fetch;
 pub mod inbox;
 pub mod keys;
+pub mod remote;
+pub mod resolve;
 pub mod signature;
 pub mod wire;
 

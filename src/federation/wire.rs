@@ -237,6 +237,32 @@ pub fn accept(actor: &str, follow: &Value, id: &str) -> Value {
     })
 }
 
+/// A local actor's `Follow` of another server's actor.
+pub fn follow(id: &str, actor: &str, object: &str) -> Value {
+    json!({
+        "@context": AS,
+        "id": id,
+        "type": "Follow",
+        "actor": actor,
+        "object": object,
+    })
+}
+
+/// `Undo` of one of a local actor's activities, embedded.
+pub fn undo(id: &str, actor: &str, object: &Value) -> Value {
+    let mut inner = object.clone();
+    if let Some(o) = inner.as_object_mut() {
+        o.remove("@context");
+    }
+    json!({
+        "@context": AS,
+        "id": id,
+        "type": "Undo",
+        "actor": actor,
+        "object": inner,
+    })
+}
+
 /// `Create`, `Update` or `Delete` of a local notice, as an activity with its audience.
 pub fn activity_of_note(kind: &str, note: &Value, id: &str) -> Value {
     json!({
@@ -312,6 +338,10 @@ pub fn remote_actor(doc: &Value, key_id: &str) -> Result<crate::store::RemoteAct
             100,
         ),
         fetched_at: crate::domain::now_micros(),
+        account_id: None,
+        profile: url::Url::parse(uri)
+            .ok()
+            .map(|u| Box::new(super::remote::profile(doc, &super::signature::host_of(&u)))),
     })
 }
 

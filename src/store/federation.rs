@@ -24,6 +24,25 @@ pub struct RemoteActor {
     pub shared_inbox: Option<String>,
     pub username: String,
     pub fetched_at: i64,
+    /// The account it is shown as here (made when it is kept with a profile).
+    pub account_id: Option<AccountId>,
+    /// What its document says of it, when it was just read (not kept in this row: in
+    /// its account's).
+    pub profile: Option<Box<RemoteProfile>>,
+}
+
+/// A remote actor's profile, as its document says (`summary` sanitised already).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RemoteProfile {
+    pub domain: String,
+    pub display_name: String,
+    pub summary: String,
+    pub url: String,
+    pub avatar: Option<String>,
+    pub header: Option<String>,
+    pub locked: bool,
+    pub bot: bool,
+    pub discoverable: bool,
 }
 
 /// One activity to send to one inbox.
@@ -41,7 +60,7 @@ pub struct Delivery {
 }
 
 const ACTOR_COLUMNS: &str =
-    "id, uri, key_id, public_key_pem, inbox, shared_inbox, username, fetched_at";
+    "id, uri, key_id, public_key_pem, inbox, shared_inbox, username, fetched_at, account_id";
 
 fn actor_row(r: &sqlx::any::AnyRow) -> Result<RemoteActor> {
     Ok(RemoteActor {
@@ -53,6 +72,10 @@ fn actor_row(r: &sqlx::any::AnyRow) -> Result<RemoteActor> {
         shared_inbox: r.try_get("shared_inbox")?,
         username: r.try_get("username")?,
         fetched_at: r.try_get("fetched_at")?,
+        account_id: r
+            .try_get::<Option<i64>, _>("account_id")?
+            .map(AccountId::new),
+        profile: None,
     })
 }
 
@@ -102,7 +125,11 @@ impl SqlStore {
         by: &str,
         value: &str,
     ) -> Result<Option<RemoteActor>> {
-        let column = if by == "key_id" { "key_id" } else { "uri" };
+        let column = match by {
+            "key_id" => "key_id",
+            "account_id" => "account_id",
+            _ => "uri",
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACTOR_COLUMNS} FROM remote_actors WHERE {column} = $1"
         )))
@@ -114,6 +141,10 @@ impl SqlStore {
 
     pub(super) async fn write_remote_actor(&self, a: &RemoteActor) -> Result<RemoteActor> {
         let mut w = self.begin_write().await?;
+        let account = match &a.profile {
+            Some(p) => Some(Self::upsert_remote_account(&mut w.tx, a, p).await?),
+            None => None,
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO remote_actors (uri, key_id, public_key_pem, inbox, shared_inbox, username, fetched_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -129,9 +160,129 @@ impl SqlStore {
         .bind(a.fetched_at)
         .fetch_one(&mut *w.tx)
         .await?;
-        let kept = actor_row(&row)?;
+        let mut kept = actor_row(&row)?;
+        if let Some(account) = account {
+            sqlx::query("UPDATE remote_actors SET account_id = $2 WHERE id = $1")
+                .bind(kept.id)
+                .bind(account.get())
+                .execute(&mut *w.tx)
+                .await?;
+            kept.account_id = Some(account);
+        }
         self.commit_write(w, false).await?;
         Ok(kept)
+    }
+
+    /// The account a remote actor is shown as: made, or brought up to date.
+    async fn upsert_remote_account(
+        conn: &mut AnyConnection,
+        a: &RemoteActor,
+        p: &RemoteProfile,
+    ) -> Result<AccountId> {
+        let mut handle = format!("{}@{}", a.username, p.domain).to_lowercase();
+        // `name@domain` is another actor's (it moved to a new id): this one is known by
+        // its id instead, which is unique.
+        let taken = sqlx::query(
+            "SELECT 1 AS x FROM accounts WHERE username_lower = $1 AND (uri IS NULL OR uri <> $2)",
+        )
+        .bind(&handle)
+        .bind(&a.uri)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if taken.is_some() || a.username.is_empty() {
+            handle = a.uri.to_lowercase();
+        }
+        let username = if a.username.is_empty() {
+            "unknown"
+        } else {
+            &a.username
+        };
+        let id: i64 = sqlx::query(
+            "INSERT INTO accounts (username, username_lower, display_name, note, domain, uri, url, \
+             avatar_remote, header_remote, locked, bot, discoverable, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (uri) WHERE uri IS NOT NULL DO UPDATE SET username = $1, username_lower = $2, \
+             display_name = $3, note = $4, domain = $5, url = $7, avatar_remote = $8, header_remote = $9, \
+             locked = $10, bot = $11, discoverable = $12 RETURNING id",
+        )
+        .bind(username)
+        .bind(&handle)
+        .bind(&p.display_name)
+        .bind(&p.summary)
+        .bind(&p.domain)
+        .bind(&a.uri)
+        .bind(&p.url)
+        .bind(&p.avatar)
+        .bind(&p.header)
+        .bind(i64::from(p.locked))
+        .bind(i64::from(p.bot))
+        .bind(i64::from(p.discoverable))
+        .bind(crate::domain::now_micros())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")?;
+        Ok(AccountId::new(id))
+    }
+
+    /// A notice of another server by its uri (deleted ones too: a late `Update` of a
+    /// deleted notice must not bring it back).
+    pub(super) async fn read_status_by_uri(&self, uri: &str) -> Result<Option<(StatusId, bool)>> {
+        let row = sqlx::query("SELECT id, deleted_at FROM statuses WHERE uri = $1")
+            .bind(uri)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                StatusId::new(r.try_get("id")?),
+                r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+            ))
+        })
+        .transpose()
+    }
+
+    /// A remote account moved to `target` (`Move`): recorded on the account.
+    pub(super) async fn write_moved(&self, account: AccountId, target: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE accounts SET moved_to = $2 WHERE id = $1")
+            .bind(account.get())
+            .bind(target)
+            .execute(&mut *w.tx)
+            .await?;
+        self.commit_write(w, false).await
+    }
+
+    /// Up to `limit` live notices of an account (newest first): what an actor's
+    /// deletion removes, a batch at a time.
+    pub(super) async fn read_status_ids_of(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<StatusId>> {
+        Ok(sqlx::query(
+            "SELECT id FROM statuses WHERE account_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account.get())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id").map(StatusId::new))
+        .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Local accounts following (or asking to follow) `account`.
+    pub(super) async fn read_local_followers(&self, account: AccountId) -> Result<Vec<AccountId>> {
+        Ok(sqlx::query(
+            "SELECT f.follower_id AS id FROM follows f JOIN accounts a ON a.id = f.follower_id \
+             WHERE f.target_id = $1 AND a.domain IS NULL \
+             UNION SELECT r.account_id AS id FROM follow_requests r WHERE r.target_id = $1",
+        )
+        .bind(account.get())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id").map(AccountId::new))
+        .collect::<std::result::Result<_, _>>()?)
     }
 
     /// `actor` follows `account`: kept, and `accept` queued to `inbox`, in one transaction.
@@ -191,7 +342,7 @@ impl SqlStore {
         .collect::<std::result::Result<_, _>>()?)
     }
 
-    async fn queue_raw(
+    pub(super) async fn queue_raw(
         conn: &mut AnyConnection,
         account: AccountId,
         inbox: &str,
@@ -280,6 +431,15 @@ impl SqlStore {
         .await?;
         self.commit_write(w, false).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    pub(super) async fn write_unseen(&self, uri: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("DELETE FROM inbox_seen WHERE activity_uri = $1")
+            .bind(uri)
+            .execute(&mut *w.tx)
+            .await?;
+        self.commit_write(w, false).await
     }
 
     /// Take up to `limit` jobs that are due, each for `lease` microseconds: no other

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use announcements::{MAX_REACTIONS_PER_ACCOUNT, NewAnnouncement};
-pub use federation::{Delivery, KeyPair, RemoteActor};
+pub use federation::{Delivery, KeyPair, RemoteActor, RemoteProfile};
 pub use filters::{MAX_FILTERS, MAX_KEYWORDS};
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
@@ -172,6 +172,7 @@ pub struct Relationship {
 }
 
 /// A validated notice, ready to be written.
+#[derive(Clone)]
 pub struct NewStatus {
     pub account_id: AccountId,
     pub text: String,
@@ -184,6 +185,23 @@ pub struct NewStatus {
     pub poll: Option<NewPoll>,
     /// Uploaded images of the author's, not attached yet.
     pub media_ids: Vec<i64>,
+    /// A notice of another server, as it came (see [`RemoteNote`]): stored as rendered
+    /// there, not rendered here.
+    pub remote: Option<Box<RemoteNote>>,
+}
+
+/// What another server's `Note` comes to: its ids, its HTML (sanitised already), and what
+/// it names here.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteNote {
+    pub uri: String,
+    pub url: String,
+    pub content: String,
+    /// Local accounts it mentions.
+    pub mentions: Vec<crate::domain::entities::MentionRecord>,
+    pub tags: Vec<String>,
+    /// When it was published (microseconds).
+    pub created_at: i64,
 }
 
 pub struct StatusChange {
@@ -195,6 +213,8 @@ pub struct StatusChange {
     /// Its images from now on, when they change: those it keeps and new uploads of its
     /// author's. Those it no longer has are deleted (no longer served).
     pub media_ids: Option<Vec<i64>>,
+    /// A remote notice's new content (`text` is then its plain text).
+    pub remote: Option<Box<RemoteNote>>,
 }
 
 /// Which timeline to read.
@@ -309,7 +329,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_account(&self, account: NewAccount) -> Result<AccountRecord>;
     async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>>;
+    /// A local account by its username.
     async fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>>;
+    /// An account of another server by its handle, `name@domain`.
+    async fn remote_account(&self, acct: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>>;
     async fn update_profile(&self, id: AccountId, change: ProfileChange) -> Result<AccountRecord>;
     /// An account's lists; with `member`, those of them `member` is on.
@@ -472,8 +495,29 @@ pub trait Store: Send + Sync + 'static {
     async fn remote_unfollow(&self, account: AccountId, actor: i64) -> Result<bool>;
     /// The uris of `account`'s remote followers.
     async fn remote_followers(&self, account: AccountId) -> Result<Vec<String>>;
+    /// A local account follows (asks to follow: the `Accept` makes it) a remote account,
+    /// or stops; `activity` (the `Follow` or its `Undo`) is queued to `inbox` in the same
+    /// transaction.
+    async fn follow_remote(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        on: bool,
+        inbox: &str,
+        activity: &str,
+    ) -> Result<Relationship>;
+    /// A remote notice's id by its uri, and whether it was deleted.
+    async fn status_by_uri(&self, uri: &str) -> Result<Option<(StatusId, bool)>>;
+    /// A remote account announced it moved to `target`.
+    async fn set_moved(&self, account: AccountId, target: &str) -> Result<()>;
+    /// Up to `limit` of an account's notices that are not deleted, newest first.
+    async fn status_ids_of(&self, account: AccountId, limit: i64) -> Result<Vec<StatusId>>;
+    /// Local accounts that follow `account`, or ask to.
+    async fn local_followers(&self, account: AccountId) -> Result<Vec<AccountId>>;
     /// Record an inbound activity's id: true the first time it is seen.
     async fn first_sight(&self, activity_uri: &str) -> Result<bool>;
+    /// Forget an activity's id: applying it failed, and a re-delivery must be applied.
+    async fn unsee(&self, activity_uri: &str) -> Result<()>;
     /// Take due deliveries for `lease` µs (no other worker takes them meanwhile).
     async fn claim_deliveries(&self, now: i64, limit: i64, lease: i64) -> Result<Vec<Delivery>>;
     /// A delivery was made, or given up: remove it.

@@ -50,7 +50,7 @@ impl SqlStore {
             // SUM is NUMERIC on Postgres: cast back to what both read as i64.
             "SELECT COUNT(*) AS users, CAST(COALESCE(SUM(statuses_count), 0) AS BIGINT) AS statuses, \
              CAST(COALESCE(SUM(CASE WHEN last_status_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS active \
-             FROM accounts",
+             FROM accounts WHERE domain IS NULL",
         )
         .bind(now - 30 * DAY_MICROS)
         .fetch_one(&self.pool)
@@ -80,7 +80,7 @@ impl SqlStore {
             (
                 0,
                 "SELECT (created_at - $1) / $2 AS w, COUNT(*) AS n FROM statuses \
-                 WHERE created_at >= $1 AND deleted_at IS NULL GROUP BY (created_at - $1) / $2",
+                 WHERE created_at >= $1 AND deleted_at IS NULL AND uri IS NULL GROUP BY (created_at - $1) / $2",
             ),
             (
                 1,
@@ -90,7 +90,7 @@ impl SqlStore {
             (
                 2,
                 "SELECT (created_at - $1) / $2 AS w, COUNT(*) AS n FROM accounts \
-                 WHERE created_at >= $1 GROUP BY (created_at - $1) / $2",
+                 WHERE created_at >= $1 AND domain IS NULL GROUP BY (created_at - $1) / $2",
             ),
         ] {
             for r in sqlx::query(sql)

@@ -94,7 +94,31 @@ macro_rules! account_columns {
             $t,
             ".header_key AS ",
             $p,
-            "header_key",
+            "header_key, ",
+            $t,
+            ".domain AS ",
+            $p,
+            "domain, ",
+            $t,
+            ".uri AS ",
+            $p,
+            "uri, ",
+            $t,
+            ".url AS ",
+            $p,
+            "url, ",
+            $t,
+            ".avatar_remote AS ",
+            $p,
+            "avatar_remote, ",
+            $t,
+            ".header_remote AS ",
+            $p,
+            "header_remote, ",
+            $t,
+            ".moved_to AS ",
+            $p,
+            "moved_to",
         )
     };
 }
@@ -131,6 +155,21 @@ macro_rules! account_named {
                 avatar_key: row.try_get(concat!($p, "avatar_key"))?,
                 header_key: row.try_get(concat!($p, "header_key"))?,
             },
+            remote: match row.try_get::<Option<String>, _>(concat!($p, "domain"))? {
+                None => None,
+                Some(domain) => Some(Box::new(crate::domain::entities::RemoteAccount {
+                    domain,
+                    uri: row
+                        .try_get::<Option<String>, _>(concat!($p, "uri"))?
+                        .unwrap_or_default(),
+                    url: row
+                        .try_get::<Option<String>, _>(concat!($p, "url"))?
+                        .unwrap_or_default(),
+                    avatar: row.try_get(concat!($p, "avatar_remote"))?,
+                    header: row.try_get(concat!($p, "header_remote"))?,
+                    moved_to: row.try_get(concat!($p, "moved_to"))?,
+                })),
+            },
         })
     }};
 }
@@ -142,7 +181,7 @@ macro_rules! status_select {
             "SELECT s.id, s.text, s.content, s.spoiler_text, s.sensitive, s.visibility, \
              s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.tags, s.mentions, \
              s.replies_count, s.reblogs_count, s.favourites_count, s.created_at, s.edited_at, s.deleted_at, \
-             s.poll_id, s.has_media, ",
+             s.poll_id, s.has_media, s.uri, s.url, ",
             $crate::store::queries::account_columns!("a", "author_"),
             " FROM statuses s JOIN accounts a ON a.id = s.account_id"
         )
@@ -158,7 +197,14 @@ pub const SELECT_ACCOUNT_BY_ID: &str = concat!(
 pub const SELECT_ACCOUNT_BY_USERNAME: &str = concat!(
     "SELECT ",
     account_columns!("a", ""),
-    " FROM accounts a WHERE a.username_lower = $1"
+    // Local accounts only: a remote account's `username_lower` is `name@domain`, and a
+    // name from a URL (`/users/x@y`) must never reach one.
+    " FROM accounts a WHERE a.username_lower = $1 AND a.domain IS NULL"
+);
+pub const SELECT_REMOTE_ACCOUNT: &str = concat!(
+    "SELECT ",
+    account_columns!("a", ""),
+    " FROM accounts a WHERE a.username_lower = $1 AND a.domain IS NOT NULL"
 );
 pub const SELECT_ACCOUNT_BY_EMAIL: &str = concat!(
     "SELECT ",
@@ -234,6 +280,13 @@ pub fn status_row(row: &AnyRow) -> Result<StatusRow> {
             .map(crate::domain::entities::PollRecord::unloaded),
         // Filled in by `SqlStore::attach_media` when `has_media` says there is some.
         media: Vec::new(),
+        remote: match row.try_get::<Option<String>, _>("uri")? {
+            Some(uri) => {
+                let url = row.try_get::<Option<String>, _>("url")?;
+                Some(Box::new((uri.clone(), url.unwrap_or(uri))))
+            }
+            None => None,
+        },
     };
     Ok(StatusRow {
         has_media: row.try_get::<i64, _>("has_media")? != 0,

@@ -23,9 +23,11 @@ impl SqlStore {
                     qb.push(" WHERE ");
                 }
                 qb.push("s.visibility = 'public' AND s.reblog_of_id IS NULL");
-                // Every notice is local until federation arrives: `remote` alone is empty.
-                if *remote && !*local {
-                    qb.push(" AND 1 = 0");
+                // `local`: ours only; `remote`: other servers' only.
+                if *local && !*remote {
+                    qb.push(" AND a.domain IS NULL");
+                } else if *remote && !*local {
+                    qb.push(" AND a.domain IS NOT NULL");
                 }
             }
             Timeline::Home { account_id } => {

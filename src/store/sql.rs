@@ -456,6 +456,14 @@ impl Store for SqlStore {
         row.map(|r| queries::account_row(&r)).transpose()
     }
 
+    async fn remote_account(&self, acct: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(queries::SELECT_REMOTE_ACCOUNT)
+            .bind(acct.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| queries::account_row(&r)).transpose()
+    }
+
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>> {
         let row = sqlx::query(queries::SELECT_ACCOUNT_BY_EMAIL)
             .bind(email.to_lowercase())
@@ -674,7 +682,7 @@ impl Store for SqlStore {
         target: AccountId,
         on: bool,
     ) -> Result<Relationship> {
-        self.write_follow(follower, target, on).await
+        self.write_follow(follower, target, on, None).await
     }
 
     async fn relationship(&self, account: AccountId, other: AccountId) -> Result<Relationship> {
@@ -820,6 +828,38 @@ impl Store for SqlStore {
 
     async fn remote_followers(&self, account: AccountId) -> Result<Vec<String>> {
         self.read_remote_followers(account).await
+    }
+
+    async fn follow_remote(
+        &self,
+        follower: AccountId,
+        target: AccountId,
+        on: bool,
+        inbox: &str,
+        activity: &str,
+    ) -> Result<Relationship> {
+        self.write_follow(follower, target, on, Some((inbox, activity)))
+            .await
+    }
+
+    async fn unsee(&self, activity_uri: &str) -> Result<()> {
+        self.write_unseen(activity_uri).await
+    }
+
+    async fn status_by_uri(&self, uri: &str) -> Result<Option<(StatusId, bool)>> {
+        self.read_status_by_uri(uri).await
+    }
+
+    async fn set_moved(&self, account: AccountId, target: &str) -> Result<()> {
+        self.write_moved(account, target).await
+    }
+
+    async fn status_ids_of(&self, account: AccountId, limit: i64) -> Result<Vec<StatusId>> {
+        self.read_status_ids_of(account, limit).await
+    }
+
+    async fn local_followers(&self, account: AccountId) -> Result<Vec<AccountId>> {
+        self.read_local_followers(account).await
     }
 
     async fn first_sight(&self, activity_uri: &str) -> Result<bool> {

@@ -293,7 +293,10 @@ impl SqlStore {
             None => None,
         };
         Self::check_media(conn, s.account_id, &s.media_ids).await?;
-        let (content, mentions, tags) = self.render(conn, &s.text).await?;
+        let (content, mentions, tags) = match &s.remote {
+            Some(r) => (r.content.clone(), r.mentions.clone(), r.tags.clone()),
+            None => self.render(conn, &s.text).await?,
+        };
         Ok(Outcome::Write(Prepared {
             new: s,
             content,
@@ -318,7 +321,7 @@ impl SqlStore {
         let now = crate::domain::now_micros();
         let mut q = Sql::new(
             "INSERT INTO statuses (account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, tags, mentions, has_media, created_at) VALUES ",
+             in_reply_to_id, in_reply_to_account_id, tags, mentions, has_media, created_at, uri, url) VALUES ",
         );
         for (i, p) in posts.iter().enumerate() {
             let s = p.new;
@@ -347,7 +350,11 @@ impl SqlStore {
                 .push(", ")
                 .int(i64::from(!s.media_ids.is_empty()))
                 .push(", ")
-                .int(now)
+                .int(s.remote.as_ref().map_or(now, |r| r.created_at.min(now)))
+                .push(", ")
+                .opt_text(s.remote.as_ref().map(|r| r.uri.as_str()))
+                .push(", ")
+                .opt_text(s.remote.as_ref().map(|r| r.url.as_str()))
                 .push(")");
         }
         let ids: Vec<StatusId> = Self::inserted_ids(conn, q)
@@ -472,7 +479,10 @@ impl SqlStore {
             )
             .await?;
         }
-        let (content, mentions, tags) = self.render(conn, &c.text).await?;
+        let (content, mentions, tags) = match &c.remote {
+            Some(r) => (r.content.clone(), r.mentions.clone(), r.tags.clone()),
+            None => self.render(conn, &c.text).await?,
+        };
         let now = crate::domain::now_micros();
         sqlx::query(
             "UPDATE statuses SET text = $2, content = $3, spoiler_text = $4, sensitive = $5, language = COALESCE($6, language), \
@@ -836,11 +846,15 @@ impl SqlStore {
         result.ok_or(StoreError::NotFound)
     }
 
+    /// `follower` follows `target` (`on`) or stops. A locked account is asked, and so is
+    /// an account of another server (its `Accept` makes the follow); `send` (an inbox and
+    /// an activity: the `Follow` or its `Undo`) is queued in the same transaction.
     pub(super) async fn write_follow(
         &self,
         follower: AccountId,
         target: AccountId,
         on: bool,
+        send: Option<(&str, &str)>,
     ) -> Result<Relationship> {
         if follower == target {
             return Err(StoreError::Invalid("You cannot follow yourself".into()));
@@ -866,8 +880,13 @@ impl SqlStore {
         let me = Self::fetch_account(conn, follower)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let now = crate::domain::now_micros();
+        if let Some((inbox, activity)) = send {
+            Self::queue_raw(conn, follower, inbox, activity, now).await?;
+        }
+        let remote = whom.remote.is_some();
         // A locked account is asked, not followed: the request waits for her answer.
-        if on && whom.profile.locked {
+        if on && (whom.profile.locked || remote) {
             let following =
                 sqlx::query("SELECT 1 AS x FROM follows WHERE follower_id = $1 AND target_id = $2")
                     .bind(follower)
@@ -886,7 +905,7 @@ impl SqlStore {
                 .await?
                 .rows_affected();
                 let mut told = None;
-                if asked > 0 {
+                if asked > 0 && !remote {
                     told = self
                         .notify(conn, target, NotificationType::FollowRequest, &me, None)
                         .await?;
@@ -895,6 +914,9 @@ impl SqlStore {
                     Self::insert_events(conn, std::slice::from_ref(e)).await?;
                 }
                 self.commit_write(w, told.is_some()).await?;
+                if send.is_some() {
+                    self.deliveries_waiting.notify_one();
+                }
                 return self.relationship(follower, target).await;
             }
         }
@@ -951,6 +973,9 @@ impl SqlStore {
             Self::insert_events(conn, std::slice::from_ref(e)).await?;
         }
         self.commit_write(w, told.is_some()).await?;
+        if send.is_some() {
+            self.deliveries_waiting.notify_one();
+        }
         self.relationship(follower, target).await
     }
 }
