@@ -251,35 +251,6 @@ async fn a_fedify_actor_follows_a_reporter_and_reads_her_notices(b: Backend) {
     assert!(metrics.contains("federation_delivery_queue 0"), "{metrics}");
 }
 
-/// The next frame of `event` on a WebSocket, skipping others.
-async fn ws_event(ws: &mut common::Ws, event: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let v = common::ws_next(ws, left)
-            .await
-            .unwrap_or_else(|| panic!("no {event} frame in time"));
-        if v["event"] == event {
-            return v;
-        }
-    }
-}
-
-/// The next SSE event named `event`, skipping others.
-async fn sse_event(r: &mut common::SseReader, event: &str) -> common::SseEvent {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let e = r
-            .next(left)
-            .await
-            .unwrap_or_else(|| panic!("no {event} event in time"));
-        if e.event == event {
-            return e;
-        }
-    }
-}
-
 async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
     if !fedify_installed() {
         return;
@@ -369,7 +340,7 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
         )
         .await;
     let note_uri = posted["id"].as_str().unwrap().to_string();
-    let frame = ws_event(&mut ws, "update").await;
+    let frame = common::ws_event(&mut ws, "update").await;
     let status: Value = serde_json::from_str(frame["payload"].as_str().unwrap()).unwrap();
     assert_eq!(status["uri"], note_uri.as_str());
     assert_eq!(status["account"]["acct"], format!("alice@{peer_host}"));
@@ -382,7 +353,7 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
     assert_eq!(status["visibility"], "public");
     assert_eq!(status["tags"][0]["name"], "quake");
     let local_id = status["id"].as_str().unwrap().to_string();
-    let e = sse_event(&mut sse, "update").await;
+    let e = common::sse_event(&mut sse, "update").await;
     assert!(e.data.contains("Aftershock felt downtown"), "{}", e.data);
     // It is in his home timeline and the remote public timeline; not the local one.
     let (_, home) = app
@@ -411,12 +382,12 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
         json!({"id": note_uri, "content": "<p>Aftershock felt downtown, magnitude 4.1 #quake</p>"}),
     )
     .await;
-    let frame = ws_event(&mut ws, "status.update").await;
+    let frame = common::ws_event(&mut ws, "status.update").await;
     assert!(
         frame["payload"].as_str().unwrap().contains("magnitude 4.1"),
         "{frame}"
     );
-    let e = sse_event(&mut sse, "status.update").await;
+    let e = common::sse_event(&mut sse, "status.update").await;
     assert!(e.data.contains("magnitude 4.1"));
     let (_, history) = app
         .get_json(&format!("/api/v1/statuses/{local_id}/history"), None)
@@ -448,7 +419,7 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
         (s["favourites_count"] == 1).then_some(())
     })
     .await;
-    let frame = ws_event(&mut ws, "notification").await;
+    let frame = common::ws_event(&mut ws, "notification").await;
     assert!(
         frame["payload"].as_str().unwrap().contains("\"favourite\""),
         "{frame}"
@@ -456,9 +427,9 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
 
     // Her deletion removes it from his stream, the timelines and the API.
     peer.control("delete", json!({"id": note_uri})).await;
-    let frame = ws_event(&mut ws, "delete").await;
+    let frame = common::ws_event(&mut ws, "delete").await;
     assert_eq!(frame["payload"], local_id.as_str());
-    let e = sse_event(&mut sse, "delete").await;
+    let e = common::sse_event(&mut sse, "delete").await;
     assert_eq!(e.data, local_id);
     let (s, _) = app
         .get_json(&format!("/api/v1/statuses/{local_id}"), Some(&ben.token))

@@ -106,6 +106,19 @@ async fn follow(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<
     }
     let follow_id = activity["id"].as_str().unwrap_or_default();
     let local = format!("{}/users/{}", node.site.base_url, account.username);
+    let them = account_of(node, actor).await?;
+    if node.store.relationship(account.id, them.id).await?.blocking {
+        // She blocked it: told no, and nothing is kept.
+        let follow = serde_json::json!({
+            "id": follow_id, "type": "Follow", "actor": actor.uri, "object": local,
+        });
+        let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
+        let reject = wire::reject(&local, &follow, &format!("{local}#rejects/follows/{tag}"));
+        node.store
+            .queue_activity(account.id, &actor.inbox, &reject.to_string())
+            .await?;
+        return Ok(());
+    }
     // One id per Follow (peers ignore an id they have seen: a second follow after an
     // unfollow needs a new Accept).
     let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);

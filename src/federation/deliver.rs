@@ -62,6 +62,10 @@ struct Host {
     open_until: i64,
 }
 
+/// How long the id of an activity received is kept (a replay within it changes nothing).
+const SEEN_KEPT: i64 = 7 * 24 * 3600 * 1_000_000;
+const SEEN_PRUNE_EVERY: i64 = 3600 * 1_000_000;
+
 pub async fn run(
     store: Arc<dyn Store>,
     fetcher: Fetcher,
@@ -81,8 +85,17 @@ pub async fn run(
         signers: DashMap::new(),
     });
     let waiting = w.store.deliveries_waiting();
+    let mut pruned_at = 0;
     loop {
         let now = crate::domain::now_micros();
+        // Ids of activities received are kept a week (peers re-deliver for about two
+        // days), then forgotten, once an hour, by whichever node gets there.
+        if now - pruned_at > SEEN_PRUNE_EVERY {
+            pruned_at = now;
+            if let Err(e) = w.store.forget_seen(now - SEEN_KEPT).await {
+                tracing::warn!(error = %e, "cannot prune the ids of activities received");
+            }
+        }
         let jobs = match w
             .store
             .claim_deliveries(now, BATCH, LEASE.as_micros() as i64)
@@ -301,6 +314,42 @@ impl Worker {
                     ("Update", format!("{uri}#updates/{stamp}"))
                 };
                 wire::activity_of_note(name, &note, &id)
+            }
+            "profile" => {
+                let Some(account) = self
+                    .store
+                    .account(job.account_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Ok(None);
+                };
+                let keys = super::keys::ensure(&*self.store, account.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let a = Account::render(&account, &self.site);
+                let person = wire::person(&a, &account.profile, &keys.public_pem, &self.site);
+                wire::update_person(&person)
+            }
+            kind @ ("like" | "unlike" | "announce" | "unannounce") => {
+                let (Some(id), Some(object)) = (job.status_id, job.status_uri.as_deref()) else {
+                    return Ok(None);
+                };
+                let like = kind.ends_with("like");
+                let inner = if like {
+                    wire::like(&format!("{actor}#likes/{id}"), actor, object)
+                } else {
+                    wire::announce(&format!("{actor}/statuses/{id}/activity"), actor, object)
+                };
+                if kind.starts_with("un") {
+                    wire::undo(
+                        &format!("{}/undo/{}", inner["id"].as_str().unwrap_or(""), job.id),
+                        actor,
+                        &inner,
+                    )
+                } else {
+                    inner
+                }
             }
             other => return Err(format!("unknown delivery kind {other}")),
         };

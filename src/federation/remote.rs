@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(i.mentioned, vec!["https://t.example/users/bob"]);
         assert_eq!(i.visibility, Visibility::Public);
         assert_eq!(i.text, "Hello #Quake");
-        assert_eq!(i.note.created_at, 1_796_032_800_000_000);
+        assert_eq!(i.note.created_at, 1_795_946_400_000_000);
         assert!(note(&n, "https://p.example/users/other", None).is_err());
     }
 }

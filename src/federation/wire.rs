@@ -237,6 +237,35 @@ pub fn accept(actor: &str, follow: &Value, id: &str) -> Value {
     })
 }
 
+/// `Reject` of a follow, from a local actor.
+pub fn reject(actor: &str, follow: &Value, id: &str) -> Value {
+    json!({
+        "@context": AS,
+        "id": id,
+        "type": "Reject",
+        "actor": actor,
+        "object": follow,
+    })
+}
+
+/// `Update` of a local actor's own document (its profile changed).
+pub fn update_person(person: &Value) -> Value {
+    let actor = person["id"].as_str().unwrap_or_default();
+    let mut object = person.clone();
+    let context = object
+        .as_object_mut()
+        .and_then(|o| o.remove("@context"))
+        .unwrap_or(json!(AS));
+    json!({
+        "@context": context,
+        "id": format!("{actor}#updates/{}", crate::domain::now_micros()),
+        "type": "Update",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": object,
+    })
+}
+
 /// A local actor's `Follow` of another server's actor.
 pub fn follow(id: &str, actor: &str, object: &str) -> Value {
     json!({
@@ -244,6 +273,31 @@ pub fn follow(id: &str, actor: &str, object: &str) -> Value {
         "id": id,
         "type": "Follow",
         "actor": actor,
+        "object": object,
+    })
+}
+
+/// A local actor's `Like` of a notice.
+pub fn like(id: &str, actor: &str, object: &str) -> Value {
+    json!({
+        "@context": AS,
+        "id": id,
+        "type": "Like",
+        "actor": actor,
+        "object": object,
+    })
+}
+
+/// A local actor's `Announce` (reblog) of a public notice, to everyone and her followers.
+pub fn announce(id: &str, actor: &str, object: &str) -> Value {
+    json!({
+        "@context": AS,
+        "id": id,
+        "type": "Announce",
+        "actor": actor,
+        "published": crate::domain::iso8601(crate::domain::now_micros()),
+        "to": [PUBLIC],
+        "cc": [format!("{actor}/followers")],
         "object": object,
     })
 }

@@ -396,6 +396,53 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
+    /// Queue `kind` (`like`, `unlike`, `announce`, `unannounce`) by a local `account` of
+    /// notice `object`: to the notice's author when she is of another server, and (an
+    /// announce, or its undoing) to the account's remote followers, one job per inbox.
+    /// `status_id`: the liked notice, or the reblog. Called inside the change's
+    /// transaction; how many jobs were queued.
+    pub(super) async fn queue_reaction(
+        &self,
+        conn: &mut AnyConnection,
+        account: &crate::domain::entities::AccountRecord,
+        kind: &str,
+        status_id: StatusId,
+        object: &StatusRecord,
+    ) -> Result<u64> {
+        if account.remote.is_some() {
+            return Ok(0);
+        }
+        let uri = match &object.remote {
+            Some(r) => r.0.clone(),
+            None => format!(
+                "{}/users/{}/statuses/{}",
+                self.site.base_url, object.account.username, object.id
+            ),
+        };
+        let to_followers = i64::from(kind.ends_with("announce"));
+        let now = crate::domain::now_micros();
+        let done = sqlx::query(
+            "INSERT INTO deliveries (account_id, inbox, kind, status_id, status_uri, next_attempt_at, created_at) \
+             SELECT DISTINCT $1, t.box, $2, $3, $4, $5, $5 FROM (\
+             SELECT COALESCE(shared_inbox, inbox) AS box FROM remote_actors WHERE account_id = $6 \
+             UNION SELECT COALESCE(ra.shared_inbox, ra.inbox) AS box FROM remote_followers rf \
+             JOIN remote_actors ra ON ra.id = rf.actor_id WHERE rf.account_id = $1 AND $7 = 1) t",
+        )
+        .bind(account.id.get())
+        .bind(kind)
+        .bind(status_id.get())
+        .bind(&uri)
+        .bind(now)
+        .bind(object.account.id.get())
+        .bind(to_followers)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() > 0 {
+            self.deliveries_waiting.notify_one();
+        }
+        Ok(done.rows_affected())
+    }
+
     /// Which of `authors` have followers on other servers.
     pub(super) async fn federated_authors(
         &self,
@@ -431,6 +478,33 @@ impl SqlStore {
         .await?;
         self.commit_write(w, false).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    pub(super) async fn write_forget_seen(&self, before: i64) -> Result<u64> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM inbox_seen WHERE seen_at < $1")
+            .bind(before)
+            .execute(&mut *w.tx)
+            .await?;
+        self.commit_write(w, false).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Queue `Update{Person}` of a local account to its remote followers' inboxes (its
+    /// document is rendered when sent).
+    pub(super) async fn queue_profile(conn: &mut AnyConnection, account: AccountId) -> Result<u64> {
+        let now = crate::domain::now_micros();
+        let done = sqlx::query(
+            "INSERT INTO deliveries (account_id, inbox, kind, next_attempt_at, created_at) \
+             SELECT DISTINCT $1, COALESCE(ra.shared_inbox, ra.inbox), 'profile', $2, $2 \
+             FROM remote_followers rf JOIN remote_actors ra ON ra.id = rf.actor_id \
+             WHERE rf.account_id = $1",
+        )
+        .bind(account.get())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     pub(super) async fn write_unseen(&self, uri: &str) -> Result<()> {

@@ -518,6 +518,11 @@ pub trait Store: Send + Sync + 'static {
     async fn first_sight(&self, activity_uri: &str) -> Result<bool>;
     /// Forget an activity's id: applying it failed, and a re-delivery must be applied.
     async fn unsee(&self, activity_uri: &str) -> Result<()>;
+    /// Forget the ids of activities seen before `before` (peers stop re-delivering
+    /// after about two days); how many went.
+    async fn forget_seen(&self, before: i64) -> Result<u64>;
+    /// Queue an activity (rendered) from a local account to one inbox.
+    async fn queue_activity(&self, account: AccountId, inbox: &str, body: &str) -> Result<()>;
     /// Take due deliveries for `lease` µs (no other worker takes them meanwhile).
     async fn claim_deliveries(&self, now: i64, limit: i64, lease: i64) -> Result<Vec<Delivery>>;
     /// A delivery was made, or given up: remove it.

@@ -481,6 +481,7 @@ impl Store for SqlStore {
             None => (None, None),
         };
         let language_given = c.language.is_some();
+        let mut w = self.begin_write().await?;
         sqlx::query(
             "UPDATE accounts SET display_name = COALESCE($2, display_name), \
              note = COALESCE($3, note), note_source = COALESCE($4, note_source), \
@@ -506,9 +507,27 @@ impl Store for SqlStore {
         .bind(c.locked.map(i64::from))
         .bind(c.avatar_key)
         .bind(c.header_key)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await?;
+        // Her followers on other servers hear of it (`Update{Person}`), in this transaction.
+        let queued = Self::queue_profile(&mut w.tx, id).await?;
+        self.commit_write(w, false).await?;
+        if queued > 0 {
+            self.deliveries_waiting.notify_one();
+        }
         self.account(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn queue_activity(&self, account: AccountId, inbox: &str, body: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        Self::queue_raw(&mut w.tx, account, inbox, body, crate::domain::now_micros()).await?;
+        self.commit_write(w, false).await?;
+        self.deliveries_waiting.notify_one();
+        Ok(())
+    }
+
+    async fn forget_seen(&self, before: i64) -> Result<u64> {
+        self.write_forget_seen(before).await
     }
 
     async fn create_media(

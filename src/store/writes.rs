@@ -727,6 +727,14 @@ impl SqlStore {
             .bind(if on { 1i64 } else { -1 })
             .execute(&mut *conn)
             .await?;
+            if target.account.remote.is_some() {
+                let me = Self::fetch_account(conn, account)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let kind = if on { "like" } else { "unlike" };
+                self.queue_reaction(conn, &me, kind, status, &target)
+                    .await?;
+            }
         }
         let author = target.account.id;
         let mut told = None;
@@ -811,6 +819,8 @@ impl SqlStore {
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 let mut events = vec![self.posted(conn, &r).await?];
+                self.queue_reaction(conn, &r.account, "announce", id, &original)
+                    .await?;
                 let shared = Self::fetch_status(conn, original.id, None).await?;
                 let told = self
                     .notify(
@@ -830,6 +840,8 @@ impl SqlStore {
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 self.remove(conn, &r).await?;
+                self.queue_reaction(conn, &r.account, "unannounce", id, &original)
+                    .await?;
                 Self::unnotify(
                     conn,
                     original.account.id,

@@ -609,3 +609,32 @@ pub async fn csrf_of(page: reqwest::Response) -> (String, String) {
     let token = html[at..].split('"').next().unwrap().to_string();
     (cookie, token)
 }
+
+/// The next frame of `event` on a WebSocket, skipping others.
+pub async fn ws_event(ws: &mut Ws, event: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let v = ws_next(ws, left)
+            .await
+            .unwrap_or_else(|| panic!("no {event} frame in time"));
+        if v["event"] == event {
+            return v;
+        }
+    }
+}
+
+/// The next SSE event named `event`, skipping others.
+pub async fn sse_event(r: &mut SseReader, event: &str) -> SseEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let e = r
+            .next(left)
+            .await
+            .unwrap_or_else(|| panic!("no {event} event in time"));
+        if e.event == event {
+            return e;
+        }
+    }
+}
