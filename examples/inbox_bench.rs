@@ -5,8 +5,10 @@
 //! from them to `{url}/inbox` with `--concurrency` requests in flight, for `--seconds`.
 //! The server under test must run with `TIDINGS_FEDERATION_ALLOW_PRIVATE=true` (the actors
 //! are on loopback). Every activity is checked in full — digest, date, key fetched once
-//! per actor and then cached, RSA signature, actor, id host — and recorded as seen;
-//! `Create` is acknowledged, not applied yet, so this measures the endpoint's checks.
+//! per actor and then cached, RSA signature, actor, id host — and recorded as seen. With
+//! `--mention NAME` each note mentions that local account, so each is kept as a remote
+//! notice with its event (the whole write path); without it no one here asked for the
+//! notes, and each is read, checked and dropped.
 //! Signing happens here, before the clock starts.
 //!
 //!     cargo run --release --example inbox_bench -- --url http://127.0.0.1:8080 --server-pid PID
@@ -21,6 +23,7 @@ struct Args {
     actors: usize,
     concurrency: usize,
     seconds: u64,
+    mention: Option<String>,
 }
 
 fn args() -> Args {
@@ -30,6 +33,7 @@ fn args() -> Args {
         actors: 20,
         concurrency: 32,
         seconds: 10,
+        mention: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -40,6 +44,7 @@ fn args() -> Args {
             "--actors" => a.actors = v.parse().unwrap_or(a.actors),
             "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
             "--seconds" => a.seconds = v.parse().unwrap_or(a.seconds),
+            "--mention" => a.mention = Some(v),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -115,6 +120,10 @@ async fn main() {
         .map(|n| {
             let i = n % a.actors;
             let actor = format!("{base}/users/a{i}");
+            let tag = match &a.mention {
+                Some(name) => serde_json::json!([{"type": "Mention", "href": format!("{}/users/{name}", a.url)}]),
+                None => serde_json::json!([]),
+            };
             let body = serde_json::json!({
                 "@context": "https://www.w3.org/ns/activitystreams",
                 "id": format!("{actor}/activities/{run}-{n}"),
@@ -122,6 +131,7 @@ async fn main() {
                 "actor": actor,
                 "to": ["https://www.w3.org/ns/activitystreams#Public"],
                 "object": {"id": format!("{actor}/notes/{run}-{n}"), "type": "Note", "attributedTo": actor,
+                           "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": tag,
                            "content": format!("<p>Update {n} from the field</p>")},
             })
             .to_string();

@@ -787,6 +787,98 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(p.received.lock().unwrap().is_empty());
 
+    // Mallory's notes: one that mentions ann is kept (sanitised) and she is told; one
+    // attributed to someone else, one whose id is on another server, and one of 100 KB
+    // are refused, and none of them is kept.
+    let note = |n: u32, attributed: &str, id: String, content: String| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/creates/{n}", p.base),
+            "type": "Create",
+            "actor": mallory,
+            "to": [ann_uri],
+            "object": {
+                "id": id, "type": "Note", "attributedTo": attributed,
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "content": content,
+                "tag": [{"type": "Mention", "href": ann_uri, "name": "@ann"}],
+            },
+        })
+        .to_string()
+    };
+    let mentions = || async {
+        let (_, n) = app
+            .get_json("/api/v1/notifications?types[]=mention", Some(&ann.token))
+            .await;
+        n.as_array().unwrap().clone()
+    };
+    for (n, attributed, id, content, want, what) in [
+        (
+            1,
+            format!("{}/users/eve", p.base),
+            format!("{}/notes/1", p.base),
+            "<p>hi</p>".to_string(),
+            400,
+            "attributed to another actor",
+        ),
+        (
+            2,
+            mallory.clone(),
+            "http://127.0.0.2:1/notes/2".to_string(),
+            "<p>hi</p>".to_string(),
+            400,
+            "an id on another server",
+        ),
+        (
+            3,
+            mallory.clone(),
+            format!("{}/notes/3", p.base),
+            format!("<p>{}</p>", "x".repeat(100_000)),
+            400,
+            "100 KB of content",
+        ),
+    ] {
+        let (s, body) = deliver(
+            &format!("{}/inbox", app.base),
+            &note(n, &attributed, id, content),
+            &key_id,
+            &p.pair.private_pem,
+            now,
+            None,
+        )
+        .await;
+        assert_eq!(s, want, "{what}: {body}");
+        assert!(body.contains("\"error\""), "{what}: {body}");
+    }
+    assert!(mentions().await.is_empty(), "nothing refused was kept");
+    let (s, body) = deliver(
+        &format!("{}/inbox", app.base),
+        &note(
+            4,
+            &mallory,
+            format!("{}/notes/4", p.base),
+            "<p>Hello <script>alert(1)</script><a href=\"javascript:x()\">@ann</a></p>".into(),
+        ),
+        &key_id,
+        &p.pair.private_pem,
+        now,
+        None,
+    )
+    .await;
+    assert_eq!(s, 202, "{body}");
+    let told = mentions().await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    let content = told[0]["status"]["content"].as_str().unwrap();
+    assert!(content.contains("Hello"), "{content}");
+    assert!(
+        !content.contains("script") && !content.contains("javascript"),
+        "{content}"
+    );
+    assert_eq!(
+        told[0]["account"]["acct"],
+        format!("mallory@{}", p.base.trim_start_matches("http://"))
+    );
+
     // A locked account's approval is needed: no Accept, and her notices do not go out.
     let (s, _) = app
         .call(

@@ -73,6 +73,21 @@ fn tag_json(node: &Api, name: &str) -> Value {
     })
 }
 
+/// The account of another server the query names, looked up there, put first.
+async fn resolved_first(
+    node: &Api,
+    q: &str,
+    found: &mut Vec<crate::domain::entities::AccountRecord>,
+    limit: i64,
+) -> ApiResult<()> {
+    if let Some(a) = crate::federation::resolve::from_query(node, q).await? {
+        found.retain(|f| f.id != a.id);
+        found.insert(0, a);
+        found.truncate(limit as usize);
+    }
+    Ok(())
+}
+
 async fn search(
     State(node): State<Api>,
     auth: MaybeScoped<ReadSearch>,
@@ -121,13 +136,8 @@ async fn search(
             .store
             .search_accounts(words, following_of, limit, offset)
             .await?;
-        if resolve
-            && offset == 0
-            && let Some(a) = crate::federation::resolve::from_query(&node, &q).await?
-        {
-            found.retain(|f| f.id != a.id);
-            found.insert(0, a);
-            found.truncate(limit as usize);
+        if resolve && offset == 0 {
+            resolved_first(&node, &q, &mut found, limit).await?;
         }
         out["accounts"] = json!(
             found
@@ -191,13 +201,8 @@ async fn accounts(
         .store
         .search_accounts(&q, following_of, limit, offset)
         .await?;
-    if resolve
-        && offset == 0
-        && let Some(a) = crate::federation::resolve::from_query(&node, &q).await?
-    {
-        found.retain(|f| f.id != a.id);
-        found.insert(0, a);
-        found.truncate(limit as usize);
+    if resolve && offset == 0 {
+        resolved_first(&node, &q, &mut found, limit).await?;
     }
     Ok(Json(
         found

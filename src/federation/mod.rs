@@ -1,21 +1,26 @@
-//! Federation with other servers over ActivityPub, as Mastodon speaks it. This first part
-//! is discovery: how another server finds and reads our accounts and notices.
+//! Federation with other servers over ActivityPub, as Mastodon speaks it.
 //!
-//! - `/.well-known/webfinger` (`acct:user@domain`, or an account's profile or actor URL)
-//!   answers a JRD naming the actor document; `/.well-known/host-meta` points there;
-//!   `/.well-known/nodeinfo` links NodeInfo 2.0 and 2.1 (software `tidings`, usage).
+//! - Discovery: `/.well-known/webfinger` (`acct:user@domain`, or an account's profile or
+//!   actor URL) answers a JRD naming the actor document; `/.well-known/host-meta` points
+//!   there; `/.well-known/nodeinfo` links NodeInfo 2.0 and 2.1 (software `tidings`, usage).
 //! - An account's actor document (`Person`) and a notice's `Note` are served at the same
 //!   addresses as their pages and API links (`/users/{name}`, `/@{name}`, and each notice's
 //!   `uri` and `url`) to a request whose `Accept` asks for ActivityStreams
 //!   (`application/activity+json`, or `application/ld+json` with its profile).
 //! - Each local account's RSA key pair (2048 bits, as peers expect) is made the first time
-//!   its actor document is asked for, and kept in the database ([`keys`]).
+//!   it is needed, and kept in the database ([`keys`]).
+//! - The push endpoint ([`inbox`]) takes signed activities ([`signature`]) and [`apply`]
+//!   carries them out: remote notices ([`remote`] sanitises and shapes them) travel the
+//!   event path as local ones do. Accounts of other servers are found by WebFinger and
+//!   followed through [`resolve`]. Reading other servers goes through an SSRF-guarded
+//!   client ([`fetch`]); what we send waits in a queue in the database and is signed and
+//!   delivered by [`deliver`].
 //!
-//! - The push endpoint ([`inbox`]) takes signed activities ([`signature`]); reading other
-//!   servers goes through an SSRF-guarded client ([`fetch`]); what we send waits in a queue
-//!   in the database and is signed and delivered by [`deliver`].
-//!
-//! The JSON-LD shapes are in [`wire`], apart from the handlers.
+//! The JSON-LD shapes are in [`wire`], apart from the handlers. Crates: `rsa` and `sha2`
+//! for signatures, `reqwest` (rustls) for HTTP, `ammonia` for remote HTML.
+//! `activitypub_federation` (AGPL-3.0, as Tidings) was weighed and not taken: it brings
+//! its own actix/axum handlers, queue and data traits, where Tidings needs deliveries in
+//! the transaction of each change and remote notices on its own event path.
 
 pub mod apply;
 pub mod deliver;

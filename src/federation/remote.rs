@@ -316,17 +316,14 @@ mod tests {
 
     #[test]
     fn addressing_gives_visibility() {
-        let f = Some("https://p.example/users/a/followers");
+        let f = "https://p.example/users/a/followers";
         let v = |to: &[&str], cc: &[&str]| {
             let s = |l: &[&str]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-            visibility(&s(to), &s(cc), f)
+            visibility(&s(to), &s(cc), Some(f))
         };
         assert_eq!(v(&["as:Public"], &[]), Visibility::Public);
-        assert_eq!(
-            v(&[f.unwrap()], &[super::super::wire::PUBLIC]),
-            Visibility::Unlisted
-        );
-        assert_eq!(v(&[f.unwrap()], &[]), Visibility::Private);
+        assert_eq!(v(&[f], &[super::super::wire::PUBLIC]), Visibility::Unlisted);
+        assert_eq!(v(&[f], &[]), Visibility::Private);
         assert_eq!(v(&["https://x.example/users/b"], &[]), Visibility::Direct);
     }
 
