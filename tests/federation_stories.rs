@@ -899,6 +899,54 @@ async fn the_inbox_takes_only_signed_activities_of_their_actors(b: Backend) {
         p.received.lock().unwrap().is_empty(),
         "a locked account accepts no one by herself"
     );
+    // She sees the request, as a local one; her approval sends the Accept (of that
+    // Follow), and from then on her notices go to mallory.
+    let (_, asks) = app
+        .get_json("/api/v1/follow_requests", Some(&ann.token))
+        .await;
+    let host = p.base.trim_start_matches("http://");
+    assert_eq!(asks[0]["acct"], format!("mallory@{host}"), "{asks}");
+    let (s, rel) = app
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/follow_requests/{}/authorize",
+                asks[0]["id"].as_str().unwrap()
+            ),
+            &ann.token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{rel}");
+    let (_, asks) = app
+        .get_json("/api/v1/follow_requests", Some(&ann.token))
+        .await;
+    assert_eq!(asks, json!([]));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let accepted = loop {
+        let got = p.received.lock().unwrap().clone();
+        if let Some((_, b)) = got.iter().find(|(_, b)| b.contains("\"Accept\"")) {
+            break serde_json::from_str::<Value>(b).unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Accept: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(accepted["object"]["id"], format!("{}/follows/4", p.base));
+    let approved = app.post(&ann, "For approved followers #election").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !p
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, b)| b.contains(approved["uri"].as_str().unwrap()))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "her notice did not go"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A blocked domain is refused before anything is fetched.
     let Some(closed) = spawn_with(b, |c| {

@@ -18,3 +18,6 @@ CREATE INDEX remote_actors_by_account ON remote_actors (account_id);
 ALTER TABLE statuses ADD COLUMN uri TEXT;
 ALTER TABLE statuses ADD COLUMN url TEXT;
 CREATE UNIQUE INDEX statuses_by_uri ON statuses (uri) WHERE uri IS NOT NULL;
+
+-- A remote actor's follow request keeps its `Follow`'s id, for the `Accept` or `Reject`.
+ALTER TABLE follow_requests ADD COLUMN uri TEXT;

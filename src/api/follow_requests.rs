@@ -1,12 +1,12 @@
 //! Follow requests of a locked account: `GET /api/v1/follow_requests` (paged), and
 //! `POST /api/v1/follow_requests/:account_id/authorize` or `/reject`.
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Query, ReadFollows, Scoped, WriteFollows, parse_id};
 use super::timelines::{TimelineParams, bounds_of, linked};
 use crate::api::Api;
 use crate::domain::AccountId;
-use crate::domain::entities::Account;
+use crate::domain::entities::{Account, AccountRecord};
 use crate::store::AccountList;
 use axum::extract::{Path, State};
 use axum::http::Uri;
@@ -41,12 +41,21 @@ async fn index(
     Ok(linked(&body, &node.site.base_url, &uri, bounds))
 }
 
-async fn answer(node: &Api, me: AccountId, id: &str, accept: bool) -> ApiResult<Json<Value>> {
+async fn answer(node: &Api, me: &AccountRecord, id: &str, accept: bool) -> ApiResult<Json<Value>> {
     let requester: AccountId = parse_id(id)?;
-    let rel = node
+    let them = node
         .store
-        .answer_follow_request(me, requester, accept)
-        .await?;
+        .account(requester)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let rel = if them.remote.is_some() {
+        // Its server hears the answer.
+        crate::federation::resolve::answer_remote_request(node, me, &them, accept).await?
+    } else {
+        node.store
+            .answer_follow_request(me.id, requester, accept)
+            .await?
+    };
     Ok(Json(super::accounts::relationship_json(requester, rel)))
 }
 
@@ -55,7 +64,7 @@ async fn authorize(
     auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    answer(&node, auth.account()?.id, &id, true).await
+    answer(&node, auth.account()?, &id, true).await
 }
 
 async fn reject(
@@ -63,5 +72,5 @@ async fn reject(
     auth: Scoped<WriteFollows>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    answer(&node, auth.account()?.id, &id, false).await
+    answer(&node, auth.account()?, &id, false).await
 }

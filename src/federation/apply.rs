@@ -4,9 +4,9 @@
 //! position, and out to `public`, `public:remote`, the tag streams and the home streams
 //! of its local followers, with the same replay and resume.
 //!
-//! - `Follow` of a local account: kept, `Accept` queued in the same transaction (a
-//!   locked account's follow stays pending: remote follow requests are not built);
-//!   `Undo` of it.
+//! - `Follow` of a local account: kept, `Accept` queued in the same transaction; a locked
+//!   account is asked (a follow request, answered as a local one is); `Reject` when she
+//!   blocked the actor; `Undo` of it.
 //! - `Accept`/`Reject` of a local account's `Follow`: the follow is made, or dropped.
 //! - `Create` of a `Note` (`Article`, `Page`, `Question` read as one) by its actor: kept
 //!   when someone here follows the actor, it mentions someone here, or it answers a
@@ -98,40 +98,26 @@ async fn follow(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<
     let Some(account) = local_account(node, object_id(activity)).await? else {
         return Err(ApiError::NotFound);
     };
-    if account.profile.locked {
-        // Her approval is needed, and remote follow requests are not built yet: the
-        // follow stays pending on the other side, and she shares nothing with it.
-        tracing::info!(actor = %actor.uri, "a remote follow of a locked account left pending");
-        return Ok(());
-    }
     let follow_id = activity["id"].as_str().unwrap_or_default();
     let local = format!("{}/users/{}", node.site.base_url, account.username);
     let them = account_of(node, actor).await?;
     if node.store.relationship(account.id, them.id).await?.blocking {
         // She blocked it: told no, and nothing is kept.
-        let follow = serde_json::json!({
-            "id": follow_id, "type": "Follow", "actor": actor.uri, "object": local,
-        });
-        let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
-        let reject = wire::reject(&local, &follow, &format!("{local}#rejects/follows/{tag}"));
+        let reject = wire::answer_follow(false, &local, follow_id, &actor.uri);
         node.store
             .queue_activity(account.id, &actor.inbox, &reject.to_string())
             .await?;
         return Ok(());
     }
-    // One id per Follow (peers ignore an id they have seen: a second follow after an
-    // unfollow needs a new Accept).
-    let tag = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(follow_id.as_bytes())[..12]);
-    let accept_id = format!("{local}#accepts/follows/{tag}");
-    // The Follow as we understood it, not all it carried (a 1 MB Follow must not become a
-    // 1 MB Accept, stored and sent again).
-    let follow = serde_json::json!({
-        "id": follow_id,
-        "type": "Follow",
-        "actor": actor.uri,
-        "object": local,
-    });
-    let accept = wire::accept(&local, &follow, &accept_id);
+    if account.profile.locked {
+        // Her approval is needed: a request, as a local one would be (her answer sends
+        // the Accept or Reject; see [`super::resolve::answer_remote_request`]).
+        node.store
+            .remote_follow_request(&them, account.id, follow_id)
+            .await?;
+        return Ok(());
+    }
+    let accept = wire::answer_follow(true, &local, follow_id, &actor.uri);
     node.store
         .remote_follow(
             account.id,
@@ -270,23 +256,28 @@ async fn create(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<
     if !remote::is_note(object.get("type").and_then(Value::as_str).unwrap_or("")) {
         return Ok(());
     }
-    let followers = format!("{}/followers", actor.uri);
-    let mut inbound = remote::note(&object, &actor.uri, Some(&followers))
-        .map_err(|e| ApiError::bad_request(format!("Malformed note: {e}")))?;
-    if node.store.status_by_uri(&inbound.note.uri).await?.is_some() {
+    // Whether anyone here asked for it is learnt first, from what is cheap to read: most
+    // notes of a busy network are for other servers, and are dropped before their HTML
+    // is parsed.
+    let uri = object.get("id").and_then(Value::as_str).unwrap_or("");
+    if node.store.status_by_uri(uri).await?.is_some() {
         return Ok(());
     }
     let author = account_of(node, actor).await?;
-    inbound.note.mentions = local_mentions(node, &inbound.mentioned).await?;
-    let parent = match &inbound.in_reply_to {
+    let mentions = local_mentions(node, &remote::mention_hrefs(&object)).await?;
+    let parent = match object.get("inReplyTo").and_then(wire::id_of) {
         Some(uri) => status_of(node, uri).await?,
         None => None,
     };
     let followed = !node.store.local_followers(author.id).await?.is_empty();
-    if !followed && inbound.note.mentions.is_empty() && parent.is_none() {
+    if !followed && mentions.is_empty() && parent.is_none() {
         tracing::debug!(actor = %actor.uri, "a note no one here follows, dropped");
         return Ok(());
     }
+    let followers = format!("{}/followers", actor.uri);
+    let mut inbound = remote::note(&object, &actor.uri, Some(&followers))
+        .map_err(|e| ApiError::bad_request(format!("Malformed note: {e}")))?;
+    inbound.note.mentions = mentions;
     if inbound.visibility == Visibility::Direct && inbound.note.mentions.is_empty() {
         return Ok(());
     }

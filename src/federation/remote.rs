@@ -184,6 +184,22 @@ pub fn is_note(kind: &str) -> bool {
     matches!(kind, "Note" | "Article" | "Page" | "Question")
 }
 
+/// The actor ids a note's `Mention` tags name (cheap: read before anything is sanitised,
+/// to learn whether anyone here is named).
+pub fn mention_hrefs(object: &Value) -> Vec<String> {
+    let list: Vec<&Value> = match object.get("tag") {
+        Some(Value::Array(a)) => a.iter().take(4 * MAX_TAGS).collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    };
+    list.into_iter()
+        .filter(|t| str_of(t, "type") == Some("Mention"))
+        .filter_map(|t| str_of(t, "href"))
+        .take(MAX_TAGS)
+        .map(str::to_string)
+        .collect()
+}
+
 fn has_hashtags(object: &Value) -> bool {
     match object.get("tag") {
         Some(Value::Array(a)) => a.iter().any(|t| str_of(t, "type") == Some("Hashtag")),
@@ -221,7 +237,7 @@ pub fn note(object: &Value, actor: &str, followers: Option<&str>) -> Result<Inbo
     let to = addressed(object.get("to"));
     let cc = addressed(object.get("cc"));
     let mut tags = Vec::new();
-    let mut mentioned = Vec::new();
+    let mentioned = mention_hrefs(object);
     if let Some(list) = object.get("tag") {
         let list: Vec<&Value> = match list {
             Value::Array(a) => a.iter().collect(),
@@ -233,11 +249,6 @@ pub fn note(object: &Value, actor: &str, followers: Option<&str>) -> Result<Inbo
                     let name = text::normalize_tag(str_of(t, "name").unwrap_or(""));
                     if text::is_tag(&name) && name.len() <= 100 && !tags.contains(&name) {
                         tags.push(name);
-                    }
-                }
-                Some("Mention") if mentioned.len() < MAX_TAGS => {
-                    if let Some(href) = str_of(t, "href") {
-                        mentioned.push(href.to_string());
                     }
                 }
                 _ => {}

@@ -158,6 +158,48 @@ pub async fn from_query(node: &Api, q: &str) -> ApiResult<Option<AccountRecord>>
     }
 }
 
+/// `me` (locked) answers remote account `them`'s request to follow her: `Accept` (it
+/// becomes a remote follower, in the same transaction as the queued `Accept`) or `Reject`.
+pub async fn answer_remote_request(
+    node: &Api,
+    me: &AccountRecord,
+    them: &AccountRecord,
+    accept: bool,
+) -> ApiResult<crate::store::Relationship> {
+    let uri = them
+        .remote
+        .as_ref()
+        .map(|r| r.uri.clone())
+        .unwrap_or_default();
+    let follow_id = node
+        .store
+        .follow_request_uri(them.id, me.id)
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .unwrap_or_else(|| format!("{uri}#follows/{}", me.id));
+    let actor = node
+        .store
+        .remote_actor(false, &uri)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // The request and its notification go; a remote follower is kept apart from `follows`.
+    node.store
+        .answer_follow_request(me.id, them.id, false)
+        .await?;
+    let local = format!("{}/users/{}", node.site.base_url, me.username);
+    let answer = wire::answer_follow(accept, &local, &follow_id, &actor.uri).to_string();
+    if accept {
+        node.store
+            .remote_follow(me.id, actor.id, &follow_id, &actor.inbox, &answer)
+            .await?;
+    } else {
+        node.store
+            .queue_activity(me.id, &actor.inbox, &answer)
+            .await?;
+    }
+    Ok(node.store.relationship(me.id, them.id).await?)
+}
+
 /// The account `user@domain` of another server: known, or found through WebFinger.
 pub async fn account_by_acct(
     node: &Api,

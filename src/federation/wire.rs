@@ -237,6 +237,26 @@ pub fn accept(actor: &str, follow: &Value, id: &str) -> Value {
     })
 }
 
+/// `Accept` (or `Reject`) of `follower`'s `Follow` `follow_id` of local actor `local`: the
+/// Follow as understood, not all it carried (a 1 MB Follow must not become a 1 MB Accept,
+/// stored and sent again), under an id of its own per Follow (peers ignore an id they have
+/// seen: a second follow after an unfollow needs a new Accept).
+pub fn answer_follow(accept: bool, local: &str, follow_id: &str, follower: &str) -> Value {
+    use sha2::Digest;
+    let follow = json!({
+        "id": follow_id,
+        "type": "Follow",
+        "actor": follower,
+        "object": local,
+    });
+    let tag = hex::encode(&sha2::Sha256::digest(follow_id.as_bytes())[..12]);
+    if accept {
+        self::accept(local, &follow, &format!("{local}#accepts/follows/{tag}"))
+    } else {
+        reject(local, &follow, &format!("{local}#rejects/follows/{tag}"))
+    }
+}
+
 /// `Reject` of a follow, from a local actor.
 pub fn reject(actor: &str, follow: &Value, id: &str) -> Value {
     json!({

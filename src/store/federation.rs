@@ -480,6 +480,71 @@ impl SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// A remote account asks to follow a locked local one (`follow_uri`: its `Follow`):
+    /// the request waits for her, and she is told.
+    pub(super) async fn write_remote_follow_request(
+        &self,
+        requester: &crate::domain::entities::AccountRecord,
+        target: AccountId,
+        follow_uri: &str,
+    ) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO follow_requests (account_id, target_id, created_at, uri) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, target_id) DO NOTHING",
+        )
+        .bind(requester.id.get())
+        .bind(target.get())
+        .bind(crate::domain::now_micros())
+        .bind(follow_uri)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let mut told = None;
+        if fresh {
+            told = self
+                .notify(
+                    &mut w.tx,
+                    target,
+                    crate::domain::entities::NotificationType::FollowRequest,
+                    requester,
+                    None,
+                )
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE follow_requests SET uri = $3 WHERE account_id = $1 AND target_id = $2",
+            )
+            .bind(requester.id.get())
+            .bind(target.get())
+            .bind(follow_uri)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        if let Some(e) = &told {
+            Self::insert_events(&mut w.tx, std::slice::from_ref(e)).await?;
+        }
+        self.commit_write(w, told.is_some()).await
+    }
+
+    /// The `Follow` id of a remote account's request to follow `target`, if it asks.
+    pub(super) async fn read_follow_request_uri(
+        &self,
+        requester: AccountId,
+        target: AccountId,
+    ) -> Result<Option<Option<String>>> {
+        let row =
+            sqlx::query("SELECT uri FROM follow_requests WHERE account_id = $1 AND target_id = $2")
+                .bind(requester.get())
+                .bind(target.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| r.try_get::<Option<String>, _>("uri"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
     pub(super) async fn write_forget_seen(&self, before: i64) -> Result<u64> {
         let mut w = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM inbox_seen WHERE seen_at < $1")

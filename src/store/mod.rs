@@ -521,6 +521,19 @@ pub trait Store: Send + Sync + 'static {
     /// Forget the ids of activities seen before `before` (peers stop re-delivering
     /// after about two days); how many went.
     async fn forget_seen(&self, before: i64) -> Result<u64>;
+    /// A remote account asks to follow locked `target` with the `Follow` `follow_uri`.
+    async fn remote_follow_request(
+        &self,
+        requester: &AccountRecord,
+        target: AccountId,
+        follow_uri: &str,
+    ) -> Result<()>;
+    /// Whether `requester` asks to follow `target`, and with which `Follow` (remote).
+    async fn follow_request_uri(
+        &self,
+        requester: AccountId,
+        target: AccountId,
+    ) -> Result<Option<Option<String>>>;
     /// Queue an activity (rendered) from a local account to one inbox.
     async fn queue_activity(&self, account: AccountId, inbox: &str, body: &str) -> Result<()>;
     /// Take due deliveries for `lease` µs (no other worker takes them meanwhile).

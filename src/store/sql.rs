@@ -526,6 +526,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn remote_follow_request(
+        &self,
+        requester: &AccountRecord,
+        target: AccountId,
+        follow_uri: &str,
+    ) -> Result<()> {
+        self.write_remote_follow_request(requester, target, follow_uri)
+            .await
+    }
+
+    async fn follow_request_uri(
+        &self,
+        requester: AccountId,
+        target: AccountId,
+    ) -> Result<Option<Option<String>>> {
+        self.read_follow_request_uri(requester, target).await
+    }
+
     async fn forget_seen(&self, before: i64) -> Result<u64> {
         self.write_forget_seen(before).await
     }
