@@ -326,6 +326,24 @@ mod tests {
     }
 
     #[test]
+    fn an_actor_cannot_pass_for_another_handle() {
+        let doc = json!({
+            "id": "https://p.example/users/a", "type": "Person", "inbox": "https://p.example/inbox",
+            "preferredUsername": "admin@ours.example <b>x</b>", "name": "A", "summary": "<script>x</script>hi",
+            "icon": {"type": "Image", "url": "javascript:alert(1)"},
+            "publicKey": {"id": "https://p.example/users/a#main-key", "owner": "https://p.example/users/a",
+                          "publicKeyPem": "PEM"},
+        });
+        let a =
+            super::super::wire::remote_actor(&doc, "https://p.example/users/a#main-key").unwrap();
+        assert_eq!(a.username, "adminours.examplebxb");
+        let p = a.profile.unwrap();
+        assert_eq!(p.domain, "p.example");
+        assert_eq!(p.summary, "hi");
+        assert_eq!(p.avatar, None);
+    }
+
+    #[test]
     fn addressing_gives_visibility() {
         let f = "https://p.example/users/a/followers";
         let v = |to: &[&str], cc: &[&str]| {

@@ -405,10 +405,15 @@ pub fn remote_actor(doc: &Value, key_id: &str) -> Result<crate::store::RemoteAct
             .and_then(|e| e.get("sharedInbox"))
             .and_then(Value::as_str)
             .map(|s| short(s, 2048)),
+        // A handle's characters only (as Mastodon allows them): a name with `@`, spaces
+        // or markup must not pass for another account in `name@domain`.
         username: short(
-            doc.get("preferredUsername")
+            &doc.get("preferredUsername")
                 .and_then(Value::as_str)
-                .unwrap_or(""),
+                .unwrap_or("")
+                .chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                .collect::<String>(),
             100,
         ),
         fetched_at: crate::domain::now_micros(),
