@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Backend, spawn_with};
+use common::{Backend, spawn_federating};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -135,12 +135,7 @@ async fn a_fedify_actor_follows_a_reporter_and_reads_her_notices(b: Backend) {
     if !fedify_installed() {
         return;
     }
-    let Some(app) = spawn_with(b, |c| {
-        c.federation_allow_private = true;
-        c.delivery_retry_ms = 500;
-    })
-    .await
-    else {
+    let Some(app) = spawn_federating(b).await else {
         return;
     };
     let ann = app.register("ann").await;
@@ -255,12 +250,7 @@ async fn a_reader_follows_a_fedify_actor_and_sees_her_notices_live(b: Backend) {
     if !fedify_installed() {
         return;
     }
-    let Some(app) = spawn_with(b, |c| {
-        c.federation_allow_private = true;
-        c.delivery_retry_ms = 500;
-    })
-    .await
-    else {
+    let Some(app) = spawn_federating(b).await else {
         return;
     };
     let ben = app.register("ben").await;

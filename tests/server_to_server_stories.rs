@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, User, spawn_with};
+use common::{Backend, TestApp, User, spawn_federating};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -14,14 +14,6 @@ use std::time::Duration;
 on_both_backends!(two_tidings_servers_follow_each_other);
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn server(b: Backend) -> Option<TestApp> {
-    spawn_with(b, |c| {
-        c.federation_allow_private = true;
-        c.delivery_retry_ms = 500;
-    })
-    .await
-}
 
 /// `who` on `app` follows `handle` (of the other server) and waits for its `Accept`.
 async fn follow_across(app: &TestApp, who: &User, handle: &str) -> String {
@@ -62,10 +54,10 @@ async fn status_on(app: &TestApp, id: &str) -> (u16, Value) {
 }
 
 async fn two_tidings_servers_follow_each_other(b: Backend) {
-    let Some(news) = server(b).await else {
+    let Some(news) = spawn_federating(b).await else {
         return;
     };
-    let Some(town) = server(b).await else {
+    let Some(town) = spawn_federating(b).await else {
         return;
     };
     let ann = news.register("ann").await;
@@ -198,7 +190,8 @@ async fn two_tidings_servers_follow_each_other(b: Backend) {
             .then_some(())
     })
     .await;
-    // Her server counts him among her followers' servers' readers, not its own users.
+    // Her server's usage counts its own accounts only: bob's remote account (active here
+    // through his reblog) is not one of its users.
     let (_, instance) = news.get_json("/api/v2/instance", None).await;
     assert_eq!(instance["usage"]["users"]["active_month"], 1, "{instance}");
 }

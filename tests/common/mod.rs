@@ -104,6 +104,16 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     spawn_with(backend, |_| {}).await
 }
 
+/// A node that federates over loopback (private addresses allowed) and retries failed
+/// deliveries after half a second.
+pub async fn spawn_federating(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |c| {
+        c.federation_allow_private = true;
+        c.delivery_retry_ms = 500;
+    })
+    .await
+}
+
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let (url, dir) = database_url(backend).await?;
     Some(spawn_on(backend, &url, dir, tweak).await)
