@@ -37,6 +37,8 @@ for i in $(seq 1 "$nodes"); do
     DATABASE_URL="$url" REDIS_URL="$redis" TIDINGS_REDIS_PREFIX="$prefix" \
         TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 \
         TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 \
+        TIDINGS_API_REQUESTS_PER_TOKEN=0 TIDINGS_API_REQUESTS_PER_IP=0 \
+        TIDINGS_STATUSES_PER_ACCOUNT=0 TIDINGS_STREAMS_PER_IP_PER_SECOND=0 \
         taskset -c 0 "$BIN/tidings" --listen "127.0.0.1:$port" >"$out/node$i.log" 2>&1 &
     pids+=("$!")
     urls+=("http://127.0.0.1:$port")

@@ -36,7 +36,7 @@ done
 echo "== Tidings (embedded: SQLite + in-process bus), pinned to core 0"
 mkdir -p "$out/tidings"
 # The load generator connects from few source addresses: lift the per-IP stream cap.
-( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
+( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 TIDINGS_API_REQUESTS_PER_TOKEN=0 TIDINGS_API_REQUESTS_PER_IP=0 TIDINGS_STATUSES_PER_ACCOUNT=0 TIDINGS_STREAMS_PER_IP_PER_SECOND=0 exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
 tpid=$!
 wait_http http://127.0.0.1:8080/health
 load --target tidings --url http://127.0.0.1:8080 --server-pid "$tpid" --json "$scenario" "$@" >"$out/tidings.json"

@@ -44,11 +44,35 @@ pub enum AdminCommand {
     Unannounce { id: i64 },
     /// List every announcement, with its id.
     Announcements,
+    /// Give an account a role: user, moderator, admin or owner (user revokes).
+    Role { name: String, role: String },
+    /// Suspend an account: its sessions end and its notices leave every feed at once.
+    Suspend {
+        name: String,
+        /// Kept in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a suspension; the account's notices are back.
+    Unsuspend { name: String },
+    /// Delete an account's notices, relationships and profile for good (suspending it
+    /// first); its name stays taken.
+    DeleteAccount { name: String },
+    /// Open or close registrations, or make sign-ups wait for approval: open, approved,
+    /// closed.
+    Registrations { mode: String },
+    /// List open reports (every report with --all).
+    Reports {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registrations {
     Open,
+    /// Sign-ups wait for a moderator's approval.
+    Approval,
     Closed,
 }
 
@@ -248,6 +272,62 @@ pub struct Config {
     /// App registrations from one IP address per 10 minutes.
     #[arg(long, env = "TIDINGS_APPS_PER_IP", default_value_t = 25, global = true)]
     pub apps_per_ip: u32,
+    /// REST API requests per token per 5 minutes (Mastodon's default; 0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_API_REQUESTS_PER_TOKEN",
+        default_value_t = 300,
+        global = true
+    )]
+    pub api_requests_per_token: u32,
+    /// REST API requests without a token, per IP address per 5 minutes (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_API_REQUESTS_PER_IP",
+        default_value_t = 300,
+        global = true
+    )]
+    pub api_requests_per_ip: u32,
+    /// Notices one account may post per 3 hours (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_STATUSES_PER_ACCOUNT",
+        default_value_t = 300,
+        global = true
+    )]
+    pub statuses_per_account: u32,
+    /// Media uploads per account per 30 minutes (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIA_PER_ACCOUNT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub media_per_account: u32,
+    /// Follows per account per 24 hours (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_FOLLOWS_PER_ACCOUNT",
+        default_value_t = 400,
+        global = true
+    )]
+    pub follows_per_account: u32,
+    /// Reports per account per 24 hours (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_REPORTS_PER_ACCOUNT",
+        default_value_t = 400,
+        global = true
+    )]
+    pub reports_per_account: u32,
+    /// New streaming connections per IP address per second (0: no limit).
+    #[arg(
+        long,
+        env = "TIDINGS_STREAMS_PER_IP_PER_SECOND",
+        default_value_t = 50,
+        global = true
+    )]
+    pub streams_per_ip_per_second: u32,
 }
 
 impl Config {

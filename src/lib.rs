@@ -21,6 +21,9 @@
 //! - [`accounts`]: creating an account (validation, hashing, storing), for the API's
 //!   sign-up and the operator's CLI alike.
 //! - [`media`]: uploaded images checked, decoded with bounds, stripped and kept.
+//! - [`moderation`]: how people may join (run-time registration mode, IP and e-mail
+//!   blocks) and rate limits shared by every node; what moderators do is a store write
+//!   whose events reach every node.
 //! - [`passwords`]: argon2 on one worker per core with a bounded queue and reused memory.
 //! - [`scheduler`]: posts scheduled notices at their time, each on exactly one node.
 //! - [`api`]: axum routes: Mastodon REST, OAuth, and the streaming endpoints' handshakes
@@ -42,6 +45,7 @@ pub mod domain;
 pub mod federation;
 pub mod media;
 pub mod metrics;
+pub mod moderation;
 pub mod passwords;
 pub mod scheduler;
 pub mod sequencer;
@@ -77,6 +81,8 @@ pub struct NodeParts {
     /// Resumes reading the same page share one read.
     pub replays: Arc<stream::replays::Replays>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Rate-limit counters: in memory on one node, in Redis across nodes.
+    pub rate: Arc<moderation::rate::RateLimits>,
     /// How other servers are reached (SSRF-guarded).
     pub fetcher: federation::fetch::Fetcher,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
@@ -106,6 +112,10 @@ impl Node {
             Some(url) => bus::RedisBus::connect(url, &config.redis_prefix, metrics.clone()).await?,
             None => Arc::new(bus::LocalBus::new(65_536)),
         };
+        let rate = Arc::new(match &config.redis_url {
+            Some(url) => moderation::rate::RateLimits::redis(url, &config.redis_prefix).await?,
+            None => moderation::rate::RateLimits::local(),
+        });
         let hub = stream::hub::Hub::new();
         tokio::spawn(sequencer::run(
             store.clone(),
@@ -160,6 +170,7 @@ impl Node {
             hub,
             replays,
             metrics,
+            rate,
             fetcher,
             shutdown,
         })))

@@ -120,6 +120,102 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
                 anyhow::bail!("there is no announcement {id}")
             }
         }
+        AdminCommand::Role { name, role } => {
+            let store = open_store(&config).await?;
+            let role = tidings::domain::moderation::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("a role is user, moderator, admin or owner"))?;
+            let a = account_named(&*store, &name).await?;
+            let audit = shell_audit(&format!("role:{}", role.as_str()), &a);
+            store.set_role(a.id, role, audit).await?;
+            println!("{name} is now {}", role.as_str());
+            Ok(())
+        }
+        AdminCommand::Suspend { name, reason } => {
+            let store = open_store(&config).await?;
+            let a = account_named(&*store, &name).await?;
+            let audit = shell_audit("suspend", &a).because(reason.as_deref());
+            store
+                .moderate(
+                    a.id,
+                    tidings::domain::moderation::AccountAction::Suspend,
+                    audit,
+                )
+                .await?;
+            println!("suspended {name}");
+            Ok(())
+        }
+        AdminCommand::Unsuspend { name } => {
+            let store = open_store(&config).await?;
+            let a = account_named(&*store, &name).await?;
+            let audit = shell_audit("unsuspend", &a);
+            store
+                .moderate(
+                    a.id,
+                    tidings::domain::moderation::AccountAction::Unsuspend,
+                    audit,
+                )
+                .await?;
+            println!("lifted the suspension of {name}");
+            Ok(())
+        }
+        AdminCommand::DeleteAccount { name } => {
+            let store = open_store(&config).await?;
+            let a = account_named(&*store, &name).await?;
+            if a.standing.suspended_at.is_none() {
+                let audit = shell_audit("suspend", &a);
+                store
+                    .moderate(
+                        a.id,
+                        tidings::domain::moderation::AccountAction::Suspend,
+                        audit,
+                    )
+                    .await?;
+            }
+            store.purge_account(a.id, shell_audit("delete", &a)).await?;
+            println!("deleted the data of {name}");
+            Ok(())
+        }
+        AdminCommand::Registrations { mode } => {
+            let store = open_store(&config).await?;
+            let mode = tidings::domain::moderation::Registrations::parse(&mode)
+                .ok_or_else(|| anyhow::anyhow!("registrations are open, approved or closed"))?;
+            let audit = tidings::store::Audit::new(
+                None,
+                "change_setting",
+                "Setting",
+                tidings::moderation::REGISTRATIONS,
+                mode.as_str(),
+            );
+            store
+                .set_setting(tidings::moderation::REGISTRATIONS, mode.as_str(), audit)
+                .await?;
+            println!("registrations: {}", mode.as_str());
+            Ok(())
+        }
+        AdminCommand::Reports { all } => {
+            let store = open_store(&config).await?;
+            let q = tidings::store::ReportQuery {
+                resolved: (!all).then_some(false),
+                limit: 200,
+                ..Default::default()
+            };
+            for r in store.reports(&q).await? {
+                println!(
+                    "{}	{}	{} reports {}	{}	{}",
+                    r.id,
+                    tidings::domain::iso8601(r.created_at),
+                    r.account.username,
+                    r.target.username,
+                    r.category,
+                    if r.action_taken_at.is_some() {
+                        "resolved"
+                    } else {
+                        "open"
+                    }
+                );
+            }
+            Ok(())
+        }
         AdminCommand::Announcements => {
             let store = open_store(&config).await?;
             for a in store.announcements(None, true).await? {
@@ -134,6 +230,32 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
             Ok(())
         }
     }
+}
+
+/// The account `name` (a local name, or `name@domain` of another server).
+async fn account_named(
+    store: &dyn tidings::store::Store,
+    name: &str,
+) -> anyhow::Result<tidings::domain::entities::AccountRecord> {
+    let name = name.trim_start_matches('@');
+    let found = if name.contains('@') {
+        store.remote_account(&name.to_lowercase()).await?
+    } else {
+        store.account_by_username(name).await?
+    };
+    found.ok_or_else(|| anyhow::anyhow!("there is no account {name:?}"))
+}
+
+/// An audit line for the operator at a shell.
+fn shell_audit(
+    action: &str,
+    a: &tidings::domain::entities::AccountRecord,
+) -> tidings::store::Audit {
+    let name = match &a.remote {
+        None => a.username.clone(),
+        Some(r) => format!("{}@{}", a.username, r.domain),
+    };
+    tidings::store::Audit::new(None, action, "Account", a.id, name)
 }
 
 async fn open_store(

@@ -496,6 +496,151 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     // Streams: public ones need no scope, `user` needs read:statuses (the_home_stream_…).
     ("GET", "/api/v1/streaming", Needs::Nobody),
     ("GET", "/api/v1/streaming/{*stream}", Needs::Nobody),
+    // Moderation (moderation_stories); suspending and deleting Bob come last.
+    ("POST", "/api/v1/reports", Needs::Token("write:reports")),
+    (
+        "GET",
+        "/api/v1/admin/accounts",
+        Needs::Token("admin:read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v2/admin/accounts",
+        Needs::Token("admin:read:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/accounts/{id}",
+        Needs::Token("admin:read:accounts"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/accounts/{id}/role",
+        Needs::Token("admin:write:accounts"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/accounts/{id}/{undo}",
+        Needs::Token("admin:write:accounts"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/accounts/suspend",
+        Needs::Token("admin:write:accounts"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/reports",
+        Needs::Token("admin:read:reports"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/reports/{id}",
+        Needs::Token("admin:read:reports"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/reports/{id}/{change}",
+        Needs::Token("admin:write:reports"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/domain_blocks",
+        Needs::Token("admin:read:domain_blocks"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/domain_blocks",
+        Needs::Token("admin:write:domain_blocks"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/domain_blocks/{id}",
+        Needs::Token("admin:read:domain_blocks"),
+    ),
+    (
+        "PUT",
+        "/api/v1/admin/domain_blocks/{id}",
+        Needs::Token("admin:write:domain_blocks"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/domain_blocks/{id}",
+        Needs::Token("admin:write:domain_blocks"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/domain_allows",
+        Needs::Token("admin:read:domain_allows"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/domain_allows",
+        Needs::Token("admin:write:domain_allows"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/domain_allows/{id}",
+        Needs::Token("admin:read:domain_allows"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/domain_allows/{id}",
+        Needs::Token("admin:write:domain_allows"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/email_domain_blocks",
+        Needs::Token("admin:read:email_domain_blocks"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/email_domain_blocks",
+        Needs::Token("admin:write:email_domain_blocks"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/email_domain_blocks/{id}",
+        Needs::Token("admin:read:email_domain_blocks"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/email_domain_blocks/{id}",
+        Needs::Token("admin:write:email_domain_blocks"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/ip_blocks",
+        Needs::Token("admin:read:ip_blocks"),
+    ),
+    (
+        "POST",
+        "/api/v1/admin/ip_blocks",
+        Needs::Token("admin:write:ip_blocks"),
+    ),
+    (
+        "GET",
+        "/api/v1/admin/ip_blocks/{id}",
+        Needs::Token("admin:read:ip_blocks"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/ip_blocks/{id}",
+        Needs::Token("admin:write:ip_blocks"),
+    ),
+    ("GET", "/api/v1/admin/audit_log", Needs::Token("admin:read")),
+    ("GET", "/api/v1/admin/settings", Needs::Token("admin:read")),
+    ("PUT", "/api/v1/admin/settings", Needs::Token("admin:write")),
+    (
+        "POST",
+        "/api/v1/admin/accounts/{id}/action",
+        Needs::Token("admin:write:accounts"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/admin/accounts/{id}",
+        Needs::Token("admin:write:accounts"),
+    ),
     // Deleting last, so that the notice is there for everything above.
     (
         "DELETE",
@@ -581,6 +726,7 @@ async fn each_route_demands_its_scope(b: Backend) {
         let body = match path {
             "/api/v1/statuses" => Some(json!({"status": "scoped post"})),
             "/api/v1/statuses/{id}" if method == Method::PUT => Some(json!({"status": "edited"})),
+            "/api/v1/admin/accounts/{id}/action" => Some(json!({"type": "suspend"})),
             _ => None,
         };
         let call = |token: Option<String>| {

@@ -9,7 +9,6 @@ use super::extract::{
 use super::form::{Flag, Id};
 use super::timelines::{TimelineParams, flag, paged};
 use crate::api::Api;
-use crate::config::Registrations;
 use crate::domain::AccountId;
 use crate::domain::entities::{Account, AccountRecord};
 use crate::domain::text::normalize_tag;
@@ -79,7 +78,8 @@ pub async fn verify_password(
     login: &str,
     password: &str,
 ) -> ApiResult<Option<AccountRecord>> {
-    node.throttles().sign_in_per_ip.check(&ip)?;
+    let t = node.throttles();
+    t.check(&t.sign_in_per_ip, ip).await?;
     let login = login.trim().trim_start_matches('@');
     let account = if login.contains('@') {
         node.store.account_by_email(login).await?
@@ -90,7 +90,7 @@ pub async fn verify_password(
     // unknown login must not answer faster than a known one.
     let hash = match &account {
         Some(a) => {
-            node.throttles().sign_in_per_account.check(&a.id)?;
+            t.check(&t.sign_in_per_account, a.id).await?;
             node.store.password_hash(a.id).await?
         }
         None => {
@@ -101,11 +101,21 @@ pub async fn verify_password(
     let ok = crate::passwords::passwords()
         .verify(password.to_string(), hash)
         .await?;
+    // The right password for a suspended or disabled account still opens nothing.
+    if let Some(a) = account.as_ref().filter(|_| ok)
+        && (a.standing.suspended_at.is_some() || a.standing.disabled)
+    {
+        return Err(ApiError::Forbidden(
+            "Your login is currently disabled".into(),
+        ));
+    }
     Ok(account.filter(|_| ok))
 }
 
 #[derive(Deserialize)]
 struct RegisterForm {
+    /// Why she wants to join (shown to moderators when sign-ups need approval).
+    reason: Option<String>,
     username: Option<String>,
     email: Option<String>,
     password: Option<String>,
@@ -117,12 +127,12 @@ async fn register(
     auth: Scoped<WriteAccounts>,
     Input(f): Input<RegisterForm>,
 ) -> ApiResult<Json<Value>> {
-    if node.config.registrations == Registrations::Closed {
-        return Err(ApiError::Forbidden(
-            "Registrations are closed on this server".into(),
-        ));
+    let admission = crate::moderation::admission(&node, peer.ip(), f.email.as_deref()).await?;
+    if let crate::moderation::Admission::Refused(why) = admission {
+        return Err(ApiError::Forbidden(why.into()));
     }
-    node.throttles().sign_ups_per_ip.check(&peer.ip())?;
+    let t = node.throttles();
+    t.check(&t.sign_ups_per_ip, peer.ip()).await?;
     if auth.0.0.account.is_some() {
         return Err(ApiError::Forbidden(
             "This method requires an app token, not a user's".into(),
@@ -139,6 +149,18 @@ async fn register(
         },
     )
     .await?;
+    // Waiting for approval, she may sign in and see her account, nothing more (see
+    // `Scoped`); the moderators hear of her either way.
+    let pending = admission == crate::moderation::Admission::Pending;
+    let reason: Option<String> = f.reason.map(|r| r.chars().take(1000).collect());
+    node.store
+        .record_sign_up(
+            account.id,
+            Some(&peer.ip().to_string()),
+            reason.as_deref(),
+            pending,
+        )
+        .await?;
     let scopes = auth.0.0.scopes.clone();
     let (secret, token) =
         super::oauth::create_token(&node, auth.0.0.app_id, Some(account.id), &scopes).await?;
@@ -271,6 +293,8 @@ async fn follow(
 ) -> ApiResult<Json<Value>> {
     let me = auth.account()?;
     let target: AccountId = parse_id(&id)?;
+    let t = node.throttles();
+    t.check(&t.follows_per_account, me.id).await?;
     let rel = crate::federation::resolve::set_follow(&node, me, target, true).await?;
     let me = me.id;
     match f.notify {

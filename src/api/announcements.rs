@@ -173,7 +173,7 @@ impl AnnouncementForm {
 
 /// An administrator with a token for `admin:write`; anyone else 403.
 async fn administrator(auth: &Scoped<AdminWrite>) -> ApiResult<()> {
-    if auth.account()?.is_admin {
+    if auth.account()?.standing.role.administers() {
         Ok(())
     } else {
         Err(ApiError::Forbidden("This action is not allowed".into()))

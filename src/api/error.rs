@@ -20,6 +20,8 @@ pub enum ApiError {
     Throttled {
         limit: u32,
         retry_after: u64,
+        /// When the budget is whole again (microseconds since the epoch).
+        reset_at: i64,
     },
     Unavailable(String),
     Internal(String),
@@ -58,12 +60,13 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Throttled { limit, retry_after } = self {
-            let reset =
-                time::OffsetDateTime::now_utc() + time::Duration::seconds(retry_after as i64);
-            let reset = reset
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+        if let ApiError::Throttled {
+            limit,
+            retry_after,
+            reset_at,
+        } = self
+        {
+            let reset = super::throttle::reset_time(reset_at);
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 [
@@ -125,6 +128,7 @@ impl From<crate::passwords::Busy> for ApiError {
         ApiError::Throttled {
             limit: crate::passwords::QUEUE as u32,
             retry_after: 1,
+            reset_at: crate::domain::now_micros() + 1_000_000,
         }
     }
 }

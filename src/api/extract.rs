@@ -62,12 +62,17 @@ impl Auth {
 }
 
 pub fn scopes_cover(granted: &str, wanted: &str) -> bool {
-    let top = wanted.split(':').next().unwrap_or(wanted);
     // The legacy `follow` scope stands for the relationship scopes.
     let legacy_follow = matches!(wanted, "read:follows" | "write:follows");
-    granted
-        .split_whitespace()
-        .any(|g| g == wanted || g == top || (legacy_follow && g == "follow"))
+    // A scope covers those below it: `read` covers `read:statuses`, `admin:read` covers
+    // `admin:read:accounts`.
+    granted.split_whitespace().any(|g| {
+        g == wanted
+            || wanted
+                .strip_prefix(g)
+                .is_some_and(|rest| rest.starts_with(':'))
+            || (legacy_follow && g == "follow")
+    })
 }
 
 /// The token from `Authorization: Bearer`, the `access_token` query parameter or (for
@@ -168,8 +173,23 @@ scopes! {
     WriteNotifications = "write:notifications";
     WriteBookmarks = "write:bookmarks";
     WriteConversations = "write:conversations";
-    /// Mastodon's administration scope; the account must be an administrator too.
+    WriteReports = "write:reports";
+    /// Mastodon's administration scopes; the account must be staff too (see
+    /// `crate::api::admin`).
     AdminWrite = "admin:write";
+    AdminRead = "admin:read";
+    AdminReadAccounts = "admin:read:accounts";
+    AdminWriteAccounts = "admin:write:accounts";
+    AdminReadReports = "admin:read:reports";
+    AdminWriteReports = "admin:write:reports";
+    AdminReadDomainBlocks = "admin:read:domain_blocks";
+    AdminWriteDomainBlocks = "admin:write:domain_blocks";
+    AdminReadDomainAllows = "admin:read:domain_allows";
+    AdminWriteDomainAllows = "admin:write:domain_allows";
+    AdminReadEmailDomainBlocks = "admin:read:email_domain_blocks";
+    AdminWriteEmailDomainBlocks = "admin:write:email_domain_blocks";
+    AdminReadIpBlocks = "admin:read:ip_blocks";
+    AdminWriteIpBlocks = "admin:write:ip_blocks";
 }
 
 /// A caller whose token covers scope `S`: no token is 401, a token without `S` is 403.
@@ -191,6 +211,13 @@ impl<S: Scope> FromRequestParts<Api> for Scoped<S> {
             .0
             .ok_or_else(ApiError::unauthorized)?;
         auth.require(S::NAME)?;
+        // A sign-up waiting for approval may see her own account, nothing more (a
+        // suspended or disabled account's tokens do not get this far).
+        if let Some(why) = auth.0.account.as_ref().and_then(|a| a.standing.refusal())
+            && S::NAME != "read:accounts"
+        {
+            return Err(ApiError::Forbidden(why.into()));
+        }
         Ok(Scoped(auth, std::marker::PhantomData))
     }
 }

@@ -3,7 +3,7 @@
 use crate::Node;
 use crate::api::Api;
 use crate::api::error::ApiResult;
-use crate::config::Registrations;
+use crate::domain::moderation::Registrations;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -83,6 +83,7 @@ fn statuses_config(node: &Node) -> Value {
 
 async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
     let stats = node.store.stats(crate::domain::now_micros()).await?;
+    let mode = crate::moderation::registrations(&node).await?;
     Ok(Json(json!({
         "uri": node.site.domain,
         "title": node.config.title,
@@ -94,8 +95,8 @@ async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
         "stats": { "user_count": stats.users, "status_count": stats.statuses, "domain_count": 0 },
         "thumbnail": null,
         "languages": ["en"],
-        "registrations": node.config.registrations == Registrations::Open,
-        "approval_required": false,
+        "registrations": mode != Registrations::Closed,
+        "approval_required": mode == Registrations::Approved,
         "invites_enabled": false,
         "configuration": {
             "statuses": statuses_config(&node),
@@ -109,6 +110,7 @@ async fn v1(State(node): State<Api>) -> ApiResult<Json<Value>> {
 
 async fn v2(State(node): State<Api>) -> ApiResult<Json<Value>> {
     let stats = node.store.stats(crate::domain::now_micros()).await?;
+    let mode = crate::moderation::registrations(&node).await?;
     let access = if node.config.anonymous_streams {
         "public"
     } else {
@@ -142,7 +144,11 @@ async fn v2(State(node): State<Api>) -> ApiResult<Json<Value>> {
                 "trending_link_feeds": { "local": "disabled", "remote": "disabled" },
             },
         },
-        "registrations": { "enabled": node.config.registrations == Registrations::Open, "approval_required": false, "message": null },
+        "registrations": {
+            "enabled": mode != Registrations::Closed,
+            "approval_required": mode == Registrations::Approved,
+            "message": null,
+        },
         "contact": { "email": "", "account": null },
         "rules": [],
         "api_versions": { "mastodon": 2 },

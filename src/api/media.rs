@@ -68,6 +68,8 @@ async fn upload(
     mut mp: Multipart,
 ) -> ApiResult<Json<MediaAttachment>> {
     let me = auth.account()?.id;
+    let t = node.throttles();
+    t.check(&t.media_per_account, me).await?;
     let malformed = |e: axum::extract::multipart::MultipartError| {
         ApiError::bad_request(format!("Malformed multipart body: {e}"))
     };

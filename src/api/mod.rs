@@ -4,6 +4,7 @@
 //! or write SQL. Every error leaves as a status code and `{"error": "…"}`.
 
 pub mod accounts;
+pub mod admin;
 pub mod announcements;
 pub mod conversations;
 pub mod error;
@@ -57,7 +58,7 @@ impl Api {
         Api(Arc::new(ApiParts {
             media: crate::media::storage_for(&node.config, node.store.clone()),
             limits: Arc::new(limits::Limits::new(&node.config)),
-            throttles: throttle::Throttles::new(&node.config),
+            throttles: throttle::Throttles::new(&node.config, node.rate.clone()),
             node,
         }))
     }
@@ -88,6 +89,7 @@ impl std::ops::Deref for Api {
 }
 
 pub fn router(node: Node) -> Router {
+    let api = Api::new(node);
     Router::new()
         .merge(oauth::router())
         .merge(accounts::router())
@@ -110,6 +112,7 @@ pub fn router(node: Node) -> Router {
         .merge(follow_requests::router())
         .merge(timelines::router())
         .merge(instance::router())
+        .merge(admin::router())
         .merge(streaming::router())
         .fallback(|| async { ApiError::NotFound.into_response() })
         .method_not_allowed_fallback(|| async {
@@ -118,13 +121,17 @@ pub fn router(node: Node) -> Router {
         // An answer to a request that carried a token may hold what only its holder may
         // see (private notices, relationships): no shared cache may keep it.
         .layer(axum::middleware::from_fn(private_to_token_holders))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            rate_limited,
+        ))
         // Spans name the path only: the query may carry `access_token`.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .layer(CorsLayer::permissive())
         .layer(axum::middleware::from_fn_with_state(
-            node.metrics.clone(),
+            api.metrics.clone(),
             |axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
              req: axum::extract::Request,
              next: axum::middleware::Next| async move {
@@ -134,7 +141,47 @@ pub fn router(node: Node) -> Router {
                 res
             },
         ))
-        .with_state(Api::new(node))
+        .with_state(api)
+}
+
+/// The REST API's limit per token (or, without one, per address), counted for every
+/// request under `/api/` but the streams (which have their own): past it, 429 and the
+/// handler never runs; within it, the answer carries `X-RateLimit-*`.
+async fn rate_limited(
+    axum::extract::State(api): axum::extract::State<Api>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/") || path.starts_with("/api/v1/streaming") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let t = api.throttles();
+    let verdict = match extract::token_from_parts(&parts) {
+        Some(token) => t.check(&t.api_per_token, throttle::token_key(&token)).await,
+        None => match parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            Some(peer) => t.check(&t.api_per_ip, peer.0.ip()).await,
+            None => Ok(None),
+        },
+    };
+    match verdict {
+        Err(e) => e.into_response(),
+        Ok(v) => {
+            let mut res = next
+                .run(axum::extract::Request::from_parts(parts, body))
+                .await;
+            if let Some(v) = v
+                && !res.headers().contains_key("x-ratelimit-limit")
+            {
+                throttle::set_headers(res.headers_mut(), &v);
+            }
+            res
+        }
+    }
 }
 
 /// An answer to a request that carried a token may hold what only its holder may see

@@ -49,9 +49,7 @@ const MAX_LIMIT: i64 = 80;
 /// Types a client names that Tidings never makes (`admin.sign_up`, `quote`, …)
 /// are valid names that match nothing; a name no Mastodon version knows is 400.
 fn types(names: &[String]) -> ApiResult<(Vec<NotificationType>, bool)> {
-    const KNOWN_ELSEWHERE: [&str; 6] = [
-        "admin.sign_up",
-        "admin.report",
+    const KNOWN_ELSEWHERE: [&str; 4] = [
         "severed_relationships",
         "moderation_warning",
         "quote",

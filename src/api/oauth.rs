@@ -52,7 +52,10 @@ fn valid_scopes(s: &str) -> bool {
                 .strip_prefix("read:")
                 .or_else(|| sc.strip_prefix("write:"))
                 .is_some_and(|r| !r.is_empty())
-            || matches!(sc, "admin:read" | "admin:write")
+            || sc
+                .strip_prefix("admin:read")
+                .or_else(|| sc.strip_prefix("admin:write"))
+                .is_some_and(|r| r.is_empty() || r.len() > 1 && r.starts_with(':'))
     })
 }
 
@@ -121,7 +124,8 @@ async fn create_app(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Input(f): Input<AppForm>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    node.throttles().apps_per_ip.check(&peer.ip())?;
+    let t = node.throttles();
+    t.check(&t.apps_per_ip, peer.ip()).await?;
     let name = f
         .client_name
         .filter(|n| !n.trim().is_empty())

@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{
-    Input, MaybeScoped, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, parse_id,
+    Input, MaybeScoped, Query, ReadStatuses, Scoped, WriteFavourites, WriteStatuses, parse_id,
 };
 use super::form::{Flag, Id};
 use crate::Node;
@@ -207,10 +207,10 @@ async fn own(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusR
     Ok(s)
 }
 
-/// A notice the caller may delete: her own, or any for an administrator (moderation).
+/// A notice the caller may delete: her own, or any for a moderator.
 async fn removable(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusRecord> {
     let s = visible(node, id, Some(me)).await?;
-    if s.account.id != me.id && !me.is_admin {
+    if s.account.id != me.id && !me.standing.role.moderates() {
         return Err(ApiError::Forbidden("This action is not allowed".into()));
     }
     Ok(s)
@@ -248,6 +248,12 @@ pub(crate) async fn publish(
     mut f: StatusForm,
     idempotency_key: Option<String>,
 ) -> ApiResult<Published> {
+    // Pending, suspended or disabled: no posting, whichever way she came (API or page).
+    if let Some(why) = me.standing.refusal() {
+        return Err(ApiError::Forbidden(why.into()));
+    }
+    let t = node.throttles();
+    t.check(&t.statuses_per_account, me.id).await?;
     f.refuse_unsupported()?;
     let media_ids = f.media_ids()?;
     let poll = f.new_poll()?;
@@ -372,14 +378,33 @@ pub(crate) async fn revise(
     Ok(edited)
 }
 
+/// A moderator may say why she removes someone's notice (a Tidings extension; kept in
+/// the audit log).
+#[derive(Deserialize)]
+struct RemovalParams {
+    reason: Option<String>,
+}
+
 async fn delete(
     State(node): State<Api>,
     auth: Scoped<WriteStatuses>,
     Path(id): Path<String>,
+    Query(p): Query<RemovalParams>,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
     let s = removable(&node, parse_id(&id)?, me).await?;
-    let deleted = node.store.delete_status(s.id).await?;
+    let audit = (s.account.id != me.id).then(|| {
+        let reason: String = p.reason.unwrap_or_default().chars().take(1000).collect();
+        crate::store::Audit::new(
+            Some(me.id),
+            "remove_status",
+            "Status",
+            s.id,
+            super::admin::acct_of(&s.account, &node.site),
+        )
+        .because(Some(&reason))
+    });
+    let deleted = node.store.delete_status(s.id, audit).await?;
     let mut out = Status::render(&deleted, &node.site);
     out.text = Some(deleted.text.clone());
     Ok(Json(out))

@@ -178,6 +178,19 @@ impl NewEvent {
         }
     }
 
+    /// A moderator withdrew a notice (its author suspended or silenced): a `delete` for
+    /// `streams`, the streams its events went to. The notice itself stays, hidden by the
+    /// reads, so that lifting the suspension restores it.
+    pub fn withdrawn(id: StatusId, author: AccountId, streams: Vec<String>) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Delete,
+            payload: id.to_string(),
+            streams,
+            status_id: Some(id),
+            author_id: Some(author),
+        }
+    }
+
     /// A token was revoked: no stream, but every node learns it and closes the token's
     /// open streams.
     pub fn revoked(token_id: i64) -> NewEvent {
@@ -234,7 +247,8 @@ fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
         keys.extend(users.into_iter().map(|u| StreamKey::User(u).key()));
         return keys;
     }
-    if s.visibility == Visibility::Public && s.reblog.is_none() {
+    // A silenced author's notices reach her followers, not the public streams.
+    if s.visibility == Visibility::Public && s.reblog.is_none() && !s.account.standing.limited() {
         let local = s.account.remote.is_none();
         keys.push("public".to_string());
         keys.push(
@@ -279,7 +293,7 @@ mod tests {
                 display_name: String::new(),
                 note: String::new(),
                 created_at: 0,
-                is_admin: false,
+                standing: Default::default(),
                 statuses_count: 1,
                 followers_count: 2,
                 following_count: 0,

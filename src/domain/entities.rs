@@ -14,7 +14,8 @@ pub struct AccountRecord {
     pub display_name: String,
     pub note: String,
     pub created_at: i64,
-    pub is_admin: bool,
+    /// Role and moderation state (see [`super::moderation`]).
+    pub standing: super::moderation::Standing,
     pub statuses_count: i64,
     pub followers_count: i64,
     pub following_count: i64,
@@ -343,6 +344,12 @@ pub struct Account {
     pub last_status_at: Option<String>,
     pub emojis: [(); 0],
     pub fields: Vec<Field>,
+    /// Present (true) only for a suspended account, as on Mastodon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
+    /// Present (true) only for a silenced account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limited: Option<bool>,
 }
 
 impl Account {
@@ -419,7 +426,27 @@ impl Account {
                     verified_at: None,
                 })
                 .collect(),
+            suspended: None,
+            limited: a.standing.silenced_at.map(|_| true),
         }
+        .blanked_if(a.standing.suspended_at.is_some())
+    }
+
+    /// A suspended account shows its names only (as on Mastodon): no note, fields,
+    /// pictures or counts.
+    fn blanked_if(mut self, suspended: bool) -> Self {
+        if suspended {
+            self.suspended = Some(true);
+            self.limited = None;
+            self.display_name = String::new();
+            self.note = String::new();
+            self.fields.clear();
+            self.followers_count = 0;
+            self.following_count = 0;
+            self.statuses_count = 0;
+            self.last_status_at = None;
+        }
+        self
     }
 }
 
@@ -607,10 +634,16 @@ pub enum NotificationType {
     Status,
     /// A poll she voted in or made has ended.
     Poll,
+    /// For moderators: someone signed up.
+    #[serde(rename = "admin.sign_up")]
+    AdminSignUp,
+    /// For moderators: someone filed a report.
+    #[serde(rename = "admin.report")]
+    AdminReport,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 8] = [
+    pub const ALL: [NotificationType; 10] = [
         NotificationType::Mention,
         NotificationType::Follow,
         NotificationType::Favourite,
@@ -619,6 +652,8 @@ impl NotificationType {
         NotificationType::FollowRequest,
         NotificationType::Status,
         NotificationType::Poll,
+        NotificationType::AdminSignUp,
+        NotificationType::AdminReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -631,11 +666,13 @@ impl NotificationType {
             NotificationType::FollowRequest => "follow_request",
             NotificationType::Status => "status",
             NotificationType::Poll => "poll",
+            NotificationType::AdminSignUp => "admin.sign_up",
+            NotificationType::AdminReport => "admin.report",
         }
     }
 
     /// A type as stored or as a client names it; `None` for one Tidings never makes
-    /// (Mastodon's `admin.sign_up`, `quote`, …: filtering by them finds nothing).
+    /// (Mastodon's `quote`, `severed_relationships`, …: filtering by them finds nothing).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
@@ -649,6 +686,8 @@ pub struct NotificationRecord {
     /// Who did it.
     pub account: AccountRecord,
     pub status: Option<StatusRecord>,
+    /// The report an `admin.report` is about.
+    pub report: Option<Box<super::moderation::ReportRecord>>,
 }
 
 /// Mastodon's `Notification` entity (ungrouped).
@@ -662,6 +701,8 @@ pub struct Notification {
     pub account: Account,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<serde_json::Value>,
 }
 
 impl Notification {
@@ -673,6 +714,10 @@ impl Notification {
             created_at: iso8601(n.created_at),
             account: Account::render(&n.account, site),
             status: n.status.as_ref().map(|s| Status::render(s, site)),
+            report: n
+                .report
+                .as_ref()
+                .map(|r| super::moderation::render::report(r, site)),
         }
     }
 

@@ -34,6 +34,15 @@ use serde_json::Value;
 const ACTOR_DELETE_LIMIT: i64 = 2_000;
 
 pub async fn apply(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<()> {
+    // A suspended account's activities are taken and dropped (a moderator's act here,
+    // or a block of its server): nothing of it comes back through the inbox.
+    if let Some(id) = actor.account_id
+        && let Some(a) = node.store.account(id).await?
+        && a.standing.suspended_at.is_some()
+    {
+        tracing::debug!(actor = %actor.uri, "activity of a suspended account dropped");
+        return Ok(());
+    }
     match activity.get("type").and_then(Value::as_str).unwrap_or("") {
         "Follow" => follow(node, actor, activity).await,
         "Undo" => undo(node, actor, activity).await,
@@ -370,7 +379,7 @@ async fn delete(node: &Api, actor: &RemoteActor, activity: &Value) -> ApiResult<
         return Ok(());
     };
     if let Some(s) = own_status(node, &author, id).await? {
-        node.store.delete_status(s.id).await?;
+        node.store.delete_status(s.id, None).await?;
     }
     Ok(())
 }
@@ -387,7 +396,7 @@ async fn actor_deleted(node: &Api, actor: &RemoteActor) -> ApiResult<()> {
         .status_ids_of(account, ACTOR_DELETE_LIMIT)
         .await?
     {
-        match node.store.delete_status(id).await {
+        match node.store.delete_status(id, None).await {
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }

@@ -222,6 +222,19 @@ impl Worker {
             Ok(None) => return Outcome::GiveUp("the sender is gone".into()),
             Err(e) => return Outcome::Retry(e.to_string()),
         };
+        // Nothing goes to a server a moderator suspended (checked at send time, so a
+        // block reaches the jobs already queued).
+        let host = url::Url::parse(&job.inbox)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        match self.store.domain_block_of(&host).await {
+            Ok(Some(b)) if b.severity == "suspend" => {
+                return Outcome::GiveUp(format!("{host} is blocked"));
+            }
+            Ok(_) => {}
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
         let actor = Account::render(&account, &self.site).uri;
         let once = match (job.kind.as_str(), job.status_id) {
             ("raw", _) | (_, None) => None,
@@ -331,6 +344,7 @@ impl Worker {
                 let person = wire::person(&a, &account.profile, &keys.public_pem, &self.site);
                 wire::update_person(&person)
             }
+            "delete_actor" => wire::delete_actor(actor),
             kind @ ("like" | "unlike" | "announce" | "unannounce") => {
                 let (Some(id), Some(object)) = (job.status_id, job.status_uri.as_deref()) else {
                     return Ok(None);

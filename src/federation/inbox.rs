@@ -126,7 +126,13 @@ async fn receive(
     }
     let actor_host =
         host_of(&actor_uri).ok_or_else(|| ApiError::bad_request("The actor is not a URL"))?;
-    if node.fetcher.is_blocked(&actor_host) {
+    // Blocked by configuration, or suspended by a moderator (applied as it lands).
+    let suspended = node
+        .store
+        .domain_block_of(&actor_host)
+        .await?
+        .is_some_and(|b| b.severity == "suspend");
+    if node.fetcher.is_blocked(&actor_host) || suspended {
         return Err(ApiError::Forbidden(
             "This server does not take activities from your domain".into(),
         ));

@@ -180,7 +180,8 @@ async fn nodeinfo_links(State(node): State<Api>) -> Response {
 
 async fn nodeinfo(node: &Api, version: &str) -> ApiResult<Response> {
     let stats = node.store.stats(crate::domain::now_micros()).await?;
-    let open = node.config.registrations == crate::config::Registrations::Open;
+    let open = crate::moderation::registrations(node).await?
+        != crate::domain::moderation::Registrations::Closed;
     let body = wire::nodeinfo(version, &stats, open);
     let profile = format!(
         "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\""

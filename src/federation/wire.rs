@@ -363,6 +363,18 @@ pub fn delete_of(actor: &str, uri: &str) -> Value {
     })
 }
 
+/// `Delete` of an actor itself: the account is gone (suspended) here.
+pub fn delete_actor(actor: &str) -> Value {
+    json!({
+        "@context": AS,
+        "id": format!("{actor}#delete"),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": actor,
+    })
+}
+
 /// An actor document as we keep it: its inbox and the key `key_id` names.
 pub fn remote_actor(doc: &Value, key_id: &str) -> Result<crate::store::RemoteActor, String> {
     let uri = doc

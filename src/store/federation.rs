@@ -555,18 +555,24 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
-    /// Queue `Update{Person}` of a local account to its remote followers' inboxes (its
-    /// document is rendered when sent).
-    pub(super) async fn queue_profile(conn: &mut AnyConnection, account: AccountId) -> Result<u64> {
+    /// Queue an activity about a local account itself to its remote followers' inboxes:
+    /// `profile` (`Update{Person}`, its document rendered when sent) or `delete_actor`
+    /// (`Delete` of the actor: a suspension).
+    pub(super) async fn queue_actor(
+        conn: &mut AnyConnection,
+        account: AccountId,
+        kind: &'static str,
+    ) -> Result<u64> {
         let now = crate::domain::now_micros();
         let done = sqlx::query(
             "INSERT INTO deliveries (account_id, inbox, kind, next_attempt_at, created_at) \
-             SELECT DISTINCT $1, COALESCE(ra.shared_inbox, ra.inbox), 'profile', $2, $2 \
+             SELECT DISTINCT $1, COALESCE(ra.shared_inbox, ra.inbox), $3, $2, $2 \
              FROM remote_followers rf JOIN remote_actors ra ON ra.id = rf.actor_id \
              WHERE rf.account_id = $1",
         )
         .bind(account.get())
         .bind(now)
+        .bind(kind)
         .execute(&mut *conn)
         .await?;
         Ok(done.rows_affected())

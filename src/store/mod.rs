@@ -20,6 +20,7 @@ mod hide;
 mod lease;
 mod lists;
 mod media;
+mod moderation;
 mod notify;
 mod overview;
 mod polls;
@@ -38,8 +39,14 @@ use crate::domain::announce::NewEvent;
 use crate::domain::entities::{
     AccountRecord, EditRecord, NotificationRecord, StatusRecord, Visibility,
 };
+use crate::domain::moderation::{
+    AccessRule, AccountAction, AdminAccountRecord, AuditRecord, DomainBlock, ReportRecord, Role,
+};
 use crate::domain::{AccountId, Event, ListId, Position, Site, StatusId};
 use async_trait::async_trait;
+pub use moderation::{
+    AdminAccountQuery, Audit, NewReport, ReportChange, ReportQuery, WITHDRAWN_NOTICES,
+};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -563,7 +570,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether `viewer` may see `s` (see [`Visibility::shows`]).
     async fn may_see(&self, s: &StatusRecord, viewer: Option<AccountId>) -> Result<bool>;
     async fn edit_status(&self, change: StatusChange) -> Result<StatusRecord>;
-    async fn delete_status(&self, id: StatusId) -> Result<StatusRecord>;
+    /// Delete a notice; `audit`: a moderator removes someone else's.
+    async fn delete_status(&self, id: StatusId, audit: Option<Audit>) -> Result<StatusRecord>;
     async fn status_history(&self, id: StatusId) -> Result<Vec<EditRecord>>;
     async fn set_favourite(
         &self,
@@ -683,6 +691,56 @@ pub trait Store: Send + Sync + 'static {
     async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>>;
     /// Is the database reachable?
     async fn ping(&self) -> Result<()>;
+
+    // Moderation (see `moderation`): every write takes its audit line.
+    /// Change an account's standing; the events that make it felt go in the same write.
+    async fn moderate(
+        &self,
+        target: AccountId,
+        action: AccountAction,
+        audit: Audit,
+    ) -> Result<AccountRecord>;
+    async fn set_role(&self, target: AccountId, role: Role, audit: Audit) -> Result<AccountRecord>;
+    /// Refuse a pending sign-up (the account goes); `Forbidden` unless pending.
+    async fn reject_account(&self, target: AccountId, audit: Audit) -> Result<()>;
+    /// Delete a suspended account's data; `Forbidden` unless suspended.
+    async fn purge_account(&self, target: AccountId, audit: Audit) -> Result<()>;
+    async fn admin_accounts(
+        &self,
+        q: &AdminAccountQuery,
+        only: Option<AccountId>,
+    ) -> Result<Vec<AdminAccountRecord>>;
+    /// Record where and why she signed up; `pending`: she waits for approval. Tells the
+    /// moderators (`admin.sign_up`).
+    async fn record_sign_up(
+        &self,
+        account: AccountId,
+        ip: Option<&str>,
+        reason: Option<&str>,
+        pending: bool,
+    ) -> Result<()>;
+    async fn create_report(&self, report: NewReport) -> Result<ReportRecord>;
+    async fn reports(&self, q: &ReportQuery) -> Result<Vec<ReportRecord>>;
+    async fn report(&self, id: i64) -> Result<Option<ReportRecord>>;
+    async fn change_report(
+        &self,
+        id: i64,
+        change: ReportChange,
+        audit: Audit,
+    ) -> Result<ReportRecord>;
+    /// Every domain block, or the one with `id`.
+    async fn domain_blocks(&self, id: Option<i64>) -> Result<Vec<DomainBlock>>;
+    /// The block covering `domain` or a parent of it (the strictest), if any.
+    async fn domain_block_of(&self, domain: &str) -> Result<Option<DomainBlock>>;
+    /// Create (`id == 0`) or change a block; applied to that server's accounts at once.
+    async fn save_domain_block(&self, block: DomainBlock, audit: Audit) -> Result<DomainBlock>;
+    async fn remove_domain_block(&self, id: i64, audit: Audit) -> Result<DomainBlock>;
+    async fn access_rules(&self, kind: &str, id: Option<i64>) -> Result<Vec<AccessRule>>;
+    async fn add_access_rule(&self, rule: AccessRule, audit: Audit) -> Result<AccessRule>;
+    async fn remove_access_rule(&self, kind: &str, id: i64, audit: Audit) -> Result<()>;
+    async fn setting(&self, name: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, name: &str, value: &str, audit: Audit) -> Result<()>;
+    async fn audit_log(&self, max_id: Option<i64>, limit: i64) -> Result<Vec<AuditRecord>>;
 }
 
 /// Open the store named by a `sqlite:` or `postgres:` URL and run its migrations.

@@ -71,6 +71,7 @@ impl SqlStore {
             created_at: now,
             account: from.clone(),
             status: status.cloned(),
+            report: None,
         };
         Ok(Some(NewEvent::notified(&n, recipient, &self.site)))
     }
@@ -103,7 +104,8 @@ impl SqlStore {
         only: Option<i64>,
     ) -> Result<Vec<NotificationRecord>> {
         let mut s = Sql::new(concat!(
-            "SELECT n.id AS n_id, n.type AS n_type, n.status_id AS n_status_id, n.created_at AS n_created_at, ",
+            "SELECT n.id AS n_id, n.type AS n_type, n.status_id AS n_status_id, n.created_at AS n_created_at, \
+             n.report_id AS n_report_id, ",
             account_columns!("a", "from_"),
             " FROM notifications n JOIN accounts a ON a.id = n.from_account_id WHERE n.account_id = "
         ));
@@ -132,6 +134,8 @@ impl SqlStore {
             .push(" AND (expires_at IS NULL OR expires_at > ")
             .int(crate::domain::now_micros())
             .push("))");
+        // Nothing from a suspended account.
+        s.push(" AND a.suspended_at IS NULL");
         if let Some(from) = q.from {
             s.push(" AND n.from_account_id = ").int(from);
         }
@@ -168,6 +172,7 @@ impl SqlStore {
                 r.try_get::<i64, _>("n_created_at")?,
                 r.try_get::<Option<StatusId>, _>("n_status_id")?,
                 queries::account_from(r)?,
+                r.try_get::<Option<i64>, _>("n_report_id")?,
             ));
         }
         if ascending {
@@ -189,11 +194,21 @@ impl SqlStore {
                 .collect::<Result<Vec<_>>>()?;
             statuses = Self::complete(&mut conn, rows, Some(account)).await?;
         }
+        let mut reports = Vec::new();
+        for id in found.iter().filter_map(|f| f.5) {
+            if let Some(r) = Self::fetch_report(&mut conn, id).await? {
+                reports.push(r);
+            }
+        }
         Ok(found
             .into_iter()
-            .filter_map(|(id, kind, created_at, status_id, from)| {
+            .filter_map(|(id, kind, created_at, status_id, from, report_id)| {
                 let status = match status_id {
                     Some(sid) => Some(statuses.iter().find(|s| s.id == sid)?.clone()),
+                    None => None,
+                };
+                let report = match report_id {
+                    Some(rid) => Some(Box::new(reports.iter().find(|r| r.id == rid)?.clone())),
                     None => None,
                 };
                 Some(NotificationRecord {
@@ -202,6 +217,7 @@ impl SqlStore {
                     created_at,
                     account: from,
                     status,
+                    report,
                 })
             })
             .collect())

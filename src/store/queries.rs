@@ -36,9 +36,29 @@ macro_rules! account_columns {
             $p,
             "created_at, ",
             $t,
-            ".is_admin AS ",
+            ".role AS ",
             $p,
-            "is_admin, ",
+            "role, ",
+            $t,
+            ".suspended_at AS ",
+            $p,
+            "suspended_at, ",
+            $t,
+            ".silenced_at AS ",
+            $p,
+            "silenced_at, ",
+            $t,
+            ".sensitized_at AS ",
+            $p,
+            "sensitized_at, ",
+            $t,
+            ".disabled AS ",
+            $p,
+            "disabled, ",
+            $t,
+            ".approved AS ",
+            $p,
+            "approved, ",
             $t,
             ".statuses_count AS ",
             $p,
@@ -134,7 +154,17 @@ macro_rules! account_named {
             display_name: row.try_get(concat!($p, "display_name"))?,
             note: row.try_get(concat!($p, "note"))?,
             created_at: row.try_get(concat!($p, "created_at"))?,
-            is_admin: row.try_get::<i64, _>(concat!($p, "is_admin"))? != 0,
+            standing: crate::domain::moderation::Standing {
+                role: crate::domain::moderation::Role::parse(
+                    &row.try_get::<String, _>(concat!($p, "role"))?,
+                )
+                .unwrap_or_default(),
+                suspended_at: row.try_get(concat!($p, "suspended_at"))?,
+                silenced_at: row.try_get(concat!($p, "silenced_at"))?,
+                sensitized_at: row.try_get(concat!($p, "sensitized_at"))?,
+                disabled: row.try_get::<i64, _>(concat!($p, "disabled"))? != 0,
+                approved: row.try_get::<i64, _>(concat!($p, "approved"))? != 0,
+            },
             statuses_count: row.try_get(concat!($p, "statuses_count"))?,
             followers_count: row.try_get(concat!($p, "followers_count"))?,
             following_count: row.try_get(concat!($p, "following_count"))?,
@@ -216,7 +246,10 @@ pub const SELECT_STATUS_BY_ID: &str = concat!(status_select!(), " WHERE s.id = $
 pub const SELECT_TOKEN: &str = concat!(
     "SELECT t.id, t.app_id, t.scopes, t.created_at, ",
     account_columns!("a", "account_"),
-    " FROM tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
+    " FROM tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1",
+    // A disabled or suspended account's tokens do not work (a disable keeps them, so
+    // they work again once she is enabled).
+    " AND (t.account_id IS NULL OR (a.suspended_at IS NULL AND a.disabled = 0))"
 );
 /// The columns [`event_row`] reads, of an `events` row aliased `e`.
 macro_rules! event_columns {

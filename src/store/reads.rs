@@ -22,7 +22,11 @@ impl SqlStore {
                 } else {
                     qb.push(" WHERE ");
                 }
-                qb.push("s.visibility = 'public' AND s.reblog_of_id IS NULL");
+                // Silenced and suspended authors stay out of the public places.
+                qb.push(
+                    "s.visibility = 'public' AND s.reblog_of_id IS NULL \
+                     AND a.silenced_at IS NULL AND a.suspended_at IS NULL",
+                );
                 // `local`: ours only; `remote`: other servers' only.
                 if *local && !*remote {
                     qb.push(" AND a.domain IS NULL");
@@ -99,7 +103,7 @@ impl SqlStore {
                 }
             }
         }
-        qb.push(" AND s.deleted_at IS NULL");
+        qb.push(" AND s.deleted_at IS NULL AND a.suspended_at IS NULL");
         // What the reader blocked or muted, or who blocked her, is not in her timelines
         // (a profile she opens still shows its own notices).
         if let (Some(v), false) = (viewer, matches!(which, Timeline::Account { .. })) {

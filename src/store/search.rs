@@ -99,7 +99,7 @@ impl SqlStore {
                     .push(")");
             }
         }
-        q.push(" AND s.reblog_of_id IS NULL AND s.deleted_at IS NULL");
+        q.push(" AND s.reblog_of_id IS NULL AND s.deleted_at IS NULL AND a.suspended_at IS NULL");
         super::queries::push_visible(&mut q, viewer);
         if let Some(v) = viewer {
             super::hide::push_unhidden(&mut q, "s.account_id", v, crate::domain::now_micros());
@@ -161,7 +161,7 @@ impl SqlStore {
         q.text(&like_prefix(&name))
             .push(" ESCAPE '\\' OR LOWER(a.display_name) LIKE ")
             .text(&like_prefix(&name))
-            .push(" ESCAPE '\\')");
+            .push(" ESCAPE '\\') AND a.suspended_at IS NULL");
         if let Some(me) = following_of {
             q.push(" AND a.id IN (SELECT target_id FROM follows WHERE follower_id = ")
                 .int(me)

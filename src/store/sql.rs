@@ -199,7 +199,12 @@ impl SqlStore {
         rows: Vec<StatusRow>,
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
-        let rows: Vec<StatusRow> = rows.into_iter().filter(|r| !r.deleted).collect();
+        // A suspended author's notices are left out of every read (restored if the
+        // suspension is lifted), and reblogs of them too (below).
+        let rows: Vec<StatusRow> = rows
+            .into_iter()
+            .filter(|r| !r.deleted && r.record.account.standing.suspended_at.is_none())
+            .collect();
         let targets: Vec<StatusId> = rows.iter().filter_map(|r| r.reblog_of_id).collect();
         let mut with_media: Vec<StatusId> = rows
             .iter()
@@ -215,6 +220,9 @@ impl SqlStore {
             q.int_list(&targets).push(")");
             for r in q.build(conn).fetch_all(&mut *conn).await? {
                 let row = queries::status_row(&r)?;
+                if row.record.account.standing.suspended_at.is_some() {
+                    continue;
+                }
                 if row.has_media {
                     with_media.push(row.record.id);
                 }
@@ -424,14 +432,15 @@ impl Store for SqlStore {
 
     async fn create_account(&self, a: NewAccount) -> Result<AccountRecord> {
         let row = sqlx::query(
-            "INSERT INTO accounts (username, username_lower, email, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO accounts (username, username_lower, email, password_hash, is_admin, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&a.username)
         .bind(a.username.to_lowercase())
         .bind(a.email)
         .bind(a.password_hash)
         .bind(i64::from(a.is_admin))
+        .bind(if a.is_admin { "admin" } else { "user" })
         .bind(crate::domain::now_micros())
         .fetch_one(&self.pool)
         .await
@@ -510,7 +519,7 @@ impl Store for SqlStore {
         .execute(&mut *w.tx)
         .await?;
         // Her followers on other servers hear of it (`Update{Person}`), in this transaction.
-        let queued = Self::queue_profile(&mut w.tx, id).await?;
+        let queued = Self::queue_actor(&mut w.tx, id, "profile").await?;
         self.commit_write(w, false).await?;
         if queued > 0 {
             self.deliveries_waiting.notify_one();
@@ -970,8 +979,109 @@ impl Store for SqlStore {
         self.write_edit(change).await
     }
 
-    async fn delete_status(&self, id: StatusId) -> Result<StatusRecord> {
-        self.write_delete(id).await
+    async fn moderate(
+        &self,
+        target: AccountId,
+        action: AccountAction,
+        audit: Audit,
+    ) -> Result<AccountRecord> {
+        self.write_moderation(target, action, &audit).await
+    }
+
+    async fn set_role(&self, target: AccountId, role: Role, audit: Audit) -> Result<AccountRecord> {
+        self.write_role(target, role, &audit).await
+    }
+
+    async fn reject_account(&self, target: AccountId, audit: Audit) -> Result<()> {
+        self.write_reject(target, &audit).await
+    }
+
+    async fn purge_account(&self, target: AccountId, audit: Audit) -> Result<()> {
+        self.write_purge(target, &audit).await
+    }
+
+    async fn admin_accounts(
+        &self,
+        q: &AdminAccountQuery,
+        only: Option<AccountId>,
+    ) -> Result<Vec<AdminAccountRecord>> {
+        self.read_admin_accounts(q, only).await
+    }
+
+    async fn record_sign_up(
+        &self,
+        account: AccountId,
+        ip: Option<&str>,
+        reason: Option<&str>,
+        pending: bool,
+    ) -> Result<()> {
+        self.write_sign_up(account, ip, reason, pending).await
+    }
+
+    async fn create_report(&self, report: NewReport) -> Result<ReportRecord> {
+        self.write_report(report).await
+    }
+
+    async fn reports(&self, q: &ReportQuery) -> Result<Vec<ReportRecord>> {
+        self.read_reports(q).await
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<ReportRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::fetch_report(&mut conn, id).await
+    }
+
+    async fn change_report(
+        &self,
+        id: i64,
+        change: ReportChange,
+        audit: Audit,
+    ) -> Result<ReportRecord> {
+        self.write_report_change(id, change, &audit).await
+    }
+
+    async fn domain_blocks(&self, id: Option<i64>) -> Result<Vec<DomainBlock>> {
+        self.read_domain_blocks(id).await
+    }
+
+    async fn domain_block_of(&self, domain: &str) -> Result<Option<DomainBlock>> {
+        self.read_domain_block_of(domain).await
+    }
+
+    async fn save_domain_block(&self, block: DomainBlock, audit: Audit) -> Result<DomainBlock> {
+        self.write_domain_block(&block, &audit).await
+    }
+
+    async fn remove_domain_block(&self, id: i64, audit: Audit) -> Result<DomainBlock> {
+        self.write_domain_unblock(id, &audit).await
+    }
+
+    async fn access_rules(&self, kind: &str, id: Option<i64>) -> Result<Vec<AccessRule>> {
+        self.read_access_rules(kind, id).await
+    }
+
+    async fn add_access_rule(&self, rule: AccessRule, audit: Audit) -> Result<AccessRule> {
+        self.write_access_rule(&rule, &audit).await
+    }
+
+    async fn remove_access_rule(&self, kind: &str, id: i64, audit: Audit) -> Result<()> {
+        self.write_access_rule_removal(kind, id, &audit).await
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<String>> {
+        self.read_setting(name).await
+    }
+
+    async fn set_setting(&self, name: &str, value: &str, audit: Audit) -> Result<()> {
+        self.write_setting(name, value, &audit).await
+    }
+
+    async fn audit_log(&self, max_id: Option<i64>, limit: i64) -> Result<Vec<AuditRecord>> {
+        self.read_audit_log(max_id, limit).await
+    }
+
+    async fn delete_status(&self, id: StatusId, audit: Option<Audit>) -> Result<StatusRecord> {
+        self.write_delete(id, audit.as_ref()).await
     }
 
     async fn status_history(&self, id: StatusId) -> Result<Vec<EditRecord>> {
@@ -1175,6 +1285,8 @@ impl Store for SqlStore {
                  WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
                  AND (e.kind = 'delete' OR e.author_id IN \
                       (SELECT account_id FROM list_accounts WHERE list_id = $4)) \
+                 AND (e.kind = 'delete' OR e.author_id NOT IN \
+                      (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)) \
                  ORDER BY es.position LIMIT $3"
             ))
             .bind(stream)
@@ -1185,13 +1297,29 @@ impl Store for SqlStore {
             .await?;
             return rows.iter().map(queries::event_row).collect();
         }
+        // Nothing of a suspended author, and on the public and tag streams nothing of a
+        // silenced one (the partial indexes keep those lists short to read).
+        let public = stream.starts_with("public") || stream.starts_with("hashtag:");
         let q = match reader {
+            None if public => sqlx::query(concat!(
+                "SELECT ",
+                queries::event_columns!(),
+                " FROM event_streams es \
+                 JOIN events e ON e.id = es.event_id \
+                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
+                      (SELECT id FROM accounts WHERE suspended_at IS NOT NULL \
+                       UNION SELECT id FROM accounts WHERE silenced_at IS NOT NULL)) \
+                 ORDER BY es.position LIMIT $3"
+            )),
             None => sqlx::query(concat!(
                 "SELECT ",
                 queries::event_columns!(),
                 " FROM event_streams es \
                  JOIN events e ON e.id = es.event_id \
                  WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+                 AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
+                      (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)) \
                  ORDER BY es.position LIMIT $3"
             )),
             Some(_) => sqlx::query(concat!(
@@ -1205,6 +1333,8 @@ impl Store for SqlStore {
                       OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $4 AND f.target_id = e.author_id) \
                       OR EXISTS (SELECT 1 FROM status_mentions sm \
                                  WHERE sm.status_id = e.status_id AND sm.account_id = $4)) \
+                 AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
+                      (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)) \
                  ORDER BY es.position LIMIT $3"
             )),
         };

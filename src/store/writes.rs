@@ -585,13 +585,20 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn write_delete(&self, id: StatusId) -> Result<StatusRecord> {
+    pub(super) async fn write_delete(
+        &self,
+        id: StatusId,
+        audit: Option<&super::Audit>,
+    ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
         let s = Self::fetch_status(conn, id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
         self.remove(conn, &s).await?;
+        if let Some(a) = audit {
+            Self::write_audit(conn, a).await?;
+        }
         self.commit_write(w, true).await?;
         Ok(s)
     }

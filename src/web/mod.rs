@@ -820,7 +820,7 @@ fn plain_layout(node: &Api, title: &str) -> Layout {
 }
 
 /// The sign-in page, with a fresh double-submit CSRF cookie.
-fn sign_in_form(
+async fn sign_in_form(
     node: &Api,
     status: axum::http::StatusCode,
     username: &str,
@@ -833,7 +833,8 @@ fn sign_in_form(
             csrf: csrf.clone(),
             username: username.to_string(),
             problem,
-            sign_up: node.config.registrations == crate::config::Registrations::Open,
+            sign_up: crate::moderation::registrations(node).await?
+                != crate::domain::moderation::Registrations::Closed,
         },
         false,
     )?;
@@ -881,7 +882,7 @@ struct SignUpPage {
     problem: Option<String>,
 }
 
-fn sign_up_form(
+async fn sign_up_form(
     node: &Api,
     status: axum::http::StatusCode,
     username: &str,
@@ -889,7 +890,8 @@ fn sign_up_form(
     problem: Option<String>,
 ) -> ApiResult<Response> {
     let csrf = crate::api::extract::random_secret();
-    let open = node.config.registrations == crate::config::Registrations::Open;
+    let open = crate::moderation::registrations(node).await?
+        != crate::domain::moderation::Registrations::Closed;
     let res = page(
         &SignUpPage {
             l: plain_layout(node, "Create an account"),
@@ -910,7 +912,7 @@ fn sign_up_form(
 }
 
 async fn sign_up_page(State(node): State<Api>) -> ApiResult<Response> {
-    sign_up_form(&node, axum::http::StatusCode::OK, "", "", None)
+    sign_up_form(&node, axum::http::StatusCode::OK, "", "", None).await
 }
 
 #[derive(Deserialize)]
@@ -930,10 +932,19 @@ async fn sign_up(
 ) -> ApiResult<Response> {
     check_form_cookie(&headers, f.authenticity_token.as_deref())?;
     let (username, email) = (f.username.unwrap_or_default(), f.email.unwrap_or_default());
-    if node.config.registrations != crate::config::Registrations::Open {
-        return sign_up_form(&node, axum::http::StatusCode::FORBIDDEN, "", "", None);
+    let admission = crate::moderation::admission(&node, peer.ip(), Some(email.trim())).await?;
+    if let crate::moderation::Admission::Refused(why) = admission {
+        return sign_up_form(
+            &node,
+            axum::http::StatusCode::FORBIDDEN,
+            "",
+            "",
+            Some(why.to_string()),
+        )
+        .await;
     }
-    node.throttles().sign_ups_per_ip.check(&peer.ip())?;
+    let t = node.throttles();
+    t.check(&t.sign_ups_per_ip, peer.ip()).await?;
     let made = crate::accounts::create(
         &*node.store,
         crate::accounts::Request {
@@ -959,10 +970,25 @@ async fn sign_up(
                 &username,
                 &email,
                 Some(format!("{said}.")),
-            );
+            )
+            .await;
         }
         Err(e) => return Err(ApiError::from(e)),
     };
+    let pending = admission == crate::moderation::Admission::Pending;
+    node.store
+        .record_sign_up(account.id, Some(&peer.ip().to_string()), None, pending)
+        .await?;
+    if pending {
+        return sign_up_form(
+            &node,
+            axum::http::StatusCode::ACCEPTED,
+            "",
+            "",
+            Some("Your account waits for a moderator's approval; you can sign in once it is approved.".into()),
+        )
+        .await;
+    }
     start_session(&node, account.id).await
 }
 
@@ -992,7 +1018,7 @@ async fn start_session(node: &Api, account: crate::domain::AccountId) -> ApiResu
 }
 
 async fn sign_in_page(State(node): State<Api>) -> ApiResult<Response> {
-    sign_in_form(&node, axum::http::StatusCode::OK, "", None)
+    sign_in_form(&node, axum::http::StatusCode::OK, "", None).await
 }
 
 #[derive(Deserialize)]
@@ -1032,7 +1058,8 @@ async fn sign_in(
             axum::http::StatusCode::UNAUTHORIZED,
             &username,
             Some("Invalid username or password.".into()),
-        );
+        )
+        .await;
     };
     start_session(&node, account.id).await
 }
@@ -1186,6 +1213,6 @@ async fn delete_status(
     if s.account.id != me.account.id {
         return Err(ApiError::NotFound);
     }
-    node.store.delete_status(id).await?;
+    node.store.delete_status(id, None).await?;
     Ok(see_other(&back_to(f.back.as_deref()), None))
 }

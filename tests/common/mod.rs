@@ -146,6 +146,15 @@ pub async fn spawn_on(
     config.apps_per_ip = 10_000;
     config.sign_in_attempts_per_ip = 10_000;
     config.sign_in_attempts_per_account = 10_000;
+    // Stories make many requests from one address and one token; the rate limits' own
+    // stories set small limits.
+    config.api_requests_per_token = 0;
+    config.api_requests_per_ip = 0;
+    config.statuses_per_account = 0;
+    config.media_per_account = 0;
+    config.follows_per_account = 0;
+    config.reports_per_account = 0;
+    config.streams_per_ip_per_second = 0;
     tweak(&mut config);
     let shutdown = CancellationToken::new();
     let s = shutdown.clone();
@@ -472,20 +481,27 @@ pub const STARTUP: Duration = Duration::from_secs(30);
 pub const QUIET: Duration = Duration::from_millis(600);
 
 impl TestApp {
-    /// Make `user` an administrator, as `tidings admin` would, straight in the database.
+    /// Make `user` an administrator, as `tidings admin role` would, straight in the
+    /// database.
     pub async fn make_admin(&self, user: &User) {
+        self.give_role(user, "admin").await;
+    }
+
+    /// Give `user` a role (`user`, `moderator`, `admin`, `owner`) in the database.
+    pub async fn give_role(&self, user: &User, role: &str) {
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(&self.database_url)
             .await
             .expect("connect to the test database");
+        let admin = i64::from(role == "admin" || role == "owner");
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE accounts SET is_admin = 1 WHERE id = {}",
+            "UPDATE accounts SET is_admin = {admin}, role = '{role}' WHERE id = {}",
             user.id.parse::<i64>().expect("numeric id")
         )))
         .execute(&mut conn)
         .await
-        .expect("make admin");
+        .expect("give a role");
     }
 
     /// Send a request with `user`'s token; the status and the JSON body.

@@ -171,12 +171,20 @@ pub fn stream_error(code: u16, message: &str) -> ApiError {
     }
 }
 
-/// A slot under the per-IP and per-account caps, or 429.
-pub fn permit(
+/// A slot under the per-IP and per-account caps and the rate of new streams per IP,
+/// or 429.
+pub async fn permit(
     node: &Api,
     ip: std::net::IpAddr,
     account: Option<AccountId>,
 ) -> ApiResult<crate::api::limits::StreamPermit> {
+    let t = node.throttles();
+    if let Err(e) = t.check(&t.streams_per_ip, ip).await {
+        node.metrics
+            .streams_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(e);
+    }
     node.limits().acquire(Some(ip), account).map_err(|m| {
         node.metrics
             .streams_refused

@@ -63,7 +63,7 @@ pub async fn handler(
         // Not ASCII is not a position either: it gets a reset, not silence.
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .or(p.last_event_id);
-    let permit = super::permit(&node, peer.ip(), account)?;
+    let permit = super::permit(&node, peer.ip(), account).await?;
     // The connection closes on overflow or revocation even while hyper is not polling
     // the body (a reader that stopped reading leaves its socket unwritable).
     let connection = kill.map(|k| k.0.0.clone());

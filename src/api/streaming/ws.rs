@@ -209,7 +209,7 @@ pub async fn handler(
     if account.is_none() && !node.config.anonymous_streams {
         return ApiError::unauthorized().into_response();
     }
-    let permit = match super::permit(&node, peer.ip(), account) {
+    let permit = match super::permit(&node, peer.ip(), account).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
