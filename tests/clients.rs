@@ -11,6 +11,10 @@
 //! a poll another user votes in, a list and its timeline, the profile's name, note and
 //! fields, and a scheduled notice listed and withdrawn; and deletes.
 //!
+//! Mastodon.py's admin functions (`clients/mastodon_py/moderation.py`) work a report,
+//! suspend, lift, silence, mark sensitive, disable and enable accounts, and block a
+//! server, as an administrator; a user with an admin-scoped token is refused.
+//!
 //! masto.js (`clients/masto_js/story.mjs`) follows a reporter and watches her post,
 //! correction and deletion on three streams of one WebSocket; then the same thread,
 //! search, lists, markers, counts and trends, with the reporter's notifications arriving
@@ -37,6 +41,10 @@ stories! {
     mastodon_py_on_sqlite: mastodon_py_tells_the_newsroom_story on Sqlite
         if tidings_mastodon_py else "Mastodon.py is not installed (TIDINGS_TEST_PYTHON)";
     mastodon_py_on_postgres: mastodon_py_tells_the_newsroom_story on Postgres
+        if tidings_mastodon_py, tidings_postgres else "needs Mastodon.py and TIDINGS_TEST_DATABASE_URL";
+    mastodon_py_moderates_on_sqlite: mastodon_py_moderates on Sqlite
+        if tidings_mastodon_py else "Mastodon.py is not installed (TIDINGS_TEST_PYTHON)";
+    mastodon_py_moderates_on_postgres: mastodon_py_moderates on Postgres
         if tidings_mastodon_py, tidings_postgres else "needs Mastodon.py and TIDINGS_TEST_DATABASE_URL";
     masto_js_on_sqlite: masto_js_watches_the_story_live on Sqlite
         if tidings_masto_js else "masto.js is not installed (cd clients/masto_js && npm ci)";
@@ -92,13 +100,27 @@ fn node_with_masto_js() -> Option<String> {
 /// print "`<name>` story: ok".
 async fn run_story(b: Backend, program: String, dir: &str, story: &str, name: &str) {
     let Some(app) = spawn(b).await else { return };
+    run_story_on(&app, program, dir, story, name, &[]).await;
+}
+
+/// [`run_story`] on a node already set up; `args` follow the node's address.
+async fn run_story_on(
+    app: &common::TestApp,
+    program: String,
+    dir: &str,
+    story: &str,
+    name: &str,
+    args: &[&str],
+) {
     let dir = format!("{}/clients/{dir}", env!("CARGO_MANIFEST_DIR"));
     let (story, base) = (story.to_string(), app.base.clone());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(&program)
             .current_dir(dir)
             .arg(story)
             .arg(base)
+            .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
     })
@@ -116,6 +138,25 @@ async fn run_story(b: Backend, program: String, dir: &str, story: &str, name: &s
 async fn mastodon_py_tells_the_newsroom_story(b: Backend) {
     if let Some(python) = python_with_mastodon_py() {
         run_story(b, python, "mastodon_py", "story.py", "mastodon.py").await;
+    }
+}
+
+/// Mastodon.py's admin functions, unmodified, against an administrator made as the
+/// operator would (`clients/mastodon_py/moderation.py`).
+async fn mastodon_py_moderates(b: Backend) {
+    if let Some(python) = python_with_mastodon_py() {
+        let Some(app) = spawn(b).await else { return };
+        let admin = app.register("ada").await;
+        app.make_admin(&admin).await;
+        run_story_on(
+            &app,
+            python,
+            "mastodon_py",
+            "moderation.py",
+            "mastodon.py moderation",
+            &["ada"],
+        )
+        .await;
     }
 }
 

@@ -125,9 +125,7 @@ impl Standing {
 
     /// Why she may not act, in Mastodon's words, or `None` when she may.
     pub fn refusal(&self) -> Option<&'static str> {
-        if self.suspended_at.is_some() {
-            Some("Your login is currently disabled")
-        } else if self.disabled {
+        if self.suspended_at.is_some() || self.disabled {
             Some("Your login is currently disabled")
         } else if !self.approved {
             Some("Your login is currently pending approval")
