@@ -221,6 +221,14 @@ impl SqlStore {
         .fetch_one(&mut *conn)
         .await?
         .try_get("id")?;
+        // An account of a server a moderator blocked is born silenced or suspended, as
+        // the block made the others (from the block's time, so lifting it undoes this too).
+        for sql in [
+            "UPDATE accounts SET silenced_at = (SELECT MIN(b.created_at) FROM domain_blocks b              WHERE b.severity = 'silence' AND (accounts.domain = b.domain OR accounts.domain LIKE '%.' || b.domain))              WHERE id = $1 AND silenced_at IS NULL",
+            "UPDATE accounts SET suspended_at = (SELECT MIN(b.created_at) FROM domain_blocks b              WHERE b.severity = 'suspend' AND (accounts.domain = b.domain OR accounts.domain LIKE '%.' || b.domain))              WHERE id = $1 AND suspended_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+        }
         Ok(AccountId::new(id))
     }
 
