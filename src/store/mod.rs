@@ -13,6 +13,7 @@
 
 mod announcements;
 mod batch;
+mod blocks;
 mod conversations;
 mod federation;
 mod filters;
@@ -27,6 +28,7 @@ mod polls;
 mod postgres;
 mod queries;
 mod reads;
+mod reports;
 mod scheduled;
 mod search;
 mod social;
@@ -44,9 +46,8 @@ use crate::domain::moderation::{
 };
 use crate::domain::{AccountId, Event, ListId, Position, Site, StatusId};
 use async_trait::async_trait;
-pub use moderation::{
-    AdminAccountQuery, Audit, NewReport, ReportChange, ReportQuery, WITHDRAWN_NOTICES,
-};
+pub use moderation::{AdminAccountQuery, Audit, WITHDRAWN_NOTICES};
+pub use reports::{NewReport, ReportChange, ReportQuery};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
