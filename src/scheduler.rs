@@ -39,6 +39,16 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
             }
         };
         for s in due {
+            // A suspended, disabled or pending account posts nothing; its notice waits
+            // (claimed again later), so that a lifted suspension keeps it.
+            match store.account(s.account_id).await {
+                Ok(Some(a)) if a.standing.functional() => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a scheduled notice's author; will retry");
+                    continue;
+                }
+            }
             let p = s.params;
             let posted = store
                 .create_status(NewStatus {

@@ -521,6 +521,34 @@ async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
         )
         .await;
     assert_eq!(staff_list.as_array().unwrap().len(), 2);
+    // Marked sensitive: her notices are, whatever she says.
+    assert_eq!(act(&app, &moderator, &target, "sensitive", "").await, 200);
+    let marked = app
+        .post_with(&target, json!({"status": "look", "sensitive": false}))
+        .await;
+    assert_eq!(marked["sensitive"], true);
+    // No one changes her own role, nor an equal's; an administrator makes no
+    // administrators (the owner does).
+    let other_admin = staff(&app, "ada2", "admin").await;
+    for (who, whom, role) in [
+        (&admin, &admin, "user"),
+        (&admin, &other_admin, "user"),
+        (&admin, &target, "admin"),
+    ] {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/admin/accounts/{}/role", whom.id),
+                &who.token,
+                Some(json!({"role": role})),
+            )
+            .await;
+        assert_eq!(
+            status, 403,
+            "{} making {} {role}",
+            who.username, whom.username
+        );
+    }
     // The administrator grants a role; the new moderator may moderate.
     let (status, granted) = app
         .call(
@@ -608,10 +636,12 @@ async fn registrations_switch_at_run_time(b: Backend) {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = app
+    let (_, gone) = app
         .get_json(&format!("/api/v1/accounts/{}", unwanted.id), None)
         .await;
-    assert_eq!(status, 404);
+    assert_eq!(gone["suspended"], true, "{gone}");
+    // Her name is free again.
+    app.register("unwanted").await;
     // Closed: no sign-up; the instance says so.
     app.call(
         Method::PUT,

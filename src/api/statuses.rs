@@ -210,8 +210,12 @@ async fn own(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusR
 /// A notice the caller may delete: her own, or any for a moderator.
 async fn removable(node: &Node, id: StatusId, me: &AccountRecord) -> ApiResult<StatusRecord> {
     let s = visible(node, id, Some(me)).await?;
-    if s.account.id != me.id && !me.standing.role.moderates() {
-        return Err(ApiError::Forbidden("This action is not allowed".into()));
+    if s.account.id != me.id {
+        if !me.standing.role.moderates() {
+            return Err(ApiError::Forbidden("This action is not allowed".into()));
+        }
+        // A moderator removes notices of accounts below her role only.
+        super::admin::accounts::outranks(me, &s.account)?;
     }
     Ok(s)
 }
@@ -254,6 +258,10 @@ pub(crate) async fn publish(
     }
     let t = node.throttles();
     t.check(&t.statuses_per_account, me.id).await?;
+    // A moderator marked her sensitive: her notices are, whatever she says.
+    if me.standing.sensitized_at.is_some() {
+        f.sensitive = Some(Flag(true));
+    }
     f.refuse_unsupported()?;
     let media_ids = f.media_ids()?;
     let poll = f.new_poll()?;

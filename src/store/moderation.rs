@@ -220,6 +220,15 @@ impl SqlStore {
         if own.is_empty() {
             return Ok(Vec::new());
         }
+        // Notifications about her notices (mentions, …) carry them: a replay of someone's
+        // notification stream must not serve them again.
+        let mut blank = Sql::new(
+            "UPDATE events SET payload = '', streams = '' WHERE kind = 'notification' AND status_id IN (",
+        );
+        blank.int_list(&own).push(")");
+        if !public_only {
+            blank.build(conn).execute(&mut *conn).await?;
+        }
         let mut about: Vec<(i64, AccountId)> = own.iter().map(|id| (*id, account)).collect();
         if !public_only {
             let mut q = Sql::new(
@@ -328,7 +337,9 @@ impl SqlStore {
         Ok(a)
     }
 
-    /// Refuse a sign-up waiting for approval: the account is removed (its name freed).
+    /// Refuse a sign-up waiting for approval: the account is left as a suspended,
+    /// emptied row under a name no one can type (rows elsewhere may name it: follows,
+    /// mentions, uploads), and its name is free for someone else.
     pub(super) async fn write_reject(&self, target: AccountId, audit: &Audit) -> Result<()> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
@@ -339,13 +350,22 @@ impl SqlStore {
             return Err(StoreError::Forbidden);
         }
         let events = Self::close_sessions(conn, target, true).await?;
-        for table in [
+        for q in [
             "DELETE FROM notifications WHERE from_account_id = $1 OR account_id = $1",
-            "DELETE FROM reports WHERE account_id = $1 OR target_account_id = $1",
-            "DELETE FROM accounts WHERE id = $1",
+            "DELETE FROM follows WHERE follower_id = $1 OR target_id = $1",
+            "DELETE FROM follow_requests WHERE account_id = $1 OR target_id = $1",
         ] {
-            sqlx::query(table).bind(target).execute(&mut *conn).await?;
+            sqlx::query(q).bind(target).execute(&mut *conn).await?;
         }
+        sqlx::query(
+            "UPDATE accounts SET username_lower = '-rejected-' || CAST(id AS TEXT), email = NULL, \
+             password_hash = NULL, display_name = '', note = '', note_source = '', fields = '[]', \
+             suspended_at = $2 WHERE id = $1",
+        )
+        .bind(target)
+        .bind(crate::domain::now_micros())
+        .execute(&mut *conn)
+        .await?;
         Self::write_audit(conn, audit).await?;
         Self::insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await

@@ -173,7 +173,7 @@ async fn show(
 
 /// A moderator acts only on accounts below her own role (a moderator cannot suspend an
 /// administrator; no one acts on the owner but the owner).
-fn outranks(me: &AccountRecord, target: &AccountRecord) -> ApiResult<()> {
+pub fn outranks(me: &AccountRecord, target: &AccountRecord) -> ApiResult<()> {
     let theirs = target.standing.role;
     if me.id == target.id || (theirs.moderates() && theirs >= me.standing.role) {
         return Err(ApiError::Forbidden("This action is not allowed".into()));
@@ -277,6 +277,7 @@ async fn undo(
             if a.standing.approved || a.remote.is_some() {
                 return Err(ApiError::Forbidden("This action is not allowed".into()));
             }
+            outranks(me, a)?;
             node.store
                 .reject_account(a.id, audit_of(me, "reject", a, &node.site))
                 .await?;
@@ -357,9 +358,12 @@ async fn set_role(
     if target.remote.is_some() {
         return Err(ApiError::invalid("Only local accounts have roles"));
     }
-    let owner = me.standing.role == Role::Owner;
-    if !owner && (role == Role::Owner || target.standing.role == Role::Owner) {
-        return Err(ApiError::Forbidden("Only the owner can do this".into()));
+    // Roles below one's own only, on accounts below one's own; the owner does anything
+    // but change her own (a server is never left without an owner).
+    let mine = me.standing.role;
+    let owner = mine == Role::Owner;
+    if target.id == me.id || (!owner && (role >= mine || target.standing.role >= mine)) {
+        return Err(ApiError::Forbidden("This action is not allowed".into()));
     }
     node.store
         .set_role(

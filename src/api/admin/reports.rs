@@ -71,6 +71,11 @@ async fn create(
         )));
     }
     let rule_ids: Vec<String> = f.rule_ids.map(|w| w.0).unwrap_or_default();
+    if rule_ids.len() > 20 || rule_ids.iter().any(|r| r.len() > 64) {
+        return Err(ApiError::invalid(
+            "Validation failed: too many or too long rule ids",
+        ));
+    }
     let category = match f.category.as_deref() {
         None | Some("") if !rule_ids.is_empty() => "violation",
         None | Some("") => "other",

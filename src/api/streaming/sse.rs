@@ -110,6 +110,10 @@ pub async fn handler(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    // A stream the server ends (revocation, overflow) also has its connection closed
+    // under it; no client may take that connection back into its pool for another
+    // request.
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     Ok(res)
 }
 
