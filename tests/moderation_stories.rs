@@ -24,6 +24,7 @@ on_both_backends!(
     domain_blocks_are_kept_and_refuse_that_server,
     a_spam_wave_is_suspended_in_one_call,
     rate_limits_answer_429_and_change_nothing,
+    made_up_tokens_buy_no_fresh_budget,
 );
 
 const ADMIN_SCOPES: &str = "read write follow admin:read admin:write";
@@ -950,6 +951,26 @@ async fn rate_limits_answer_429_and_change_nothing(b: Backend) {
         2,
         "the refused notice was not posted"
     );
+}
+
+async fn made_up_tokens_buy_no_fresh_budget(b: Backend) {
+    let Some(app) = spawn_with(b, |c| c.api_requests_per_ip = 3).await else {
+        return;
+    };
+    // A route that reads no token: each made-up token would be a fresh bucket if it were
+    // counted as a token; it is counted with its address.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let res = app
+            .http
+            .get(app.url("/api/v1/instance"))
+            .bearer_auth(format!("made-up-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
 }
 
 // Two nodes on Postgres + Redis: the live effects cross nodes, and the counts are one.

@@ -121,17 +121,28 @@ impl MaybeAuth {
             .map(|a| a.id)
     }
 
-    /// The caller's token, if the request carried one; an unknown token is 401.
+    /// The caller's token, if the request carried one; an unknown token is 401. Read
+    /// once per request: the API's rate limit looks it up first and leaves it here
+    /// ([`LookedUp`]).
     pub async fn from_parts(parts: &Parts, node: &Node) -> ApiResult<Self> {
         let Some(token) = token_from_parts(parts) else {
             return Ok(MaybeAuth(None));
         };
-        match node.store.token(&hash_token(&token)).await? {
+        let found = match parts.extensions.get::<LookedUp>() {
+            Some(LookedUp(found)) => found.clone(),
+            None => node.store.token(&hash_token(&token)).await?,
+        };
+        match found {
             Some(t) => Ok(MaybeAuth(Some(Auth(t)))),
             None => Err(ApiError::unauthorized()),
         }
     }
 }
+
+/// The request's token as the store knows it (`None`: unknown), looked up once by the
+/// rate limit (see `crate::api`) and read again by [`MaybeAuth::from_parts`].
+#[derive(Clone)]
+pub struct LookedUp(pub Option<TokenRecord>);
 
 /// A scope a route needs, as Mastodon names it. A token's broader scope covers it
 /// (`read` covers `read:statuses`; the legacy `follow` covers `read:follows` and

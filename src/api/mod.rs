@@ -156,11 +156,26 @@ async fn rate_limited(
     if !path.starts_with("/api/") || path.starts_with("/api/v1/streaming") {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let t = api.throttles();
-    let verdict = match extract::token_from_parts(&parts) {
-        Some(token) => t.check(&t.api_per_token, throttle::token_key(&token)).await,
-        None => match parts
+    // A token counts as itself only when it is one: a made-up token is counted with its
+    // address, so inventing tokens buys no fresh budget. The lookup is the one the
+    // handler would make; it is handed on (`LookedUp`).
+    let token = extract::token_from_parts(&parts);
+    let known = match &token {
+        Some(secret) => match api.store.token(&extract::hash_token(secret)).await {
+            Ok(found) => {
+                let known = found.is_some();
+                parts.extensions.insert(extract::LookedUp(found));
+                known
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => false,
+    };
+    let verdict = match (&token, known) {
+        (Some(secret), true) => t.check(&t.api_per_token, throttle::token_key(secret)).await,
+        _ => match parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         {
