@@ -131,30 +131,14 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
             Ok(())
         }
         AdminCommand::Suspend { name, reason } => {
-            let store = open_store(&config).await?;
-            let a = account_named(&*store, &name).await?;
-            let audit = shell_audit("suspend", &a).because(reason.as_deref());
-            store
-                .moderate(
-                    a.id,
-                    tidings::domain::moderation::AccountAction::Suspend,
-                    audit,
-                )
-                .await?;
+            let action = tidings::domain::moderation::AccountAction::Suspend;
+            moderate_named(&config, &name, action, reason.as_deref()).await?;
             println!("suspended {name}");
             Ok(())
         }
         AdminCommand::Unsuspend { name } => {
-            let store = open_store(&config).await?;
-            let a = account_named(&*store, &name).await?;
-            let audit = shell_audit("unsuspend", &a);
-            store
-                .moderate(
-                    a.id,
-                    tidings::domain::moderation::AccountAction::Unsuspend,
-                    audit,
-                )
-                .await?;
+            let action = tidings::domain::moderation::AccountAction::Unsuspend;
+            moderate_named(&config, &name, action, None).await?;
             println!("lifted the suspension of {name}");
             Ok(())
         }
@@ -244,6 +228,20 @@ async fn account_named(
         store.account_by_username(name).await?
     };
     found.ok_or_else(|| anyhow::anyhow!("there is no account {name:?}"))
+}
+
+/// Change the standing of the account `name`, audited as the operator's.
+async fn moderate_named(
+    config: &tidings::config::Config,
+    name: &str,
+    action: tidings::domain::moderation::AccountAction,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let a = account_named(&*store, name).await?;
+    let audit = shell_audit(action.as_str(), &a).because(reason);
+    store.moderate(a.id, action, audit).await?;
+    Ok(())
 }
 
 /// An audit line for the operator at a shell.

@@ -113,28 +113,44 @@ impl SqlStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let now = crate::domain::now_micros();
-        let set: Option<&'static str> = match action {
+        // (statement, whether it takes the time as `$2`)
+        let change: Option<(&'static str, bool)> = match action {
             AccountAction::None => None,
-            AccountAction::Sensitive => Some("sensitized_at = $2"),
-            AccountAction::Silence => Some("silenced_at = $2"),
-            AccountAction::Suspend => Some("suspended_at = $2"),
-            AccountAction::Disable => Some("disabled = 1, updated = $2"),
-            AccountAction::Unsensitive => Some("sensitized_at = NULL, updated = $2"),
-            AccountAction::Unsilence => Some("silenced_at = NULL, updated = $2"),
-            AccountAction::Unsuspend => Some("suspended_at = NULL, updated = $2"),
-            AccountAction::Enable => Some("disabled = 0, updated = $2"),
-            AccountAction::Approve => Some("approved = 1, updated = $2"),
+            AccountAction::Sensitive => {
+                Some(("UPDATE accounts SET sensitized_at = $2 WHERE id = $1", true))
+            }
+            AccountAction::Silence => {
+                Some(("UPDATE accounts SET silenced_at = $2 WHERE id = $1", true))
+            }
+            AccountAction::Suspend => {
+                Some(("UPDATE accounts SET suspended_at = $2 WHERE id = $1", true))
+            }
+            AccountAction::Disable => {
+                Some(("UPDATE accounts SET disabled = 1 WHERE id = $1", false))
+            }
+            AccountAction::Unsensitive => Some((
+                "UPDATE accounts SET sensitized_at = NULL WHERE id = $1",
+                false,
+            )),
+            AccountAction::Unsilence => Some((
+                "UPDATE accounts SET silenced_at = NULL WHERE id = $1",
+                false,
+            )),
+            AccountAction::Unsuspend => Some((
+                "UPDATE accounts SET suspended_at = NULL WHERE id = $1",
+                false,
+            )),
+            AccountAction::Enable => {
+                Some(("UPDATE accounts SET disabled = 0 WHERE id = $1", false))
+            }
+            AccountAction::Approve => {
+                Some(("UPDATE accounts SET approved = 1 WHERE id = $1", false))
+            }
         };
-        if let Some(set) = set {
-            // `updated` is not a column: each statement must use `$2` on Postgres, so the
-            // ones that need no time compare it instead (always true).
-            let sql = format!("UPDATE accounts SET {set} WHERE id = $1")
-                .replace(", updated = $2 WHERE id = $1", " WHERE id = $1 AND $2 > 0");
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(target)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+        if let Some((sql, timed)) = change {
+            let q = sqlx::query(sql).bind(target);
+            let q = if timed { q.bind(now) } else { q };
+            q.execute(&mut *conn).await?;
         }
         let mut events = Vec::new();
         let mut queued = 0;
@@ -199,8 +215,9 @@ impl SqlStore {
 
     /// `delete` events for the account's newest notices, and (not `public_only`) for
     /// others' reblogs of them, on every stream their events went to — only the public
-    /// and tag streams when `public_only` (a silence). Reblogs' earlier events are
-    /// blanked: their payload carries her notice, and a replay must not serve it.
+    /// and tag streams when `public_only` (a silence). The earlier events of those reblogs
+    /// and of notifications about her notices are blanked: their payloads carry her
+    /// notice, and a replay must not serve it.
     pub(super) async fn withdrawals(
         conn: &mut AnyConnection,
         account: AccountId,
@@ -220,68 +237,43 @@ impl SqlStore {
         if own.is_empty() {
             return Ok(Vec::new());
         }
-        // Notifications about her notices (mentions, …) carry them: a replay of someone's
-        // notification stream must not serve them again.
-        let mut blank = Sql::new(
-            "UPDATE events SET payload = '', streams = '' WHERE kind = 'notification' AND status_id IN (",
-        );
-        blank.int_list(&own).push(")");
-        if !public_only {
-            blank.build(conn).execute(&mut *conn).await?;
-        }
         let mut about: Vec<(i64, AccountId)> = own.iter().map(|id| (*id, account)).collect();
+        let mut reblogs = Vec::new();
         if !public_only {
             let mut q = Sql::new(
                 "SELECT id, account_id FROM statuses WHERE deleted_at IS NULL AND reblog_of_id IN (",
             );
             q.int_list(&own).push(")");
-            let mut reblogs = Vec::new();
             for r in q.build(conn).fetch_all(&mut *conn).await? {
                 let id: i64 = r.try_get("id")?;
                 reblogs.push(id);
                 about.push((id, r.try_get("account_id")?));
             }
-            if !reblogs.is_empty() {
-                let mut blank = Sql::new(
-                    "UPDATE events SET payload = '', streams = '' WHERE kind <> 'delete' AND status_id IN (",
-                );
-                blank.int_list(&reblogs).push(")");
-                // Their streams are read before they are blanked.
-                let mut read = Sql::new(
-                    "SELECT status_id, streams FROM events WHERE kind IN ('update', 'status.update') \
-                     AND streams <> '' AND status_id IN (",
-                );
-                read.int_list(&reblogs).push(")");
-                let rows = read.build(conn).fetch_all(&mut *conn).await?;
-                let mut reblog_streams: Vec<(i64, String)> = Vec::new();
-                for r in rows {
-                    reblog_streams.push((r.try_get("status_id")?, r.try_get("streams")?));
-                }
-                blank.build(conn).execute(&mut *conn).await?;
-                let mut out = Self::withdrawal_events(&about, &reblog_streams, false);
-                out.extend(Self::own_withdrawals(conn, &own, account, false).await?);
-                return Ok(out);
-            }
         }
-        Self::own_withdrawals(conn, &own, account, public_only).await
-    }
-
-    async fn own_withdrawals(
-        conn: &mut AnyConnection,
-        own: &[i64],
-        account: AccountId,
-        public_only: bool,
-    ) -> Result<Vec<NewEvent>> {
+        let ids: Vec<i64> = about.iter().map(|(id, _)| *id).collect();
         let mut read = Sql::new(
             "SELECT status_id, streams FROM events WHERE kind IN ('update', 'status.update') \
              AND streams <> '' AND status_id IN (",
         );
-        read.int_list(own).push(")");
+        read.int_list(&ids).push(")");
         let mut streams: Vec<(i64, String)> = Vec::new();
         for r in read.build(conn).fetch_all(&mut *conn).await? {
             streams.push((r.try_get("status_id")?, r.try_get("streams")?));
         }
-        let about: Vec<(i64, AccountId)> = own.iter().map(|id| (*id, account)).collect();
+        if !public_only {
+            let mut blank = Sql::new(
+                "UPDATE events SET payload = '', streams = '' WHERE kind = 'notification' AND status_id IN (",
+            );
+            blank.int_list(&own).push(")");
+            blank.build(conn).execute(&mut *conn).await?;
+        }
+        if !reblogs.is_empty() {
+            let mut blank = Sql::new(
+                "UPDATE events SET payload = '', streams = '' WHERE kind <> 'delete' AND status_id IN (",
+            );
+            blank.int_list(&reblogs).push(")");
+            blank.build(conn).execute(&mut *conn).await?;
+        }
         Ok(Self::withdrawal_events(&about, &streams, public_only))
     }
 
