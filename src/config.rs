@@ -328,6 +328,64 @@ pub struct Config {
         global = true
     )]
     pub streams_per_ip_per_second: u32,
+    /// Wiki mode: the MediaWiki whose accounts sign in here, as the URL of its script
+    /// path (where `index.php`, `api.php` and `rest.php` are, e.g.
+    /// `https://wiki.example.org/w`). Unset: no wiki.
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_URL", global = true)]
+    pub mediawiki_url: Option<String>,
+    /// The secret shared with the wiki's Tidings extension, which signs the sign-in
+    /// assertions of `Special:Tidings` (at least 32 bytes).
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_SHARED_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub mediawiki_shared_secret: Option<String>,
+    /// OAuth 2.0 client id of Tidings on a wiki with the OAuth extension.
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_CLIENT_ID", global = true)]
+    pub mediawiki_client_id: Option<String>,
+    /// OAuth 2.0 client secret of Tidings on a wiki with the OAuth extension.
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub mediawiki_client_secret: Option<String>,
+    /// The wiki group whose members may post (others read, follow and favourite).
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_POST_GROUP", default_value = "autoconfirmed", global = true)]
+    pub mediawiki_post_group: String,
+    /// Wiki groups whose members are Tidings moderators, comma-separated.
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_MODERATOR_GROUPS",
+        value_delimiter = ',',
+        default_value = "sysop",
+        global = true
+    )]
+    pub mediawiki_moderator_groups: Vec<String>,
+    /// In wiki mode, whether local accounts may still sign in with a password.
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_LOCAL_PASSWORDS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub mediawiki_local_passwords: bool,
+    /// How often each wiki account's groups and blocks are asked of the wiki again, in
+    /// seconds.
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_RECHECK_SECS", default_value_t = 300, global = true)]
+    pub mediawiki_recheck_secs: u64,
+    /// What a block on the wiki takes away: `post` (she still reads and streams) or
+    /// `all` (her account is disabled while the block lasts: no sign-in, streams closed).
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_BLOCKED", value_enum, default_value_t = WikiBlock::Post, global = true)]
+    pub mediawiki_blocked: WikiBlock,
+    /// The wiki's name on the sign-in button.
+    #[arg(long, env = "TIDINGS_MEDIAWIKI_NAME", default_value = "the wiki", global = true)]
+    pub mediawiki_name: String,
+}
+
+/// What a block on the wiki takes away in Tidings.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WikiBlock {
+    Post,
+    All,
 }
 
 impl Config {

@@ -31,6 +31,8 @@
 //! - [`web`]: the pages people read (server-rendered, live through `assets/web/live.js`)
 //!   at the same addresses as the entities' `url`s.
 //! - [`serve`]: the accept loop and what it bounds per connection and per address.
+//! - [`wiki`]: wiki mode: sign-in with a MediaWiki account (signed assertions of the
+//!   Tidings extension, or OAuth 2.0), the wiki's groups and blocks kept in step.
 //!
 //! The flow of one notice: `api` validates → `domain` decides its event → `store` commits
 //! the notice and its event row → `sequencer` positions and publishes → `bus` →
@@ -53,6 +55,7 @@ pub mod serve;
 pub mod store;
 pub mod stream;
 pub mod web;
+pub mod wiki;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -85,6 +88,8 @@ pub struct NodeParts {
     pub rate: Arc<moderation::rate::RateLimits>,
     /// How other servers are reached (SSRF-guarded).
     pub fetcher: federation::fetch::Fetcher,
+    /// The wiki whose accounts sign in here (wiki mode), if any.
+    pub wiki: Option<Arc<wiki::Wiki>>,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
     pub ping: tokio::sync::watch::Receiver<u64>,
     pub shutdown: CancellationToken,
@@ -144,6 +149,10 @@ impl Node {
             std::time::Duration::from_millis(config.delivery_retry_ms),
             shutdown.clone(),
         ));
+        let wiki = wiki::Wiki::from_config(&config)?.map(Arc::new);
+        if let Some(w) = &wiki {
+            tokio::spawn(wiki::run(w.clone(), store.clone(), shutdown.clone()));
+        }
         let (ping_tx, ping) = tokio::sync::watch::channel(0u64);
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -172,6 +181,7 @@ impl Node {
             metrics,
             rate,
             fetcher,
+            wiki,
             shutdown,
         })))
     }

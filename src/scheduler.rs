@@ -39,10 +39,11 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
             }
         };
         for s in due {
-            // A suspended, disabled or pending account posts nothing; its notice waits
-            // (claimed again later), so that a lifted suspension keeps it.
+            // A suspended, disabled or pending account posts nothing, nor one the wiki
+            // bars from posting; its notice waits (claimed again later), so that a lifted
+            // suspension or block keeps it.
             match store.account(s.account_id).await {
-                Ok(Some(a)) if a.standing.functional() => {}
+                Ok(Some(a)) if a.standing.functional() && a.standing.posting_bar.is_none() => {}
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read a scheduled notice's author; will retry");

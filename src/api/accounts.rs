@@ -78,6 +78,14 @@ pub async fn verify_password(
     login: &str,
     password: &str,
 ) -> ApiResult<Option<AccountRecord>> {
+    // In wiki mode people sign in with their wiki accounts, unless the operator keeps
+    // local passwords too.
+    if let Some(w) = node.wiki.as_ref().filter(|w| !w.local_passwords) {
+        return Err(ApiError::Forbidden(format!(
+            "Passwords are not used here: sign in with your account on {}",
+            w.name
+        )));
+    }
     let t = node.throttles();
     t.check(&t.sign_in_per_ip, ip).await?;
     let login = login.trim().trim_start_matches('@');

@@ -67,7 +67,12 @@ async fn upload(
     auth: Scoped<WriteMedia>,
     mut mp: Multipart,
 ) -> ApiResult<Json<MediaAttachment>> {
-    let me = auth.account()?.id;
+    let me = auth.account()?;
+    // An upload is the first half of a post: refused as posting is.
+    if let Some(bar) = me.standing.posting_bar {
+        return Err(ApiError::Forbidden(bar.message().into()));
+    }
+    let me = me.id;
     let t = node.throttles();
     t.check(&t.media_per_account, me).await?;
     let malformed = |e: axum::extract::multipart::MultipartError| {

@@ -90,7 +90,8 @@ impl std::ops::Deref for Api {
 
 pub fn router(node: Node) -> Router {
     let api = Api::new(node);
-    Router::new()
+    let framer: Option<Arc<str>> = api.wiki.as_ref().map(|w| Arc::from(w.origin()));
+    let router = Router::new()
         .merge(oauth::router())
         .merge(accounts::router())
         .merge(statuses::router())
@@ -117,7 +118,16 @@ pub fn router(node: Node) -> Router {
         .fallback(|| async { ApiError::NotFound.into_response() })
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({"error": "Method not allowed"})))
-        })
+        });
+    // In wiki mode, the wiki may frame our pages.
+    let router = match framer {
+        Some(origin) => router.layer(axum::middleware::from_fn_with_state(
+            origin,
+            crate::web::wiki::wiki_may_frame,
+        )),
+        None => router,
+    };
+    router
         // An answer to a request that carried a token may hold what only its holder may
         // see (private notices, relationships): no shared cache may keep it.
         .layer(axum::middleware::from_fn(private_to_token_holders))

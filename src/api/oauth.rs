@@ -469,12 +469,24 @@ async fn check_request(
     Ok((app, redirect, scopes))
 }
 
+/// How the person on the authorization page shows who she is.
+enum Who {
+    /// Username and password.
+    Password,
+    /// She is signed in on this site's pages already (named): one click.
+    Session(String),
+    /// Wiki mode without passwords: sign in on the wiki first (its name, and the
+    /// address that starts that sign-in and comes back here).
+    Wiki(String, String),
+}
+
 fn sign_in_page(
     f: &AuthorizeForm,
     app_name: &str,
     scopes: &str,
     csrf: &str,
     problem: Option<&str>,
+    who: &Who,
 ) -> Html<String> {
     let mut hidden = String::new();
     for (k, v) in [
@@ -502,28 +514,72 @@ fn sign_in_page(
     let problem = problem
         .map(|p| format!("<p class=\"error\" role=\"alert\">{p}</p>"))
         .unwrap_or_default();
+    let form = match who {
+        Who::Password => format!(
+            "<form method=\"post\" action=\"/oauth/authorize\">{hidden}\
+             <label>Username <input name=\"username\" autocomplete=\"username\" required></label>\
+             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+             <button type=\"submit\">Authorize</button></form>"
+        ),
+        Who::Session(user) => {
+            let mut u = String::new();
+            escape_html(user, &mut u);
+            format!(
+                "<form method=\"post\" action=\"/oauth/authorize\">{hidden}\
+                 <p>You are signed in as <strong>@{u}</strong>.</p>\
+                 <button type=\"submit\" id=\"authorize\">Authorize</button></form>"
+            )
+        }
+        Who::Wiki(wiki, start) => {
+            let (mut w, mut href) = (String::new(), String::new());
+            escape_html(wiki, &mut w);
+            escape_html(start, &mut href);
+            format!(
+                "<p><a id=\"wiki-sign-in\" href=\"{href}\">Sign in with your account on {w}</a></p>"
+            )
+        }
+    };
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>Sign in — Tidings</title></head><body><main><h1>Sign in</h1>\
-         <p><strong>{name}</strong> asks to use your account ({scope_html}).</p>{problem}\
-         <form method=\"post\" action=\"/oauth/authorize\">{hidden}\
-         <label>Username <input name=\"username\" autocomplete=\"username\" required></label>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button type=\"submit\">Authorize</button></form></main></body></html>"
+         <p><strong>{name}</strong> asks to use your account ({scope_html}).</p>{problem}{form}</main></body></html>"
     ))
 }
 
 async fn authorize_page(
     State(node): State<Api>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
     Query(f): Query<AuthorizeForm>,
 ) -> ApiResult<Response> {
     let (app, _, scopes) = check_request(&node, &f).await?;
     let csrf = random_secret();
+    let who = who_is_here(&node, &headers, &uri).await?;
     Ok((
         page_headers(&node, &csrf),
-        sign_in_page(&f, &app.name, &scopes, &csrf, None),
+        sign_in_page(&f, &app.name, &scopes, &csrf, None, &who),
     )
         .into_response())
+}
+
+/// Who the authorization page is talking to: a signed-in reader of our pages, someone to
+/// send to the wiki first (wiki mode), or someone with a password.
+async fn who_is_here(node: &Api, headers: &HeaderMap, uri: &axum::http::Uri) -> ApiResult<Who> {
+    if let Some(s) = crate::web::session::session(node, headers).await?
+        && s.account.standing.functional()
+    {
+        return Ok(Who::Session(s.account.username));
+    }
+    Ok(match node.wiki.as_ref().filter(|w| !w.local_passwords) {
+        Some(w) => {
+            let here = uri.path_and_query().map_or("/oauth/authorize", |p| p.as_str());
+            let start = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", here)
+                .finish();
+            Who::Wiki(w.name.clone(), format!("/auth/wiki/start?{start}"))
+        }
+        None => Who::Password,
+    })
 }
 
 async fn authorize(
@@ -539,13 +595,27 @@ async fn authorize(
             "The sign-in form has expired or did not come from this server; reload it".into(),
         ));
     }
-    let account = verify_password(
-        &node,
-        peer.ip(),
-        f.username.as_deref().unwrap_or(""),
-        f.password.as_deref().unwrap_or(""),
-    )
-    .await?;
+    // Signed in on our pages already (and the form is hers: its CSRF token matched), and
+    // no password typed: she authorizes as herself with one click.
+    let session = match f.username.as_deref() {
+        None | Some("") => crate::web::session::session(&node, &headers)
+            .await?
+            .map(|s| s.account)
+            .filter(|a| a.standing.functional()),
+        Some(_) => None,
+    };
+    let account = match session {
+        Some(a) => Some(a),
+        None => {
+            verify_password(
+                &node,
+                peer.ip(),
+                f.username.as_deref().unwrap_or(""),
+                f.password.as_deref().unwrap_or(""),
+            )
+            .await?
+        }
+    };
     let Some(account) = account else {
         let csrf = random_secret();
         return Ok((
@@ -557,6 +627,7 @@ async fn authorize(
                 &scopes,
                 &csrf,
                 Some("Invalid username or password."),
+                &Who::Password,
             ),
         )
             .into_response());

@@ -256,6 +256,10 @@ pub(crate) async fn publish(
     if let Some(why) = me.standing.refusal() {
         return Err(ApiError::Forbidden(why.into()));
     }
+    // The wiki she comes from says she may not post (yet): she still reads and follows.
+    if let Some(bar) = me.standing.posting_bar {
+        return Err(ApiError::Forbidden(bar.message().into()));
+    }
     let t = node.throttles();
     t.check(&t.statuses_per_account, me.id).await?;
     // A moderator marked her sensitive: her notices are, whatever she says.
@@ -353,6 +357,10 @@ pub(crate) async fn revise(
     f: StatusForm,
 ) -> ApiResult<StatusRecord> {
     let s = own(node, id, me).await?;
+    // An edit is a new version of a notice: barred as posting is.
+    if let Some(bar) = me.standing.posting_bar {
+        return Err(ApiError::Forbidden(bar.message().into()));
+    }
     f.refuse_unsupported()?;
     if f.has_poll() {
         return Err(ApiError::invalid(

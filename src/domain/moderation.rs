@@ -102,6 +102,47 @@ pub struct Standing {
     pub disabled: bool,
     /// False while a sign-up waits for a moderator's approval: she may not post.
     pub approved: bool,
+    /// Set when the wiki her account comes from says she may not post (she still reads,
+    /// follows and favourites).
+    pub posting_bar: Option<PostingBar>,
+}
+
+/// Why a wiki account may not post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostingBar {
+    /// Not (yet) in the wiki group that may post (`autoconfirmed` by default).
+    WikiGroup,
+    /// Blocked on the wiki.
+    WikiBlocked,
+}
+
+impl PostingBar {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingBar::WikiGroup => "wiki_group",
+            PostingBar::WikiBlocked => "wiki_blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "wiki_group" => Some(PostingBar::WikiGroup),
+            "wiki_blocked" => Some(PostingBar::WikiBlocked),
+            _ => None,
+        }
+    }
+
+    /// What she is told when she tries.
+    pub fn message(self) -> &'static str {
+        match self {
+            PostingBar::WikiGroup => {
+                "Posting is open to the wiki's auto-confirmed editors; your wiki account is                  not one yet (make a few edits on the wiki and try again later)"
+            }
+            PostingBar::WikiBlocked => {
+                "You are blocked on the wiki, so you cannot post here while the block lasts"
+            }
+        }
+    }
 }
 
 impl Default for Standing {
@@ -113,6 +154,7 @@ impl Default for Standing {
             sensitized_at: None,
             disabled: false,
             approved: true,
+            posting_bar: None,
         }
     }
 }

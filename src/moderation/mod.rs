@@ -18,6 +18,11 @@ pub const REGISTRATIONS: &str = "registrations_mode";
 /// default (`TIDINGS_REGISTRATIONS`). Read from the database each time — sign-ups are
 /// rare, and every node then agrees at once.
 pub async fn registrations(node: &Node) -> Result<Registrations, StoreError> {
+    // In wiki mode accounts come from the wiki (its first sign-in makes one), unless the
+    // operator keeps local passwords.
+    if node.wiki.as_ref().is_some_and(|w| !w.local_passwords) {
+        return Ok(Registrations::Closed);
+    }
     let configured = match node.config.registrations {
         crate::config::Registrations::Open => Registrations::Open,
         crate::config::Registrations::Approval => Registrations::Approved,

@@ -35,6 +35,7 @@ mod social;
 mod sql;
 mod sqlite;
 mod types;
+mod wiki;
 mod writes;
 
 use crate::domain::announce::NewEvent;
@@ -48,6 +49,7 @@ use crate::domain::{AccountId, Event, ListId, Position, Site, StatusId};
 use async_trait::async_trait;
 pub use moderation::{AdminAccountQuery, Audit, WITHDRAWN_NOTICES};
 pub use reports::{NewReport, ReportChange, ReportQuery};
+pub use wiki::{WikiLink, WikiStanding};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -742,6 +744,30 @@ pub trait Store: Send + Sync + 'static {
     async fn setting(&self, name: &str) -> Result<Option<String>>;
     async fn set_setting(&self, name: &str, value: &str, audit: Audit) -> Result<()>;
     async fn audit_log(&self, max_id: Option<i64>, limit: i64) -> Result<Vec<AuditRecord>>;
+
+    // Wiki mode (`crate::wiki`).
+    /// The account linked to the wiki's user `wiki_user_id`.
+    async fn wiki_account(&self, wiki_user_id: i64) -> Result<Option<AccountId>>;
+    /// A new passwordless account named `username`, linked to her wiki user and in line
+    /// with `standing`; `Taken("username")` when the name is someone else's.
+    async fn create_wiki_account(
+        &self,
+        username: &str,
+        standing: &WikiStanding,
+    ) -> Result<AccountRecord>;
+    /// Bring a linked account in line with what the wiki says of her now.
+    async fn apply_wiki_standing(
+        &self,
+        account: AccountId,
+        standing: &WikiStanding,
+    ) -> Result<AccountRecord>;
+    /// Linked accounts last checked before `before` (microseconds), oldest first.
+    async fn wiki_links_due(&self, before: i64, limit: i64) -> Result<Vec<WikiLink>>;
+    /// Mark a link checked at `at` without changing it.
+    async fn touch_wiki_link(&self, account: AccountId, at: i64) -> Result<()>;
+    /// Record a sign-in nonce as used until `expires_at` (Unix seconds); false when it
+    /// had been used already (on any node).
+    async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;
 }
 
 /// Open the store named by a `sqlite:` or `postgres:` URL and run its migrations.

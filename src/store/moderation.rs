@@ -188,7 +188,7 @@ impl SqlStore {
     /// A `tidings.revoke` for each of her tokens (closing its streams on every node);
     /// `delete`: the tokens go too (a suspension), else they stop working while her
     /// standing says so (a disable) and work again after.
-    async fn close_sessions(
+    pub(super) async fn close_sessions(
         conn: &mut AnyConnection,
         account: AccountId,
         delete: bool,

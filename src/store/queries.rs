@@ -60,6 +60,10 @@ macro_rules! account_columns {
             $p,
             "approved, ",
             $t,
+            ".posting_bar AS ",
+            $p,
+            "posting_bar, ",
+            $t,
             ".statuses_count AS ",
             $p,
             "statuses_count, ",
@@ -164,6 +168,10 @@ macro_rules! account_named {
                 sensitized_at: row.try_get(concat!($p, "sensitized_at"))?,
                 disabled: row.try_get::<i64, _>(concat!($p, "disabled"))? != 0,
                 approved: row.try_get::<i64, _>(concat!($p, "approved"))? != 0,
+                posting_bar: row
+                    .try_get::<Option<String>, _>(concat!($p, "posting_bar"))?
+                    .as_deref()
+                    .and_then(crate::domain::moderation::PostingBar::parse),
             },
             statuses_count: row.try_get(concat!($p, "statuses_count"))?,
             followers_count: row.try_get(concat!($p, "followers_count"))?,

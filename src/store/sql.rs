@@ -1378,4 +1378,36 @@ impl Store for SqlStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn wiki_account(&self, wiki_user_id: i64) -> Result<Option<AccountId>> {
+        self.read_wiki_account(wiki_user_id).await
+    }
+
+    async fn create_wiki_account(
+        &self,
+        username: &str,
+        standing: &WikiStanding,
+    ) -> Result<AccountRecord> {
+        self.write_wiki_account(username, standing).await
+    }
+
+    async fn apply_wiki_standing(
+        &self,
+        account: AccountId,
+        standing: &WikiStanding,
+    ) -> Result<AccountRecord> {
+        self.write_wiki_standing(account, standing).await
+    }
+
+    async fn wiki_links_due(&self, before: i64, limit: i64) -> Result<Vec<WikiLink>> {
+        self.read_wiki_links_due(before, limit).await
+    }
+
+    async fn touch_wiki_link(&self, account: AccountId, at: i64) -> Result<()> {
+        self.write_wiki_checked(account, at).await
+    }
+
+    async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+        self.write_wiki_nonce(nonce, expires_at).await
+    }
 }

@@ -18,6 +18,7 @@
 
 pub mod assets;
 pub mod session;
+pub mod wiki;
 
 use crate::api::Api;
 use crate::api::error::{ApiError, ApiResult};
@@ -59,6 +60,7 @@ pub fn router() -> Router<Api> {
             axum::routing::post(delete_status),
         )
         .route("/web/statuses/{id}/edit", axum::routing::post(edit_status))
+        .merge(wiki::router())
         .route("/assets/{file}", get(assets::serve))
         .route("/embed.js", get(assets::embed_script))
         .route("/tidings.js", get(assets::client_module))
@@ -307,6 +309,7 @@ fn composer(node: &Api, me: &Session, back: &str, tag: Option<&str>) -> Composer
         visibility: me.account.profile.privacy.as_str().to_string(),
         visibilities: VISIBILITIES.to_vec(),
         error: None,
+        barred: me.account.standing.posting_bar.map(|b| b.message()),
     }
 }
 
@@ -785,6 +788,8 @@ pub struct Composer {
     pub visibilities: Vec<(&'static str, &'static str)>,
     /// The server's answer to her last try, shown next to the text.
     pub error: Option<String>,
+    /// She may not post (the wiki says so), and why: shown instead of the form.
+    pub barred: Option<&'static str>,
 }
 
 const VISIBILITIES: [(&str, &str); 4] = [
@@ -803,6 +808,12 @@ struct SignInPage {
     problem: Option<String>,
     /// Registrations are open: link to the sign-up page.
     sign_up: bool,
+    /// Wiki mode: the wiki's name, for the "sign in with" link.
+    wiki: Option<String>,
+    /// Passwords are taken here (always, but in wiki mode without local passwords).
+    passwords: bool,
+    /// Where the wiki sign-in comes back to.
+    back: String,
 }
 
 /// A page without a live feed, for `title`.
@@ -825,6 +836,7 @@ async fn sign_in_form(
     status: axum::http::StatusCode,
     username: &str,
     problem: Option<String>,
+    back: &str,
 ) -> ApiResult<Response> {
     let csrf = crate::api::extract::random_secret();
     let res = page(
@@ -835,6 +847,9 @@ async fn sign_in_form(
             problem,
             sign_up: crate::moderation::registrations(node).await?
                 != crate::domain::moderation::Registrations::Closed,
+            wiki: node.wiki.as_ref().map(|w| w.name.clone()),
+            passwords: node.wiki.as_ref().is_none_or(|w| w.local_passwords),
+            back: back.to_string(),
         },
         false,
     )?;
@@ -989,7 +1004,7 @@ async fn sign_up(
         )
         .await;
     }
-    start_session(&node, account.id).await
+    start_session(&node, account.id, "/").await
 }
 
 fn capitalised(field: &str) -> String {
@@ -1000,13 +1015,18 @@ fn capitalised(field: &str) -> String {
 }
 
 /// A new session for `account`: its cookie, and the way home.
-async fn start_session(node: &Api, account: crate::domain::AccountId) -> ApiResult<Response> {
+/// Give this browser a session of `account`, and go on to `back` (a path of ours).
+pub(crate) async fn start_session(
+    node: &Api,
+    account: crate::domain::AccountId,
+    back: &str,
+) -> ApiResult<Response> {
     let app = session::web_app(node).await?;
     let (secret, _) =
         crate::api::oauth::create_token(node, Some(app), Some(account), session::WEB_SCOPES)
             .await?;
     Ok(see_other(
-        "/",
+        &back_to(Some(back)),
         Some(session::set_cookie(
             node,
             session::SESSION_COOKIE,
@@ -1017,8 +1037,17 @@ async fn start_session(node: &Api, account: crate::domain::AccountId) -> ApiResu
     ))
 }
 
-async fn sign_in_page(State(node): State<Api>) -> ApiResult<Response> {
-    sign_in_form(&node, axum::http::StatusCode::OK, "", None).await
+#[derive(Deserialize)]
+struct BackQuery {
+    back: Option<String>,
+}
+
+async fn sign_in_page(
+    State(node): State<Api>,
+    Query(q): Query<BackQuery>,
+) -> ApiResult<Response> {
+    let back = back_to(q.back.as_deref());
+    sign_in_form(&node, axum::http::StatusCode::OK, "", None, &back).await
 }
 
 #[derive(Deserialize)]
@@ -1058,10 +1087,11 @@ async fn sign_in(
             axum::http::StatusCode::UNAUTHORIZED,
             &username,
             Some("Invalid username or password.".into()),
+            "/",
         )
         .await;
     };
-    start_session(&node, account.id).await
+    start_session(&node, account.id, "/").await
 }
 
 #[derive(Deserialize)]
