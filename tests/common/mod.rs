@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod wiki;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
