@@ -354,7 +354,12 @@ pub struct Config {
     )]
     pub mediawiki_client_secret: Option<String>,
     /// The wiki group whose members may post (others read, follow and favourite).
-    #[arg(long, env = "TIDINGS_MEDIAWIKI_POST_GROUP", default_value = "autoconfirmed", global = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_POST_GROUP",
+        default_value = "autoconfirmed",
+        global = true
+    )]
     pub mediawiki_post_group: String,
     /// Wiki groups whose members are Tidings moderators, comma-separated.
     #[arg(
@@ -370,14 +375,24 @@ pub struct Config {
     pub mediawiki_local_passwords: bool,
     /// How often each wiki account's groups and blocks are asked of the wiki again, in
     /// seconds.
-    #[arg(long, env = "TIDINGS_MEDIAWIKI_RECHECK_SECS", default_value_t = 300, global = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_RECHECK_SECS",
+        default_value_t = 300,
+        global = true
+    )]
     pub mediawiki_recheck_secs: u64,
     /// What a block on the wiki takes away: `post` (she still reads and streams) or
     /// `all` (her account is disabled while the block lasts: no sign-in, streams closed).
     #[arg(long, env = "TIDINGS_MEDIAWIKI_BLOCKED", value_enum, default_value_t = WikiBlock::Post, global = true)]
     pub mediawiki_blocked: WikiBlock,
     /// The wiki's name on the sign-in button.
-    #[arg(long, env = "TIDINGS_MEDIAWIKI_NAME", default_value = "the wiki", global = true)]
+    #[arg(
+        long,
+        env = "TIDINGS_MEDIAWIKI_NAME",
+        default_value = "the wiki",
+        global = true
+    )]
     pub mediawiki_name: String,
 }
 

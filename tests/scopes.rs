@@ -483,6 +483,13 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/web/statuses", Needs::Nobody),
     ("POST", "/web/statuses/{id}/delete", Needs::Nobody),
     ("POST", "/web/statuses/{id}/edit", Needs::Nobody),
+    // Wiki sign-in (404 unless wiki mode): wiki_stories.
+    ("GET", "/auth/wiki/start", Needs::Nobody),
+    ("GET", "/auth/wiki/assertion", Needs::Nobody),
+    ("GET", "/auth/wiki/callback", Needs::Nobody),
+    ("GET", "/auth/wiki/name", Needs::Nobody),
+    ("POST", "/auth/wiki/name", Needs::Nobody),
+    ("GET", "/embed/wiki_users/{id}", Needs::Nobody),
     ("GET", "/api/v1/instance", Needs::Nobody),
     ("GET", "/api/v2/instance", Needs::Nobody),
     ("GET", "/api/v1/instance/peers", Needs::Nobody),

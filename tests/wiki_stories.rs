@@ -110,14 +110,25 @@ async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend
     refused(&sign_in(assertion(&long, wiki::SECRET)).await, "expired");
     // Made for another sign-in (someone else's nonce: login CSRF), or brought by a
     // browser that never started one.
-    let other = claims(3, "Editor Eve", &["*", "user", "autoconfirmed"], "aaaaaaaaaaaaaaaaaaaa");
-    refused(&sign_in(assertion(&other, wiki::SECRET)).await, "not made for this sign-in");
+    let other = claims(
+        3,
+        "Editor Eve",
+        &["*", "user", "autoconfirmed"],
+        "aaaaaaaaaaaaaaaaaaaa",
+    );
+    refused(
+        &sign_in(assertion(&other, wiki::SECRET)).await,
+        "not made for this sign-in",
+    );
     let stranger = Browser::new();
     let p = stranger
         .get(&app.url(&format!("/auth/wiki/assertion?assertion={real}")))
         .await;
     refused(&p, "not made for this sign-in");
-    assert!(!exists(&app, "Editor_Eve").await, "a refused assertion made an account");
+    assert!(
+        !exists(&app, "Editor_Eve").await,
+        "a refused assertion made an account"
+    );
 
     // The good one signs her in, once, and brings her where she was going.
     let p = sign_in(real.clone()).await;
@@ -126,7 +137,10 @@ async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend
     assert!(eve.cookie("tidings_session").is_some());
     assert!(exists(&app, "Editor_Eve").await);
     let replayed = Browser::new();
-    replayed.set_cookie("tidings_wiki", &eve.cookie("tidings_wiki").unwrap_or_default());
+    replayed.set_cookie(
+        "tidings_wiki",
+        &eve.cookie("tidings_wiki").unwrap_or_default(),
+    );
     refused(
         &replayed
             .get(&app.url(&format!("/auth/wiki/assertion?assertion={real}")))
@@ -138,7 +152,11 @@ async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend
     let res = app
         .http
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "password"), ("username", "Editor_Eve"), ("password", "x")])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "Editor_Eve"),
+            ("password", "x"),
+        ])
         .send()
         .await
         .unwrap();
@@ -154,7 +172,9 @@ async fn signed_in_as(app: &TestApp, sub: i64, name: &str, groups: &[&str]) -> (
         .get(&app.url(&format!("/auth/wiki/assertion?assertion={t}")))
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let token = b.app_token(&app.base, "read write admin:read admin:write").await;
+    let token = b
+        .app_token(&app.base, "read write admin:read admin:write")
+        .await;
     (b, token)
 }
 
@@ -164,18 +184,29 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
     };
     let (_, eve) = signed_in_as(&app, 3, "Editor Eve", &["*", "user", "autoconfirmed"]).await;
     let (nia_page, nia) = signed_in_as(&app, 4, "Newbie Nia", &["*", "user"]).await;
-    let (_, sam) =
-        signed_in_as(&app, 5, "Sysop Sam", &["*", "user", "autoconfirmed", "sysop"]).await;
+    let (_, sam) = signed_in_as(
+        &app,
+        5,
+        "Sysop Sam",
+        &["*", "user", "autoconfirmed", "sysop"],
+    )
+    .await;
 
     let (status, s) = post(&app, &eve, "Polls close at eight #election").await;
     assert_eq!(status, StatusCode::OK, "{s}");
     let (status, body) = post(&app, &nia, "me too").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("auto-confirmed"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("auto-confirmed"),
+        "{body}"
+    );
     // She reads, follows and favourites.
     let fav = app
         .http
-        .post(app.url(&format!("/api/v1/statuses/{}/favourite", s["id"].as_str().unwrap())))
+        .post(app.url(&format!(
+            "/api/v1/statuses/{}/favourite",
+            s["id"].as_str().unwrap()
+        )))
         .bearer_auth(&nia)
         .send()
         .await
@@ -215,7 +246,12 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     // A plain editor is no moderator.
     let res = app
         .http
@@ -241,10 +277,21 @@ async fn oauth_node(backend: Backend, standin: &StandIn) -> Option<TestApp> {
 async fn oauth_sign_in(app: &TestApp, profile: Value, standin: &StandIn) -> (Browser, String) {
     standin.sign_in(profile);
     let b = Browser::new();
-    let p = b.get(&app.url("/auth/wiki/start?return_to=/tags/election")).await;
+    let p = b
+        .get(&app.url("/auth/wiki/start?return_to=/tags/election"))
+        .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    assert!(p.url.ends_with("/tags/election"), "{} via {:?}", p.url, p.hops);
-    assert!(p.hops.iter().any(|h| h.contains("/rest.php/oauth2/authorize")));
+    assert!(
+        p.url.ends_with("/tags/election"),
+        "{} via {:?}",
+        p.url,
+        p.hops
+    );
+    assert!(
+        p.hops
+            .iter()
+            .any(|h| h.contains("/rest.php/oauth2/authorize"))
+    );
     let token = b.app_token(&app.base, "read write admin:read").await;
     (b, token)
 }
@@ -262,7 +309,10 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
     )
     .await;
     assert!(exists(&app, "Reporter_Rae").await);
-    assert_eq!(post(&app, &rae, "Live from the count #election").await.0, StatusCode::OK);
+    assert_eq!(
+        post(&app, &rae, "Live from the count #election").await.0,
+        StatusCode::OK
+    );
     // Renamed on the wiki: the same account (linked by `sub`), not a new one.
     let (_, rae_again) = oauth_sign_in(
         &app,
@@ -283,8 +333,12 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
         .unwrap();
     assert_eq!(me["username"], "Reporter_Rae");
     // Not in the post group; blocked.
-    let (_, ned) =
-        oauth_sign_in(&app, profile_of(72, "New Ned", &["*", "user"], false), &standin).await;
+    let (_, ned) = oauth_sign_in(
+        &app,
+        profile_of(72, "New Ned", &["*", "user"], false),
+        &standin,
+    )
+    .await;
     let (status, body) = post(&app, &ned, "hello").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["error"].as_str().unwrap().contains("auto-confirmed"));
@@ -296,11 +350,21 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
     .await;
     let (status, body) = post(&app, &bo, "spam").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("blocked on the wiki"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("blocked on the wiki")
+    );
     // A sysop moderates.
     let (_, sue) = oauth_sign_in(
         &app,
-        profile_of(74, "Sysop Sue", &["*", "user", "autoconfirmed", "sysop"], false),
+        profile_of(
+            74,
+            "Sysop Sue",
+            &["*", "user", "autoconfirmed", "sysop"],
+            false,
+        ),
         &standin,
     )
     .await;
@@ -315,10 +379,21 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
 
     // A callback whose `state` is not this browser's sign-in is refused, and makes no
     // account even with a good code.
-    standin.sign_in(profile_of(75, "Mallory", &["*", "user", "autoconfirmed"], false));
+    standin.sign_in(profile_of(
+        75,
+        "Mallory",
+        &["*", "user", "autoconfirmed"],
+        false,
+    ));
     let m = Browser::new();
     let (_, authorize) = m.step(&app.url("/auth/wiki/start")).await;
-    let state = authorize.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let state = authorize
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let forged = authorize.replace(&format!("state={state}"), "state=forged-state-value");
     let (_, callback) = m.step(&forged).await;
     assert!(callback.contains("/auth/wiki/callback"), "{callback}");
@@ -329,10 +404,91 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
     let (_, good) = m.step(&authorize).await;
     let p = Browser::new().get(&good).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
-    assert!(!exists(&app, "Mallory").await, "a refused callback made an account");
+    assert!(
+        !exists(&app, "Mallory").await,
+        "a refused callback made an account"
+    );
+}
+
+async fn a_wiki_name_that_is_taken_here_gets_a_choice_not_a_takeover(backend: Backend) {
+    let Some(app) = assertion_node(backend, free_port(), 300).await else {
+        return;
+    };
+    let (_, ann) = signed_in_as(&app, 10, "Ann", &["*", "user", "autoconfirmed"]).await;
+    assert_eq!(post(&app, &ann, "Ann's notice").await.0, StatusCode::OK);
+
+    // Another wiki user whose name makes the same username.
+    let b = Browser::new();
+    let nonce = start(&app, &b, "/tags/election").await;
+    let t = assertion(
+        &claims(11, "Ann.", &["*", "user", "autoconfirmed"], &nonce),
+        wiki::SECRET,
+    );
+    let p = b
+        .get(&app.url(&format!("/auth/wiki/assertion?assertion={t}")))
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("Choose your name") && p.body.contains("@Ann"),
+        "{}",
+        p.body
+    );
+    assert!(
+        b.cookie("tidings_session").is_none(),
+        "signed in before choosing"
+    );
+    let csrf = wiki::hidden(&p.body, "authenticity_token");
+    // Choosing the taken name again is refused; a forged form is too.
+    let again = b
+        .post(
+            &app.url("/auth/wiki/name"),
+            &[("authenticity_token", &csrf), ("username", "ann")],
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        again.body
+    );
+    assert!(again.body.contains("taken"), "{}", again.body);
+    let csrf = wiki::hidden(&again.body, "authenticity_token");
+    let forged = b
+        .post(
+            &app.url("/auth/wiki/name"),
+            &[("authenticity_token", "x"), ("username", "Ann_dot")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let chosen = b
+        .post(
+            &app.url("/auth/wiki/name"),
+            &[("authenticity_token", &csrf), ("username", "Ann_dot")],
+        )
+        .await;
+    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.body);
+    assert!(chosen.url.ends_with("/tags/election"), "{}", chosen.url);
+    assert!(exists(&app, "Ann_dot").await);
+    // Each wiki user keeps her own account: the first Ann signs in as @Ann still.
+    let (_, ann_again) = signed_in_as(&app, 10, "Ann", &["*", "user", "autoconfirmed"]).await;
+    let me: Value = app
+        .http
+        .get(app.url("/api/v1/accounts/verify_credentials"))
+        .bearer_auth(&ann_again)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["username"].as_str(), me["statuses_count"].as_i64()),
+        (Some("Ann"), Some(1))
+    );
 }
 
 on_both_backends!(
+    a_wiki_name_that_is_taken_here_gets_a_choice_not_a_takeover,
     forged_expired_and_replayed_assertions_make_no_account,
     the_post_group_posts_others_read_and_sysops_moderate,
     the_oauth_extension_signs_people_in,
@@ -358,9 +514,17 @@ async fn through_the_wiki(app: &TestApp, w: &Wiki, name: &str) -> (Browser, Stri
     b.wiki_login(&w.url, name, PASSWORD).await;
     let p = b.get(&app.url("/auth/wiki/start?return_to=/")).await;
     assert_eq!(p.status, StatusCode::OK, "{}\n{:?}", p.body, p.hops);
-    assert!(p.hops.iter().any(|h| h.contains("Special") && h.contains("sso")), "{:?}", p.hops);
+    assert!(
+        p.hops
+            .iter()
+            .any(|h| h.contains("Special") && h.contains("sso")),
+        "{:?}",
+        p.hops
+    );
     assert_eq!(p.url, app.url("/"));
-    let token = b.app_token(&app.base, "read write admin:read admin:write").await;
+    let token = b
+        .app_token(&app.base, "read write admin:read admin:write")
+        .await;
     (b, token)
 }
 
@@ -374,15 +538,33 @@ async fn a_real_wikis_groups_and_blocks_reach_tidings_within_the_recheck_period(
     w.user("Newbie Nia", PASSWORD, false);
 
     let (eve_page, eve) = through_the_wiki(&app, &w, "Editor Eve").await;
-    assert!(eve_page.get(&app.url("/")).await.body.contains("class=\"composer\""));
-    assert_eq!(post(&app, &eve, "Turnout is high #election").await.0, StatusCode::OK);
+    assert!(
+        eve_page
+            .get(&app.url("/"))
+            .await
+            .body
+            .contains("class=\"composer\"")
+    );
+    assert_eq!(
+        post(&app, &eve, "Turnout is high #election").await.0,
+        StatusCode::OK
+    );
 
     // New on the wiki: reads, cannot post; one edit later (auto-confirmed), can.
     let (nia_page, nia) = through_the_wiki(&app, &w, "Newbie Nia").await;
-    assert!(!nia_page.get(&app.url("/")).await.body.contains("class=\"composer\""));
+    assert!(
+        !nia_page
+            .get(&app.url("/"))
+            .await
+            .body
+            .contains("class=\"composer\"")
+    );
     let (status, body) = post(&app, &nia, "first!").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("auto-confirmed"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("auto-confirmed"),
+        "{body}"
+    );
     w.edit("Newbie Nia", "Sandbox", "Her first edit.");
     eventually("Nia to be let post", Duration::from_secs(15), || async {
         (post(&app, &nia, "Now I can post").await.0 == StatusCode::OK).then_some(())
@@ -392,17 +574,126 @@ async fn a_real_wikis_groups_and_blocks_reach_tidings_within_the_recheck_period(
     // Blocked on the wiki: no more posting here, within the re-check period; unblocked,
     // posting again.
     w.block("Editor Eve");
-    let body = eventually("Eve's block to reach Tidings", Duration::from_secs(15), || async {
-        let (status, body) = post(&app, &eve, "still here?").await;
-        (status == StatusCode::FORBIDDEN).then_some(body)
+    let body = eventually(
+        "Eve's block to reach Tidings",
+        Duration::from_secs(15),
+        || async {
+            let (status, body) = post(&app, &eve, "still here?").await;
+            (status == StatusCode::FORBIDDEN).then_some(body)
+        },
+    )
+    .await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("blocked on the wiki"),
+        "{body}"
+    );
+    w.unblock("Editor Eve");
+    eventually(
+        "Eve's unblock to reach Tidings",
+        Duration::from_secs(15),
+        || async {
+            (post(&app, &eve, "Back, with the final count #election")
+                .await
+                .0
+                == StatusCode::OK)
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Her user page on the wiki shows her recent notices.
+    w.edit(
+        wiki::ADMIN.0,
+        "User:Editor Eve",
+        "Reporter.\n\n<tidings user=\"Editor Eve\" />\n",
+    );
+    let page = Browser::new()
+        .get(&format!("{}/index.php?title=User:Editor_Eve", w.url))
+        .await
+        .body;
+    let src = wiki::between(&page, "class=\"tidings-embed\" src=\"", "\"").replace("&amp;", "&");
+    assert!(src.starts_with(&app.url("/embed/wiki_users/")), "{src}");
+    let embed = Browser::new().get(&src).await;
+    assert_eq!(embed.status, StatusCode::OK);
+    assert!(
+        embed.body.contains("Back, with the final count"),
+        "{}",
+        embed.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_a_wiki_block_takes_everything_it_closes_her_streams_until_lifted() {
+    if !wiki::available() {
+        return;
+    }
+    let port = free_port();
+    let Some(app) = spawn_with(Backend::Sqlite, |c| {
+        c.mediawiki_url = Some(format!("http://127.0.0.1:{port}"));
+        c.mediawiki_shared_secret = Some(wiki::SECRET.into());
+        c.mediawiki_recheck_secs = 1;
+        c.mediawiki_blocked = tidings::config::WikiBlock::All;
+    })
+    .await
+    else {
+        return;
+    };
+    let w = Wiki::start(port, &app.base).await;
+    w.user("Editor Eve", PASSWORD, false);
+    w.edit("Editor Eve", "Sandbox", "An edit makes her auto-confirmed.");
+    let (_, eve) = through_the_wiki(&app, &w, "Editor Eve").await;
+    let mut ws = common::ws_connect(&app, Some(&eve)).await;
+    common::ws_send(&mut ws, json!({"type": "subscribe", "stream": "user"})).await;
+    assert_eq!(post(&app, &eve, "Counting starts").await.0, StatusCode::OK);
+    common::ws_event(&mut ws, "update").await;
+
+    w.block("Editor Eve");
+    // Her stream ends (within the re-check period), her token stops working, and the
+    // wiki cannot sign her in again while the block lasts.
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            }
+        }
     })
     .await;
-    assert!(body["error"].as_str().unwrap().contains("blocked on the wiki"), "{body}");
+    assert!(closed.is_ok(), "her stream stayed open after the block");
+    let me = app
+        .http
+        .get(app.url("/api/v1/accounts/verify_credentials"))
+        .bearer_auth(&eve)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let b = Browser::new();
+    b.wiki_login(&w.url, "Editor Eve", PASSWORD).await;
+    let p = b.get(&app.url("/auth/wiki/start?return_to=/")).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    assert!(p.body.contains("blocked on the wiki"), "{}", p.body);
+
     w.unblock("Editor Eve");
-    eventually("Eve's unblock to reach Tidings", Duration::from_secs(15), || async {
-        (post(&app, &eve, "Back, with the final count #election").await.0 == StatusCode::OK)
-            .then_some(())
-    })
+    eventually(
+        "her token to work again",
+        Duration::from_secs(15),
+        || async {
+            let r = app
+                .http
+                .get(app.url("/api/v1/accounts/verify_credentials"))
+                .bearer_auth(&eve)
+                .send()
+                .await
+                .ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        },
+    )
     .await;
 }
 

@@ -117,7 +117,10 @@ pub fn router(node: Node) -> Router {
         .merge(streaming::router())
         .fallback(|| async { ApiError::NotFound.into_response() })
         .method_not_allowed_fallback(|| async {
-            (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({"error": "Method not allowed"})))
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"error": "Method not allowed"})),
+            )
         });
     // In wiki mode, the wiki may frame our pages.
     let router = match framer {

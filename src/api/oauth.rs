@@ -572,7 +572,9 @@ async fn who_is_here(node: &Api, headers: &HeaderMap, uri: &axum::http::Uri) -> 
     }
     Ok(match node.wiki.as_ref().filter(|w| !w.local_passwords) {
         Some(w) => {
-            let here = uri.path_and_query().map_or("/oauth/authorize", |p| p.as_str());
+            let here = uri
+                .path_and_query()
+                .map_or("/oauth/authorize", |p| p.as_str());
             let start = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", here)
                 .finish();

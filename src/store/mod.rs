@@ -49,9 +49,9 @@ use crate::domain::{AccountId, Event, ListId, Position, Site, StatusId};
 use async_trait::async_trait;
 pub use moderation::{AdminAccountQuery, Audit, WITHDRAWN_NOTICES};
 pub use reports::{NewReport, ReportChange, ReportQuery};
-pub use wiki::{WikiLink, WikiStanding};
 use std::sync::Arc;
 use tokio::sync::Notify;
+pub use wiki::{WikiLink, WikiStanding};
 
 pub use announcements::{MAX_REACTIONS_PER_ACCOUNT, NewAnnouncement};
 pub use federation::{Delivery, KeyPair, RemoteActor, RemoteProfile};

@@ -191,7 +191,11 @@ impl SqlStore {
         Ok(events)
     }
 
-    pub(super) async fn read_wiki_links_due(&self, before: i64, limit: i64) -> Result<Vec<WikiLink>> {
+    pub(super) async fn read_wiki_links_due(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<WikiLink>> {
         let rows = sqlx::query(
             "SELECT account_id, wiki_user_id, wiki_name FROM wiki_links WHERE checked_at < $1 \
              ORDER BY checked_at LIMIT $2",

@@ -1042,10 +1042,7 @@ struct BackQuery {
     back: Option<String>,
 }
 
-async fn sign_in_page(
-    State(node): State<Api>,
-    Query(q): Query<BackQuery>,
-) -> ApiResult<Response> {
+async fn sign_in_page(State(node): State<Api>, Query(q): Query<BackQuery>) -> ApiResult<Response> {
     let back = back_to(q.back.as_deref());
     sign_in_form(&node, axum::http::StatusCode::OK, "", None, &back).await
 }

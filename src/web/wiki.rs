@@ -95,14 +95,20 @@ async fn start(State(node): State<Api>, Query(q): Query<StartQuery>) -> ApiResul
         back,
         exp: now_secs() + LOGIN_SECS,
     };
-    let cookie = assertion::sign(&serde_json::to_vec(&login).unwrap_or_default(), &w.cookie_key());
+    let cookie = assertion::sign(
+        &serde_json::to_vec(&login).unwrap_or_default(),
+        &w.cookie_key(),
+    );
     let mut res = Redirect::to(&target).into_response();
     let h = res.headers_mut();
     h.insert(
         header::SET_COOKIE,
         session::set_cookie(&node, LOGIN_COOKIE, &cookie, "/auth/wiki", "Lax"),
     );
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(res)
 }
 
@@ -169,7 +175,9 @@ async fn oauth_back(
     let login = login_of(&w, &headers).map_err(refused)?;
     let state = q.state.as_deref().unwrap_or("");
     if !crate::passwords::constant_time_eq(state.as_bytes(), login.nonce.as_bytes()) {
-        return Err(refused("the answer from the wiki does not belong to this sign-in (state)"));
+        return Err(refused(
+            "the answer from the wiki does not belong to this sign-in (state)",
+        ));
     }
     if let Some(e) = q.error {
         return Err(refused(format!("the wiki said {e:.100}")));
@@ -282,7 +290,10 @@ fn ask_for_name(
         back: back.to_string(),
         exp: now_secs() + LOGIN_SECS,
     };
-    let cookie = assertion::sign(&serde_json::to_vec(&pending).unwrap_or_default(), &w.cookie_key());
+    let cookie = assertion::sign(
+        &serde_json::to_vec(&pending).unwrap_or_default(),
+        &w.cookie_key(),
+    );
     let csrf = csrf_of(&cookie);
     let base: String = taken.chars().take(26).collect();
     let suggestion = format!("{}_{}", base.trim_end_matches('_'), user.id % 1000);
@@ -309,7 +320,10 @@ fn ask_for_name(
         header::SET_COOKIE,
         session::set_cookie(node, PENDING_COOKIE, &cookie, "/auth/wiki", "Strict"),
     );
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(res)
 }
 
@@ -322,7 +336,9 @@ fn csrf_of(cookie: &str) -> String {
 
 fn pending_of(w: &Wiki, headers: &HeaderMap) -> ApiResult<(Pending, String)> {
     let expired = || {
-        ApiError::Forbidden("This sign-in has expired; go back to the wiki and sign in again".into())
+        ApiError::Forbidden(
+            "This sign-in has expired; go back to the wiki and sign in again".into(),
+        )
     };
     let c = session::cookie(headers, PENDING_COOKIE).ok_or_else(expired)?;
     let body = assertion::open(&c, &w.cookie_key()).map_err(|_| expired())?;
@@ -375,7 +391,14 @@ async fn choose_name(
     };
     let wanted = f.username.unwrap_or_default().trim().to_string();
     if let Err(e) = Username::parse_new(&wanted) {
-        return ask_for_name(&node, &w, &user, &p.back, &wanted, Some(format!("That name {e}.")));
+        return ask_for_name(
+            &node,
+            &w,
+            &user,
+            &p.back,
+            &wanted,
+            Some(format!("That name {e}.")),
+        );
     }
     let standing = w.standing_of(&user);
     let account = match node.store.wiki_account(user.id).await? {
@@ -469,7 +492,12 @@ pub async fn wiki_may_frame(
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.contains("frame-ancestors 'none'"))
-        .map(|v| v.replace("frame-ancestors 'none'", &format!("frame-ancestors 'self' {origin}")));
+        .map(|v| {
+            v.replace(
+                "frame-ancestors 'none'",
+                &format!("frame-ancestors 'self' {origin}"),
+            )
+        });
     if let Some(v) = csp.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
         h.remove(header::X_FRAME_OPTIONS);

@@ -56,9 +56,7 @@ pub fn open(token: &str, secret: &[u8]) -> Result<Vec<u8>, Refused> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(body.as_bytes());
     mac.verify_slice(&sig).map_err(|_| Refused::Signature)?;
-    URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| Refused::Malformed)
+    URL_SAFE_NO_PAD.decode(body).map_err(|_| Refused::Malformed)
 }
 
 #[derive(Deserialize)]
@@ -112,8 +110,7 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<Assertion, Refused
 /// The nonces Tidings hands out (and the extension accepts): 16–128 of `[A-Za-z0-9_-]`.
 pub fn nonce_ok(n: &str) -> bool {
     (16..=128).contains(&n.len())
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -153,8 +150,14 @@ mod tests {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).unwrap()).unwrap();
         claims["groups"] = serde_json::json!(["sysop"]);
         let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-        assert_eq!(verify(&forged, SECRET, 1_000_010).unwrap_err(), Refused::Signature);
-        assert_eq!(verify(&good, SECRET, 1_000_060).unwrap_err(), Refused::Expired);
+        assert_eq!(
+            verify(&forged, SECRET, 1_000_010).unwrap_err(),
+            Refused::Signature
+        );
+        assert_eq!(
+            verify(&good, SECRET, 1_000_060).unwrap_err(),
+            Refused::Expired
+        );
         assert_eq!(
             verify(&token(3600, "abcdefghijklmnop"), SECRET, 1_000_010).unwrap_err(),
             Refused::Expired

@@ -142,7 +142,10 @@ impl Wiki {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(format!("Tidings/{} (wiki sign-in)", env!("CARGO_PKG_VERSION")))
+            .user_agent(format!(
+                "Tidings/{} (wiki sign-in)",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(Some(Wiki {
             url: url.trim_end_matches('/').to_string(),
@@ -287,7 +290,9 @@ pub async fn recheck_due(wiki: &Wiki, store: &dyn Store) -> anyhow::Result<usize
                     continue;
                 }
             };
-            store.apply_wiki_standing(link.account_id, &standing).await?;
+            store
+                .apply_wiki_standing(link.account_id, &standing)
+                .await?;
             done += 1;
         }
     }
@@ -311,7 +316,10 @@ mod tests {
     #[test]
     fn wiki_names_become_usernames() {
         assert_eq!(username_for(&user("Editor Eve")), "Editor_Eve");
-        assert_eq!(username_for(&user("José Müller-Lüdenscheidt")), "Jose_Muller_Ludenscheidt");
+        assert_eq!(
+            username_for(&user("José Müller-Lüdenscheidt")),
+            "Jose_Muller_Ludenscheidt"
+        );
         assert_eq!(username_for(&user("  .Ann. ")), "Ann");
         assert_eq!(username_for(&user("東京")), "wiki_42");
         assert_eq!(username_for(&user(&"x".repeat(40))).len(), 30);

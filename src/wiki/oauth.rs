@@ -21,7 +21,13 @@ pub fn challenge(verifier: &str) -> String {
 }
 
 /// Where the browser is sent to authorize Tidings on the wiki.
-pub fn authorize_url(wiki: &Wiki, c: &Client, redirect_uri: &str, state: &str, verifier: &str) -> String {
+pub fn authorize_url(
+    wiki: &Wiki,
+    c: &Client,
+    redirect_uri: &str,
+    state: &str,
+    verifier: &str,
+) -> String {
     let mut u = url::Url::parse(&format!("{}/rest.php/oauth2/authorize", wiki.url))
         .expect("the wiki's URL was checked at start");
     u.query_pairs_mut()

@@ -77,7 +77,10 @@ impl Wiki {
             server,
         };
         let http = reqwest::Client::new();
-        let probe = format!("{}/api.php?action=query&meta=siteinfo&format=json", wiki.url);
+        let probe = format!(
+            "{}/api.php?action=query&meta=siteinfo&format=json",
+            wiki.url
+        );
         super::eventually("the wiki to answer", Duration::from_secs(60), || async {
             let r = http.get(&probe).send().await.ok()?;
             r.status().is_success().then_some(())
@@ -223,7 +226,8 @@ impl Browser {
 
     /// POST a form to `url`, following redirects.
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
-        self.walk(self.http.post(url).form(form), url.to_string()).await
+        self.walk(self.http.post(url).form(form), url.to_string())
+            .await
     }
 
     async fn walk(&self, first: reqwest::RequestBuilder, mut url: String) -> Page {
@@ -277,7 +281,10 @@ impl Browser {
             ]))
             .await;
         let v: Value = res.json().await.expect("clientlogin");
-        assert_eq!(v["clientlogin"]["status"], "PASS", "wiki login of {user}: {v}");
+        assert_eq!(
+            v["clientlogin"]["status"], "PASS",
+            "wiki login of {user}: {v}"
+        );
     }
 
     /// Through a signed-in page session of Tidings at `base`, authorize a new app for
@@ -384,8 +391,14 @@ impl StandIn {
         let state = Arc::new(Mutex::new(StandInState::default()));
         let app = axum::Router::new()
             .route("/rest.php/oauth2/authorize", axum::routing::get(authorize))
-            .route("/rest.php/oauth2/access_token", axum::routing::post(access_token))
-            .route("/rest.php/oauth2/resource/profile", axum::routing::get(profile))
+            .route(
+                "/rest.php/oauth2/access_token",
+                axum::routing::post(access_token),
+            )
+            .route(
+                "/rest.php/oauth2/resource/profile",
+                axum::routing::get(profile),
+            )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -414,7 +427,11 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     let who = st.who.clone();
     st.codes.insert(
         code.clone(),
-        (q.get("code_challenge").cloned().unwrap_or_default(), redirect.clone(), who),
+        (
+            q.get("code_challenge").cloned().unwrap_or_default(),
+            redirect.clone(),
+            who,
+        ),
     );
     let mut to = reqwest::Url::parse(&redirect).unwrap();
     to.query_pairs_mut()
@@ -427,7 +444,11 @@ async fn access_token(State(s): State<Shared>, Form(f): Form<HashMap<String, Str
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let mut st = s.lock().unwrap();
     let Some((challenge, redirect, who)) = st.codes.remove(get("code")) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
     };
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(get("code_verifier").as_bytes()));
@@ -437,7 +458,11 @@ async fn access_token(State(s): State<Shared>, Form(f): Form<HashMap<String, Str
         || get("redirect_uri") != redirect
         || computed != challenge
     {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
     }
     let token = format!("token-{}", rand::random::<u64>());
     st.tokens.insert(token.clone(), who);
