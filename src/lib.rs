@@ -151,7 +151,12 @@ impl Node {
         ));
         let wiki = wiki::Wiki::from_config(&config)?.map(Arc::new);
         if let Some(w) = &wiki {
-            tokio::spawn(wiki::run(w.clone(), store.clone(), shutdown.clone()));
+            tokio::spawn(wiki::run(
+                w.clone(),
+                store.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ));
         }
         let (ping_tx, ping) = tokio::sync::watch::channel(0u64);
         let stop = shutdown.clone();

@@ -45,6 +45,11 @@ pub struct Metrics {
     pub delivery_failures: AtomicU64,
     pub deliveries_dropped: AtomicU64,
     pub delivery_queue: AtomicI64,
+    /// Wiki mode: accounts brought in line with the wiki by the re-check, rounds that
+    /// failed (the wiki did not answer), and how long each round took.
+    pub wiki_rechecked: AtomicU64,
+    pub wiki_recheck_failures: AtomicU64,
+    pub wiki_recheck: Histogram,
 }
 
 impl Default for Metrics {
@@ -71,6 +76,9 @@ impl Default for Metrics {
             delivery_failures: AtomicU64::default(),
             deliveries_dropped: AtomicU64::default(),
             delivery_queue: AtomicI64::default(),
+            wiki_rechecked: AtomicU64::default(),
+            wiki_recheck_failures: AtomicU64::default(),
+            wiki_recheck: seconds_buckets(),
         }
     }
 }
@@ -157,6 +165,18 @@ impl Metrics {
                 "federation_delivery_queue",
                 "Deliveries waiting in the queue (all nodes), as last counted here",
                 Gauge(g(&self.delivery_queue)),
+                None,
+            ),
+            (
+                "wiki_rechecked",
+                "Wiki accounts whose groups and block were asked of the wiki again",
+                Counter(r(&self.wiki_rechecked)),
+                None,
+            ),
+            (
+                "wiki_recheck_failures",
+                "Re-check rounds that failed (the wiki did not answer)",
+                Counter(r(&self.wiki_recheck_failures)),
                 None,
             ),
             (
@@ -260,6 +280,11 @@ impl Metrics {
             "http_request_seconds",
             "Time from a request to its response's head (a stream's head, not its end).",
             self.http_request.clone(),
+        );
+        registry.register(
+            "wiki_recheck_seconds",
+            "Duration of one round of wiki re-checks (in wiki mode).",
+            self.wiki_recheck.clone(),
         );
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry) {

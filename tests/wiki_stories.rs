@@ -604,6 +604,25 @@ async fn a_real_wikis_groups_and_blocks_reach_tidings_within_the_recheck_period(
     )
     .await;
 
+    // Operators see the re-checks.
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rechecked: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tidings_wiki_rechecked_total "))
+        .unwrap_or_else(|| panic!("no re-check counter in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(rechecked >= 2.0, "{rechecked}");
+    assert!(metrics.contains("tidings_wiki_recheck_seconds_count"));
+
     // Her user page on the wiki shows her recent notices.
     w.edit(
         wiki::ADMIN.0,

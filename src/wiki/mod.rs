@@ -56,6 +56,7 @@ use crate::config::{Config, WikiBlock};
 use crate::domain::moderation::PostingBar;
 use crate::store::{Store, WikiStanding};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -249,7 +250,12 @@ fn fold(c: char) -> char {
 
 /// Ask the wiki again, every so often, about each linked account whose last check is
 /// older than the re-check period, and bring the account in line. Stops on `shutdown`.
-pub async fn run(wiki: Arc<Wiki>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+pub async fn run(
+    wiki: Arc<Wiki>,
+    store: Arc<dyn Store>,
+    metrics: Arc<crate::metrics::Metrics>,
+    shutdown: CancellationToken,
+) {
     let period = (wiki.recheck / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
     let mut every = tokio::time::interval(period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -258,8 +264,19 @@ pub async fn run(wiki: Arc<Wiki>, store: Arc<dyn Store>, shutdown: CancellationT
             _ = every.tick() => {}
             _ = shutdown.cancelled() => return,
         }
-        if let Err(e) = recheck_due(&wiki, store.as_ref()).await {
-            tracing::warn!(error = %e, "cannot re-check wiki accounts; will retry");
+        let started = std::time::Instant::now();
+        match recheck_due(&wiki, store.as_ref()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics.wiki_rechecked.fetch_add(n as u64, Relaxed);
+                metrics
+                    .wiki_recheck
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                metrics.wiki_recheck_failures.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, "cannot re-check wiki accounts; will retry");
+            }
         }
     }
 }
