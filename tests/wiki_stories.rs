@@ -148,6 +148,30 @@ async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend
         "already been used",
     );
 
+    // Where she goes afterwards is a path of this site, never another site's, however
+    // it is spelt.
+    for evil in [
+        "//evil.example/",
+        "/%09/evil.example/",
+        "/%5C/evil.example/",
+        "https://evil.example/",
+    ] {
+        let b = Browser::new();
+        let nonce = start(&app, &b, evil).await;
+        let t = assertion(
+            &claims(3, "Editor Eve", &["*", "user", "autoconfirmed"], &nonce),
+            wiki::SECRET,
+        );
+        let (status, to) = b
+            .step(&app.url(&format!("/auth/wiki/assertion?assertion={t}")))
+            .await;
+        assert_eq!(
+            (status, to.as_str()),
+            (StatusCode::SEE_OTHER, "/"),
+            "{evil}"
+        );
+    }
+
     // Passwords are not how anyone signs in here.
     let res = app
         .http
@@ -261,6 +285,69 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A role staff give here is theirs: an owner demotes the wiki's sysop, and signing in
+    // again as a sysop does not raise her back.
+    let (_, olga) = signed_in_as(&app, 6, "Owner Olga", &["*", "user", "sysop"]).await;
+    let olga_id = verify(&app, &olga).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.give_role(
+        &common::User {
+            id: olga_id,
+            username: "Owner_Olga".into(),
+            token: olga.clone(),
+        },
+        "owner",
+    )
+    .await;
+    let sam_id = verify(&app, &sam).await["id"].as_str().unwrap().to_string();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/admin/accounts/{sam_id}/role")))
+        .bearer_auth(&olga)
+        .json(&json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let (_, sam) = signed_in_as(
+        &app,
+        5,
+        "Sysop Sam",
+        &["*", "user", "autoconfirmed", "sysop"],
+    )
+    .await;
+    let res = app
+        .http
+        .get(app.url("/api/v1/admin/accounts"))
+        .bearer_auth(&sam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the wiki raised her back"
+    );
+}
+
+async fn verify(app: &TestApp, token: &str) -> Value {
+    app.http
+        .get(app.url("/api/v1/accounts/verify_credentials"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A node in wiki mode with the OAuth extension (the stand-in).

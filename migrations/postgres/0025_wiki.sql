@@ -17,6 +17,8 @@ CREATE TABLE wiki_links (
     -- She is a moderator because a wiki group made her one (and stops being one when she
     -- leaves it); a role given in Tidings is left alone.
     moderator_by_wiki BIGINT NOT NULL DEFAULT 0,
+    -- Staff gave her a role here: the wiki's groups no longer change it.
+    role_pinned     BIGINT NOT NULL DEFAULT 0,
     -- Her account is disabled because she is blocked on the wiki (when the operator says
     -- a block stops reading too); lifted with the block, never a moderator's own disable.
     disabled_by_wiki  BIGINT NOT NULL DEFAULT 0,

@@ -553,8 +553,7 @@ async fn authorize_page(
     Query(f): Query<AuthorizeForm>,
 ) -> ApiResult<Response> {
     let (app, _, scopes) = check_request(&node, &f).await?;
-    let csrf = random_secret();
-    let who = who_is_here(&node, &headers, &uri).await?;
+    let (who, csrf) = who_is_here(&node, &headers, &uri).await?;
     Ok((
         page_headers(&node, &csrf),
         sign_in_page(&f, &app.name, &scopes, &csrf, None, &who),
@@ -562,15 +561,22 @@ async fn authorize_page(
         .into_response())
 }
 
-/// Who the authorization page is talking to: a signed-in reader of our pages, someone to
-/// send to the wiki first (wiki mode), or someone with a password.
-async fn who_is_here(node: &Api, headers: &HeaderMap, uri: &axum::http::Uri) -> ApiResult<Who> {
+/// Who the authorization page is talking to — a signed-in reader of our pages, someone
+/// to send to the wiki first (wiki mode), or someone with a password — and the form's
+/// CSRF token: for a session, the session's own (which a page of another origin cannot
+/// compute even if it can set cookies for this site), else a fresh double-submit one.
+async fn who_is_here(
+    node: &Api,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> ApiResult<(Who, String)> {
     if let Some(s) = crate::web::session::session(node, headers).await?
         && s.account.standing.functional()
     {
-        return Ok(Who::Session(s.account.username));
+        let csrf = s.csrf();
+        return Ok((Who::Session(s.account.username), csrf));
     }
-    Ok(match node.wiki.as_ref().filter(|w| !w.local_passwords) {
+    let who = match node.wiki.as_ref().filter(|w| !w.local_passwords) {
         Some(w) => {
             let here = uri
                 .path_and_query()
@@ -581,7 +587,8 @@ async fn who_is_here(node: &Api, headers: &HeaderMap, uri: &axum::http::Uri) -> 
             Who::Wiki(w.name.clone(), format!("/auth/wiki/start?{start}"))
         }
         None => Who::Password,
-    })
+    };
+    Ok((who, random_secret()))
 }
 
 async fn authorize(
@@ -600,10 +607,13 @@ async fn authorize(
     // Signed in on our pages already (and the form is hers: its CSRF token matched), and
     // no password typed: she authorizes as herself with one click.
     let session = match f.username.as_deref() {
-        None | Some("") => crate::web::session::session(&node, &headers)
-            .await?
-            .map(|s| s.account)
-            .filter(|a| a.standing.functional()),
+        None | Some("") => match crate::web::session::session(&node, &headers).await? {
+            Some(s) if s.account.standing.functional() => {
+                s.check(Some(posted))?;
+                Some(s.account)
+            }
+            _ => None,
+        },
         Some(_) => None,
     };
     let account = match session {

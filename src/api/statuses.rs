@@ -499,6 +499,11 @@ async fn set_reblog(
     on: bool,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
+    // A boost puts a notice before her followers: barred as posting is (undoing one is
+    // not).
+    if let (true, Some(bar)) = (on, me.standing.posting_bar) {
+        return Err(ApiError::Forbidden(bar.message().into()));
+    }
     let s = visible(&node, parse_id(&id)?, Some(me)).await?;
     let s = node.store.set_reblog(me.id, s.id, on).await?;
     Ok(render(&node, &s))

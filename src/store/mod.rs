@@ -763,8 +763,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<AccountRecord>;
     /// Linked accounts last checked before `before` (microseconds), oldest first.
     async fn wiki_links_due(&self, before: i64, limit: i64) -> Result<Vec<WikiLink>>;
-    /// Mark a link checked at `at` without changing it.
-    async fn touch_wiki_link(&self, account: AccountId, at: i64) -> Result<()>;
+    /// Mark links checked at `at` without changing them.
+    async fn touch_wiki_links(&self, accounts: &[AccountId], at: i64) -> Result<()>;
     /// Record a sign-in nonce as used until `expires_at` (Unix seconds); false when it
     /// had been used already (on any node).
     async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;

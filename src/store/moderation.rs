@@ -152,6 +152,14 @@ impl SqlStore {
             let q = if timed { q.bind(now) } else { q };
             q.execute(&mut *conn).await?;
         }
+        // A moderator's own disable or enable is hers: lifting a wiki block later does not
+        // undo it (see `store::wiki`).
+        if matches!(action, AccountAction::Disable | AccountAction::Enable) {
+            sqlx::query("UPDATE wiki_links SET disabled_by_wiki = 0 WHERE account_id = $1")
+                .bind(target)
+                .execute(&mut *conn)
+                .await?;
+        }
         let mut events = Vec::new();
         let mut queued = 0;
         match action {
@@ -321,6 +329,13 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // A role given here is kept: the wiki's groups no longer raise or lower her.
+        sqlx::query(
+            "UPDATE wiki_links SET role_pinned = 1, moderator_by_wiki = 0 WHERE account_id = $1",
+        )
+        .bind(target)
+        .execute(&mut *conn)
+        .await?;
         Self::write_audit(conn, audit).await?;
         let a = Self::fetch_account(conn, target)
             .await?

@@ -1403,8 +1403,8 @@ impl Store for SqlStore {
         self.read_wiki_links_due(before, limit).await
     }
 
-    async fn touch_wiki_link(&self, account: AccountId, at: i64) -> Result<()> {
-        self.write_wiki_checked(account, at).await
+    async fn touch_wiki_links(&self, accounts: &[AccountId], at: i64) -> Result<()> {
+        self.write_wiki_checked(accounts, at).await
     }
 
     async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {

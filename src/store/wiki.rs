@@ -24,12 +24,39 @@ pub struct WikiStanding {
     pub disable: bool,
 }
 
-/// A linked account waiting for its re-check.
+/// A linked account waiting for its re-check, with what was applied last time.
 #[derive(Debug, Clone)]
 pub struct WikiLink {
     pub account_id: AccountId,
     pub wiki_user_id: i64,
     pub wiki_name: String,
+    pub groups: Vec<String>,
+    pub blocked: bool,
+    pub posting_bar: Option<crate::domain::moderation::PostingBar>,
+    pub role: Role,
+    pub moderator_by_wiki: bool,
+    pub disabled_by_wiki: bool,
+    /// Staff set her role here; the wiki's groups no longer change it.
+    pub role_pinned: bool,
+}
+
+impl WikiLink {
+    /// Whether applying `s` would change nothing (then the re-check only marks the link
+    /// checked, many at once, instead of a write transaction per account). Edit counts
+    /// are not compared: they change with every edit and decide nothing.
+    pub fn in_line_with(&self, s: &WikiStanding) -> bool {
+        self.wiki_name == s.name
+            && self.groups == s.groups
+            && self.blocked == s.blocked
+            && self.posting_bar == s.posting_bar
+            && self.disabled_by_wiki == s.disable
+            && (self.role_pinned
+                || if s.moderator {
+                    self.role != Role::User
+                } else {
+                    !self.moderator_by_wiki
+                })
+    }
 }
 
 impl SqlStore {
@@ -102,7 +129,8 @@ impl SqlStore {
 
     /// Record `s` on her link and make her account say the same: posting bar, a
     /// moderator role the wiki gave (or takes back), a disable the wiki's block made (or
-    /// lifts). Roles given in Tidings and a moderator's own disable are left alone.
+    /// lifts). A role staff set in Tidings (`role_pinned`, even a demotion) and a
+    /// moderator's own disable or enable are left alone.
     async fn bring_in_line(
         conn: &mut AnyConnection,
         account: AccountId,
@@ -110,7 +138,7 @@ impl SqlStore {
         now: i64,
     ) -> Result<Vec<NewEvent>> {
         let row = sqlx::query(
-            "SELECT a.role, a.disabled, l.moderator_by_wiki, l.disabled_by_wiki FROM accounts a \
+            "SELECT a.role, a.disabled, l.moderator_by_wiki, l.disabled_by_wiki, l.role_pinned FROM accounts a \
              JOIN wiki_links l ON l.account_id = a.id WHERE a.id = $1",
         )
         .bind(account)
@@ -121,9 +149,12 @@ impl SqlStore {
         let disabled = row.try_get::<i64, _>("disabled")? != 0;
         let mut moderator_by_wiki = row.try_get::<i64, _>("moderator_by_wiki")? != 0;
         let mut disabled_by_wiki = row.try_get::<i64, _>("disabled_by_wiki")? != 0;
+        let role_pinned = row.try_get::<i64, _>("role_pinned")? != 0;
         let name = s.name.clone();
         let mut audits = Vec::new();
-        let new_role = if s.moderator && role == Role::User {
+        let new_role = if role_pinned {
+            None
+        } else if s.moderator && role == Role::User {
             moderator_by_wiki = true;
             audits.push("wiki_grant_moderator");
             Some(Role::Moderator)
@@ -197,8 +228,9 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<WikiLink>> {
         let rows = sqlx::query(
-            "SELECT account_id, wiki_user_id, wiki_name FROM wiki_links WHERE checked_at < $1 \
-             ORDER BY checked_at LIMIT $2",
+            "SELECT l.account_id, l.wiki_user_id, l.wiki_name, l.groups, l.blocked, l.moderator_by_wiki, \
+             l.disabled_by_wiki, l.role_pinned, a.posting_bar, a.role FROM wiki_links l JOIN accounts a ON a.id = l.account_id \
+             WHERE l.checked_at < $1 ORDER BY l.checked_at LIMIT $2",
         )
         .bind(before)
         .bind(limit)
@@ -210,17 +242,36 @@ impl SqlStore {
                     account_id: r.try_get("account_id")?,
                     wiki_user_id: r.try_get("wiki_user_id")?,
                     wiki_name: r.try_get("wiki_name")?,
+                    groups: r
+                        .try_get::<String, _>("groups")?
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                    blocked: r.try_get::<i64, _>("blocked")? != 0,
+                    posting_bar: r
+                        .try_get::<Option<String>, _>("posting_bar")?
+                        .as_deref()
+                        .and_then(crate::domain::moderation::PostingBar::parse),
+                    role: Role::parse(&r.try_get::<String, _>("role")?).unwrap_or_default(),
+                    moderator_by_wiki: r.try_get::<i64, _>("moderator_by_wiki")? != 0,
+                    disabled_by_wiki: r.try_get::<i64, _>("disabled_by_wiki")? != 0,
+                    role_pinned: r.try_get::<i64, _>("role_pinned")? != 0,
                 })
             })
             .collect()
     }
 
-    pub(super) async fn write_wiki_checked(&self, account: AccountId, at: i64) -> Result<()> {
-        sqlx::query("UPDATE wiki_links SET checked_at = $2 WHERE account_id = $1")
-            .bind(account)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
+    pub(super) async fn write_wiki_checked(&self, accounts: &[AccountId], at: i64) -> Result<()> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let mut s = super::queries::Sql::new("UPDATE wiki_links SET checked_at = ");
+        s.int(at)
+            .push(" WHERE account_id IN (")
+            .int_list(accounts)
+            .push(")");
+        let mut conn = self.pool.acquire().await?;
+        s.build(&conn).execute(&mut *conn).await?;
         Ok(())
     }
 

@@ -1099,8 +1099,20 @@ struct TokenOnly {
 
 /// A page of ours to go back to: a path on this site, never another's.
 fn back_to(back: Option<&str>) -> String {
+    // Browsers drop tabs and newlines from a URL and read `\` as `/`: `/\t/evil.example`
+    // would become `//evil.example`, another site. A path with no whitespace, control
+    // character or backslash, starting with one `/`, stays on this site.
     match back {
-        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b.into(),
+        Some(b)
+            if b.starts_with('/')
+                && !b.starts_with("//")
+                && b.len() <= 2048
+                && !b
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '\\') =>
+        {
+            b.into()
+        }
         _ => "/".into(),
     }
 }

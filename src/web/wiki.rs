@@ -152,10 +152,15 @@ async fn assertion_back(
     if !crate::passwords::constant_time_eq(a.nonce.as_bytes(), login.nonce.as_bytes()) {
         return Err(refused(Refused::Nonce));
     }
-    if !node.store.use_wiki_nonce(&a.nonce, a.expires_at).await? {
+    // Kept past its expiry by the clock difference other nodes forgive.
+    if !node
+        .store
+        .use_wiki_nonce(&a.nonce, a.expires_at + assertion::SKEW)
+        .await?
+    {
         return Err(refused(Refused::Replayed));
     }
-    sign_in_as(&node, &w, a.user, &login.back).await
+    sign_in_as(&node, &w, a.user, &login.back, &headers).await
 }
 
 #[derive(Deserialize)]
@@ -194,12 +199,19 @@ async fn oauth_back(
             tracing::warn!(error = %e, "wiki OAuth sign-in failed");
             ApiError::Unavailable("The wiki did not confirm the sign-in; try again".into())
         })?;
-    sign_in_as(&node, &w, user, &login.back).await
+    sign_in_as(&node, &w, user, &login.back, &headers).await
 }
 
 /// She is `user` on the wiki: bring her account in line (making it at her first visit)
-/// and give this browser a session.
-async fn sign_in_as(node: &Api, w: &Wiki, user: WikiUser, back: &str) -> ApiResult<Response> {
+/// and give this browser a session (keeping the one it has, if it is hers: every view of
+/// `Special:Tidings` signs her in again, and must not pile up tokens).
+async fn sign_in_as(
+    node: &Api,
+    w: &Wiki,
+    user: WikiUser,
+    back: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let standing = w.standing_of(&user);
     let account = match node.store.wiki_account(user.id).await? {
         Some(id) => node.store.apply_wiki_standing(id, &standing).await?,
@@ -207,7 +219,10 @@ async fn sign_in_as(node: &Api, w: &Wiki, user: WikiUser, back: &str) -> ApiResu
             let name = username_for(&user);
             match create(node, &name, &standing).await? {
                 Some(a) => a,
-                None => return ask_for_name(node, w, &user, back, &name, None),
+                None => {
+                    let exp = now_secs() + LOGIN_SECS;
+                    return ask_for_name(node, w, &user, back, &name, None, exp);
+                }
             }
         }
     };
@@ -219,7 +234,13 @@ async fn sign_in_as(node: &Api, w: &Wiki, user: WikiUser, back: &str) -> ApiResu
         };
         return Err(ApiError::Forbidden(why));
     }
-    let mut res = super::start_session(node, account.id, back).await?;
+    let current = session::session(node, headers).await?;
+    let mut res = match current {
+        Some(s) if s.account.id == account.id => {
+            Redirect::to(&super::back_to(Some(back))).into_response()
+        }
+        _ => super::start_session(node, account.id, back).await?,
+    };
     // The address she came by held the assertion: not to be passed on.
     res.headers_mut().insert(
         header::REFERRER_POLICY,
@@ -273,6 +294,9 @@ struct NamePage {
     problem: Option<String>,
 }
 
+/// The name form. `exp`: when this sign-in ends (set once, at the wiki's word; a form
+/// shown again keeps it, so the wiki's snapshot of her groups cannot be kept alive).
+#[allow(clippy::too_many_arguments)]
 fn ask_for_name(
     node: &Api,
     w: &Wiki,
@@ -280,6 +304,7 @@ fn ask_for_name(
     back: &str,
     taken: &str,
     problem: Option<String>,
+    exp: i64,
 ) -> ApiResult<Response> {
     let pending = Pending {
         id: user.id,
@@ -288,7 +313,7 @@ fn ask_for_name(
         blocked: user.blocked,
         editcount: user.editcount,
         back: back.to_string(),
-        exp: now_secs() + LOGIN_SECS,
+        exp,
     };
     let cookie = assertion::sign(
         &serde_json::to_vec(&pending).unwrap_or_default(),
@@ -360,7 +385,7 @@ async fn name_page(State(node): State<Api>, headers: HeaderMap) -> ApiResult<Res
         editcount: p.editcount,
     };
     let taken = username_for(&user);
-    ask_for_name(&node, &w, &user, &p.back, &taken, None)
+    ask_for_name(&node, &w, &user, &p.back, &taken, None, p.exp)
 }
 
 #[derive(Deserialize)]
@@ -398,24 +423,30 @@ async fn choose_name(
             &p.back,
             &wanted,
             Some(format!("That name {e}.")),
+            p.exp,
         );
     }
+    // Her account was made meanwhile (another tab): this form's snapshot of the wiki is
+    // not what signs her in to it; a fresh sign-in from the wiki is.
+    if node.store.wiki_account(user.id).await?.is_some() {
+        return Err(ApiError::Forbidden(
+            "Your account here exists already; sign in again from the wiki".into(),
+        ));
+    }
     let standing = w.standing_of(&user);
-    let account = match node.store.wiki_account(user.id).await? {
-        Some(id) => node.store.apply_wiki_standing(id, &standing).await?,
-        None => match create(&node, &wanted, &standing).await? {
-            Some(a) => a,
-            None => {
-                return ask_for_name(
-                    &node,
-                    &w,
-                    &user,
-                    &p.back,
-                    &wanted,
-                    Some(format!("@{wanted} is taken too; choose another.")),
-                );
-            }
-        },
+    let account = match create(&node, &wanted, &standing).await? {
+        Some(a) => a,
+        None => {
+            return ask_for_name(
+                &node,
+                &w,
+                &user,
+                &p.back,
+                &wanted,
+                Some(format!("@{wanted} is taken too; choose another.")),
+                p.exp,
+            );
+        }
     };
     if let Some(why) = account.standing.refusal() {
         return Err(ApiError::Forbidden(why.into()));
@@ -481,10 +512,15 @@ pub async fn wiki_may_frame(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // The authorization page of apps stays unframable (clickjacking a consent).
-    let consent = req.uri().path().starts_with("/oauth/");
+    // Only the feeds, their composer's answers and the wiki sign-in itself; every other
+    // page (an app's consent above all, password sign-in) stays unframable.
+    let path = req.uri().path();
+    let framable = path == "/"
+        || ["/tags/", "/@", "/search", "/web/", "/auth/wiki/"]
+            .iter()
+            .any(|p| path.starts_with(p));
     let mut res = next.run(req).await;
-    if consent {
+    if !framable {
         return res;
     }
     let h = res.headers_mut();

@@ -18,7 +18,7 @@ pub const MAX_TOKEN: usize = 8 * 1024;
 /// Longest lifetime an assertion may claim, in seconds; the extension's default is 60.
 pub const MAX_LIFETIME: i64 = 300;
 /// Clock difference between the wiki and Tidings that is forgiven, in seconds.
-const SKEW: i64 = 30;
+pub const SKEW: i64 = 30;
 
 /// Why an assertion or a cookie was refused (said to the person, logged, never more).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

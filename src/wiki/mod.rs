@@ -40,9 +40,13 @@
 //! MediaWiki serves), her account is brought in line: may she post (member of the post
 //! group and not blocked sitewide), is she a moderator (a moderator group; a role given
 //! in Tidings is never taken away by the wiki), and, when the operator says a block
-//! takes everything, is her account disabled while the block lasts. The check is asked by
-//! name (the one key both ways in share); an account is linked by the wiki's user id, so
-//! a renamed user keeps her account and her new name is learnt at her next sign-in.
+//! takes everything, is her account disabled while the block lasts. An account is linked
+//! by the wiki's central user id (both ways in give it), so a renamed user keeps her
+//! account; the action API is asked by name (it knows local ids only), and her new name
+//! is learnt at her next sign-in. Until then a rename makes the re-check miss her (her
+//! last standing stays); should someone else take her old name meanwhile, that person's
+//! standing would be read for her until she signs in again — a window accepted for
+//! wikis where renames are rare and done by bureaucrats.
 //! Every node runs the re-check; the work is idempotent, so two nodes asking twice only
 //! cost the wiki a request.
 //!
@@ -66,7 +70,8 @@ pub const MAX_ANSWER: usize = 256 * 1024;
 /// What the wiki says of one of its users.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WikiUser {
-    /// The wiki's user id (with CentralAuth, the central id).
+    /// Her central user id (on a wiki without CentralAuth, her user id): the OAuth
+    /// profile's `sub`, and the extension's assertions' too.
     pub id: i64,
     pub name: String,
     /// Effective groups, implicit ones (`*`, `user`, `autoconfirmed`) included.
@@ -281,39 +286,44 @@ pub async fn run(
     }
 }
 
-/// One round of [`run`]: at most a few hundred accounts, fifty names per request.
+/// One round of [`run`]: at most a few hundred accounts, fifty names per request. An
+/// account whose standing would not change is only marked checked (one statement for
+/// the lot); one that changes gets its own write. Returns how many were asked about.
 pub async fn recheck_due(wiki: &Wiki, store: &dyn Store) -> anyhow::Result<usize> {
     let now = crate::domain::now_micros();
     let before = now - i64::try_from(wiki.recheck.as_micros()).unwrap_or(i64::MAX);
     let due = store.wiki_links_due(before, 500).await?;
-    let mut done = 0;
     for chunk in due.chunks(action_api::BATCH) {
         let names: Vec<&str> = chunk.iter().map(|l| l.wiki_name.as_str()).collect();
         let users = action_api::users(wiki, &names).await?;
+        let mut unchanged = Vec::new();
         for link in chunk {
             // A name the wiki no longer knows (renamed, or gone): keep what we had, and
             // mark it checked; her next sign-in, by id, learns the new name.
+            // Linked ids are central ones (both ways in name people by them), which the
+            // action API's local `userid` need not equal (CentralAuth): the name is the
+            // key here.
             let standing = match users.iter().find(|u| u.name == link.wiki_name) {
-                // By the OAuth extension, ids are central ones (CentralAuth), which the
-                // wiki's own `userid` need not equal: the name alone identifies her then.
-                Some(u) if u.id == link.wiki_user_id || wiki.oauth.is_some() => {
-                    wiki.standing_of(&WikiUser {
-                        id: link.wiki_user_id,
-                        ..u.clone()
-                    })
-                }
+                Some(u) => wiki.standing_of(&WikiUser {
+                    id: link.wiki_user_id,
+                    ..u.clone()
+                }),
                 _ => {
-                    store.touch_wiki_link(link.account_id, now).await?;
+                    unchanged.push(link.account_id);
                     continue;
                 }
             };
-            store
-                .apply_wiki_standing(link.account_id, &standing)
-                .await?;
-            done += 1;
+            if link.in_line_with(&standing) {
+                unchanged.push(link.account_id);
+            } else {
+                store
+                    .apply_wiki_standing(link.account_id, &standing)
+                    .await?;
+            }
         }
+        store.touch_wiki_links(&unchanged, now).await?;
     }
-    Ok(done)
+    Ok(due.len())
 }
 
 #[cfg(test)]
@@ -328,6 +338,82 @@ mod tests {
             blocked: false,
             editcount: 0,
         }
+    }
+
+    #[test]
+    fn a_misconfigured_wiki_is_refused_at_start() {
+        let config = |f: &dyn Fn(&mut Config)| {
+            let mut c = Config::for_database("sqlite::memory:");
+            f(&mut c);
+            Wiki::from_config(&c).map(|w| w.is_some())
+        };
+        assert!(!config(&|_| {}).unwrap(), "no wiki without a URL");
+        let url = |c: &mut Config| c.mediawiki_url = Some("https://wiki.example.org/w".into());
+        let refused = |f: &dyn Fn(&mut Config), why: &str| {
+            let e = config(f).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        };
+        refused(&|c| url(c), "needs TIDINGS_MEDIAWIKI_SHARED_SECRET");
+        refused(
+            &|c| {
+                url(c);
+                c.mediawiki_shared_secret = Some("short".into());
+            },
+            "at least 32 bytes",
+        );
+        refused(
+            &|c| {
+                url(c);
+                c.mediawiki_client_id = Some("id".into());
+            },
+            "go together",
+        );
+        refused(
+            &|c| {
+                c.mediawiki_url = Some("wiki.example.org".into());
+                c.mediawiki_shared_secret = Some("x".repeat(32));
+            },
+            "not a URL",
+        );
+        refused(
+            &|c| c.mediawiki_shared_secret = Some("x".repeat(32)),
+            "without TIDINGS_MEDIAWIKI_URL",
+        );
+        assert!(
+            config(&|c| {
+                url(c);
+                c.mediawiki_shared_secret = Some("x".repeat(32));
+            })
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_wiki_decides_posting_and_moderation() {
+        let mut c = Config::for_database("sqlite::memory:");
+        c.mediawiki_url = Some("https://wiki.example.org/w".into());
+        c.mediawiki_shared_secret = Some("x".repeat(32));
+        let w = Wiki::from_config(&c).unwrap().unwrap();
+        let with = |groups: &[&str], blocked: bool| WikiUser {
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            blocked,
+            ..user("Eve")
+        };
+        let s = w.standing_of(&with(&["*", "user"], false));
+        assert_eq!(
+            (s.posting_bar, s.moderator),
+            (Some(PostingBar::WikiGroup), false)
+        );
+        let s = w.standing_of(&with(&["*", "user", "autoconfirmed"], false));
+        assert_eq!(s.posting_bar, None);
+        let s = w.standing_of(&with(&["*", "user", "autoconfirmed", "sysop"], true));
+        assert_eq!(
+            (s.posting_bar, s.moderator, s.disable),
+            (Some(PostingBar::WikiBlocked), true, false)
+        );
+        c.mediawiki_blocked = WikiBlock::All;
+        let w = Wiki::from_config(&c).unwrap().unwrap();
+        assert!(w.standing_of(&with(&["autoconfirmed"], true)).disable);
     }
 
     #[test]

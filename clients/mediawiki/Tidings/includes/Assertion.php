@@ -16,8 +16,13 @@ class Assertion {
 	/** Shorter keys are too easy to brute-force offline from one token. */
 	public const MIN_SECRET_BYTES = 32;
 
-	/** The nonce Tidings puts in its session; same rule is enforced there. */
-	public const NONCE_PATTERN = '/^[A-Za-z0-9_-]{16,128}$/';
+	/**
+	 * The nonce Tidings puts in its session; same rule is enforced there.
+	 * Anchored with \z, not $: in PCRE "$" also matches before a final
+	 * newline, so "<nonce>\n" (nonce=...%0A) would pass and be echoed into
+	 * the signed assertion as a value Tidings never issued.
+	 */
+	public const NONCE_PATTERN = '/^[A-Za-z0-9_-]{16,128}\z/';
 
 	/**
 	 * base64url without padding (RFC 4648 section 5), safe in a query string.

@@ -8,6 +8,7 @@
 
 namespace MediaWiki\Extension\Tidings;
 
+use CentralIdLookup;
 use Config;
 use Html;
 use MediaWiki\Hook\ParserFirstCallInitHook;
@@ -28,10 +29,17 @@ class ParserHooks implements ParserFirstCallInitHook {
 	private $config;
 	/** @var UserIdentityLookup */
 	private $userIdentityLookup;
+	/** @var CentralIdLookup */
+	private $centralIdLookup;
 
-	public function __construct( Config $config, UserIdentityLookup $userIdentityLookup ) {
+	public function __construct(
+		Config $config,
+		UserIdentityLookup $userIdentityLookup,
+		CentralIdLookup $centralIdLookup
+	) {
 		$this->config = $config;
 		$this->userIdentityLookup = $userIdentityLookup;
+		$this->centralIdLookup = $centralIdLookup;
 	}
 
 	/** @inheritDoc */
@@ -83,11 +91,20 @@ class ParserHooks implements ParserFirstCallInitHook {
 		if ( isset( $args['user'] ) ) {
 			$name = trim( $args['user'] );
 			$user = $name === '' ? null : $this->userIdentityLookup->getUserIdentityByName( $name );
-			if ( !$user || !$user->isRegistered() ) {
+			// Tidings links accounts to the central user id (the `sub` of
+			// both the sign-on assertion and the OAuth profile), so that is
+			// the id the embed must name; without CentralAuth it equals the
+			// local id. AUDIENCE_PUBLIC: parser output is cached and shown to
+			// every reader, so a hidden (suppressed) user gets 0 here and is
+			// treated as missing. 0 also means no attached central account.
+			$centralId = ( $user && $user->isRegistered() )
+				? $this->centralIdLookup->centralIdFromLocalUser( $user, CentralIdLookup::AUDIENCE_PUBLIC )
+				: 0;
+			if ( $centralId <= 0 ) {
 				$parser->getOutput()->updateCacheExpiry( self::MISSING_USER_CACHE_SECONDS );
 				return $this->error( 'tidings-error-no-user', $name );
 			}
-			$src = $base . '/embed/wiki_users/' . $user->getId();
+			$src = $base . '/embed/wiki_users/' . $centralId;
 			$title = wfMessage( 'tidings-user-title', $user->getName() )->inContentLanguage()->text();
 		} elseif ( isset( $args['tag'] ) ) {
 			// Allow the natural "#election" spelling.

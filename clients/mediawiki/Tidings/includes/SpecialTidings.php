@@ -8,8 +8,10 @@
 
 namespace MediaWiki\Extension\Tidings;
 
+use CentralIdLookup;
 use Config;
 use Html;
+use MediaWiki\Block\DatabaseBlock;
 use MediaWiki\User\UserEditTracker;
 use MediaWiki\User\UserGroupManager;
 use SpecialPage;
@@ -21,16 +23,20 @@ class SpecialTidings extends SpecialPage {
 	private $userGroupManager;
 	/** @var UserEditTracker */
 	private $userEditTracker;
+	/** @var CentralIdLookup */
+	private $centralIdLookup;
 
 	public function __construct(
 		Config $config,
 		UserGroupManager $userGroupManager,
-		UserEditTracker $userEditTracker
+		UserEditTracker $userEditTracker,
+		CentralIdLookup $centralIdLookup
 	) {
 		parent::__construct( 'Tidings' );
 		$this->config = $config;
 		$this->userGroupManager = $userGroupManager;
 		$this->userEditTracker = $userEditTracker;
+		$this->centralIdLookup = $centralIdLookup;
 	}
 
 	/** @inheritDoc */
@@ -59,7 +65,9 @@ class SpecialTidings extends SpecialPage {
 			$this->showError( 500, 'tidings-not-configured-title', 'tidings-not-configured' );
 			return;
 		}
-		$loggedIn = $this->getUser()->isRegistered();
+		// Same test as issueAssertion(): only a named account can be signed
+		// on, so a temporary account gets the anonymous view and login link.
+		$loggedIn = $this->getUser()->isNamed();
 		$src = $loggedIn ? $base . '/auth/wiki/start?return_to=%2F' : $base . '/';
 		if ( $loggedIn ) {
 			// The page is personal (it leads to a signed-in session).
@@ -117,7 +125,12 @@ class SpecialTidings extends SpecialPage {
 		}
 
 		$user = $this->getUser();
-		if ( !$user->isRegistered() ) {
+		// Only a named (registered, non-temporary) account is vouched for.
+		// isRegistered() alone is also true for temporary accounts, which
+		// are auto-created for logged-out editors, tied to one browser and
+		// meant to expire: they must not get a lasting Tidings identity.
+		// Treat them as anonymous and ask them to log in.
+		if ( !$user->isNamed() ) {
 			// Come back here with the same nonce once logged in.
 			$out->redirect( SpecialPage::getTitleFor( 'Userlogin' )->getFullURL( [
 				'returnto' => $this->getPageTitle( 'sso' )->getPrefixedText(),
@@ -126,15 +139,31 @@ class SpecialTidings extends SpecialPage {
 			return;
 		}
 
+		// `sub` is the central user id, not the local one: Tidings also signs
+		// people in through the OAuth extension, whose profile `sub` is the
+		// central id, and both ways must name a person by the same number.
+		// Without CentralAuth the default lookup (LocalIdLookup) returns the
+		// local id, so nothing changes on a single wiki. AUDIENCE_RAW: she is
+		// asking about herself, so no visibility check (e.g. for a hidden
+		// user) applies.
+		$centralId = $this->centralIdLookup->centralIdFromLocalUser(
+			$user, CentralIdLookup::AUDIENCE_RAW );
+		if ( $centralId <= 0 ) {
+			// No (attached) central account: there is no id both sign-on
+			// ways would agree on, so refuse rather than fall back to the
+			// local id, which could name someone else's central account.
+			$this->showError( 403, 'tidings-no-central-id-title', 'tidings-no-central-id' );
+			return;
+		}
+
 		$now = (int)wfTimestamp( TS_UNIX );
-		$block = $user->getBlock();
 		$claims = [
 			'iss' => $this->config->get( 'Server' ) . $this->config->get( 'ScriptPath' ),
-			'sub' => $user->getId(),
+			'sub' => $centralId,
 			'name' => $user->getName(),
 			'groups' => array_values( array_map( 'strval',
 				$this->userGroupManager->getUserEffectiveGroups( $user ) ) ),
-			'blocked' => $block !== null && $block->isSitewide(),
+			'blocked' => $this->hasOwnSitewideBlock( $user->getName() ),
 			'editcount' => (int)$this->userEditTracker->getUserEditCount( $user ),
 			'iat' => $now,
 			'exp' => $now + (int)$this->config->get( 'TidingsAssertionLifetime' ),
@@ -142,6 +171,28 @@ class SpecialTidings extends SpecialPage {
 		];
 		$token = Assertion::sign( $claims, $secret );
 		$out->redirect( $base . '/auth/wiki/assertion?assertion=' . rawurlencode( $token ) );
+	}
+
+	/**
+	 * Whether this account has a sitewide block of its own: the same thing
+	 * the action API's list=users&usprop=blockinfo reports (a block row on
+	 * the user that has not expired, and blockpartial false), which Tidings
+	 * uses to re-check later. The two must agree, or a user would flip
+	 * between blocked and not blocked at each re-check.
+	 *
+	 * Not $user->getBlock() / BlockManager::getUserBlock() with the request:
+	 * for the session user those add IP and range blocks, autoblocks, XFF
+	 * and cookie blocks, i.e. they describe this request (where she happens
+	 * to connect from), not her account. DatabaseBlock::newFromTarget() with
+	 * only the user name and no vague (IP) target loads just the block on
+	 * the account, skipping expired ones. Unlike
+	 * BlockManager::getUserBlock( $user, null, true ) it also does not run
+	 * the GetUserBlock hook, through which extensions may add blocks the
+	 * action API does not list. (1.39 allows one block per account.)
+	 */
+	private function hasOwnSitewideBlock( string $userName ): bool {
+		$block = DatabaseBlock::newFromTarget( $userName );
+		return $block !== null && $block->isSitewide();
 	}
 
 	private function showError( int $status, string $titleKey, string $textKey ): void {
