@@ -236,6 +236,35 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(fav.status(), StatusCode::OK);
+    // Her one-click consent for an app needs her session's own CSRF token: a page that
+    // can set cookies for this site (a sibling subdomain) cannot forge it.
+    let app_reg: Value = app
+        .http
+        .post(app.url("/api/v1/apps"))
+        .json(
+            &json!({"client_name": "forger", "redirect_uris": common::OOB, "scopes": "read write"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    nia_page.set_cookie("tidings_csrf", "planted-by-a-sibling-site");
+    let forged = nia_page
+        .post(
+            &app.url("/oauth/authorize"),
+            &[
+                ("authenticity_token", "planted-by-a-sibling-site"),
+                ("response_type", "code"),
+                ("client_id", app_reg["client_id"].as_str().unwrap()),
+                ("redirect_uri", common::OOB),
+                ("scope", "read write"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert!(!forged.body.contains("<code id=\"code\">"));
     // Her page has no composer, and says why.
     let home = nia_page.get(&app.url("/")).await.body;
     assert!(!home.contains("class=\"composer\""), "{home}");
