@@ -11,6 +11,7 @@ sign-in makes and links the account), then lets the re-check run for a while and
 
     cargo build --release
     python3 loadtest/wiki_bench.py --users 500 --recheck 10 --watch 60
+    python3 loadtest/wiki_bench.py --users 500 --recheck 10 --watch 12 --stale
 
 Prints sign-in latency (p50/p99/max, one at a time), re-check rounds, accounts re-checked
 per second, the mean round time, and the CPU time Tidings spent while only re-checking.
@@ -84,6 +85,9 @@ def main():
     ap.add_argument("--users", type=int, default=500)
     ap.add_argument("--recheck", type=int, default=10, help="TIDINGS_MEDIAWIKI_RECHECK_SECS")
     ap.add_argument("--watch", type=int, default=60, help="seconds of re-checking to watch")
+    ap.add_argument("--stale", action="store_true",
+                    help="sign in claiming `autoconfirmed`, which the wiki denies: the first "
+                         "re-check round then changes every account (a write each)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tidings-wiki-bench-")
     wport, tport = free_port(), free_port()
@@ -127,7 +131,8 @@ def main():
             cookie = h["set-cookie"].split(";")[0]
             nonce = re.search(r"nonce=([^&]+)", h["location"]).group(1)
             now = int(time.time())
-            token = sign({"iss": wurl, "sub": uid, "name": name, "groups": ["*", "user"],
+            groups = ["*", "user", "autoconfirmed"] if a.stale else ["*", "user"]
+            token = sign({"iss": wurl, "sub": uid, "name": name, "groups": groups,
                           "blocked": False, "editcount": 0, "iat": now, "exp": now + 60,
                           "nonce": nonce})
             status, h, body = get(f"{tidings}/auth/wiki/assertion?assertion={token}", cookie)

@@ -269,30 +269,41 @@ pub async fn run(
             _ = every.tick() => {}
             _ = shutdown.cancelled() => return,
         }
-        let started = std::time::Instant::now();
-        match recheck_due(&wiki, store.as_ref()).await {
-            Ok(0) => {}
-            Ok(n) => {
-                metrics.wiki_rechecked.fetch_add(n as u64, Relaxed);
-                metrics
-                    .wiki_recheck
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            Err(e) => {
-                metrics.wiki_recheck_failures.fetch_add(1, Relaxed);
-                tracing::warn!(error = %e, "cannot re-check wiki accounts; will retry");
+        // Rounds until nothing is due: a wiki of many accounts is gone through at the
+        // wiki's pace, not a round per tick.
+        loop {
+            let started = std::time::Instant::now();
+            match recheck_due(&wiki, store.as_ref()).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    metrics.wiki_rechecked.fetch_add(n as u64, Relaxed);
+                    metrics
+                        .wiki_recheck
+                        .observe(started.elapsed().as_secs_f64());
+                    if n < ROUND || shutdown.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    metrics.wiki_recheck_failures.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, "cannot re-check wiki accounts; will retry");
+                    break;
+                }
             }
         }
     }
 }
 
-/// One round of [`run`]: at most a few hundred accounts, fifty names per request. An
+/// Accounts asked about in one round of [`run`].
+pub const ROUND: usize = 500;
+
+/// One round of [`run`]: at most [`ROUND`] accounts, fifty names per request. An
 /// account whose standing would not change is only marked checked (one statement for
 /// the lot); one that changes gets its own write. Returns how many were asked about.
 pub async fn recheck_due(wiki: &Wiki, store: &dyn Store) -> anyhow::Result<usize> {
     let now = crate::domain::now_micros();
     let before = now - i64::try_from(wiki.recheck.as_micros()).unwrap_or(i64::MAX);
-    let due = store.wiki_links_due(before, 500).await?;
+    let due = store.wiki_links_due(before, ROUND as i64).await?;
     for chunk in due.chunks(action_api::BATCH) {
         let names: Vec<&str> = chunk.iter().map(|l| l.wiki_name.as_str()).collect();
         let users = action_api::users(wiki, &names).await?;
