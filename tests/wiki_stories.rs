@@ -872,8 +872,6 @@ async fn an_editor_posts_from_special_tidings_and_readers_of_the_wiki_see_it_liv
         "Election night",
         "Results as they come in:\n\n<tidings tag=\"election\" />\n",
     );
-    let (_, sam) = through_the_wiki(&app, &w, "Sysop Sam").await;
-
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
     let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
     let mut story = tokio::process::Command::new(
@@ -899,8 +897,9 @@ async fn an_editor_posts_from_special_tidings_and_readers_of_the_wiki_see_it_liv
         if let Some(id) = line.strip_prefix("seen ") {
             seen = Some(id.to_string());
         }
-        if line == "suspend-now" {
-            // The sysop, signed in through the wiki, suspends the editor.
+        if let Some(sam) = line.strip_prefix("suspend-now ") {
+            // The sysop's app (authorized in Chromium through the wiki) suspends the
+            // editor.
             let eve: Value = app
                 .http
                 .get(app.url("/api/v1/accounts/lookup?acct=Editor_Eve"))
@@ -916,7 +915,7 @@ async fn an_editor_posts_from_special_tidings_and_readers_of_the_wiki_see_it_liv
                     "/api/v1/admin/accounts/{}/action",
                     eve["id"].as_str().unwrap()
                 )))
-                .bearer_auth(&sam)
+                .bearer_auth(sam)
                 .json(&json!({"type": "suspend", "text": "spam wave"}))
                 .send()
                 .await

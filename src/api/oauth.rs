@@ -405,17 +405,28 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The headers every sign-in page carries: no framing (clickjacking), no caching, and
-/// the CSRF cookie.
-fn page_headers(node: &Node, token: &str) -> [(header::HeaderName, String); 4] {
+/// the CSRF cookie. Its form may post only here, and be answered with a redirect to the
+/// app's (registered, checked) `redirect`: Chromium and Safari hold a form's redirects to
+/// `form-action` too, and would stop the code on its way to the app.
+fn page_headers(node: &Node, token: &str, redirect: &str) -> [(header::HeaderName, String); 4] {
     let secure = if node.site.base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
+    // An http(s) redirect is allowed by its origin, an app's own scheme (`myapp://…`) by
+    // the scheme; the out-of-band one stays here.
+    let to = match url::Url::parse(redirect) {
+        Ok(u) if redirect != OOB => match u.scheme() {
+            "http" | "https" => format!(" {}", u.origin().ascii_serialization()),
+            scheme => format!(" {scheme}:"),
+        },
+        _ => String::new(),
+    };
     [
         (
             header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'; form-action 'self'".into(),
+            format!("frame-ancestors 'none'; form-action 'self'{to}"),
         ),
         (header::X_FRAME_OPTIONS, "DENY".into()),
         (header::CACHE_CONTROL, "no-store".into()),
@@ -552,10 +563,10 @@ async fn authorize_page(
     uri: axum::http::Uri,
     Query(f): Query<AuthorizeForm>,
 ) -> ApiResult<Response> {
-    let (app, _, scopes) = check_request(&node, &f).await?;
+    let (app, redirect, scopes) = check_request(&node, &f).await?;
     let (who, csrf) = who_is_here(&node, &headers, &uri).await?;
     Ok((
-        page_headers(&node, &csrf),
+        page_headers(&node, &csrf, &redirect),
         sign_in_page(&f, &app.name, &scopes, &csrf, None, &who),
     )
         .into_response())
@@ -632,7 +643,7 @@ async fn authorize(
         let csrf = random_secret();
         return Ok((
             StatusCode::UNAUTHORIZED,
-            page_headers(&node, &csrf),
+            page_headers(&node, &csrf, &redirect),
             sign_in_page(
                 &f,
                 &app.name,

@@ -10,6 +10,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { createServer } from "node:http";
 
 const [wiki, tidings, password] = process.argv.slice(2);
 const shots = process.env.SHOTS || "shots";
@@ -88,9 +89,47 @@ try {
   await nia.screenshot({ path: `${shots}/wiki-special-tidings-new-user.png`, fullPage: true });
   say("nia-barred");
 
-  // A wiki sysop suspends the editor (the caller does it, as her, through the API);
-  // her notice leaves the reader's article without a reload.
-  say("suspend-now");
+  // A moderation app (the Mastodon OAuth flow, with a real redirect URI): the wiki's
+  // sysop, signed in nowhere yet, is sent to the wiki to sign in, comes back to the
+  // app's consent page, authorizes, and the app receives its code.
+  const codes = [];
+  const app = createServer((req, res) => {
+    codes.push(new URL(req.url, "http://x").searchParams.get("code"));
+    res.end("ok");
+  });
+  await new Promise((r) => app.listen(0, "127.0.0.1", r));
+  const callback = `http://127.0.0.1:${app.address().port}/callback`;
+  const reg = await (await fetch(`${tidings}/api/v1/apps`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ client_name: "Night shift", redirect_uris: callback, scopes: "read admin:read admin:write" }),
+  })).json();
+  const samCtx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const sam = await samCtx.newPage();
+  watch(sam, "Sysop Sam");
+  const q = new URLSearchParams({ response_type: "code", client_id: reg.client_id, redirect_uri: callback,
+                                  scope: "read admin:read admin:write", state: "s1" });
+  await sam.goto(`${tidings}/oauth/authorize?${q}`);
+  await sam.click("#wiki-sign-in");
+  await sam.waitForURL(/Special:UserLogin|title=Special%3AUserLogin/);
+  await sam.fill("#wpName1", "Sysop Sam");
+  await sam.fill("#wpPassword1", password);
+  await Promise.all([sam.waitForURL(`${tidings}/oauth/authorize?**`), sam.click("#wpLoginAttempt")]);
+  check((await sam.content()).includes("@Sysop_Sam"), "back on the consent page as @Sysop_Sam");
+  await Promise.all([sam.waitForURL(`${callback}?**`), sam.click("#authorize")]);
+  check(codes.length === 1 && codes[0], "the app received a code");
+  const token = await (await fetch(`${tidings}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code: codes[0], client_id: reg.client_id,
+                                client_secret: reg.client_secret, redirect_uri: callback }),
+  })).json();
+  check(token.access_token, "the code buys a token");
+  app.close();
+
+  // With it the sysop suspends the editor (the caller sends the request); her notice
+  // leaves the reader's article without a reload.
+  say(`suspend-now ${token.access_token}`);
   check((await nextLine()) === "suspended", "the caller suspended her");
   await seen.waitFor({ state: "detached", timeout: 15000 });
   await reader.screenshot({ path: `${shots}/wiki-article-after-suspension.png`, fullPage: true });
