@@ -12,7 +12,7 @@ mod common;
 
 use common::wiki::{self, Browser, StandIn, Wiki, assertion, free_port, profile_of};
 use common::{Backend, TestApp, eventually, spawn_with};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -60,16 +60,41 @@ async fn exists(app: &TestApp, username: &str) -> bool {
 }
 
 async fn post(app: &TestApp, token: &str, text: &str) -> (StatusCode, Value) {
-    let res = app
+    call(
+        app,
+        Method::POST,
+        "/api/v1/statuses",
+        token,
+        Some(json!({"status": text})),
+    )
+    .await
+}
+
+/// `method` `path` with `token`: the status and the JSON body.
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let (status, v) = app.call(method, path, token, body).await;
+    (StatusCode::from_u16(status).unwrap(), v)
+}
+
+/// The id of the account named `username`.
+async fn id_of(app: &TestApp, username: &str) -> String {
+    let path = format!("/api/v1/accounts/lookup?acct={username}");
+    let v: Value = app
         .http
-        .post(app.url("/api/v1/statuses"))
-        .bearer_auth(token)
-        .json(&json!({"status": text}))
+        .get(app.url(&path))
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    v["id"].as_str().unwrap().to_string()
 }
 
 async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend) {
@@ -271,49 +296,28 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
     assert!(home.contains("auto-confirmed"), "{home}");
 
     // The wiki's sysop is a moderator here: she sees the accounts and suspends one.
-    let who = app
-        .http
-        .get(app.url("/api/v1/admin/accounts?username=Editor_Eve"))
-        .bearer_auth(&sam)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(who.status(), StatusCode::OK);
-    let eve_id = app
-        .http
-        .get(app.url("/api/v1/accounts/lookup?acct=Editor_Eve"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let res = app
-        .http
-        .post(app.url(&format!("/api/v1/admin/accounts/{eve_id}/action")))
-        .bearer_auth(&sam)
-        .json(&json!({"type": "suspend"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let who = call(
+        &app,
+        Method::GET,
+        "/api/v1/admin/accounts?username=Editor_Eve",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(who.0, StatusCode::OK);
+    let eve_id = id_of(&app, "Editor_Eve").await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/admin/accounts/{eve_id}/action"),
+        &sam,
+        Some(json!({"type": "suspend"})),
+    )
+    .await;
+    assert_eq!(res.0, StatusCode::OK, "{}", res.1);
     // A plain editor is no moderator.
-    let res = app
-        .http
-        .get(app.url("/api/v1/admin/accounts"))
-        .bearer_auth(&nia)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = call(&app, Method::GET, "/api/v1/admin/accounts", &nia, None).await;
+    assert_eq!(res.0, StatusCode::FORBIDDEN);
 
     // A role staff give here is theirs: an owner demotes the wiki's sysop, and signing in
     // again as a sysop does not raise her back.
@@ -332,20 +336,15 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
     )
     .await;
     let sam_id = verify(&app, &sam).await["id"].as_str().unwrap().to_string();
-    let res = app
-        .http
-        .post(app.url(&format!("/api/v1/admin/accounts/{sam_id}/role")))
-        .bearer_auth(&olga)
-        .json(&json!({"role": "user"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/admin/accounts/{sam_id}/role"),
+        &olga,
+        Some(json!({"role": "user"})),
+    )
+    .await;
+    assert_eq!(res.0, StatusCode::OK, "{}", res.1);
     let (_, sam) = signed_in_as(
         &app,
         5,
@@ -353,30 +352,20 @@ async fn the_post_group_posts_others_read_and_sysops_moderate(backend: Backend) 
         &["*", "user", "autoconfirmed", "sysop"],
     )
     .await;
-    let res = app
-        .http
-        .get(app.url("/api/v1/admin/accounts"))
-        .bearer_auth(&sam)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::FORBIDDEN,
-        "the wiki raised her back"
-    );
+    let res = call(&app, Method::GET, "/api/v1/admin/accounts", &sam, None).await;
+    assert_eq!(res.0, StatusCode::FORBIDDEN, "the wiki raised her back");
 }
 
 async fn verify(app: &TestApp, token: &str) -> Value {
-    app.http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    call(
+        app,
+        Method::GET,
+        "/api/v1/accounts/verify_credentials",
+        token,
+        None,
+    )
+    .await
+    .1
 }
 
 /// A node in wiki mode with the OAuth extension (the stand-in).
@@ -484,14 +473,8 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
         &standin,
     )
     .await;
-    let res = app
-        .http
-        .get(app.url("/api/v1/admin/accounts"))
-        .bearer_auth(&sue)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let res = call(&app, Method::GET, "/api/v1/admin/accounts", &sue, None).await;
+    assert_eq!(res.0, StatusCode::OK);
 
     // A callback whose `state` is not this browser's sign-in is refused, and makes no
     // account even with a good code.
@@ -800,14 +783,15 @@ async fn where_a_wiki_block_takes_everything_it_closes_her_streams_until_lifted(
     })
     .await;
     assert!(closed.is_ok(), "her stream stayed open after the block");
-    let me = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(&eve)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let me = call(
+        &app,
+        Method::GET,
+        "/api/v1/accounts/verify_credentials",
+        &eve,
+        None,
+    )
+    .await;
+    assert_eq!(me.0, StatusCode::UNAUTHORIZED);
     let b = Browser::new();
     b.wiki_login(&w.url, "Editor Eve", PASSWORD).await;
     let p = b.get(&app.url("/auth/wiki/start?return_to=/")).await;
@@ -900,27 +884,11 @@ async fn an_editor_posts_from_special_tidings_and_readers_of_the_wiki_see_it_liv
         if let Some(sam) = line.strip_prefix("suspend-now ") {
             // The sysop's app (authorized in Chromium through the wiki) suspends the
             // editor.
-            let eve: Value = app
-                .http
-                .get(app.url("/api/v1/accounts/lookup?acct=Editor_Eve"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let res = app
-                .http
-                .post(app.url(&format!(
-                    "/api/v1/admin/accounts/{}/action",
-                    eve["id"].as_str().unwrap()
-                )))
-                .bearer_auth(sam)
-                .json(&json!({"type": "suspend", "text": "spam wave"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
+            let eve = id_of(&app, "Editor_Eve").await;
+            let path = format!("/api/v1/admin/accounts/{eve}/action");
+            let body = json!({"type": "suspend", "text": "spam wave"});
+            let res = call(&app, Method::POST, &path, sam, Some(body)).await;
+            assert_eq!(res.0, StatusCode::OK, "{}", res.1);
             stdin.write_all(b"suspended\n").await.unwrap();
         }
     }

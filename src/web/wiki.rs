@@ -127,6 +127,16 @@ fn login_of(w: &Wiki, headers: &HeaderMap) -> Result<Login, Refused> {
     Ok(l)
 }
 
+/// The sign-in this browser started, if `nonce` (the assertion's nonce, or the OAuth
+/// `state`) is the one it expects.
+fn login_answered(w: &Wiki, headers: &HeaderMap, nonce: &str) -> Result<Login, Refused> {
+    let login = login_of(w, headers)?;
+    if !crate::passwords::constant_time_eq(nonce.as_bytes(), login.nonce.as_bytes()) {
+        return Err(Refused::Nonce);
+    }
+    Ok(login)
+}
+
 fn refused(why: impl std::fmt::Display) -> ApiError {
     ApiError::Forbidden(format!("Cannot sign you in: {why}"))
 }
@@ -148,10 +158,7 @@ async fn assertion_back(
         .as_deref()
         .ok_or_else(|| ApiError::bad_request("Missing assertion"))?;
     let a = assertion::verify(token, secret, now_secs()).map_err(refused)?;
-    let login = login_of(&w, &headers).map_err(refused)?;
-    if !crate::passwords::constant_time_eq(a.nonce.as_bytes(), login.nonce.as_bytes()) {
-        return Err(refused(Refused::Nonce));
-    }
+    let login = login_answered(&w, &headers, &a.nonce).map_err(refused)?;
     // Kept past its expiry by the clock difference other nodes forgive.
     if !node
         .store
@@ -177,13 +184,13 @@ async fn oauth_back(
 ) -> ApiResult<Response> {
     let w = wiki(&node)?;
     let client = w.oauth.as_ref().ok_or(ApiError::NotFound)?;
-    let login = login_of(&w, &headers).map_err(refused)?;
     let state = q.state.as_deref().unwrap_or("");
-    if !crate::passwords::constant_time_eq(state.as_bytes(), login.nonce.as_bytes()) {
-        return Err(refused(
-            "the answer from the wiki does not belong to this sign-in (state)",
-        ));
-    }
+    let login = login_answered(&w, &headers, state).map_err(|e| match e {
+        Refused::Nonce => {
+            refused("the answer from the wiki does not belong to this sign-in (state)")
+        }
+        other => refused(other),
+    })?;
     if let Some(e) = q.error {
         return Err(refused(format!("the wiki said {e:.100}")));
     }

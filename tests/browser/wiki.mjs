@@ -94,7 +94,9 @@ try {
   // app's consent page, authorizes, and the app receives its code.
   const codes = [];
   const app = createServer((req, res) => {
-    codes.push(new URL(req.url, "http://x").searchParams.get("code"));
+    // The browser asks for /favicon.ico too: only the callback counts.
+    const u = new URL(req.url, "http://x");
+    if (u.pathname === "/callback") codes.push(u.searchParams.get("code"));
     res.end("ok");
   });
   await new Promise((r) => app.listen(0, "127.0.0.1", r));
