@@ -483,6 +483,9 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/web/statuses", Needs::Nobody),
     ("POST", "/web/statuses/{id}/delete", Needs::Nobody),
     ("POST", "/web/statuses/{id}/edit", Needs::Nobody),
+    // Feeds (public, like the pages): feed_stories.
+    ("GET", "/local.atom", Needs::Nobody),
+    ("GET", "/local.rss", Needs::Nobody),
     // Wiki sign-in (404 unless wiki mode): wiki_stories.
     ("GET", "/auth/wiki/start", Needs::Nobody),
     ("GET", "/auth/wiki/assertion", Needs::Nobody),

@@ -17,6 +17,7 @@
 //! embed refuse to be framed.
 
 pub mod assets;
+pub mod feeds;
 pub mod session;
 pub mod wiki;
 
@@ -41,6 +42,14 @@ use session::{Session, SignedIn};
 pub fn router() -> Router<Api> {
     Router::new()
         .route("/", get(home))
+        .route(
+            "/local.atom",
+            get(|s, q, h| local_feed(s, q, h, feeds::Format::Atom)),
+        )
+        .route(
+            "/local.rss",
+            get(|s, q, h| local_feed(s, q, h, feeds::Format::Rss)),
+        )
         .route("/tags/{tag}", get(tag_page))
         .route("/@{username}", get(profile))
         .route("/@{username}/{id}", get(thread))
@@ -136,6 +145,8 @@ impl Described for MediaAttachment {
 /// where its forms send the reader back to.
 pub struct Layout {
     title: String,
+    /// The page's feeds (this path + `.atom` / `.rss`), announced in its head.
+    feed: Option<String>,
     site_name: String,
     query: String,
     assets: &'static Assets,
@@ -287,6 +298,24 @@ fn older(path: &str, list: &[StatusRecord], q: &PageQuery) -> Option<String> {
         .flatten()
 }
 
+async fn local_feed(
+    State(node): State<Api>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    format: feeds::Format,
+) -> ApiResult<Response> {
+    let src = feeds::Source {
+        timeline: Timeline::Public {
+            local: true,
+            remote: false,
+        },
+        title: format!("Live on {}", node.site.domain),
+        description: format!("Public notices posted on {}", node.site.domain),
+        page: "/".into(),
+    };
+    feeds::serve(&node, src, format, &q, &headers).await
+}
+
 async fn home(
     State(node): State<Api>,
     Query(q): Query<PageQuery>,
@@ -347,6 +376,7 @@ async fn feed_page(
     page(
         &FeedPage {
             l: Layout {
+                feed: Some("/local".into()),
                 title: "Live".into(),
                 site_name: site,
                 query: String::new(),
@@ -398,6 +428,7 @@ async fn tag_feed(
     page(
         &FeedPage {
             l: Layout {
+                feed: Some(format!("/tags/{name}")),
                 title: format!("#{name}"),
                 site_name: site,
                 query: String::new(),
@@ -423,6 +454,23 @@ async fn tag_page(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some((tag, format)) = feeds::split(&tag) {
+        let name = normalize_tag(tag);
+        if !is_tag(&name) {
+            return Err(ApiError::NotFound);
+        }
+        let src = feeds::Source {
+            timeline: Timeline::Tag {
+                tag: name.clone(),
+                local: false,
+                remote: false,
+            },
+            title: format!("#{name} on {}", node.site.domain),
+            description: format!("Public notices tagged #{name}"),
+            page: format!("/tags/{name}"),
+        };
+        return feeds::serve(&node, src, format, &q, &headers).await;
+    }
     if !wants_html(&headers) {
         return crate::api::links::tag(State(node), Path(tag))
             .await
@@ -448,6 +496,32 @@ async fn profile(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some((name, format)) = feeds::split(&username) {
+        let a = node
+            .store
+            .account_by_username(name)
+            .await?
+            .filter(|a| a.remote.is_none() && a.standing.suspended_at.is_none())
+            .ok_or(ApiError::NotFound)?;
+        let src = feeds::Source {
+            timeline: Timeline::Account {
+                account_id: a.id,
+                filter: AccountFilter {
+                    exclude_replies: true,
+                    exclude_reblogs: true,
+                    ..Default::default()
+                },
+            },
+            title: if a.display_name.is_empty() {
+                format!("@{}", a.username)
+            } else {
+                format!("{} (@{})", a.display_name, a.username)
+            },
+            description: format!("Public notices of @{}", a.username),
+            page: format!("/@{}", a.username),
+        };
+        return feeds::serve(&node, src, format, &q, &headers).await;
+    }
     if crate::federation::wants_activity(&headers) {
         return crate::federation::actor(&node, &username).await;
     }
@@ -494,6 +568,7 @@ async fn profile(
     page(
         &ProfilePage {
             l: Layout {
+                feed: (a.remote.is_none()).then(|| format!("/@{}", a.username)),
                 title: format!("{} (@{})", account.display_name_or_username(), a.username),
                 site_name: site,
                 query: String::new(),
@@ -581,6 +656,7 @@ async fn thread_page(
     page(
         &ThreadPage {
             l: Layout {
+                feed: None,
                 title: format!(
                     "{}: {}",
                     notice.account.display_name_or_username(),
@@ -753,6 +829,7 @@ async fn search(
     page(
         &SearchPage {
             l: Layout {
+                feed: None,
                 title: if q.is_empty() {
                     "Search".into()
                 } else {
@@ -819,6 +896,7 @@ struct SignInPage {
 /// A page without a live feed, for `title`.
 fn plain_layout(node: &Api, title: &str) -> Layout {
     Layout {
+        feed: None,
         title: title.into(),
         site_name: node.site.domain.clone(),
         query: String::new(),
