@@ -43,7 +43,7 @@ pub async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
             // bars from posting; its notice waits (claimed again later), so that a lifted
             // suspension or block keeps it.
             match store.account(s.account_id).await {
-                Ok(Some(a)) if a.standing.functional() && a.standing.posting_bar.is_none() => {}
+                Ok(Some(a)) if a.standing.posting_refusal().is_none() => {}
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read a scheduled notice's author; will retry");

@@ -50,13 +50,8 @@ async fn start(app: &TestApp, b: &Browser, back: &str) -> String {
 }
 
 async fn exists(app: &TestApp, username: &str) -> bool {
-    app.http
-        .get(app.url(&format!("/api/v1/accounts/lookup?acct={username}")))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        == StatusCode::OK
+    let path = format!("/api/v1/accounts/lookup?acct={username}");
+    app.get_json(&path, None).await.0 == 200
 }
 
 async fn post(app: &TestApp, token: &str, text: &str) -> (StatusCode, Value) {
@@ -85,16 +80,10 @@ async fn call(
 /// The id of the account named `username`.
 async fn id_of(app: &TestApp, username: &str) -> String {
     let path = format!("/api/v1/accounts/lookup?acct={username}");
-    let v: Value = app
-        .http
-        .get(app.url(&path))
-        .send()
-        .await
+    app.get_json(&path, None).await.1["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["id"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 async fn forged_expired_and_replayed_assertions_make_no_account(backend: Backend) {
@@ -426,16 +415,7 @@ async fn the_oauth_extension_signs_people_in(backend: Backend) {
     )
     .await;
     assert!(!exists(&app, "Rae_Reporter").await);
-    let me: Value = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(&rae_again)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = verify(&app, &rae_again).await;
     assert_eq!(me["username"], "Reporter_Rae");
     // Not in the post group; blocked.
     let (_, ned) = oauth_sign_in(
@@ -570,16 +550,7 @@ async fn a_wiki_name_that_is_taken_here_gets_a_choice_not_a_takeover(backend: Ba
     assert!(exists(&app, "Ann_dot").await);
     // Each wiki user keeps her own account: the first Ann signs in as @Ann still.
     let (_, ann_again) = signed_in_as(&app, 10, "Ann", &["*", "user", "autoconfirmed"]).await;
-    let me: Value = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(&ann_again)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = verify(&app, &ann_again).await;
     assert_eq!(
         (me["username"].as_str(), me["statuses_count"].as_i64()),
         (Some("Ann"), Some(1))
@@ -704,22 +675,9 @@ async fn a_real_wikis_groups_and_blocks_reach_tidings_within_the_recheck_period(
     .await;
 
     // Operators see the re-checks.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let rechecked: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("tidings_wiki_rechecked_total "))
-        .unwrap_or_else(|| panic!("no re-check counter in {metrics}"))
-        .parse()
-        .unwrap();
-    assert!(rechecked >= 2.0, "{rechecked}");
+    let rechecked = app.counter("tidings_wiki_rechecked_total").await;
+    assert!(rechecked >= 2, "{rechecked}");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("tidings_wiki_recheck_seconds_count"));
 
     // Her user page on the wiki shows her recent notices.

@@ -68,10 +68,8 @@ async fn upload(
     mut mp: Multipart,
 ) -> ApiResult<Json<MediaAttachment>> {
     let me = auth.account()?;
-    // An upload is the first half of a post: refused as posting is.
-    if let Some(bar) = me.standing.posting_bar {
-        return Err(ApiError::Forbidden(bar.message().into()));
-    }
+    // An upload is the first half of a post.
+    super::statuses::may_post(me)?;
     let me = me.id;
     let t = node.throttles();
     t.check(&t.media_per_account, me).await?;

@@ -246,20 +246,23 @@ pub(crate) enum Published {
 
 /// Post (or schedule) `me`'s notice as the form says, every field checked: the one path
 /// of the API and of the web composer.
+/// Refuse (403, with the reason) anyone who may not put anything before readers:
+/// pending, suspended or disabled, or barred by her wiki (who still reads and follows).
+/// Posting, editing, boosting and uploading all ask, whichever way she came (API or page).
+pub(crate) fn may_post(me: &AccountRecord) -> ApiResult<()> {
+    match me.standing.posting_refusal() {
+        Some(why) => Err(ApiError::Forbidden(why.into())),
+        None => Ok(()),
+    }
+}
+
 pub(crate) async fn publish(
     node: &Api,
     me: &AccountRecord,
     mut f: StatusForm,
     idempotency_key: Option<String>,
 ) -> ApiResult<Published> {
-    // Pending, suspended or disabled: no posting, whichever way she came (API or page).
-    if let Some(why) = me.standing.refusal() {
-        return Err(ApiError::Forbidden(why.into()));
-    }
-    // The wiki she comes from says she may not post (yet): she still reads and follows.
-    if let Some(bar) = me.standing.posting_bar {
-        return Err(ApiError::Forbidden(bar.message().into()));
-    }
+    may_post(me)?;
     let t = node.throttles();
     t.check(&t.statuses_per_account, me.id).await?;
     // A moderator marked her sensitive: her notices are, whatever she says.
@@ -357,10 +360,8 @@ pub(crate) async fn revise(
     f: StatusForm,
 ) -> ApiResult<StatusRecord> {
     let s = own(node, id, me).await?;
-    // An edit is a new version of a notice: barred as posting is.
-    if let Some(bar) = me.standing.posting_bar {
-        return Err(ApiError::Forbidden(bar.message().into()));
-    }
+    // An edit is a new version of a notice.
+    may_post(me)?;
     f.refuse_unsupported()?;
     if f.has_poll() {
         return Err(ApiError::invalid(
@@ -499,10 +500,9 @@ async fn set_reblog(
     on: bool,
 ) -> ApiResult<Json<Status>> {
     let me = auth.account()?;
-    // A boost puts a notice before her followers: barred as posting is (undoing one is
-    // not).
-    if let (true, Some(bar)) = (on, me.standing.posting_bar) {
-        return Err(ApiError::Forbidden(bar.message().into()));
+    // A boost puts a notice before her followers (undoing one is always allowed).
+    if on {
+        may_post(me)?;
     }
     let s = visible(&node, parse_id(&id)?, Some(me)).await?;
     let s = node.store.set_reblog(me.id, s.id, on).await?;

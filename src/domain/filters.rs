@@ -3,6 +3,7 @@
 //! them to what it answers.
 
 use super::entities::StatusRecord;
+use super::text::plain_text;
 use super::{StatusId, iso8601};
 use serde::Serialize;
 
@@ -143,31 +144,6 @@ pub fn payload_text(payload: &str) -> Option<(String, StatusId)> {
         .unwrap_or("");
     let content = target.get("content").and_then(|t| t.as_str()).unwrap_or("");
     Some((format!("{warning}\n{}", plain_text(content)), id))
-}
-
-/// Our own HTML (see `super::text::render_html`) back to text: tags dropped, line and
-/// paragraph breaks kept as line breaks, the five entities we write unescaped.
-fn plain_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(i) = rest.find('<') {
-        out.push_str(&rest[..i]);
-        let Some(j) = rest[i..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = &rest[i + 1..i + j];
-        if tag.starts_with("br") || tag == "/p" {
-            out.push('\n');
-        }
-        rest = &rest[i + j + 1..];
-    }
-    out.push_str(rest);
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 /// [`apply`] to a notice's text and id.

@@ -165,6 +165,12 @@ impl Standing {
         self.suspended_at.is_none() && !self.disabled && self.approved
     }
 
+    /// Why she may not put anything before readers (post, edit, boost, upload): her
+    /// standing's [`refusal`](Self::refusal), or the wiki's bar; `None` when she may.
+    pub fn posting_refusal(&self) -> Option<&'static str> {
+        self.refusal().or(self.posting_bar.map(PostingBar::message))
+    }
+
     /// Why she may not act, in Mastodon's words, or `None` when she may.
     pub fn refusal(&self) -> Option<&'static str> {
         if self.suspended_at.is_some() || self.disabled {

@@ -210,6 +210,31 @@ pub fn render_html(
     out
 }
 
+/// Our own HTML (see [`render_html`]) back to text: tags dropped, line and
+/// paragraph breaks kept as line breaks, the five entities we write unescaped.
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[i + 1..i + j];
+        if tag.starts_with("br") || tag == "/p" {
+            out.push('\n');
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,13 +101,7 @@ impl SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(super::sql::taken("wiki_user"))?;
-        let events = Self::bring_in_line(conn, id, s, now).await?;
-        Self::insert_events(conn, &events).await?;
-        let a = Self::fetch_account(conn, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        self.commit_write(w, !events.is_empty()).await?;
-        Ok(a)
+        self.commit_in_line(w, id, s, now).await
     }
 
     pub(super) async fn write_wiki_standing(
@@ -115,9 +109,21 @@ impl SqlStore {
         account: AccountId,
         s: &WikiStanding,
     ) -> Result<AccountRecord> {
-        let mut w = self.begin_write().await?;
+        let w = self.begin_write().await?;
+        self.commit_in_line(w, account, s, crate::domain::now_micros())
+            .await
+    }
+
+    /// Bring `account` in line with `s` in `w` (with the events that makes), commit, and
+    /// read her back.
+    async fn commit_in_line(
+        &self,
+        mut w: super::sql::WriteTx<'_>,
+        account: AccountId,
+        s: &WikiStanding,
+        now: i64,
+    ) -> Result<AccountRecord> {
         let conn: &mut AnyConnection = &mut w.tx;
-        let now = crate::domain::now_micros();
         let events = Self::bring_in_line(conn, account, s, now).await?;
         Self::insert_events(conn, &events).await?;
         let a = Self::fetch_account(conn, account)

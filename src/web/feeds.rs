@@ -176,7 +176,11 @@ impl Entry {
         let parse = |t: &str| atom::FixedDateTime::parse_from_rfc3339(t).ok();
         let published = parse(&st.created_at).unwrap_or_default();
         let updated = st.edited_at.as_deref().and_then(parse).unwrap_or(published);
-        let text = plain(&st.content);
+        // One line: a title has no paragraphs.
+        let text = crate::domain::text::plain_text(&st.content)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let title = if !st.spoiler_text.is_empty() {
             st.spoiler_text.clone()
         } else {
@@ -200,32 +204,6 @@ impl Entry {
             updated,
         }
     }
-}
-
-/// The text of a notice's HTML (for titles): tags dropped, entities read.
-fn plain(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                if !out.ends_with(' ') && !out.is_empty() {
-                    out.push(' ');
-                }
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_string()
 }
 
 fn atom_feed(

@@ -227,8 +227,12 @@ async fn sign_in_as(
             match create(node, &name, &standing).await? {
                 Some(a) => a,
                 None => {
-                    let exp = now_secs() + LOGIN_SECS;
-                    return ask_for_name(node, w, &user, back, &name, None, exp);
+                    let p = Pending {
+                        user,
+                        back: back.to_string(),
+                        exp: now_secs() + LOGIN_SECS,
+                    };
+                    return ask_for_name(node, w, &p, &name, None);
                 }
             }
         }
@@ -277,14 +281,12 @@ async fn create(
     }
 }
 
-/// Her verified wiki identity while she chooses a name (signed; ten minutes).
+/// Her verified wiki identity while she chooses a name (signed), where she was going,
+/// and when this sign-in ends: set once, at the wiki's word, and kept by every form shown
+/// again, so the wiki's snapshot of her groups cannot be kept alive.
 #[derive(Serialize, Deserialize)]
 struct Pending {
-    id: i64,
-    name: String,
-    groups: Vec<String>,
-    blocked: bool,
-    editcount: i64,
+    user: WikiUser,
     back: String,
     exp: i64,
 }
@@ -301,31 +303,16 @@ struct NamePage {
     problem: Option<String>,
 }
 
-/// The name form. `exp`: when this sign-in ends (set once, at the wiki's word; a form
-/// shown again keeps it, so the wiki's snapshot of her groups cannot be kept alive).
-#[allow(clippy::too_many_arguments)]
+/// The name form for `p`, `taken` being the name she cannot have.
 fn ask_for_name(
     node: &Api,
     w: &Wiki,
-    user: &WikiUser,
-    back: &str,
+    p: &Pending,
     taken: &str,
     problem: Option<String>,
-    exp: i64,
 ) -> ApiResult<Response> {
-    let pending = Pending {
-        id: user.id,
-        name: user.name.clone(),
-        groups: user.groups.clone(),
-        blocked: user.blocked,
-        editcount: user.editcount,
-        back: back.to_string(),
-        exp,
-    };
-    let cookie = assertion::sign(
-        &serde_json::to_vec(&pending).unwrap_or_default(),
-        &w.cookie_key(),
-    );
+    let user = &p.user;
+    let cookie = assertion::sign(&serde_json::to_vec(p).unwrap_or_default(), &w.cookie_key());
     let csrf = csrf_of(&cookie);
     let base: String = taken.chars().take(26).collect();
     let suggestion = format!("{}_{}", base.trim_end_matches('_'), user.id % 1000);
@@ -384,15 +371,8 @@ fn pending_of(w: &Wiki, headers: &HeaderMap) -> ApiResult<(Pending, String)> {
 async fn name_page(State(node): State<Api>, headers: HeaderMap) -> ApiResult<Response> {
     let w = wiki(&node)?;
     let (p, _) = pending_of(&w, &headers)?;
-    let user = WikiUser {
-        id: p.id,
-        name: p.name,
-        groups: p.groups,
-        blocked: p.blocked,
-        editcount: p.editcount,
-    };
-    let taken = username_for(&user);
-    ask_for_name(&node, &w, &user, &p.back, &taken, None, p.exp)
+    let taken = username_for(&p.user);
+    ask_for_name(&node, &w, &p, &taken, None)
 }
 
 #[derive(Deserialize)]
@@ -414,24 +394,10 @@ async fn choose_name(
             "The form has expired or did not come from this site; reload it".into(),
         ));
     }
-    let user = WikiUser {
-        id: p.id,
-        name: p.name,
-        groups: p.groups,
-        blocked: p.blocked,
-        editcount: p.editcount,
-    };
+    let user = &p.user;
     let wanted = f.username.unwrap_or_default().trim().to_string();
     if let Err(e) = Username::parse_new(&wanted) {
-        return ask_for_name(
-            &node,
-            &w,
-            &user,
-            &p.back,
-            &wanted,
-            Some(format!("That name {e}.")),
-            p.exp,
-        );
+        return ask_for_name(&node, &w, &p, &wanted, Some(format!("That name {e}.")));
     }
     // Her account was made meanwhile (another tab): this form's snapshot of the wiki is
     // not what signs her in to it; a fresh sign-in from the wiki is.
@@ -440,19 +406,12 @@ async fn choose_name(
             "Your account here exists already; sign in again from the wiki".into(),
         ));
     }
-    let standing = w.standing_of(&user);
+    let standing = w.standing_of(user);
     let account = match create(&node, &wanted, &standing).await? {
         Some(a) => a,
         None => {
-            return ask_for_name(
-                &node,
-                &w,
-                &user,
-                &p.back,
-                &wanted,
-                Some(format!("@{wanted} is taken too; choose another.")),
-                p.exp,
-            );
+            let problem = format!("@{wanted} is taken too; choose another.");
+            return ask_for_name(&node, &w, &p, &wanted, Some(problem));
         }
     };
     if let Some(why) = account.standing.refusal() {

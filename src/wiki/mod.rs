@@ -68,7 +68,7 @@ use tokio_util::sync::CancellationToken;
 pub const MAX_ANSWER: usize = 256 * 1024;
 
 /// What the wiki says of one of its users.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WikiUser {
     /// Her central user id (on a wiki without CentralAuth, her user id): the OAuth
     /// profile's `sub`, and the extension's assertions' too.
