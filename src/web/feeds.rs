@@ -6,8 +6,9 @@
 //! A feed is read from the store as it is now, like every page: a deleted notice (or a
 //! suspended author's) is gone, a corrected one carries its correction and, in Atom, the
 //! time of it as `updated`. Each answer has an `ETag` (a hash of its entries' ids and
-//! versions, so an edit or a deletion changes it) and a `Last-Modified` (the newest
-//! change among them), and a reader that sends either back gets `304 Not Modified`.
+//! versions, so an edit or a deletion changes it), and a reader that sends it back gets
+//! `304 Not Modified`; `Last-Modified` (the newest change among them) is said, but a date
+//! cannot see a deletion, so `If-Modified-Since` is answered in full (see [`fresh`]).
 //! Older entries: `?max_id=` (the Atom feed links the next page with `rel="next"`).
 
 use super::PageQuery;
@@ -75,7 +76,7 @@ pub(super) async fn serve(
         .max();
     let newest_secs = newest.map(|m| m.div_euclid(1_000_000));
     let last_modified = newest_secs.map(|t| httpdate::fmt_http_date(unix(t)));
-    if fresh(headers, &etag, newest_secs) {
+    if fresh(headers, &etag) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         cache_headers(res.headers_mut(), &etag, last_modified.as_deref());
         return Ok(res);
@@ -131,22 +132,15 @@ fn cache_headers(h: &mut HeaderMap, etag: &str, last_modified: Option<&str>) {
     );
 }
 
-/// Whether the reader's copy is this one: `If-None-Match` wins over `If-Modified-Since`
-/// (RFC 9110 §13.2.2).
-fn fresh(headers: &HeaderMap, etag: &str, newest: Option<i64>) -> bool {
-    if let Some(inm) = headers
+/// Whether the reader's copy is this one, by its `ETag`. `If-Modified-Since` is not
+/// honoured (RFC 9110 lets a server ignore it): the newest change among the entries does
+/// not move when an older one is deleted or its author suspended, so a date would keep a
+/// removed notice in the reader's copy; the `ETag` changes with the entries themselves.
+fn fresh(headers: &HeaderMap, etag: &str) -> bool {
+    headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-    {
-        return inm.split(',').any(|t| t.trim() == etag || t.trim() == "*");
-    }
-    let since = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64);
-    matches!((since, newest), (Some(s), Some(n)) if n <= s)
+        .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
 }
 
 fn etag_of(list: &[StatusRecord], format: Format, q: &PageQuery) -> String {
