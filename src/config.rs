@@ -148,6 +148,10 @@ pub struct Config {
         global = true
     )]
     pub delivery_retry_ms: u64,
+    /// Who may create live events: `posters` (any account allowed to post) or `staff`
+    /// (moderators and administrators).
+    #[arg(long, env = "TIDINGS_EVENT_CREATORS", default_value = "posters", value_parser = ["posters", "staff"], global = true)]
+    pub event_creators: String,
     /// Allow public streams without a token.
     #[arg(long, env = "TIDINGS_ANONYMOUS_STREAMS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub anonymous_streams: bool,

@@ -125,7 +125,7 @@ struct AnnouncementForm {
 }
 
 /// An ISO 8601 time as microseconds; empty is none.
-fn time_of(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
+pub(crate) fn time_of(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
     match v {
         None | Some("") => Ok(None),
         Some(s) => {

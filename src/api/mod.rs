@@ -17,6 +17,7 @@ pub mod instance;
 pub mod limits;
 pub mod links;
 pub mod lists;
+pub mod live;
 pub mod media;
 pub mod notifications;
 pub mod oauth;
@@ -104,6 +105,7 @@ pub fn router(node: Node) -> Router {
         .merge(crate::web::router())
         .merge(profile::router())
         .merge(lists::router())
+        .merge(live::router())
         .merge(announcements::router())
         .merge(conversations::router())
         .merge(scheduled::router())

@@ -153,7 +153,7 @@ pub async fn paged(
     let context = match which {
         Timeline::Home { .. } | Timeline::List { .. } => "home",
         Timeline::Account { .. } => "account",
-        Timeline::Public { .. } | Timeline::Tag { .. } => "public",
+        Timeline::Public { .. } | Timeline::Tag { .. } | Timeline::Event { .. } => "public",
     };
     let rendered: Vec<Status> =
         super::filters::render_filtered(node, viewer, context, &list).await?;

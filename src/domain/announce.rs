@@ -26,6 +26,8 @@ pub const ANNOUNCEMENTS: &str = "announcements";
 pub struct Reach {
     pub followers: Vec<AccountId>,
     pub lists: Vec<ListId>,
+    /// The slugs of the live events whose curated feed carries it.
+    pub events: Vec<String>,
 }
 
 /// An event as written by a change: no position yet (the sequencer gives it one).
@@ -276,6 +278,7 @@ fn audience(s: &StatusRecord, reach: &Reach) -> Vec<String> {
     users.dedup();
     keys.extend(users.into_iter().map(|u| format!("user:{u}")));
     keys.extend(reach.lists.iter().map(|l| StreamKey::List(*l).key()));
+    keys.extend(reach.events.iter().map(|e| super::live::stream_key(e)));
     keys
 }
 
@@ -336,6 +339,7 @@ mod tests {
             &Reach {
                 followers: vec![AccountId::new(2), AccountId::new(3)],
                 lists: vec![ListId::new(9)],
+                events: Vec::new(),
             },
             &site,
         );
@@ -345,6 +349,7 @@ mod tests {
             &Reach {
                 followers: vec![AccountId::new(2)],
                 lists: vec![],
+                events: vec!["vote".into()],
             },
             &site,
         );
@@ -357,7 +362,8 @@ mod tests {
                 "hashtag:local:x",
                 "user:1",
                 "user:2",
-                "user:3"
+                "user:3",
+                "event:vote"
             ]
         );
     }
@@ -369,6 +375,7 @@ mod tests {
         let reach = |followers: Vec<i64>| Reach {
             followers: followers.into_iter().map(AccountId::new).collect(),
             lists: vec![ListId::new(9)],
+            events: Vec::new(),
         };
         // Carol (3) is mentioned and follows: her home too; Bob (2) follows, unnamed.
         let e = NewEvent::posted(&s, &reach(vec![2, 3]), &site);

@@ -36,6 +36,20 @@ pub enum EventKind {
     /// so that every node closes that token's streams; it belongs to no stream.
     #[serde(rename = "tidings.revoke")]
     Revoke,
+    /// For a live event's stream: the event itself changed (title, state, …); payload:
+    /// the event (see [`crate::domain::live::LiveEvent`]).
+    #[serde(rename = "event.update")]
+    EventUpdate,
+    /// A notice was pinned in a live event (`{"status_id"}`), or unpinned.
+    #[serde(rename = "event.pin")]
+    EventPin,
+    #[serde(rename = "event.unpin")]
+    EventUnpin,
+    /// A notice was marked a key event (`{"status_id","label","at"}`), or unmarked.
+    #[serde(rename = "event.key")]
+    EventKey,
+    #[serde(rename = "event.unkey")]
+    EventUnkey,
 }
 
 impl EventKind {
@@ -51,6 +65,11 @@ impl EventKind {
             EventKind::AnnouncementDelete => "announcement.delete",
             EventKind::Revoke => "tidings.revoke",
             EventKind::Hidden => "tidings.hidden",
+            EventKind::EventUpdate => "event.update",
+            EventKind::EventPin => "event.pin",
+            EventKind::EventUnpin => "event.unpin",
+            EventKind::EventKey => "event.key",
+            EventKind::EventUnkey => "event.unkey",
         }
     }
 
@@ -66,6 +85,11 @@ impl EventKind {
             "announcement.delete" => Some(EventKind::AnnouncementDelete),
             "tidings.revoke" => Some(EventKind::Revoke),
             "tidings.hidden" => Some(EventKind::Hidden),
+            "event.update" => Some(EventKind::EventUpdate),
+            "event.pin" => Some(EventKind::EventPin),
+            "event.unpin" => Some(EventKind::EventUnpin),
+            "event.key" => Some(EventKind::EventKey),
+            "event.unkey" => Some(EventKind::EventUnkey),
             _ => None,
         }
     }

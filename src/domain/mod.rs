@@ -10,6 +10,7 @@ pub mod entities;
 pub mod event;
 pub mod filters;
 pub mod ids;
+pub mod live;
 pub mod moderation;
 pub mod stream;
 pub mod text;

@@ -2,7 +2,8 @@
 //!
 //! A key is a short string naming one routable stream: `public`, `public:local`,
 //! `public:remote`, `hashtag:<tag>`, `hashtag:local:<tag>`, `user:<account id>`,
-//! `user:notification:<account id>`, `list:<list id>`, `direct:<account id>`. The
+//! `user:notification:<account id>`, `list:<list id>`, `direct:<account id>`,
+//! `event:<slug>` (a live event's curated feed, see `crate::domain::live`). The
 //! store records each event's keys; the hub routes by key; replay filters by key.
 
 use super::text::{is_tag, normalize_tag};
@@ -22,6 +23,8 @@ pub enum StreamKey {
     List(ListId),
     /// The account's conversations of direct notices.
     Direct(AccountId),
+    /// A live event's curated feed, by its slug (whether it exists, the API checks).
+    Event(String),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -29,6 +32,7 @@ pub enum StreamError {
     Unknown,
     MissingTag,
     MissingList,
+    MissingEvent,
     /// A tag with characters no tag has (`:`, spaces, punctuation).
     InvalidTag,
     NeedsToken,
@@ -40,6 +44,7 @@ impl StreamError {
             StreamError::Unknown => "Unknown stream type",
             StreamError::MissingTag => "No tag for stream provided",
             StreamError::MissingList => "No list for stream provided",
+            StreamError::MissingEvent => "No event for stream provided",
             StreamError::InvalidTag => "Tags are made of letters, digits and underscores",
             StreamError::NeedsToken => "This stream requires an access token",
         }
@@ -48,12 +53,13 @@ impl StreamError {
 
 impl StreamKey {
     /// Parse a Mastodon wire name (`hashtag:local`, or the SSE path form `hashtag/local`)
-    /// with its `tag` or `list` parameter. `account` is the caller's account, needed for
-    /// `user`, `user:notification`, `list` and `direct`.
+    /// with its `tag`, `list` or `event` parameter. `account` is the caller's account,
+    /// needed for `user`, `user:notification`, `list` and `direct`.
     pub fn parse(
         name: &str,
         tag: Option<&str>,
         list: Option<&str>,
+        event: Option<&str>,
         account: Option<AccountId>,
     ) -> Result<Self, StreamError> {
         let name = name.replace('/', ":");
@@ -87,6 +93,10 @@ impl StreamKey {
                     .map(StreamKey::List)
                     .ok_or(StreamError::MissingList)
             }
+            "event" => event
+                .filter(|e| super::live::is_slug(e))
+                .map(|e| StreamKey::Event(e.to_string()))
+                .ok_or(StreamError::MissingEvent),
             _ => Err(StreamError::Unknown),
         }
     }
@@ -102,6 +112,7 @@ impl StreamKey {
             StreamKey::UserNotification(id) => format!("user:notification:{id}"),
             StreamKey::List(id) => format!("list:{id}"),
             StreamKey::Direct(id) => format!("direct:{id}"),
+            StreamKey::Event(slug) => super::live::stream_key(slug),
         }
     }
 
@@ -117,6 +128,7 @@ impl StreamKey {
             StreamKey::UserNotification(_) => vec!["user:notification".into()],
             StreamKey::List(id) => vec!["list".into(), id.to_string()],
             StreamKey::Direct(_) => vec!["direct".into()],
+            StreamKey::Event(slug) => vec!["event".into(), slug.clone()],
         }
     }
 
@@ -130,6 +142,9 @@ impl StreamKey {
         }
         if let Some(id) = key.strip_prefix("list:") {
             return ListId::parse(id).map(StreamKey::List);
+        }
+        if let Some(slug) = key.strip_prefix("event:") {
+            return Some(StreamKey::Event(slug.to_string()));
         }
         if let Some(id) = key.strip_prefix("direct:") {
             return AccountId::parse(id).map(StreamKey::Direct);
@@ -171,30 +186,30 @@ mod tests {
             ("hashtag", Some("Rust")),
             ("hashtag/local", Some("x")),
         ] {
-            let s = StreamKey::parse(name, tag, None, None).unwrap();
+            let s = StreamKey::parse(name, tag, None, None, None).unwrap();
             assert_eq!(StreamKey::from_key(&s.key()), Some(s));
         }
         assert_eq!(
-            StreamKey::parse("hashtag", Some("#Rust"), None, None)
+            StreamKey::parse("hashtag", Some("#Rust"), None, None, None)
                 .unwrap()
                 .key(),
             "hashtag:rust"
         );
         assert_eq!(
-            StreamKey::parse("user", None, None, None),
+            StreamKey::parse("user", None, None, None, None),
             Err(StreamError::NeedsToken)
         );
         assert_eq!(
-            StreamKey::parse("nope", None, None, None),
+            StreamKey::parse("nope", None, None, None, None),
             Err(StreamError::Unknown)
         );
         assert_eq!(
-            StreamKey::parse("hashtag", None, None, None),
+            StreamKey::parse("hashtag", None, None, None, None),
             Err(StreamError::MissingTag)
         );
         for bad in ["local:foo", "a b", "x-y", "#"] {
             assert!(
-                StreamKey::parse("hashtag", Some(bad), None, None).is_err(),
+                StreamKey::parse("hashtag", Some(bad), None, None, None).is_err(),
                 "{bad} is no tag"
             );
         }

@@ -118,13 +118,20 @@ impl SqlStore {
                 lists.push(*list);
             }
         }
-        Ok(Reach { followers, lists })
+        Ok(Reach {
+            followers,
+            lists,
+            events: Vec::new(),
+        })
     }
 
     /// Whom `s` reaches now.
     pub(super) async fn reach(conn: &mut AnyConnection, s: &StatusRecord) -> Result<Reach> {
         let ar = Self::author_reach(conn, s.account.id).await?;
-        Self::reach_for(conn, &ar, s).await
+        let mut reach = Self::reach_for(conn, &ar, s).await?;
+        // The live events whose feed carries it hear of its edits and its deletion.
+        reach.events = Self::curated_in(conn, s.id).await?;
+        Ok(reach)
     }
 
     pub(super) async fn read_lists(

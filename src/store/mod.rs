@@ -20,6 +20,7 @@ mod filters;
 mod hide;
 mod lease;
 mod lists;
+mod live;
 mod media;
 mod moderation;
 mod notify;
@@ -42,6 +43,7 @@ use crate::domain::announce::NewEvent;
 use crate::domain::entities::{
     AccountRecord, EditRecord, NotificationRecord, StatusRecord, Visibility,
 };
+use crate::domain::live::{KeyEventRecord, LiveEventRecord, LiveRole, LiveState};
 use crate::domain::moderation::{
     AccessRule, AccountAction, AdminAccountRecord, AuditRecord, DomainBlock, ReportRecord, Role,
 };
@@ -58,6 +60,7 @@ pub use federation::{Delivery, KeyPair, RemoteActor, RemoteProfile};
 pub use filters::{MAX_FILTERS, MAX_KEYWORDS};
 pub use hide::Hide;
 pub use lists::{ListRecord, MAX_LIST_MEMBERS, MAX_LISTS};
+pub use live::{Curation, LivePart};
 pub use media::MAX_MEDIA;
 pub use notify::NotificationQuery;
 pub use overview::{Activity, Marker, Stats, TagTrend};
@@ -249,6 +252,12 @@ pub enum Timeline {
     Account {
         account_id: AccountId,
         filter: AccountFilter,
+    },
+    /// A live event's feed, pinned notices or open contributions (see
+    /// `crate::domain::live`).
+    Event {
+        event_id: i64,
+        part: LivePart,
     },
 }
 
@@ -768,6 +777,40 @@ pub trait Store: Send + Sync + 'static {
     /// Record a sign-in nonce as used until `expires_at` (Unix seconds); false when it
     /// had been used already (on any node).
     async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;
+
+    // Live events (see `crate::domain::live`).
+    async fn live_event(&self, slug: &str) -> Result<Option<LiveEventRecord>>;
+    /// Events newest first, by state and title words (`q`), below `max_id`.
+    async fn live_events(
+        &self,
+        state: Option<LiveState>,
+        q: Option<&str>,
+        max_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<LiveEventRecord>>;
+    /// Create (`create`; the creator becomes its editor; `Taken("slug")`) or update an
+    /// event; its readers hear `event.update`.
+    async fn save_live_event(&self, e: &LiveEventRecord, create: bool) -> Result<LiveEventRecord>;
+    async fn delete_live_event(&self, e: &LiveEventRecord) -> Result<()>;
+    async fn live_members(&self, event: i64) -> Result<Vec<(AccountRecord, LiveRole)>>;
+    async fn live_role(&self, event: i64, account: AccountId) -> Result<Option<LiveRole>>;
+    /// Give accounts a role in an event (`on`) or take it away.
+    async fn set_live_members(
+        &self,
+        event: i64,
+        accounts: &[AccountId],
+        role: LiveRole,
+        on: bool,
+    ) -> Result<()>;
+    /// An editor features, removes, pins or marks a notice; the notice.
+    async fn curate(
+        &self,
+        e: &LiveEventRecord,
+        status: StatusId,
+        change: Curation,
+    ) -> Result<StatusRecord>;
+    /// The event's key events as they stand, newest first.
+    async fn key_events(&self, event: i64) -> Result<Vec<KeyEventRecord>>;
 }
 
 /// Open the store named by a `sqlite:` or `postgres:` URL and run its migrations.

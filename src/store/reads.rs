@@ -102,6 +102,19 @@ impl SqlStore {
                     qb.push(")");
                 }
             }
+            Timeline::Event { event_id, part } => {
+                qb.push(
+                    " JOIN live_event_statuses les ON les.status_id = s.id WHERE les.event_id = ",
+                );
+                qb.int(*event_id);
+                qb.push(match part {
+                    LivePart::Curated => " AND les.state = 'curated'",
+                    LivePart::Pinned => " AND les.state = 'curated' AND les.pinned_at IS NOT NULL",
+                    LivePart::Open => " AND les.state = 'open'",
+                });
+                // A public place: as the tag pages, nothing of silenced authors.
+                qb.push(" AND s.visibility = 'public' AND a.silenced_at IS NULL");
+            }
         }
         qb.push(" AND s.deleted_at IS NULL AND a.suspended_at IS NULL");
         // What the reader blocked or muted, or who blocked her, is not in her timelines

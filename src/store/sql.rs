@@ -1276,6 +1276,16 @@ impl Store for SqlStore {
         let list = stream
             .strip_prefix("list:")
             .and_then(|id| id.parse::<i64>().ok());
+        if let Some(slug) = stream.strip_prefix("event:") {
+            let rows = sqlx::query(super::live::EVENT_REPLAY)
+                .bind(stream)
+                .bind(after.get())
+                .bind(limit)
+                .bind(slug)
+                .fetch_all(&self.pool)
+                .await?;
+            return rows.iter().map(queries::event_row).collect();
+        }
         if let Some(list) = list {
             let rows = sqlx::query(concat!(
                 "SELECT ",
@@ -1409,5 +1419,58 @@ impl Store for SqlStore {
 
     async fn use_wiki_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
         self.write_wiki_nonce(nonce, expires_at).await
+    }
+
+    async fn live_event(&self, slug: &str) -> Result<Option<LiveEventRecord>> {
+        self.read_live_event(slug).await
+    }
+
+    async fn live_events(
+        &self,
+        state: Option<LiveState>,
+        q: Option<&str>,
+        max_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<LiveEventRecord>> {
+        self.read_live_events(state, q, max_id, limit).await
+    }
+
+    async fn save_live_event(&self, e: &LiveEventRecord, create: bool) -> Result<LiveEventRecord> {
+        self.write_live_event(e, create).await
+    }
+
+    async fn delete_live_event(&self, e: &LiveEventRecord) -> Result<()> {
+        self.remove_live_event(e).await
+    }
+
+    async fn live_members(&self, event: i64) -> Result<Vec<(AccountRecord, LiveRole)>> {
+        self.read_live_members(event).await
+    }
+
+    async fn live_role(&self, event: i64, account: AccountId) -> Result<Option<LiveRole>> {
+        self.read_live_role(event, account).await
+    }
+
+    async fn set_live_members(
+        &self,
+        event: i64,
+        accounts: &[AccountId],
+        role: LiveRole,
+        on: bool,
+    ) -> Result<()> {
+        self.write_live_members(event, accounts, role, on).await
+    }
+
+    async fn curate(
+        &self,
+        e: &LiveEventRecord,
+        status: StatusId,
+        change: Curation,
+    ) -> Result<StatusRecord> {
+        self.write_curation(e, status, change).await
+    }
+
+    async fn key_events(&self, event: i64) -> Result<Vec<KeyEventRecord>> {
+        self.read_key_events(event).await
     }
 }

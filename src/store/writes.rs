@@ -187,7 +187,13 @@ impl SqlStore {
                 .find(|f| f.0 == author)
                 .expect("just added")
                 .1;
-            let reach = Self::reach_for(conn, of, record).await?;
+            let mut reach = Self::reach_for(conn, of, record).await?;
+            // A public notice with a live event's tag enters the event: its feed when
+            // the author writes the event, its open contributions otherwise.
+            let live = Self::live_events_for(conn, record).await?;
+            if !live.is_empty() {
+                reach.events = Self::enter_live_events(conn, record, &live).await?;
+            }
             events.push(NewEvent::posted(record, &reach, &self.site));
         }
         // Authors with followers on other servers: one query for the whole batch.

@@ -131,12 +131,14 @@ pub fn parse_stream(
     name: &str,
     tag: Option<&str>,
     list: Option<&str>,
+    event: Option<&str>,
     reader: Reader,
 ) -> Result<StreamKey, (u16, &'static str)> {
-    let key = StreamKey::parse(name, tag, list, reader.for_stream(name)).map_err(|e| match e {
-        StreamError::NeedsToken => (401, e.message()),
-        _ => (400, e.message()),
-    })?;
+    let key =
+        StreamKey::parse(name, tag, list, event, reader.for_stream(name)).map_err(|e| match e {
+            StreamError::NeedsToken => (401, e.message()),
+            _ => (400, e.message()),
+        })?;
     if key.is_public() && reader.signed_in().is_none() && !node.config.anonymous_streams {
         return Err((401, "This stream requires an access token"));
     }
@@ -144,12 +146,19 @@ pub fn parse_stream(
 }
 
 /// Checks that need the store: a list stream is its owner's alone (anyone else is told
-/// it does not exist).
+/// it does not exist); an event stream needs its event.
 pub async fn may_open(
     node: &Node,
     key: &StreamKey,
     reader: Reader,
 ) -> Result<(), (u16, &'static str)> {
+    if let StreamKey::Event(slug) = key {
+        return match node.store.live_event(slug).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err((404, "Event not found")),
+            Err(_) => Err((503, "Events cannot be read just now")),
+        };
+    }
     if let StreamKey::List(id) = key {
         let owner = match node.store.list(*id).await {
             Ok(l) => l.map(|l| l.account_id),

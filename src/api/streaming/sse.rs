@@ -24,6 +24,7 @@ use std::time::Duration;
 pub struct SseParams {
     tag: Option<String>,
     list: Option<String>,
+    event: Option<String>,
     last_event_id: Option<String>,
 }
 
@@ -53,8 +54,15 @@ pub async fn handler(
 ) -> ApiResult<Response> {
     let reader = auth.reader();
     let account = reader.signed_in();
-    let key = parse_stream(&node, &stream, p.tag.as_deref(), p.list.as_deref(), reader)
-        .map_err(|(c, m)| stream_error(c, m))?;
+    let key = parse_stream(
+        &node,
+        &stream,
+        p.tag.as_deref(),
+        p.list.as_deref(),
+        p.event.as_deref(),
+        reader,
+    )
+    .map_err(|(c, m)| stream_error(c, m))?;
     super::may_open(&node, &key, reader)
         .await
         .map_err(|(c, m)| stream_error(c, m))?;

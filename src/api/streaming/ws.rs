@@ -79,6 +79,7 @@ pub struct WsParams {
     stream: Option<String>,
     tag: Option<String>,
     list: Option<String>,
+    event: Option<String>,
     last_event_id: Option<String>,
 }
 
@@ -90,6 +91,8 @@ struct ClientMessage {
     tag: Option<String>,
     /// A list's id, as a string or a number.
     list: Option<serde_json::Value>,
+    /// A live event's slug.
+    event: Option<String>,
     last_event_id: Option<serde_json::Value>,
 }
 
@@ -301,6 +304,7 @@ pub async fn handler(
                 stream: Some(name.into()),
                 tag: p.tag,
                 list: p.list.map(serde_json::Value::String),
+                event: p.event,
                 last_event_id: p.last_event_id.map(Into::into),
             };
             if Box::pin(c.on_subscribe(msg)).await.is_err() {
@@ -717,6 +721,7 @@ impl Conn {
                     msg.stream.as_deref().unwrap_or(""),
                     msg.tag.as_deref(),
                     msg.list().as_deref(),
+                    msg.event.as_deref(),
                     self.caller,
                 ) {
                     Ok(k) => k.key(),
@@ -735,6 +740,7 @@ impl Conn {
             msg.stream.as_deref().unwrap_or(""),
             msg.tag.as_deref(),
             msg.list().as_deref(),
+            msg.event.as_deref(),
             self.caller,
         ) {
             Ok(k) => k,

@@ -1,0 +1,611 @@
+//! Live events (see `crate::domain::live`): the events, their tags and people, and the
+//! place of each notice in them. Every change that readers see writes its stream event
+//! in the same transaction.
+
+use super::queries::{self, Sql};
+use super::sql::SqlStore;
+use super::*;
+use crate::domain::live::{
+    KeyEventRecord, LiveEventRecord, LiveNews, LivePlace, LiveRole, LiveState, MAX_PINNED,
+};
+use sqlx::{AnyConnection, Row, any::AnyRow};
+
+/// What an editor does to a notice of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Curation {
+    /// Into the curated feed (an open contribution, or any notice tagged for it).
+    Feature,
+    /// Out of the event, the notice itself untouched.
+    Remove,
+    Pin(bool),
+    /// Mark as a key event with this label, or (`None`) unmark.
+    Key(Option<String>),
+}
+
+/// Which of an event's notices a timeline shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivePart {
+    Curated,
+    Pinned,
+    Open,
+}
+
+const EVENT_SELECT: &str = "SELECT e.id, e.slug, e.title, e.description, e.state, \
+     e.starts_at, e.ends_at, e.created_by, e.created_at, e.updated_at FROM live_events e";
+
+fn event_row(r: &AnyRow) -> Result<LiveEventRecord> {
+    let state: String = r.try_get("state")?;
+    Ok(LiveEventRecord {
+        id: r.try_get("id")?,
+        slug: r.try_get("slug")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        state: LiveState::parse(&state)
+            .ok_or_else(|| StoreError::Invalid(format!("stored event state {state:?}")))?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+        tags: Vec::new(),
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl SqlStore {
+    /// Fill in the events' tags (one query for all of them).
+    async fn with_tags(
+        conn: &mut AnyConnection,
+        mut events: Vec<LiveEventRecord>,
+    ) -> Result<Vec<LiveEventRecord>> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let mut q = Sql::new("SELECT event_id, tag FROM live_event_tags WHERE event_id IN (");
+        q.int_list(&ids);
+        q.push(") ORDER BY tag");
+        for r in q.build(conn).fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get("event_id")?;
+            if let Some(e) = events.iter_mut().find(|e| e.id == id) {
+                e.tags.push(r.try_get("tag")?);
+            }
+        }
+        Ok(events)
+    }
+
+    pub(super) async fn read_live_event(&self, slug: &str) -> Result<Option<LiveEventRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::live_event_in(&mut conn, slug).await
+    }
+
+    async fn live_event_in(
+        conn: &mut AnyConnection,
+        slug: &str,
+    ) -> Result<Option<LiveEventRecord>> {
+        let row = sqlx::query(concat!(
+            "SELECT e.id, e.slug, e.title, e.description, e.state, e.starts_at, e.ends_at, ",
+            "e.created_by, e.created_at, e.updated_at FROM live_events e WHERE e.slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Self::with_tags(conn, vec![event_row(&row)?]).await?.pop())
+    }
+
+    pub(super) async fn read_live_events(
+        &self,
+        state: Option<LiveState>,
+        q: Option<&str>,
+        max_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<LiveEventRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut sql = Sql::new(EVENT_SELECT);
+        sql.push(" WHERE 1 = 1");
+        if let Some(s) = state {
+            sql.push(" AND e.state = ");
+            sql.text(s.as_str());
+        }
+        if let Some(q) = q.map(str::to_lowercase).filter(|q| !q.is_empty()) {
+            // Title words, as people remember them ("election"); `%` and `_` are literal.
+            let pattern = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            sql.push(" AND (LOWER(e.title) LIKE ");
+            sql.text(&pattern);
+            sql.push(" ESCAPE '\\' OR e.slug LIKE ");
+            sql.text(&pattern);
+            sql.push(" ESCAPE '\\')");
+        }
+        if let Some(max) = max_id {
+            sql.push(" AND e.id < ");
+            sql.int(max);
+        }
+        sql.push(" ORDER BY e.id DESC LIMIT ");
+        sql.int(limit);
+        let rows = sql.build(&conn).fetch_all(&mut *conn).await?;
+        let events = rows.iter().map(event_row).collect::<Result<Vec<_>>>()?;
+        Self::with_tags(&mut conn, events).await
+    }
+
+    /// Create (`create`: the creator becomes its first editor) or update an event and
+    /// its tags; its readers hear of the change.
+    pub(super) async fn write_live_event(
+        &self,
+        e: &LiveEventRecord,
+        create: bool,
+    ) -> Result<LiveEventRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let now = crate::domain::now_micros();
+        let id: i64 = if create {
+            let taken = sqlx::query("SELECT 1 AS x FROM live_events WHERE slug = $1")
+                .bind(&e.slug)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+            if taken {
+                return Err(StoreError::Taken("slug"));
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO live_events (slug, title, description, state, starts_at, ends_at, \
+                 created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(&e.slug)
+            .bind(&e.title)
+            .bind(&e.description)
+            .bind(e.state.as_str())
+            .bind(e.starts_at)
+            .bind(e.ends_at)
+            .bind(e.created_by)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("id")?;
+            sqlx::query(
+                "INSERT INTO live_event_members (event_id, account_id, role) VALUES ($1, $2, 'editor')",
+            )
+            .bind(id)
+            .bind(e.created_by)
+            .execute(&mut *conn)
+            .await?;
+            id
+        } else {
+            sqlx::query(
+                "UPDATE live_events SET title = $2, description = $3, state = $4, \
+                 starts_at = $5, ends_at = $6, updated_at = $7 WHERE id = $1",
+            )
+            .bind(e.id)
+            .bind(&e.title)
+            .bind(&e.description)
+            .bind(e.state.as_str())
+            .bind(e.starts_at)
+            .bind(e.ends_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM live_event_tags WHERE event_id = $1")
+                .bind(e.id)
+                .execute(&mut *conn)
+                .await?;
+            e.id
+        };
+        for t in &e.tags {
+            sqlx::query(
+                "INSERT INTO live_event_tags (event_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+        }
+        let saved = Self::live_event_in(conn, &e.slug)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let news = [LiveNews::changed(&saved, &self.site)];
+        Self::insert_events(conn, &news).await?;
+        self.commit_write(w, true).await?;
+        Ok(saved)
+    }
+
+    /// Delete an event: its feed, tags and people go; the notices stay. Open streams of
+    /// it hear `event.update` with the state `ended` first.
+    pub(super) async fn remove_live_event(&self, e: &LiveEventRecord) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        for table in [
+            "DELETE FROM live_event_statuses WHERE event_id = $1",
+            "DELETE FROM live_event_members WHERE event_id = $1",
+            "DELETE FROM live_event_tags WHERE event_id = $1",
+            "DELETE FROM live_events WHERE id = $1",
+        ] {
+            sqlx::query(table).bind(e.id).execute(&mut *conn).await?;
+        }
+        let mut gone = e.clone();
+        gone.state = LiveState::Ended;
+        let news = [LiveNews::changed(&gone, &self.site)];
+        Self::insert_events(conn, &news).await?;
+        self.commit_write(w, true).await?;
+        Ok(())
+    }
+
+    pub(super) async fn read_live_members(
+        &self,
+        event: i64,
+    ) -> Result<Vec<(AccountRecord, LiveRole)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT m.role AS live_role, ",
+            queries::account_columns!("a", ""),
+            " FROM live_event_members m JOIN accounts a ON a.id = m.account_id \
+             WHERE m.event_id = $1 ORDER BY a.id"
+        ))
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("live_role")?;
+                Ok((
+                    queries::account_row(r)?,
+                    LiveRole::parse(&role).unwrap_or(LiveRole::Contributor),
+                ))
+            })
+            .collect()
+    }
+
+    pub(super) async fn read_live_role(
+        &self,
+        event: i64,
+        account: AccountId,
+    ) -> Result<Option<LiveRole>> {
+        let row = sqlx::query(
+            "SELECT role FROM live_event_members WHERE event_id = $1 AND account_id = $2",
+        )
+        .bind(event)
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => LiveRole::parse(&r.try_get::<String, _>("role")?),
+            None => None,
+        })
+    }
+
+    /// Give `accounts` the role (`Some`), or take theirs away. An event keeps at least
+    /// one editor.
+    pub(super) async fn write_live_members(
+        &self,
+        event: i64,
+        accounts: &[AccountId],
+        role: LiveRole,
+        on: bool,
+    ) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        for a in accounts {
+            if on {
+                sqlx::query(
+                    "INSERT INTO live_event_members (event_id, account_id, role) VALUES ($1, $2, $3) \
+                     ON CONFLICT (event_id, account_id) DO UPDATE SET role = $3",
+                )
+                .bind(event)
+                .bind(a)
+                .bind(role.as_str())
+                .execute(&mut *conn)
+                .await?;
+            } else {
+                sqlx::query(
+                    "DELETE FROM live_event_members WHERE event_id = $1 AND account_id = $2 AND role = $3",
+                )
+                .bind(event)
+                .bind(a)
+                .bind(role.as_str())
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        let counts = sqlx::query(
+            "SELECT COUNT(*) AS n, SUM(CASE WHEN role = 'editor' THEN 1 ELSE 0 END) AS editors \
+             FROM live_event_members WHERE event_id = $1",
+        )
+        .bind(event)
+        .fetch_one(&mut *conn)
+        .await?;
+        let n: i64 = counts.try_get("n")?;
+        let editors: Option<i64> = counts.try_get("editors")?;
+        if editors.unwrap_or(0) == 0 {
+            return Err(StoreError::Invalid(
+                "Validation failed: an event keeps at least one editor".into(),
+            ));
+        }
+        if n > crate::domain::live::MAX_MEMBERS as i64 {
+            return Err(StoreError::Invalid(format!(
+                "Validation failed: at most {} contributors and editors",
+                crate::domain::live::MAX_MEMBERS
+            )));
+        }
+        self.commit_write(w, false).await?;
+        Ok(())
+    }
+
+    /// Where a notice stands in an event, if it is in it.
+    async fn live_place(
+        conn: &mut AnyConnection,
+        event: i64,
+        status: StatusId,
+    ) -> Result<Option<(LivePlace, bool, bool)>> {
+        let row = sqlx::query(
+            "SELECT state, pinned_at, key_label FROM live_event_statuses \
+             WHERE event_id = $1 AND status_id = $2",
+        )
+        .bind(event)
+        .bind(status)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let state: String = r.try_get("state")?;
+        Ok(Some((
+            LivePlace::parse(&state).unwrap_or(LivePlace::Removed),
+            r.try_get::<Option<i64>, _>("pinned_at")?.is_some(),
+            r.try_get::<Option<String>, _>("key_label")?.is_some(),
+        )))
+    }
+
+    /// An editor's change to a notice of the event, with what its readers hear.
+    pub(super) async fn write_curation(
+        &self,
+        e: &LiveEventRecord,
+        status: StatusId,
+        change: Curation,
+    ) -> Result<StatusRecord> {
+        let mut w = self.begin_write().await?;
+        let conn: &mut AnyConnection = &mut w.tx;
+        let s = Self::fetch_status(conn, status, None)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let place = Self::live_place(conn, e.id, status).await?;
+        let curated = matches!(place, Some((LivePlace::Curated, _, _)));
+        let now = crate::domain::now_micros();
+        let mut news = Vec::new();
+        match change {
+            Curation::Feature => {
+                let tagged = s.visibility == crate::domain::entities::Visibility::Public
+                    && s.reblog.is_none()
+                    && s.tags.iter().any(|t| e.tags.contains(t));
+                if !tagged {
+                    return Err(StoreError::Invalid(
+                        "Validation failed: the notice is not a public notice tagged for this event"
+                            .into(),
+                    ));
+                }
+                if !curated {
+                    sqlx::query(
+                        "INSERT INTO live_event_statuses (event_id, status_id, state, added_at) \
+                         VALUES ($1, $2, 'curated', $3) \
+                         ON CONFLICT (event_id, status_id) DO UPDATE SET state = 'curated'",
+                    )
+                    .bind(e.id)
+                    .bind(status)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    news.push(LiveNews::featured(&e.slug, &s, &self.site));
+                }
+            }
+            Curation::Remove => {
+                if place.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let (_, pinned, keyed) = place.expect("checked");
+                sqlx::query(
+                    "UPDATE live_event_statuses SET state = 'removed', pinned_at = NULL, \
+                     key_label = NULL, keyed_at = NULL WHERE event_id = $1 AND status_id = $2",
+                )
+                .bind(e.id)
+                .bind(status)
+                .execute(&mut *conn)
+                .await?;
+                if curated {
+                    if pinned {
+                        news.push(LiveNews::pinned(&e.slug, &s, false));
+                    }
+                    if keyed {
+                        news.push(LiveNews::keyed(&e.slug, &s, None));
+                    }
+                    news.push(LiveNews::removed(&e.slug, &s));
+                }
+            }
+            Curation::Pin(on) => {
+                let Some((_, pinned, _)) = place.filter(|_| curated) else {
+                    return Err(StoreError::Invalid(
+                        "Validation failed: only notices in the event's feed can be pinned".into(),
+                    ));
+                };
+                if on && !pinned {
+                    let n: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM live_event_statuses \
+                         WHERE event_id = $1 AND pinned_at IS NOT NULL",
+                    )
+                    .bind(e.id)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("n")?;
+                    if n >= MAX_PINNED as i64 {
+                        return Err(StoreError::Invalid(format!(
+                            "Validation failed: at most {MAX_PINNED} notices are pinned at once"
+                        )));
+                    }
+                }
+                if on != pinned {
+                    sqlx::query(
+                        "UPDATE live_event_statuses SET pinned_at = $3 \
+                         WHERE event_id = $1 AND status_id = $2",
+                    )
+                    .bind(e.id)
+                    .bind(status)
+                    .bind(on.then_some(now))
+                    .execute(&mut *conn)
+                    .await?;
+                    news.push(LiveNews::pinned(&e.slug, &s, on));
+                }
+            }
+            Curation::Key(label) => {
+                let Some((_, _, keyed)) = place.filter(|_| curated) else {
+                    return Err(StoreError::Invalid(
+                        "Validation failed: only notices in the event's feed can be key events"
+                            .into(),
+                    ));
+                };
+                if label.is_some() || keyed {
+                    sqlx::query(
+                        "UPDATE live_event_statuses SET key_label = $3, keyed_at = $4 \
+                         WHERE event_id = $1 AND status_id = $2",
+                    )
+                    .bind(e.id)
+                    .bind(status)
+                    .bind(label.as_deref())
+                    .bind(label.as_ref().map(|_| now))
+                    .execute(&mut *conn)
+                    .await?;
+                    let key = label.map(|label| KeyEventRecord {
+                        status_id: status,
+                        label,
+                        at: now,
+                    });
+                    news.push(LiveNews::keyed(&e.slug, &s, key.as_ref()));
+                }
+            }
+        }
+        Self::insert_events(conn, &news).await?;
+        self.commit_write(w, !news.is_empty()).await?;
+        Ok(s)
+    }
+
+    /// An event's key events as they stand: curated notices that are still there,
+    /// newest first.
+    pub(super) async fn read_key_events(&self, event: i64) -> Result<Vec<KeyEventRecord>> {
+        let rows = sqlx::query(
+            "SELECT les.status_id, les.key_label, les.keyed_at FROM live_event_statuses les \
+             JOIN statuses s ON s.id = les.status_id JOIN accounts a ON a.id = s.account_id \
+             WHERE les.event_id = $1 AND les.state = 'curated' AND les.key_label IS NOT NULL \
+             AND s.deleted_at IS NULL AND a.suspended_at IS NULL AND a.silenced_at IS NULL \
+             ORDER BY les.keyed_at DESC LIMIT 200",
+        )
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyEventRecord {
+                    status_id: r.try_get("status_id")?,
+                    label: r.try_get("key_label")?,
+                    at: r.try_get("keyed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The open live events a new public notice with `tags` enters, and whether it goes
+    /// straight into each one's feed (its author writes the event). One query, and only
+    /// for notices with tags.
+    pub(super) async fn live_events_for(
+        conn: &mut AnyConnection,
+        s: &StatusRecord,
+    ) -> Result<Vec<(i64, String, bool)>> {
+        if s.tags.is_empty()
+            || s.visibility != crate::domain::entities::Visibility::Public
+            || s.reblog.is_some()
+            || s.account.standing.limited()
+        {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(
+            "SELECT DISTINCT e.id, e.slug, \
+             (SELECT 1 FROM live_event_members m WHERE m.event_id = e.id AND m.account_id = ",
+        );
+        q.int(s.account.id);
+        q.push(
+            ") AS writer FROM live_events e JOIN live_event_tags t ON t.event_id = e.id \
+             WHERE e.state <> 'ended' AND t.tag IN (",
+        );
+        for (i, t) in s.tags.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.text(t);
+        }
+        q.push(")");
+        let rows = q.build(conn).fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("slug")?,
+                    r.try_get::<Option<i64>, _>("writer")?.is_some(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Record a new notice in the events it entered (see [`Self::live_events_for`]);
+    /// the slugs of those whose feed it went into.
+    pub(super) async fn enter_live_events(
+        conn: &mut AnyConnection,
+        s: &StatusRecord,
+        events: &[(i64, String, bool)],
+    ) -> Result<Vec<String>> {
+        let mut curated = Vec::new();
+        for (id, slug, writer) in events {
+            sqlx::query(
+                "INSERT INTO live_event_statuses (event_id, status_id, state, added_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(s.id)
+            .bind(if *writer { "curated" } else { "open" })
+            .bind(s.created_at)
+            .execute(&mut *conn)
+            .await?;
+            if *writer {
+                curated.push(slug.clone());
+            }
+        }
+        Ok(curated)
+    }
+
+    /// The slugs of the events whose feed carries `s` now (edits reach them).
+    pub(super) async fn curated_in(conn: &mut AnyConnection, s: StatusId) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT e.slug FROM live_event_statuses les JOIN live_events e ON e.id = les.event_id \
+             WHERE les.status_id = $1 AND les.state = 'curated'",
+        )
+        .bind(s)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("slug")?))
+            .collect()
+    }
+}
+
+/// The replay filter of an event's stream: what is no longer in the feed (removed, or
+/// left out as deleted or suspended notices are everywhere) is not served.
+pub(super) const EVENT_REPLAY: &str = concat!(
+    "SELECT ",
+    queries::event_columns!(),
+    " FROM event_streams es \
+     JOIN events e ON e.id = es.event_id \
+     WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+     AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
+          (SELECT id FROM accounts WHERE suspended_at IS NOT NULL \
+           UNION SELECT id FROM accounts WHERE silenced_at IS NOT NULL)) \
+     AND (e.kind = 'delete' OR e.status_id IS NULL OR EXISTS \
+          (SELECT 1 FROM live_event_statuses les JOIN live_events le ON le.id = les.event_id \
+           WHERE le.slug = $4 AND les.status_id = e.status_id AND les.state = 'curated')) \
+     ORDER BY es.position LIMIT $3"
+);
