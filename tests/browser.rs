@@ -60,6 +60,38 @@ async fn a_reader_follows_the_story_live_in_chromium() {
     assert!(stdout.contains("browser story: ok"), "{stdout}");
 }
 
+/// `tests/browser/event.mjs`: a live event's page while its editor curates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_page_follows_the_editor_live_in_chromium() {
+    if !chromium_and_playwright() {
+        return;
+    }
+    let Some(app) = spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let editor = app.register("editor").await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
+    let (base, token) = (app.base.clone(), editor.token.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(std::env::var("TIDINGS_TEST_NODE").unwrap_or_else(|_| "node".into()))
+            .current_dir(dir)
+            .env("SHOTS", shots)
+            .args(["event.mjs", &base, &token])
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "event story failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("event story: ok"), "{stdout}");
+}
+
 /// `tests/browser/restart.mjs`: the page stays open while the real server process is
 /// stopped and started again on the same database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

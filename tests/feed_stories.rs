@@ -239,4 +239,102 @@ async fn a_feed_reader_follows_the_story_as_it_is_now(backend: Backend) {
     }
 }
 
-on_both_backends!(a_feed_reader_follows_the_story_as_it_is_now);
+/// A live event's feed carries its curated notices as they are now: a correction with
+/// its time, a deletion and a removal from the event gone, an open contribution absent.
+async fn an_event_feed_is_the_curated_feed_as_it_is_now(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let editor = app.register("editor").await;
+    let citizen = app.register("citizen").await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/tidings/events",
+            &editor.token,
+            Some(json!({"slug": "summit", "title": "The summit", "tags": ["summit"], "state": "live"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.post(&editor, "Leaders arrive #summit").await;
+    let fixed = app.post(&editor, "Talks start at 9 #summit").await;
+    let gone = app.post(&editor, "Wrong room #summit").await;
+    let featured_then_removed = app.post(&citizen, "Seen from the street #summit").await;
+    let _open = app.post(&citizen, "Also here #summit").await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let call = |path: String, body: Option<Value>, method: reqwest::Method| {
+        let (app, token) = (&app, editor.token.clone());
+        async move { app.call(method, &path, &token, body).await.0 }
+    };
+    let ev = "/api/v1/tidings/events/summit";
+    let f = id(&featured_then_removed);
+    assert_eq!(
+        call(
+            format!("{ev}/statuses/{f}/feature"),
+            None,
+            reqwest::Method::POST
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        call(
+            format!("{ev}/statuses/{f}/unfeature"),
+            None,
+            reqwest::Method::POST
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        call(
+            format!("/api/v1/statuses/{}", id(&fixed)),
+            Some(json!({"status": "Talks start at 10 #summit"})),
+            reqwest::Method::PUT
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        call(
+            format!("/api/v1/statuses/{}", id(&gone)),
+            None,
+            reqwest::Method::DELETE
+        )
+        .await,
+        200
+    );
+    let Some(feeds) = parse(&app, &["/events/summit.atom", "/events/summit.rss"]) else {
+        return;
+    };
+    for f in &feeds {
+        assert!(!f["bozo"].as_bool().unwrap(), "{f}");
+        assert!(f["title"].as_str().unwrap().contains("The summit"), "{f}");
+        let contents: Vec<&str> = f["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["content"].as_str().unwrap())
+            .collect();
+        assert_eq!(contents.len(), 2, "{contents:?}");
+        assert!(contents[0].contains("Talks start at 10"), "{contents:?}");
+        assert!(contents[1].contains("Leaders arrive"), "{contents:?}");
+    }
+    let atom = &feeds[0]["entries"][0];
+    assert_ne!(
+        atom["updated"], atom["published"],
+        "the correction's time: {atom}"
+    );
+    let page = get(&app, "/events/summit", &[("accept", "text/html")]).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"href="/events/summit.atom""#), "{html}");
+    assert_eq!(
+        get(&app, "/events/nothing.atom", &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+on_both_backends!(
+    a_feed_reader_follows_the_story_as_it_is_now,
+    an_event_feed_is_the_curated_feed_as_it_is_now
+);

@@ -453,6 +453,9 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/tags/{tag}", Needs::Nobody),
     ("GET", "/", Needs::Nobody),
     ("GET", "/embed/tags/{tag}", Needs::Nobody),
+    ("GET", "/events", Needs::Nobody),
+    ("GET", "/events/{slug}", Needs::Nobody),
+    ("GET", "/embed/events/{slug}", Needs::Nobody),
     ("GET", "/search", Needs::Nobody),
     ("GET", "/assets/{file}", Needs::Nobody),
     ("GET", "/embed.js", Needs::Nobody),
@@ -651,6 +654,72 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/api/v1/admin/accounts/{id}",
         Needs::Token("admin:write:accounts"),
     ),
+    // Live events ("ev", made by alice, fed by #x); deleted last of them.
+    (
+        "GET",
+        "/api/v1/tidings/events",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/tidings/events",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/tidings/events/{slug}",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/tidings/events/{slug}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "PUT",
+        "/api/v1/tidings/events/{slug}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/tidings/events/{slug}/timeline",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/tidings/events/{slug}/key_events",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/tidings/events/{slug}/contributions",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/tidings/events/{slug}/statuses/{id}/{action}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "GET",
+        "/api/v1/tidings/events/{slug}/{role}",
+        Needs::IfToken("read:statuses"),
+    ),
+    (
+        "POST",
+        "/api/v1/tidings/events/{slug}/{role}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/tidings/events/{slug}/{role}",
+        Needs::Token("write:statuses"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/tidings/events/{slug}",
+        Needs::Token("write:statuses"),
+    ),
     // Deleting last, so that the notice is there for everything above.
     (
         "DELETE",
@@ -711,6 +780,15 @@ async fn each_route_demands_its_scope(b: Backend) {
         )
         .await;
     let pid = asked["poll"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/tidings/events",
+            &alice.token,
+            Some(json!({"slug": "ev", "title": "An event", "tags": ["x"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "an event to act on");
     for &(method, path, needs) in ROUTES {
         if path.starts_with("/api/v1/streaming") && path != "/api/v1/streaming/health" {
             continue;
@@ -725,6 +803,9 @@ async fn each_route_demands_its_scope(b: Backend) {
             .replace("accounts/{id}", &format!("accounts/{aid}"))
             .replace("polls/{id}", &format!("polls/{pid}"))
             .replace("{id}", sid)
+            .replace("{slug}", "ev")
+            .replace("{role}", "contributors")
+            .replace("{action}", "pin")
             .replace("{hashtag}", "x")
             .replace("{tag}", "x")
             .replace("{name}", "%F0%9F%8E%89")

@@ -66,6 +66,78 @@ function refreshTimes(root) {
   for (const t of root.querySelectorAll("time[datetime]")) t.textContent = relative(t.getAttribute("datetime"));
 }
 
+// Every rendering of notice `id` on the page (an event page shows a pinned one twice).
+function notices(id) {
+  return [...document.querySelectorAll("article.notice[data-id]")].filter((a) => a.dataset.id === String(id));
+}
+
+function shown(root, id) {
+  return [...root.querySelectorAll("article.notice[data-id]")].some((a) => a.dataset.id === String(id));
+}
+
+// ---- A live event's page: its state, pinned notices and key events --------------------
+
+const eventPage = {
+  keys: () => document.getElementById("keys"),
+  pinned: () => document.getElementById("pinned"),
+  // Show the "none yet" line and the pinned section as their lists say.
+  tidy() {
+    const keys = this.keys();
+    if (keys) document.getElementById("keys-empty")?.classList.toggle("hidden", keys.children.length > 0);
+    const pinned = this.pinned();
+    if (pinned) pinned.closest("section")?.classList.toggle("hidden", pinned.children.length === 0);
+  },
+  unkey(id) {
+    for (const li of [...(this.keys()?.children || [])]) if (li.dataset.id === id) li.remove();
+  },
+  on(kind, data) {
+    if (kind === "event.update" && data) {
+      const state = document.getElementById("event-state");
+      if (state) {
+        state.className = "badge is-" + data.state;
+        state.textContent = { upcoming: "Upcoming", live: "Live", ended: "Ended" }[data.state] || data.state;
+      }
+      const title = document.getElementById("event-title");
+      if (title && data.title) title.textContent = data.title;
+      const description = document.getElementById("event-description");
+      if (description) description.textContent = data.description || "";
+      const status = document.querySelector(".live .status");
+      if (status && data.state === "ended") status.textContent = "The event has ended";
+      return;
+    }
+    const id = data && String(data.status_id);
+    if (!id) return;
+    if (kind === "event.key") {
+      this.unkey(id);
+      const keys = this.keys();
+      if (keys) {
+        const link = el("a", { href: "#n-" + id }, data.label || "");
+        const li = el("li", { "data-id": id }, link, " ", el("time", { datetime: data.at || "" }, data.at ? relative(data.at) : ""));
+        keys.prepend(li);
+        const status = document.querySelector(".live .status");
+        if (status) status.textContent = "Key event: " + (data.label || "");
+      }
+    } else if (kind === "event.unkey") {
+      this.unkey(id);
+    } else if (kind === "event.pin") {
+      const pinned = this.pinned();
+      const source = notices(id).find((a) => !pinned?.contains(a));
+      if (pinned && source && !shown(pinned, id)) {
+        const copy = source.cloneNode(true);
+        copy.removeAttribute("id");
+        const li = el("li");
+        li.append(copy);
+        pinned.prepend(li);
+      }
+    } else if (kind === "event.unpin") {
+      for (const a of [...(this.pinned()?.querySelectorAll("article.notice[data-id]") || [])]) {
+        if (a.dataset.id === id) a.closest("li")?.remove();
+      }
+    }
+    this.tidy();
+  },
+};
+
 export function attach(box, feed) {
   const status = box.querySelector(".status");
   const more = box.querySelector("button.new");
@@ -104,7 +176,7 @@ export function attach(box, feed) {
   const onEvent = (kind, data) => {
     if (kind === "update") {
       const s = data;
-      if (document.getElementById("n-" + s.id) || waiting.some((n) => n.id === "n-" + s.id)) return;
+      if (shown(feed, s.id) || waiting.some((n) => n.id === "n-" + s.id)) return;
       const node = renderNotice(s);
       if (atTop() || comparePositions(s.id, top()) < 0) { place(node); refreshTimes(node); } else {
         waiting.unshift(node);
@@ -113,13 +185,16 @@ export function attach(box, feed) {
       }
       status.textContent = "New notice from " + name((s.reblog || s).account);
     } else if (kind === "status.update") {
-      const old = document.getElementById("n-" + data.id);
-      if (old) { const node = renderNotice(data); old.replaceWith(node); refreshTimes(node); }
+      // Wherever it is shown: the feed, and on an event page its pinned copy.
+      for (const old of notices(data.id)) { const node = renderNotice(data); old.replaceWith(node); refreshTimes(node); }
       waiting = waiting.map((n) => (n.id === "n-" + data.id ? renderNotice(data) : n));
     } else if (kind === "delete") {
-      const old = document.getElementById("n-" + data);
-      if (old) old.closest("li")?.remove();
+      for (const old of notices(data)) old.closest("li")?.remove();
       waiting = waiting.filter((n) => n.id !== "n-" + data);
+      eventPage.unkey(String(data));
+      eventPage.tidy();
+    } else if (kind.startsWith("event.")) {
+      eventPage.on(kind, data);
     }
   };
   // A position the server cannot serve: read the latest page over REST and start over.
@@ -137,6 +212,7 @@ export function attach(box, feed) {
   const live = new LiveStream({
     stream: box.dataset.stream,
     tag: box.dataset.tag,
+    event: box.dataset.event,
     position: box.dataset.position || "0",
     pollPath: box.dataset.poll || "",
     knownIds: () => [...feed.querySelectorAll("article[data-id]")].map((a) => a.dataset.id),

@@ -37,6 +37,7 @@ export class LiveStream {
    * @param {string} o.stream        wire name: "public", "hashtag", "user", "list", …
    * @param {string} [o.tag]         for hashtag streams
    * @param {string} [o.list]        for list streams
+   * @param {string} [o.event]       for event streams: the live event's slug
    * @param {string} [o.base]        the server, e.g. "https://tidings.example" (default: this page's origin)
    * @param {string} [o.position]    resume after this position ("0", the default: the stream's whole history)
    * @param {string} [o.accessToken] for streams that need one (else anonymous, or the page's session cookie)
@@ -53,6 +54,7 @@ export class LiveStream {
     this.stream = o.stream;
     this.tag = o.tag || "";
     this.list = o.list || "";
+    this.event = o.event || "";
     this.position = String(o.position ?? "0");
     this.accessToken = o.accessToken || "";
     this.pollPath = o.pollPath || "";
@@ -179,6 +181,7 @@ export class LiveStream {
     const sub = { type: "subscribe", stream: this.stream, last_event_id: this.position };
     if (this.tag) sub.tag = this.tag;
     if (this.list) sub.list = this.list;
+    if (this.event) sub.event = this.event;
     return JSON.stringify(sub);
   }
 
@@ -231,6 +234,7 @@ export class LiveStream {
     const q = new URLSearchParams({ last_event_id: this.position });
     if (this.tag) q.set("tag", this.tag);
     if (this.list) q.set("list", this.list);
+    if (this.event) q.set("event", this.event);
     if (this.accessToken) q.set("access_token", this.accessToken);
     return new this.EventSource(`${this.base}/api/v1/streaming/${this.stream.replace(":", "/")}?${q}`);
   }

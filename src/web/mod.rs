@@ -17,6 +17,7 @@
 //! embed refuse to be framed.
 
 pub mod assets;
+mod events;
 pub mod feeds;
 pub mod session;
 pub mod wiki;
@@ -54,6 +55,9 @@ pub fn router() -> Router<Api> {
         .route("/@{username}", get(profile))
         .route("/@{username}/{id}", get(thread))
         .route("/embed/tags/{tag}", get(embed))
+        .route("/events", get(events::events_page))
+        .route("/events/{slug}", get(events::event_page))
+        .route("/embed/events/{slug}", get(events::event_embed))
         .route("/search", get(search))
         .route("/auth/sign_in", get(sign_in_page).post(sign_in))
         .route("/auth/sign_up", get(sign_up_page).post(sign_up))
@@ -160,6 +164,8 @@ pub struct Layout {
 pub struct LiveFeed {
     pub stream: &'static str,
     pub tag: String,
+    /// A live event's slug, for the `event` stream.
+    pub event: String,
     pub position: String,
     /// The REST timeline the page polls when it cannot stream.
     pub poll: String,
@@ -246,6 +252,7 @@ fn live(node: &Api, stream: &'static str, tag: &str) -> Option<LiveFeed> {
     node.config.anonymous_streams.then(|| LiveFeed {
         stream,
         tag: tag.to_string(),
+        event: String::new(),
         position: node.hub.routed_upto().get().to_string(),
         poll: if tag.is_empty() {
             "/api/v1/timelines/public?local=true".into()
