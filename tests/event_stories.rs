@@ -18,6 +18,7 @@ on_both_backends!(
     a_resuming_reader_gets_what_she_missed_and_nothing_removed,
     bad_event_requests_change_nothing,
     only_staff_create_events_when_configured,
+    a_deleted_event_leaves_nothing_behind,
 );
 
 const EVENTS: &str = "/api/v1/tidings/events";
@@ -548,6 +549,44 @@ async fn only_staff_create_events_when_configured(b: common::Backend) {
         vec![n["id"].as_str().unwrap().to_string()],
         "editors write it too"
     );
+}
+
+async fn a_deleted_event_leaves_nothing_behind(b: common::Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let editor = app.register("editor").await;
+    create_event(&app, &editor, "drill", &["drill"]).await;
+    let n = app.post(&editor, "This is a drill #drill").await;
+    let id = n["id"].as_str().unwrap();
+    assert_eq!(act(&app, &editor, "drill", id, "pin").await.0, 200);
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("{EVENTS}/drill"),
+            &editor.token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get_json(&format!("{EVENTS}/drill"), None).await.0, 404);
+    let (status, _, _) =
+        SseReader::open(&app, "/api/v1/streaming/event?event=drill", None, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_json(&format!("/api/v1/statuses/{id}"), None).await;
+    assert_eq!(status, 200, "its notices stay");
+    // A new event of the same name starts clean: its history is its own.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            EVENTS,
+            &editor.token,
+            Some(json!({"slug": "drill", "title": "The real thing", "tags": ["real"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let history = sse_replay(&app, "/api/v1/streaming/event?event=drill", "0", None).await;
+    let kinds: Vec<&str> = history.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds, vec!["event.update"], "{history:?}");
+    assert!(history[0].data.contains("The real thing"));
 }
 
 // Two nodes on Postgres + Redis: the reporter posts on A, a reader on B sees it live.

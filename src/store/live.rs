@@ -213,8 +213,10 @@ impl SqlStore {
         Ok(saved)
     }
 
-    /// Delete an event: its feed, tags and people go; the notices stay. Open streams of
-    /// it hear `event.update` with the state `ended` first.
+    /// Delete an event: its feed, tags and people go; the notices stay. Its own events
+    /// (`event.*`) are blanked from the log, so that a later event of the same slug does
+    /// not replay them; its notices' events are left out by the replay's check that a
+    /// notice is in the feed.
     pub(super) async fn remove_live_event(&self, e: &LiveEventRecord) -> Result<()> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
@@ -226,11 +228,14 @@ impl SqlStore {
         ] {
             sqlx::query(table).bind(e.id).execute(&mut *conn).await?;
         }
-        let mut gone = e.clone();
-        gone.state = LiveState::Ended;
-        let news = [LiveNews::changed(&gone, &self.site)];
-        Self::insert_events(conn, &news).await?;
-        self.commit_write(w, true).await?;
+        sqlx::query(
+            "UPDATE events SET payload = '', streams = '' WHERE kind LIKE 'event.%' \
+             AND id IN (SELECT event_id FROM event_streams WHERE stream = $1)",
+        )
+        .bind(e.stream())
+        .execute(&mut *conn)
+        .await?;
+        self.commit_write(w, false).await?;
         Ok(())
     }
 
