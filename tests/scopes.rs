@@ -14,726 +14,17 @@ on_both_backends!(
     the_home_stream_needs_read_statuses
 );
 
-/// Who may call a route.
-#[derive(Clone, Copy, Debug)]
-enum Needs {
-    /// Anyone; no scope.
-    Nobody,
-    /// A token with this scope.
-    Token(&'static str),
-    /// Anyone; but a token, if presented, must carry this scope.
-    IfToken(&'static str),
-}
-
-/// (method, path with `{status}`/`{account}` placeholders, what it needs). The paths are
-/// the router's, so that `every_route_is_listed` can compare.
-const ROUTES: &[(&str, &str, Needs)] = &[
-    ("POST", "/api/v1/apps", Needs::Nobody),
-    ("POST", "/oauth/token", Needs::Nobody),
-    ("POST", "/oauth/revoke", Needs::Nobody),
-    ("GET", "/oauth/authorize", Needs::Nobody),
-    (
-        "GET",
-        "/.well-known/oauth-authorization-server",
-        Needs::Nobody,
-    ),
-    ("POST", "/api/v1/accounts", Needs::Token("write:accounts")),
-    (
-        "GET",
-        "/api/v1/accounts/verify_credentials",
-        Needs::Token("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/lookup",
-        Needs::IfToken("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/relationships",
-        Needs::Token("read:follows"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}",
-        Needs::IfToken("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}/statuses",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/follow",
-        Needs::Token("write:follows"),
-    ),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/unfollow",
-        Needs::Token("write:follows"),
-    ),
-    ("POST", "/api/v1/statuses", Needs::Token("write:statuses")),
-    (
-        "GET",
-        "/api/v1/statuses/{id}",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "PUT",
-        "/api/v1/statuses/{id}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/statuses/{id}/history",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/statuses/{id}/source",
-        Needs::Token("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/favourite",
-        Needs::Token("write:favourites"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/unfavourite",
-        Needs::Token("write:favourites"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/reblog",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/unreblog",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/statuses/{id}/context",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/statuses/{id}/reblogged_by",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/statuses/{id}/favourited_by",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/bookmark",
-        Needs::Token("write:bookmarks"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/unbookmark",
-        Needs::Token("write:bookmarks"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/pin",
-        Needs::Token("write:accounts"),
-    ),
-    (
-        "POST",
-        "/api/v1/statuses/{id}/unpin",
-        Needs::Token("write:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}/followers",
-        Needs::IfToken("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}/following",
-        Needs::IfToken("read:accounts"),
-    ),
-    ("GET", "/api/v1/favourites", Needs::Token("read:favourites")),
-    ("GET", "/api/v1/bookmarks", Needs::Token("read:bookmarks")),
-    (
-        "GET",
-        "/api/v1/notifications",
-        Needs::Token("read:notifications"),
-    ),
-    (
-        "GET",
-        "/api/v1/notifications/{id}",
-        Needs::Token("read:notifications"),
-    ),
-    (
-        "POST",
-        "/api/v1/notifications/{id}/dismiss",
-        Needs::Token("write:notifications"),
-    ),
-    (
-        "POST",
-        "/api/v1/notifications/clear",
-        Needs::Token("write:notifications"),
-    ),
-    (
-        "GET",
-        "/api/v2/notifications/policy",
-        Needs::Token("read:notifications"),
-    ),
-    ("GET", "/api/v2/search", Needs::IfToken("read:search")),
-    (
-        "GET",
-        "/api/v1/accounts/search",
-        Needs::IfToken("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/timelines/public",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/timelines/tag/{hashtag}",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/timelines/home",
-        Needs::Token("read:statuses"),
-    ),
-    ("GET", "/api/v1/preferences", Needs::Token("read:accounts")),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/block",
-        Needs::Token("write:blocks"),
-    ),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/unblock",
-        Needs::Token("write:blocks"),
-    ),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/mute",
-        Needs::Token("write:mutes"),
-    ),
-    (
-        "POST",
-        "/api/v1/accounts/{id}/unmute",
-        Needs::Token("write:mutes"),
-    ),
-    (
-        "PATCH",
-        "/api/v1/accounts/update_credentials",
-        Needs::Token("write:accounts"),
-    ),
-    ("GET", "/api/v1/markers", Needs::Token("read:statuses")),
-    ("POST", "/api/v1/markers", Needs::Token("write:statuses")),
-    ("GET", "/api/v1/trends", Needs::Nobody),
-    ("GET", "/api/v1/trends/tags", Needs::Nobody),
-    ("GET", "/api/v1/trends/statuses", Needs::Nobody),
-    ("GET", "/api/v1/trends/links", Needs::Nobody),
-    (
-        "GET",
-        "/api/v1/apps/verify_credentials",
-        Needs::Token("read"),
-    ),
-    ("GET", "/api/v1/custom_emojis", Needs::Nobody),
-    ("GET", "/api/v1/instance/rules", Needs::Nobody),
-    ("GET", "/api/v1/directory", Needs::Nobody),
-    ("GET", "/api/v1/announcements", Needs::Token("read")),
-    ("GET", "/api/v1/filters", Needs::Token("read:filters")),
-    ("GET", "/api/v2/filters", Needs::Token("read:filters")),
-    ("POST", "/api/v2/filters", Needs::Token("write:filters")),
-    ("GET", "/api/v2/filters/{id}", Needs::Token("read:filters")),
-    ("PUT", "/api/v2/filters/{id}", Needs::Token("write:filters")),
-    (
-        "GET",
-        "/api/v2/filters/{id}/keywords",
-        Needs::Token("read:filters"),
-    ),
-    (
-        "POST",
-        "/api/v2/filters/{id}/keywords",
-        Needs::Token("write:filters"),
-    ),
-    (
-        "GET",
-        "/api/v2/filters/keywords/{id}",
-        Needs::Token("read:filters"),
-    ),
-    (
-        "PUT",
-        "/api/v2/filters/keywords/{id}",
-        Needs::Token("write:filters"),
-    ),
-    (
-        "DELETE",
-        "/api/v2/filters/keywords/{id}",
-        Needs::Token("write:filters"),
-    ),
-    (
-        "GET",
-        "/api/v2/filters/{id}/statuses",
-        Needs::Token("read:filters"),
-    ),
-    (
-        "POST",
-        "/api/v2/filters/{id}/statuses",
-        Needs::Token("write:filters"),
-    ),
-    (
-        "GET",
-        "/api/v2/filters/statuses/{id}",
-        Needs::Token("read:filters"),
-    ),
-    (
-        "DELETE",
-        "/api/v2/filters/statuses/{id}",
-        Needs::Token("write:filters"),
-    ),
-    (
-        "DELETE",
-        "/api/v2/filters/{id}",
-        Needs::Token("write:filters"),
-    ),
-    ("GET", "/api/v1/lists", Needs::Token("read:lists")),
-    ("POST", "/api/v2/media", Needs::Token("write:media")),
-    ("POST", "/api/v1/media", Needs::Token("write:media")),
-    ("GET", "/api/v1/media/{id}", Needs::Token("write:media")),
-    ("PUT", "/api/v1/media/{id}", Needs::Token("write:media")),
-    ("GET", "/media/{key}", Needs::Nobody),
-    ("GET", "/api/v1/polls/{id}", Needs::IfToken("read:statuses")),
-    (
-        "POST",
-        "/api/v1/polls/{id}/votes",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/scheduled_statuses",
-        Needs::Token("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/scheduled_statuses/{id}",
-        Needs::Token("read:statuses"),
-    ),
-    (
-        "PUT",
-        "/api/v1/scheduled_statuses/{id}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/scheduled_statuses/{id}",
-        Needs::Token("write:statuses"),
-    ),
-    ("POST", "/api/v1/lists", Needs::Token("write:lists")),
-    ("GET", "/api/v1/lists/{id}", Needs::Token("read:lists")),
-    ("PUT", "/api/v1/lists/{id}", Needs::Token("write:lists")),
-    (
-        "GET",
-        "/api/v1/lists/{id}/accounts",
-        Needs::Token("read:lists"),
-    ),
-    (
-        "POST",
-        "/api/v1/lists/{id}/accounts",
-        Needs::Token("write:lists"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/lists/{id}/accounts",
-        Needs::Token("write:lists"),
-    ),
-    ("DELETE", "/api/v1/lists/{id}", Needs::Token("write:lists")),
-    (
-        "GET",
-        "/api/v1/timelines/list/{id}",
-        Needs::Token("read:lists"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}/lists",
-        Needs::Token("read:lists"),
-    ),
-    (
-        "GET",
-        "/api/v1/accounts/{id}/featured_tags",
-        Needs::IfToken("read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/featured_tags",
-        Needs::IfToken("read:accounts"),
-    ),
-    ("GET", "/api/v1/followed_tags", Needs::Token("read:follows")),
-    (
-        "GET",
-        "/api/v1/follow_requests",
-        Needs::Token("read:follows"),
-    ),
-    (
-        "POST",
-        "/api/v1/follow_requests/{id}/authorize",
-        Needs::Token("write:follows"),
-    ),
-    (
-        "POST",
-        "/api/v1/follow_requests/{id}/reject",
-        Needs::Token("write:follows"),
-    ),
-    ("GET", "/api/v1/domain_blocks", Needs::Token("read:follows")),
-    (
-        "GET",
-        "/api/v1/conversations",
-        Needs::Token("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/conversations/{id}/read",
-        Needs::Token("write:conversations"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/conversations/{id}",
-        Needs::Token("write:conversations"),
-    ),
-    (
-        "POST",
-        "/api/v1/announcements/{id}/dismiss",
-        Needs::Token("write:accounts"),
-    ),
-    (
-        "PUT",
-        "/api/v1/announcements/{id}/reactions/{name}",
-        Needs::Token("write:favourites"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/announcements/{id}/reactions/{name}",
-        Needs::Token("write:favourites"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/announcements",
-        Needs::Token("admin:write"),
-    ),
-    (
-        "PUT",
-        "/api/v1/admin/announcements/{id}",
-        Needs::Token("admin:write"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/announcements/{id}",
-        Needs::Token("admin:write"),
-    ),
-    ("GET", "/api/v1/mutes", Needs::Token("read:mutes")),
-    ("GET", "/api/v1/blocks", Needs::Token("read:blocks")),
-    ("GET", "/avatars/original/missing.png", Needs::Nobody),
-    ("GET", "/headers/original/missing.png", Needs::Nobody),
-    ("GET", "/thumbnail.png", Needs::Nobody),
-    ("GET", "/favicon.ico", Needs::Nobody),
-    ("GET", "/@{username}", Needs::IfToken("read:accounts")),
-    ("GET", "/users/{username}", Needs::IfToken("read:accounts")),
-    ("GET", "/@{username}/{id}", Needs::IfToken("read:statuses")),
-    (
-        "GET",
-        "/users/{username}/statuses/{id}",
-        Needs::IfToken("read:statuses"),
-    ),
-    ("GET", "/tags/{tag}", Needs::Nobody),
-    ("GET", "/", Needs::Nobody),
-    ("GET", "/embed/tags/{tag}", Needs::Nobody),
-    ("GET", "/events", Needs::Nobody),
-    ("GET", "/events/{slug}", Needs::Nobody),
-    ("GET", "/embed/events/{slug}", Needs::Nobody),
-    ("GET", "/search", Needs::Nobody),
-    ("GET", "/assets/{file}", Needs::Nobody),
-    ("GET", "/embed.js", Needs::Nobody),
-    ("GET", "/tidings.js", Needs::Nobody),
-    // Federation's discovery: public documents (federation_stories).
-    ("GET", "/.well-known/webfinger", Needs::Nobody),
-    ("GET", "/.well-known/host-meta", Needs::Nobody),
-    ("GET", "/.well-known/nodeinfo", Needs::Nobody),
-    ("GET", "/nodeinfo/2.0", Needs::Nobody),
-    ("GET", "/nodeinfo/2.1", Needs::Nobody),
-    // The push endpoint: HTTP Signatures, not tokens (federation_stories).
-    ("POST", "/users/{username}/inbox", Needs::Nobody),
-    ("POST", "/inbox", Needs::Nobody),
-    ("GET", "/users/{username}/outbox", Needs::Nobody),
-    ("GET", "/users/{username}/followers", Needs::Nobody),
-    ("GET", "/users/{username}/following", Needs::Nobody),
-    (
-        "GET",
-        "/users/{username}/collections/featured",
-        Needs::Nobody,
-    ),
-    // The web's own session and CSRF checks: web_stories.
-    ("GET", "/auth/sign_in", Needs::Nobody),
-    ("POST", "/auth/sign_in", Needs::Nobody),
-    ("GET", "/auth/sign_up", Needs::Nobody),
-    ("POST", "/auth/sign_up", Needs::Nobody),
-    ("POST", "/auth/sign_out", Needs::Nobody),
-    ("POST", "/web/statuses", Needs::Nobody),
-    ("POST", "/web/statuses/{id}/delete", Needs::Nobody),
-    ("POST", "/web/statuses/{id}/edit", Needs::Nobody),
-    // Feeds (public, like the pages): feed_stories.
-    ("GET", "/local.atom", Needs::Nobody),
-    ("GET", "/local.rss", Needs::Nobody),
-    // Wiki sign-in (404 unless wiki mode): wiki_stories.
-    ("GET", "/auth/wiki/start", Needs::Nobody),
-    ("GET", "/auth/wiki/assertion", Needs::Nobody),
-    ("GET", "/auth/wiki/callback", Needs::Nobody),
-    ("GET", "/auth/wiki/name", Needs::Nobody),
-    ("POST", "/auth/wiki/name", Needs::Nobody),
-    ("GET", "/embed/wiki_users/{id}", Needs::Nobody),
-    ("GET", "/api/v1/instance", Needs::Nobody),
-    ("GET", "/api/v2/instance", Needs::Nobody),
-    ("GET", "/api/v1/instance/peers", Needs::Nobody),
-    ("GET", "/api/v1/instance/activity", Needs::Nobody),
-    ("GET", "/health", Needs::Nobody),
-    ("GET", "/health/live", Needs::Nobody),
-    ("GET", "/health/ready", Needs::Nobody),
-    ("GET", "/api/v1/streaming/health", Needs::Nobody),
-    // Open, or behind TIDINGS_METRICS_TOKEN (limits_stories).
-    ("GET", "/metrics", Needs::Nobody),
-    // Streams: public ones need no scope, `user` needs read:statuses (the_home_stream_…).
-    ("GET", "/api/v1/streaming", Needs::Nobody),
-    ("GET", "/api/v1/streaming/{*stream}", Needs::Nobody),
-    // Moderation (moderation_stories); suspending and deleting Bob come last.
-    ("POST", "/api/v1/reports", Needs::Token("write:reports")),
-    (
-        "GET",
-        "/api/v1/admin/accounts",
-        Needs::Token("admin:read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v2/admin/accounts",
-        Needs::Token("admin:read:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/accounts/{id}",
-        Needs::Token("admin:read:accounts"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/accounts/{id}/role",
-        Needs::Token("admin:write:accounts"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/accounts/{id}/{undo}",
-        Needs::Token("admin:write:accounts"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/accounts/suspend",
-        Needs::Token("admin:write:accounts"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/reports",
-        Needs::Token("admin:read:reports"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/reports/{id}",
-        Needs::Token("admin:read:reports"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/reports/{id}/{change}",
-        Needs::Token("admin:write:reports"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/domain_blocks",
-        Needs::Token("admin:read:domain_blocks"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/domain_blocks",
-        Needs::Token("admin:write:domain_blocks"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/domain_blocks/{id}",
-        Needs::Token("admin:read:domain_blocks"),
-    ),
-    (
-        "PUT",
-        "/api/v1/admin/domain_blocks/{id}",
-        Needs::Token("admin:write:domain_blocks"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/domain_blocks/{id}",
-        Needs::Token("admin:write:domain_blocks"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/domain_allows",
-        Needs::Token("admin:read:domain_allows"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/domain_allows",
-        Needs::Token("admin:write:domain_allows"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/domain_allows/{id}",
-        Needs::Token("admin:read:domain_allows"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/domain_allows/{id}",
-        Needs::Token("admin:write:domain_allows"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/email_domain_blocks",
-        Needs::Token("admin:read:email_domain_blocks"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/email_domain_blocks",
-        Needs::Token("admin:write:email_domain_blocks"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/email_domain_blocks/{id}",
-        Needs::Token("admin:read:email_domain_blocks"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/email_domain_blocks/{id}",
-        Needs::Token("admin:write:email_domain_blocks"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/ip_blocks",
-        Needs::Token("admin:read:ip_blocks"),
-    ),
-    (
-        "POST",
-        "/api/v1/admin/ip_blocks",
-        Needs::Token("admin:write:ip_blocks"),
-    ),
-    (
-        "GET",
-        "/api/v1/admin/ip_blocks/{id}",
-        Needs::Token("admin:read:ip_blocks"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/ip_blocks/{id}",
-        Needs::Token("admin:write:ip_blocks"),
-    ),
-    ("GET", "/api/v1/admin/audit_log", Needs::Token("admin:read")),
-    ("GET", "/api/v1/admin/settings", Needs::Token("admin:read")),
-    ("PUT", "/api/v1/admin/settings", Needs::Token("admin:write")),
-    (
-        "POST",
-        "/api/v1/admin/accounts/{id}/action",
-        Needs::Token("admin:write:accounts"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/admin/accounts/{id}",
-        Needs::Token("admin:write:accounts"),
-    ),
-    // Live events ("ev", made by alice, fed by #x); deleted last of them.
-    (
-        "GET",
-        "/api/v1/tidings/events",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/tidings/events",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/tidings/events/{slug}",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "PATCH",
-        "/api/v1/tidings/events/{slug}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "PUT",
-        "/api/v1/tidings/events/{slug}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/tidings/events/{slug}/timeline",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/tidings/events/{slug}/key_events",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/tidings/events/{slug}/contributions",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/tidings/events/{slug}/statuses/{id}/{action}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "GET",
-        "/api/v1/tidings/events/{slug}/{role}",
-        Needs::IfToken("read:statuses"),
-    ),
-    (
-        "POST",
-        "/api/v1/tidings/events/{slug}/{role}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/tidings/events/{slug}/{role}",
-        Needs::Token("write:statuses"),
-    ),
-    (
-        "DELETE",
-        "/api/v1/tidings/events/{slug}",
-        Needs::Token("write:statuses"),
-    ),
-    // Deleting last, so that the notice is there for everything above.
-    (
-        "DELETE",
-        "/api/v1/statuses/{id}",
-        Needs::Token("write:statuses"),
-    ),
-];
+// The table of routes is the code's own (it makes the OpenAPI document): what this file
+// checks is what the document says.
+use tidings::api::openapi::{Needs, ROUTES};
 
 /// Scopes that cover nothing any route needs, for the "wrong scope" token.
 const UNRELATED: &str = "profile push";
 
-#[test]
-fn every_route_is_listed() {
-    let mut missing = Vec::new();
+/// The router's routes, read from the source: every `.route("path", get(…).post(…))` in
+/// `src/api`, `src/web` and `src/federation`, as (method, path) pairs.
+fn served_routes() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let files = ["api", "web", "federation"]
         .iter()
@@ -741,16 +32,66 @@ fn every_route_is_listed() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for part in text.split(".route(").skip(1) {
-            let path = part.trim_start().trim_start_matches('"');
-            let path = &path[..path.find('"').unwrap()];
-            if !ROUTES.iter().any(|r| r.1 == path) {
-                missing.push(format!("{path} ({})", file.display()));
+            let rest = part.trim_start().trim_start_matches('"');
+            let end = rest.find('"').unwrap();
+            let path = &rest[..end];
+            // The method router: up to the `)` that closes `.route(`.
+            let mut depth = 1;
+            let mut close = rest.len();
+            for (i, c) in rest[end..].char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = end + i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let handlers = &rest[end..close];
+            for m in ["get", "post", "put", "patch", "delete"] {
+                let call = format!("{m}(");
+                let found = handlers.match_indices(&call).any(|(i, _)| {
+                    i == 0 || !handlers[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if found {
+                    out.push((
+                        m.to_uppercase(),
+                        path.to_string(),
+                        file.display().to_string(),
+                    ));
+                }
             }
         }
     }
+    out
+}
+
+/// The table (and so the OpenAPI document) and the router name the same routes.
+#[test]
+fn every_route_is_listed() {
+    let served = served_routes();
+    assert!(served.len() > 150, "the source scan found {}", served.len());
+    let missing: Vec<String> = served
+        .iter()
+        .filter(|(m, p, _)| !ROUTES.iter().any(|r| r.method == m && r.path == p))
+        .map(|(m, p, f)| format!("{m} {p} ({f})"))
+        .collect();
     assert!(
         missing.is_empty(),
-        "routes without a scope entry: {missing:?}"
+        "routes the router serves that the table does not list: {missing:?}"
+    );
+    let stale: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| !served.iter().any(|(m, p, _)| m == r.method && p == r.path))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "routes the table lists that the router does not serve: {stale:?}"
     );
 }
 
@@ -789,7 +130,8 @@ async fn each_route_demands_its_scope(b: Backend) {
         )
         .await;
     assert_eq!(status, 200, "an event to act on");
-    for &(method, path, needs) in ROUTES {
+    for r in ROUTES {
+        let (method, path, needs) = (r.method, r.path, r.needs);
         if path.starts_with("/api/v1/streaming") && path != "/api/v1/streaming/health" {
             continue;
         }

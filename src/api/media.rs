@@ -17,10 +17,17 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 pub fn router() -> Router<Api> {
-    let upload = post(upload).layer(DefaultBodyLimit::max(MAX_BYTES + 64 * 1024));
+    // The upload's own limit (the file and its form fields), above the default body limit.
+    const UPLOAD: usize = MAX_BYTES + 64 * 1024;
     Router::new()
-        .route("/api/v2/media", upload.clone())
-        .route("/api/v1/media", upload)
+        .route(
+            "/api/v2/media",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD)),
+        )
+        .route(
+            "/api/v1/media",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD)),
+        )
         .route("/api/v1/media/{id}", get(show).put(update))
         .route("/media/{key}", get(file))
 }

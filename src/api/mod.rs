@@ -21,6 +21,7 @@ pub mod live;
 pub mod media;
 pub mod notifications;
 pub mod oauth;
+pub mod openapi;
 pub mod polls;
 pub mod profile;
 pub mod scheduled;
@@ -93,6 +94,7 @@ pub fn router(node: Node) -> Router {
     let api = Api::new(node);
     let framer: Option<Arc<str>> = api.wiki.as_ref().map(|w| Arc::from(w.origin()));
     let router = Router::new()
+        .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .merge(oauth::router())
         .merge(accounts::router())
         .merge(statuses::router())

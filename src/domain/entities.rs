@@ -59,7 +59,7 @@ pub struct Profile {
 }
 
 /// A profile field as Mastodon shows it: the value rendered as safe HTML.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Field {
     pub name: String,
     pub value: String,
@@ -119,7 +119,7 @@ pub struct MediaRecord {
 }
 
 /// Mastodon's `MediaAttachment` entity (images).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct MediaAttachment {
     pub id: String,
     #[serde(rename = "type")]
@@ -194,7 +194,7 @@ impl PollRecord {
 }
 
 /// Mastodon's `Poll` entity.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Poll {
     pub id: String,
     pub expires_at: String,
@@ -210,7 +210,7 @@ pub struct Poll {
     pub own_votes: Option<Vec<u32>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PollOption {
     pub title: String,
     /// Hidden (null) until the poll ends when its author asked for hidden totals.
@@ -255,7 +255,9 @@ pub struct ViewerState {
 }
 
 /// Who may see a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]
@@ -320,7 +322,7 @@ pub struct EditRecord {
     pub created_at: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Account {
     pub id: String,
     pub username: String,
@@ -450,13 +452,13 @@ impl Account {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Tag {
     pub name: String,
     pub url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Mention {
     pub id: String,
     pub username: String,
@@ -464,7 +466,7 @@ pub struct Mention {
     pub acct: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Status {
     pub id: String,
     pub uri: String,
@@ -588,7 +590,7 @@ impl Status {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct StatusEdit {
     pub content: String,
     pub spoiler_text: String,
@@ -614,7 +616,7 @@ impl StatusEdit {
 }
 
 /// What a notification tells its account (Mastodon's `type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationType {
     /// Someone mentioned the account.
@@ -691,7 +693,7 @@ pub struct NotificationRecord {
 }
 
 /// Mastodon's `Notification` entity (ungrouped).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Notification {
     pub id: String,
     #[serde(rename = "type")]
@@ -746,7 +748,7 @@ pub struct ConversationRecord {
 }
 
 /// Mastodon's `Conversation` entity.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Conversation {
     pub id: String,
     pub unread: bool,
@@ -799,7 +801,7 @@ pub struct AnnouncementRecord {
 
 /// Mastodon's `Reaction` of an announcement (Unicode emoji only: Tidings has no custom
 /// emoji, so no `url`).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Reaction {
     pub name: String,
     pub count: i64,
@@ -808,7 +810,7 @@ pub struct Reaction {
 }
 
 /// Mastodon's `Announcement` entity.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Announcement {
     pub id: String,
     pub content: String,
@@ -856,7 +858,7 @@ impl Announcement {
 }
 
 /// Mastodon's `Context`: the thread around a notice.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Context {
     pub ancestors: Vec<Status>,
     pub descendants: Vec<Status>,

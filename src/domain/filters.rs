@@ -30,21 +30,21 @@ pub struct FilterRecord {
     pub statuses: Vec<(i64, StatusId)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct FilterKeyword {
     pub id: String,
     pub keyword: String,
     pub whole_word: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct FilterStatus {
     pub id: String,
     pub status_id: String,
 }
 
 /// Mastodon's `Filter` entity.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Filter {
     pub id: String,
     pub title: String,
@@ -85,7 +85,7 @@ impl Filter {
 }
 
 /// Mastodon's `FilterResult`: which filter matched a notice, and how.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct FilterResult {
     pub filter: Filter,
     pub keyword_matches: Option<Vec<String>>,

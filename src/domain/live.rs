@@ -32,7 +32,7 @@ pub const MAX_MEMBERS: usize = 500;
 /// At most this many notices pinned at once.
 pub const MAX_PINNED: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LiveState {
     Upcoming,
@@ -162,7 +162,7 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 /// The event as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LiveEvent {
     pub id: String,
     pub slug: String,
