@@ -7,6 +7,11 @@
 #
 #   loadtest/cluster.sh broadcast --readers 10000 --rate 10 --duration 20
 #   NODES=1 loadtest/cluster.sh post --duration 10
+#   loadtest/cluster.sh broadcast --event --readers 50000 --per-process 12500 --rate 10
+#   RATE=10 loadtest/cluster.sh event-storm --readers 10000 --duration 15
+#
+# `event-storm` runs two reconnect-storm generators on one live event at once (2 × the
+# readers given) and reports the replay reads the nodes made.
 #
 # Needs: Postgres (DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 # and Redis (REDIS_URL, default redis://127.0.0.1:6379) running; taskset (util-linux).
@@ -45,8 +50,41 @@ for i in $(seq 1 "$nodes"); do
     wait_http "http://127.0.0.1:$port/health"
 done
 echo "== $nodes Tidings node(s) on Postgres + Redis, pinned to core 0"
-IFS=, 
-taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "${urls[*]}" \
-    --server-pid "${pids[*]}" "$scenario" "$@" | tee "$out/report.txt"
+IFS=,
+all_urls="${urls[*]}" all_pids="${pids[*]}"
 unset IFS
+# The nodes' replay reads (resumes answered from the database), summed.
+replay_reads() {
+    local n=0 u v
+    for u in "${urls[@]}"; do
+        v=$(curl -s "$u/metrics" | awk '$1 ~ /replay_reads$/ {print $2}')
+        n=$((n + ${v:-0}))
+    done
+    echo "$n"
+}
+case "$scenario" in
+event-storm)
+    # A live event's readers resume all at once, from two generator processes (one
+    # process holds at most ~20,000 sockets here): the first publishes and counts
+    # completeness; the second only reads the same event.
+    name="storm$$"
+    before=$(replay_reads)
+    taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
+        --stream-name "$name" --rate "${RATE:-10}" reconnect-storm "$@" >"$out/storm-a.txt" &
+    a=$!
+    sleep 1
+    taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
+        --stream-name "$name" --rate 0 reconnect-storm "$@" >"$out/storm-b.txt" &
+    b=$!
+    wait "$a" "$b"
+    after=$(replay_reads)
+    echo "== publishing process (completeness over its readers)"; cat "$out/storm-a.txt"
+    echo "== reading process"; cat "$out/storm-b.txt"
+    echo "replay reads made by the nodes during the run: $((after - before))" | tee -a "$out/storm-a.txt"
+    ;;
+*)
+    taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" \
+        --server-pid "$all_pids" "$scenario" "$@" | tee "$out/report.txt"
+    ;;
+esac
 echo "report and node logs in $out"

@@ -442,9 +442,38 @@ async fn bad_event_requests_change_nothing(b: common::Backend) {
         403
     );
 
-    // A feature of a notice not tagged for the event: 422.
+    // A feature of a notice not tagged for the event: 422; of a private one: it does not
+    // exist for the editor (404), tagged or not.
     let (status, body) = act(&app, &editor, "summit", untagged_id, "feature").await;
     assert_eq!(status, 422, "{body}");
+    let private = app
+        .post_with(
+            &stranger,
+            json!({"status": "Inside the #summit", "visibility": "private"}),
+        )
+        .await;
+    let private_id = private["id"].as_str().unwrap();
+    assert_eq!(
+        act(&app, &editor, "summit", private_id, "feature").await.0,
+        404
+    );
+    // Tags are bounded before they are looked at.
+    let many: Vec<String> = (0..5000).map(|i| format!("t{i}")).collect();
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("{EVENTS}/summit"),
+            &editor.token,
+            Some(json!({"tags": many})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    // Making an editor a contributor leaves her an editor.
+    add(&app, &editor, "summit", "contributors", &editor).await;
+    let (_, editors) = app
+        .get_json(&format!("{EVENTS}/summit/editors"), None)
+        .await;
+    assert_eq!(editors[0]["username"], "editor");
     // Pin or key what is not in the feed: 422. An empty label: 422.
     assert_eq!(act(&app, &editor, "summit", tagged_id, "pin").await.0, 422);
     let (status, _) = act_with(

@@ -186,7 +186,13 @@ export function attach(box, feed) {
       status.textContent = "New notice from " + name((s.reblog || s).account);
     } else if (kind === "status.update") {
       // Wherever it is shown: the feed, and on an event page its pinned copy.
-      for (const old of notices(data.id)) { const node = renderNotice(data); old.replaceWith(node); refreshTimes(node); }
+      for (const old of notices(data.id)) {
+        const node = renderNotice(data);
+        // A pinned copy carries no id: the notice's id belongs to the feed's.
+        if (!old.id) node.removeAttribute("id");
+        old.replaceWith(node);
+        refreshTimes(node);
+      }
       waiting = waiting.map((n) => (n.id === "n-" + data.id ? renderNotice(data) : n));
     } else if (kind === "delete") {
       for (const old of notices(data)) old.closest("li")?.remove();
@@ -224,6 +230,12 @@ export function attach(box, feed) {
   refreshTimes(document);
   setInterval(() => refreshTimes(document), 30000);
   return live;
+}
+
+// On an event page a pinned notice is also in the feed: the feed's copy keeps the id
+// (the key events link to it).
+for (const a of document.querySelectorAll("#pinned article[id]")) {
+  if (document.querySelector(`#feed article[data-id="${a.dataset.id}"]`)) a.removeAttribute("id");
 }
 
 const box = document.querySelector(".live[data-stream]");

@@ -58,6 +58,16 @@ pub struct Common {
     /// frame carries a whole Mastodon Status, an Nchan message only what was posted).
     #[arg(long, default_value_t = 0, global = true)]
     pub payload_bytes: usize,
+    /// Tidings: readers follow a live event instead of a hashtag. Each stream is an event
+    /// (created at the start, fed by the tag of the same name, live) whose editor is the
+    /// publisher, so every notice goes into its curated feed; readers subscribe to the
+    /// `event` stream.
+    #[arg(long, global = true)]
+    pub event: bool,
+    /// The stream's name, instead of a fresh random one: several generator processes
+    /// can then read one stream (with `--event`, the first makes the event).
+    #[arg(long, global = true)]
+    pub stream_name: Option<String>,
     /// Print the report as JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,

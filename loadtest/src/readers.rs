@@ -295,11 +295,19 @@ impl Reader {
         let http = reqwest::Client::builder()
             .local_address(IpAddr::V4(self.source))
             .build()?;
-        let url = format!(
-            "{}/api/v1/timelines/tag/{}",
-            t.node(self.node).0,
-            self.stream
-        );
+        let url = if t.event {
+            format!(
+                "{}/api/v1/tidings/events/{}/timeline",
+                t.node(self.node).0,
+                self.stream
+            )
+        } else {
+            format!(
+                "{}/api/v1/timelines/tag/{}",
+                t.node(self.node).0,
+                self.stream
+            )
+        };
         let first = http.get(&url).query(&[("limit", "1")]).send().await;
         let mut min_id = match first.and_then(|r| r.error_for_status()) {
             Ok(r) => {

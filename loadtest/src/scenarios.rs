@@ -151,6 +151,7 @@ impl Fleet {
                     "--readers",
                     &n.to_string(),
                 ])
+                .args(c.event.then_some("--event"))
                 .args([
                     "worker",
                     "--stream",
@@ -274,8 +275,10 @@ fn stalled_count(n: usize, percent: f64) -> u64 {
     (0..n).filter(|i| stalled(*i, percent)).count() as u64
 }
 
-fn stream_name() -> String {
-    format!("lt{}", rand::random::<u32>())
+fn stream_name(c: &Common) -> String {
+    c.stream_name
+        .clone()
+        .unwrap_or_else(|| format!("lt{}", rand::random::<u32>()))
 }
 
 fn base_report(c: &Common, scenario: &str, f: &Fleet) -> Report {
@@ -347,7 +350,7 @@ fn sample(c: &Common) -> Option<crate::procfs::Sample> {
 pub async fn idle(c: &Common) -> anyhow::Result<Report> {
     let target = Target::reader_only(c.target, &c.url).await?;
     let before = sample(c);
-    let f = Fleet::start(c, &target, &stream_name(), 0.0).await?;
+    let f = Fleet::start(c, &target, &stream_name(c), 0.0).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = sample(c);
     let mut r = base_report(c, "idle", &f);
@@ -363,8 +366,10 @@ pub async fn idle(c: &Common) -> anyhow::Result<Report> {
 pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
-    let stream = stream_name();
+        .padded(c.payload_bytes)
+        .events(c.event);
+    let stream = stream_name(c);
+    target.prepare(&stream).await?;
     let rss_empty = sample(c);
     let mut f = Fleet::start(c, &target, &stream, stalled_percent).await?;
     let rss_connected = sample(c);
@@ -418,8 +423,10 @@ pub async fn broadcast(c: &Common, stalled_percent: f64) -> anyhow::Result<Repor
 pub async fn saturate(c: &Common, max_steps: usize) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
-    let stream = stream_name();
+        .padded(c.payload_bytes)
+        .events(c.event);
+    let stream = stream_name(c);
+    target.prepare(&stream).await?;
     let mut f = Fleet::start(c, &target, &stream, 0.0).await?;
     f.measure().await?;
     let mut rate = c.rate;
@@ -492,7 +499,8 @@ pub async fn newsroom(
 ) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
+        .padded(c.payload_bytes)
+        .events(c.event);
     let mix = parse_mix(&c.mix)?;
     let mut per_stream: Vec<usize> = (0..streams)
         .map(|_| min_r + rand::random_range(0..=max_r.saturating_sub(min_r)))
@@ -503,6 +511,9 @@ pub async fn newsroom(
         per_stream
             .iter_mut()
             .for_each(|n| *n = ((*n as f64 * scale) as usize).max(1));
+    }
+    for s in 0..streams {
+        target.prepare(&format!("news{s}")).await?;
     }
     let (stop, stop_rx) = watch::channel(false);
     let n: usize = per_stream.iter().sum();
@@ -576,8 +587,10 @@ pub async fn newsroom(
 pub async fn churn(c: &Common) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
-    let stream = stream_name();
+        .padded(c.payload_bytes)
+        .events(c.event);
+    let stream = stream_name(c);
+    target.prepare(&stream).await?;
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
     let (stop, stop_rx) = watch::channel(false);
@@ -651,8 +664,10 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
 pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
-    let stream = stream_name();
+        .padded(c.payload_bytes)
+        .events(c.event);
+    let stream = stream_name(c);
+    target.prepare(&stream).await?;
     let mix = parse_mix(&c.mix)?;
     let n = c.readers.min(c.per_process);
     let counters = Arc::new(Counters::default());
@@ -770,7 +785,8 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
 pub async fn post(c: &Common, concurrency: usize, authors: usize) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
-        .padded(c.payload_bytes);
+        .padded(c.payload_bytes)
+        .events(c.event);
     let mut accounts = vec![target.clone()];
     if target.kind == Kind::Tidings {
         for _ in 1..authors.max(1) {
@@ -783,7 +799,7 @@ pub async fn post(c: &Common, concurrency: usize, authors: usize) -> anyhow::Res
         &accounts,
         concurrency,
         Duration::from_secs_f64(c.duration),
-        &stream_name(),
+        &stream_name(c),
     )
     .await;
     let secs = started.elapsed().as_secs_f64();

@@ -21,6 +21,8 @@ pub struct Target {
     pub token: Option<String>,
     /// Pad published messages to this many bytes.
     pub pad: usize,
+    /// Streams are live events (see `Common::event`).
+    pub event: bool,
 }
 
 /// Every published notice carries `TDLT:<seq>:<scheduled send time, µs>:`.
@@ -100,6 +102,32 @@ impl Target {
         self
     }
 
+    /// Streams are live events (Tidings).
+    pub fn events(mut self, on: bool) -> Self {
+        self.event = on && self.kind == Kind::Tidings;
+        self
+    }
+
+    /// Make what a stream needs before readers subscribe: with `event`, the live event
+    /// `stream`, fed by the tag `stream`, with the publisher as its editor.
+    pub async fn prepare(&self, stream: &str) -> anyhow::Result<()> {
+        if !self.event {
+            return Ok(());
+        }
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/tidings/events", self.base))
+            .bearer_auth(self.token.as_deref().unwrap_or(""))
+            .json(&json!({"slug": stream, "title": format!("Load test {stream}"), "tags": [stream], "state": "live"}))
+            .send()
+            .await?;
+        let status = res.status();
+        let taken = status.as_u16() == 422 && res.text().await?.contains("slug is already taken");
+        if !status.is_success() && !taken {
+            bail!("cannot create the event {stream}: {status}");
+        }
+        Ok(())
+    }
+
     /// A target for readers only: no publishing account. `urls` is one base URL or
     /// several, comma-separated (the nodes of one cluster).
     pub async fn reader_only(kind: Kind, urls: &str) -> anyhow::Result<Target> {
@@ -124,6 +152,7 @@ impl Target {
             nodes,
             token: None,
             pad: 0,
+            event: false,
         })
     }
 
@@ -213,12 +242,17 @@ impl Target {
     /// Path and query of a WebSocket subscription.
     pub fn ws_path(&self, stream: &str, resume: Option<&str>) -> String {
         match self.kind {
-            Kind::Tidings => match resume {
-                Some(p) => {
-                    format!("/api/v1/streaming?stream=hashtag&tag={stream}&last_event_id={p}")
+            Kind::Tidings => {
+                let which = if self.event {
+                    format!("stream=event&event={stream}")
+                } else {
+                    format!("stream=hashtag&tag={stream}")
+                };
+                match resume {
+                    Some(p) => format!("/api/v1/streaming?{which}&last_event_id={p}"),
+                    None => format!("/api/v1/streaming?{which}"),
                 }
-                None => format!("/api/v1/streaming?stream=hashtag&tag={stream}"),
-            },
+            }
             Kind::Nchan => match resume {
                 Some(p) => format!("/sub?id={stream}&last_event_id={p}"),
                 None => format!("/sub?id={stream}"),
@@ -228,6 +262,7 @@ impl Target {
 
     pub fn sse_path(&self, stream: &str) -> String {
         match self.kind {
+            Kind::Tidings if self.event => format!("/api/v1/streaming/event?event={stream}"),
             Kind::Tidings => format!("/api/v1/streaming/hashtag?tag={stream}"),
             Kind::Nchan => format!("/sub?id={stream}"),
         }

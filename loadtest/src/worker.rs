@@ -36,7 +36,7 @@ pub struct WorkerResult {
 }
 
 pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
-    let target = Target::reader_only(c.target, &c.url).await?;
+    let target = Target::reader_only(c.target, &c.url).await?.events(c.event);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared = Shared::new(target, c.readers, stop_rx, false);
     let specs: Vec<Reader> = (0..c.readers)

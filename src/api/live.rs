@@ -34,6 +34,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// Longest hashtag an event takes (Mastodon's tags are at most 100 characters too).
+const MAX_TAG_CHARS: usize = 100;
+
 pub fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/tidings/events", get(index).post(create))
@@ -155,6 +158,8 @@ impl EventForm {
             e.title = t;
         }
         if let Some(d) = self.description {
+            crate::domain::validate::no_controls("Description", &d)
+                .map_err(|e| ApiError::invalid(e.0))?;
             if d.chars().count() > MAX_DESCRIPTION {
                 return Err(ApiError::invalid(format!(
                     "Validation failed: description is longer than {MAX_DESCRIPTION} characters"
@@ -189,8 +194,18 @@ impl EventForm {
             ));
         }
         if let Some(tags) = self.tags {
+            if tags.is_empty() || tags.len() > MAX_TAGS {
+                return Err(ApiError::invalid(format!(
+                    "Validation failed: an event has 1 to {MAX_TAGS} hashtags"
+                )));
+            }
             let mut clean: Vec<String> = Vec::new();
             for t in tags {
+                if t.chars().count() > MAX_TAG_CHARS {
+                    return Err(ApiError::invalid(format!(
+                        "Validation failed: a hashtag has at most {MAX_TAG_CHARS} characters"
+                    )));
+                }
                 let n = normalize_tag(&t);
                 if !is_tag(&n) {
                     return Err(ApiError::invalid(format!(
@@ -357,18 +372,30 @@ pub(crate) async fn key_events_json(
     viewer: Option<AccountId>,
 ) -> ApiResult<Value> {
     let keys = node.store.key_events(e.id).await?;
-    let mut out = Vec::with_capacity(keys.len());
-    for k in keys {
-        // A key event is a curated notice: as the reader may see it (blocks included).
-        let Some(s) = node.store.status(k.status_id, viewer).await? else {
-            continue;
-        };
-        out.push(json!({
-            "label": k.label,
-            "at": crate::domain::iso8601(k.at),
-            "status": Status::render(&s, &node.site),
-        }));
-    }
+    // Their notices in one read, as the reader's timelines show them (whom she blocked or
+    // muted left out).
+    let page = crate::store::Page {
+        max_id: None,
+        since_id: None,
+        min_id: None,
+        limit: keys.len().max(1) as i64,
+    };
+    let which = Timeline::Event {
+        event_id: e.id,
+        part: LivePart::Keyed,
+    };
+    let notices = node.store.timeline(&which, page, viewer).await?;
+    let out = keys
+        .iter()
+        .filter_map(|k| {
+            let s = notices.iter().find(|s| s.id == k.status_id)?;
+            Some(json!({
+                "label": k.label,
+                "at": crate::domain::iso8601(k.at),
+                "status": Status::render(s, &node.site),
+            }))
+        })
+        .collect();
     Ok(Value::Array(out))
 }
 

@@ -69,6 +69,16 @@ impl LiveState {
             )
     }
 
+    /// The states an event may be in to become this one (see [`Self::may_become`]).
+    pub fn reached_from(self) -> &'static [LiveState] {
+        use LiveState::*;
+        match self {
+            Upcoming => &[Upcoming],
+            Live => &[Upcoming, Live],
+            Ended => &[Upcoming, Live, Ended],
+        }
+    }
+
     /// Whether newly posted notices still enter (an ended event is a closed record).
     pub fn open(self) -> bool {
         self != LiveState::Ended
@@ -298,6 +308,11 @@ mod tests {
         assert!(!Live.may_become(Upcoming));
         assert!(!Ended.may_become(Live));
         assert!(!Ended.may_become(Upcoming));
+        for to in [Upcoming, Live, Ended] {
+            for from in [Upcoming, Live, Ended] {
+                assert_eq!(to.reached_from().contains(&from), from.may_become(to));
+            }
+        }
     }
 
     #[test]

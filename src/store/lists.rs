@@ -129,8 +129,11 @@ impl SqlStore {
     pub(super) async fn reach(conn: &mut AnyConnection, s: &StatusRecord) -> Result<Reach> {
         let ar = Self::author_reach(conn, s.account.id).await?;
         let mut reach = Self::reach_for(conn, &ar, s).await?;
-        // The live events whose feed carries it hear of its edits and its deletion.
-        reach.events = Self::curated_in(conn, s.id).await?;
+        // The live events whose feed carries it hear of its edits (not while its author is
+        // silenced: the event is a public place).
+        if !s.account.standing.limited() {
+            reach.events = Self::curated_in(conn, s.id).await?;
+        }
         Ok(reach)
     }
 

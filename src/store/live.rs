@@ -27,6 +27,8 @@ pub enum Curation {
 pub enum LivePart {
     Curated,
     Pinned,
+    /// Curated notices marked as key events.
+    Keyed,
     Open,
 }
 
@@ -143,14 +145,6 @@ impl SqlStore {
         let conn: &mut AnyConnection = &mut w.tx;
         let now = crate::domain::now_micros();
         let id: i64 = if create {
-            let taken = sqlx::query("SELECT 1 AS x FROM live_events WHERE slug = $1")
-                .bind(&e.slug)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some();
-            if taken {
-                return Err(StoreError::Taken("slug"));
-            }
             let id: i64 = sqlx::query(
                 "INSERT INTO live_events (slug, title, description, state, starts_at, ends_at, \
                  created_by, created_at, updated_at) \
@@ -165,7 +159,8 @@ impl SqlStore {
             .bind(e.created_by)
             .bind(now)
             .fetch_one(&mut *conn)
-            .await?
+            .await
+            .map_err(super::sql::taken("slug"))?
             .try_get("id")?;
             sqlx::query(
                 "INSERT INTO live_event_members (event_id, account_id, role) VALUES ($1, $2, 'editor')",
@@ -176,19 +171,37 @@ impl SqlStore {
             .await?;
             id
         } else {
-            sqlx::query(
-                "UPDATE live_events SET title = $2, description = $3, state = $4, \
-                 starts_at = $5, ends_at = $6, updated_at = $7 WHERE id = $1",
-            )
-            .bind(e.id)
-            .bind(&e.title)
-            .bind(&e.description)
-            .bind(e.state.as_str())
-            .bind(e.starts_at)
-            .bind(e.ends_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            // The state moves only forward, checked against the row as it is now (two
+            // editors at once cannot move an ended event back).
+            let mut q = Sql::new("UPDATE live_events SET title = ");
+            q.text(&e.title);
+            q.push(", description = ");
+            q.text(&e.description);
+            q.push(", state = ");
+            q.text(e.state.as_str());
+            q.push(", starts_at = ");
+            q.opt_int(e.starts_at);
+            q.push(", ends_at = ");
+            q.opt_int(e.ends_at);
+            q.push(", updated_at = ");
+            q.int(now);
+            q.push(" WHERE id = ");
+            q.int(e.id);
+            q.push(" AND state IN (");
+            for (i, from) in e.state.reached_from().iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(from.as_str());
+            }
+            q.push(")");
+            let changed = q.build(conn).execute(&mut *conn).await?.rows_affected();
+            if changed == 0 {
+                return Err(StoreError::Invalid(format!(
+                    "Validation failed: the event cannot become {} now",
+                    e.state.as_str()
+                )));
+            }
             sqlx::query("DELETE FROM live_event_tags WHERE event_id = $1")
                 .bind(e.id)
                 .execute(&mut *conn)
@@ -247,7 +260,7 @@ impl SqlStore {
             "SELECT m.role AS live_role, ",
             queries::account_columns!("a", ""),
             " FROM live_event_members m JOIN accounts a ON a.id = m.account_id \
-             WHERE m.event_id = $1 ORDER BY a.id"
+             WHERE m.event_id = $1 AND a.suspended_at IS NULL ORDER BY a.id"
         ))
         .bind(event)
         .fetch_all(&self.pool)
@@ -294,9 +307,12 @@ impl SqlStore {
         let conn: &mut AnyConnection = &mut w.tx;
         for a in accounts {
             if on {
+                // An editor made a contributor stays an editor (editors contribute too); a
+                // contributor made an editor is promoted.
                 sqlx::query(
                     "INSERT INTO live_event_members (event_id, account_id, role) VALUES ($1, $2, $3) \
-                     ON CONFLICT (event_id, account_id) DO UPDATE SET role = $3",
+                     ON CONFLICT (event_id, account_id) DO UPDATE SET role = $3 \
+                     WHERE live_event_members.role = 'contributor'",
                 )
                 .bind(event)
                 .bind(a)
@@ -370,8 +386,16 @@ impl SqlStore {
     ) -> Result<StatusRecord> {
         let mut w = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut w.tx;
+        // Only public and unlisted notices exist here: an editor learns nothing of others.
         let s = Self::fetch_status(conn, status, None)
             .await?
+            .filter(|s| {
+                matches!(
+                    s.visibility,
+                    crate::domain::entities::Visibility::Public
+                        | crate::domain::entities::Visibility::Unlisted
+                )
+            })
             .ok_or(StoreError::NotFound)?;
         let place = Self::live_place(conn, e.id, status).await?;
         let curated = matches!(place, Some((LivePlace::Curated, _, _)));
@@ -386,6 +410,11 @@ impl SqlStore {
                     return Err(StoreError::Invalid(
                         "Validation failed: the notice is not a public notice tagged for this event"
                             .into(),
+                    ));
+                }
+                if s.account.standing.limited() {
+                    return Err(StoreError::Invalid(
+                        "Validation failed: its author is silenced here".into(),
                     ));
                 }
                 if !curated {
@@ -433,8 +462,11 @@ impl SqlStore {
                 };
                 if on && !pinned {
                     let n: i64 = sqlx::query(
-                        "SELECT COUNT(*) AS n FROM live_event_statuses \
-                         WHERE event_id = $1 AND pinned_at IS NOT NULL",
+                        "SELECT COUNT(*) AS n FROM live_event_statuses les \
+                         JOIN statuses s ON s.id = les.status_id \
+                         JOIN accounts a ON a.id = s.account_id \
+                         WHERE les.event_id = $1 AND les.pinned_at IS NOT NULL \
+                         AND s.deleted_at IS NULL AND a.suspended_at IS NULL",
                     )
                     .bind(e.id)
                     .fetch_one(&mut *conn)

@@ -780,6 +780,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Live events (see `crate::domain::live`).
     async fn live_event(&self, slug: &str) -> Result<Option<LiveEventRecord>>;
+    /// Whether there is an event of that slug (one indexed read: a stream's subscribe
+    /// asks it).
+    async fn live_event_exists(&self, slug: &str) -> Result<bool>;
     /// Events newest first, by state and title words (`q`), below `max_id`.
     async fn live_events(
         &self,

@@ -110,6 +110,7 @@ impl SqlStore {
                 qb.push(match part {
                     LivePart::Curated => " AND les.state = 'curated'",
                     LivePart::Pinned => " AND les.state = 'curated' AND les.pinned_at IS NOT NULL",
+                    LivePart::Keyed => " AND les.state = 'curated' AND les.key_label IS NOT NULL",
                     LivePart::Open => " AND les.state = 'open'",
                 });
                 // A public place: as the tag pages, nothing of silenced authors.

@@ -1425,6 +1425,16 @@ impl Store for SqlStore {
         self.read_live_event(slug).await
     }
 
+    async fn live_event_exists(&self, slug: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS x FROM live_events WHERE slug = $1")
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
     async fn live_events(
         &self,
         state: Option<LiveState>,

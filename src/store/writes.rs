@@ -644,6 +644,15 @@ impl SqlStore {
             .bind(now)
             .execute(&mut *conn)
             .await?;
+        // Out of every live event, its pins and key marks with it (its `delete` reaches
+        // the events' streams through its earlier events, below).
+        sqlx::query(
+            "UPDATE live_event_statuses SET state = 'removed', pinned_at = NULL, \
+             key_label = NULL, keyed_at = NULL WHERE status_id = $1",
+        )
+        .bind(s.id)
+        .execute(&mut *conn)
+        .await?;
         sqlx::query("UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0")
             .bind(s.account.id)
             .execute(&mut *conn)

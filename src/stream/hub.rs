@@ -156,7 +156,8 @@ fn filter_context(key: &str) -> Option<&'static str> {
         None
     } else if key.starts_with("user:") || key.starts_with("list:") {
         Some("home")
-    } else if key.starts_with("public") || key.starts_with("hashtag:") {
+    } else if key.starts_with("public") || key.starts_with("hashtag:") || key.starts_with("event:")
+    {
         Some("public")
     } else {
         None

@@ -23,7 +23,6 @@ pub use routes::ROUTES;
 
 use crate::api::Api;
 use crate::domain::Site;
-use axum::Json;
 use axum::extract::State;
 use schemars::generate::{Contract, SchemaSettings};
 use serde_json::{Map, Value, json};
@@ -478,7 +477,21 @@ pub fn document(site: &Site) -> Value {
     })
 }
 
-/// `GET /api/openapi.json`.
-pub async fn serve(State(node): State<Api>) -> Json<Value> {
-    Json(document(&node.site))
+/// `GET /api/openapi.json`: made once per node address (the document never changes while
+/// a node runs) and served from memory.
+pub async fn serve(State(node): State<Api>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    static MADE: std::sync::LazyLock<dashmap::DashMap<String, bytes::Bytes>> =
+        std::sync::LazyLock::new(dashmap::DashMap::new);
+    let body = MADE
+        .entry(node.site.base_url.clone())
+        .or_insert_with(|| {
+            bytes::Bytes::from(serde_json::to_vec(&document(&node.site)).unwrap_or_default())
+        })
+        .clone();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }

@@ -153,9 +153,9 @@ pub async fn may_open(
     reader: Reader,
 ) -> Result<(), (u16, &'static str)> {
     if let StreamKey::Event(slug) = key {
-        return match node.store.live_event(slug).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err((404, "Event not found")),
+        return match node.store.live_event_exists(slug).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err((404, "Event not found")),
             Err(_) => Err((503, "Events cannot be read just now")),
         };
     }
