@@ -398,6 +398,24 @@ async fn bad_event_requests_change_nothing(b: common::Backend) {
     assert_eq!(status, 404);
     let (status, _, _) = SseReader::open(&app, "/api/v1/streaming/event", None, None).await;
     assert_eq!(status, 400, "an event stream needs its event");
+    let mut ws = ws_connect(&app, None).await;
+    ws_send(
+        &mut ws,
+        json!({"type": "subscribe", "stream": "event", "event": "nope"}),
+    )
+    .await;
+    let refused = ws_next(&mut ws, WAIT).await.expect("an error frame");
+    assert_eq!(refused["status"], 404, "{refused}");
+    // Nothing of another stream leaks to it meanwhile, and the connection stays usable.
+    ws_send(
+        &mut ws,
+        json!({"type": "subscribe", "stream": "event", "event": "summit"}),
+    )
+    .await;
+    tokio::time::sleep(QUIET).await;
+    app.post(&editor, "Doors open #summit").await;
+    let frame = ws_event(&mut ws, "update").await;
+    assert_eq!(frame["stream"], json!(["event", "summit"]));
 
     // A non-editor: 403 on every editor action, nothing changed.
     for action in ["feature", "pin", "key", "unfeature"] {
@@ -671,5 +689,4 @@ async fn a_reader_on_another_node_follows_the_event_live() {
     );
     let frame = ws_event(&mut ws, "event.update").await;
     assert_eq!(payload(&frame)["state"], "ended");
-    let _ = WAIT;
 }

@@ -722,9 +722,26 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
     let (ok2, err2, secs2) = connect_all(&second, readers, Some(&pb)).await;
     pb.finish_and_clear();
     let published = publishing.await.unwrap_or(0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Until the resumed readers go quiet (2 s without a frame; 20 s at most): a storm can
+    // hold the last notices back longer than a fixed wait would allow.
+    let mut last = second.counters.frames.load(Ordering::Relaxed);
+    let mut quiet = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = second.counters.frames.load(Ordering::Relaxed);
+        if now == last {
+            quiet += 1;
+            if quiet == 4 {
+                break;
+            }
+        } else {
+            (quiet, last) = (0, now);
+        }
+    }
     let _ = stop2.send(true);
     let mut comp = Completeness::default();
+    // Which notices were missed, by how many readers (for the report's notes).
+    let mut missed: std::collections::BTreeMap<u64, u64> = Default::default();
     // A notice counts as delivered if either connection of the reader got it; one got
     // by both is a duplicate across the resume.
     for i in 0..n {
@@ -739,7 +756,7 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
                     comp.duplicates += 1;
                 }
                 (true, false) | (false, true) => comp.delivered += 1,
-                (false, false) => {}
+                (false, false) => *missed.entry(q).or_default() += 1,
             }
         }
     }
@@ -771,14 +788,26 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
         latency: LatencySummary::of(&hist),
         completeness: comp,
         server: None,
-        notes: vec![format!(
+        notes: std::iter::once(format!(
             "first connect {secs1:.2} s; all {n} dropped at once and resumed in {secs2:.2} s{}; duplicates count frames seen twice across the resume",
             if target.kind == Kind::Tidings {
                 " from their last positions"
             } else {
                 " from their last message ids (ws+meta.nchan / Last-Event-ID)"
             }
-        )],
+        ))
+        .chain((!missed.is_empty()).then(|| {
+            format!(
+                "missed (notice number: readers): {}",
+                missed
+                    .iter()
+                    .take(12)
+                    .map(|(q, k)| format!("{q}: {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }))
+        .collect(),
     })
 }
 

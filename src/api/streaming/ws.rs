@@ -746,7 +746,13 @@ impl Conn {
             Ok(k) => k,
             Err((status, m)) => return self.error_frame(status, m).await,
         };
-        if let Err((status, m)) = super::may_open(&self.node, &key, self.caller).await {
+        // An event stream is public and is checked once subscribed, so that the database
+        // read does not delay the subscription (a WebSocket reader has no answer that says
+        // when she is live; every other check comes first).
+        let check_after = matches!(key, StreamKey::Event(_));
+        if !check_after
+            && let Err((status, m)) = super::may_open(&self.node, &key, self.caller).await
+        {
             return self.error_frame(status, m).await;
         }
         let key_s = key.key();
@@ -770,6 +776,12 @@ impl Conn {
             .node
             .hub
             .subscribe(&key_s, &self.outbox, id, Transport::WebSocket);
+        if check_after
+            && let Err((status, m)) = super::may_open(&self.node, &key, self.caller).await
+        {
+            drop(guard);
+            return self.error_frame(status, m).await;
+        }
         let start = match start_point(&self.node, last_event_id.as_deref()).await {
             Ok(s) => s,
             Err(_) => {
