@@ -19,6 +19,7 @@ on_both_backends!(
     bad_event_requests_change_nothing,
     only_staff_create_events_when_configured,
     a_deleted_event_leaves_nothing_behind,
+    notices_posted_at_once_find_their_places,
 );
 
 const EVENTS: &str = "/api/v1/tidings/events";
@@ -634,6 +635,40 @@ async fn a_deleted_event_leaves_nothing_behind(b: common::Backend) {
     let kinds: Vec<&str> = history.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(kinds, vec!["event.update"], "{history:?}");
     assert!(history[0].data.contains("The real thing"));
+}
+
+/// Posts that arrive together are written in one batch (group commit): each still goes
+/// where its author's role says.
+async fn notices_posted_at_once_find_their_places(b: common::Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let editor = app.register("editor").await;
+    let reporter = app.register("reporter").await;
+    let citizen = app.register("citizen").await;
+    create_event(&app, &editor, "rush", &["rush", "rushhour"]).await;
+    add(&app, &editor, "rush", "contributors", &reporter).await;
+    let posts = (0..24).map(|i| {
+        let (app, who) = (&app, if i % 2 == 0 { &reporter } else { &citizen });
+        let tag = if i % 3 == 0 { "rushhour" } else { "rush" };
+        async move { app.post(who, &format!("Update {i} #{tag} #other")).await }
+    });
+    let posted = futures::future::join_all(posts).await;
+    let mine = |who: &User| {
+        let mut v: Vec<String> = posted
+            .iter()
+            .filter(|p| p["account"]["id"] == who.id.as_str())
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort_by_key(|id| std::cmp::Reverse(id.parse::<i64>().unwrap()));
+        v
+    };
+    let (_, feed) = app
+        .get_json(&format!("{EVENTS}/rush/timeline?limit=40"), None)
+        .await;
+    assert_eq!(ids(&feed), mine(&reporter));
+    let (_, open) = app
+        .get_json(&format!("{EVENTS}/rush/contributions?limit=40"), None)
+        .await;
+    assert_eq!(ids(&open), mine(&citizen));
 }
 
 // Two nodes on Postgres + Redis: the reporter posts on A, a reader on B sees it live.

@@ -822,13 +822,17 @@ pub async fn post(c: &Common, concurrency: usize, authors: usize) -> anyhow::Res
             accounts.push(target.with_new_author().await?);
         }
     }
+    // With `--event`, the notices go into a live event's feed (its editor is the first
+    // account).
+    let stream = stream_name(c);
+    target.prepare(&stream).await?;
     let before = sample(c);
     let started = Instant::now();
     let (ok, err) = publisher::max_rate(
         &accounts,
         concurrency,
         Duration::from_secs_f64(c.duration),
-        &stream_name(c),
+        &stream,
     )
     .await;
     let secs = started.elapsed().as_secs_f64();

@@ -547,46 +547,63 @@ impl SqlStore {
             .collect()
     }
 
-    /// The open live events a new public notice with `tags` enters, and whether it goes
-    /// straight into each one's feed (its author writes the event). One query, and only
-    /// for notices with tags.
+    /// Which open live events the new notices of a batch enter, read once for the batch:
+    /// one query of the events fed by any of their tags (none when no notice has a tag),
+    /// and one of who writes them, only when some matched. `fresh[i]` says whether
+    /// `records[i]` was written by this batch (not an `Idempotency-Key` repeat).
     pub(super) async fn live_events_for(
         conn: &mut AnyConnection,
-        s: &StatusRecord,
-    ) -> Result<Vec<(i64, String, bool)>> {
-        if s.tags.is_empty()
-            || s.visibility != crate::domain::entities::Visibility::Public
-            || s.reblog.is_some()
-            || s.account.standing.limited()
-        {
-            return Ok(Vec::new());
+        records: &[StatusRecord],
+        fresh: &[bool],
+    ) -> Result<LiveMatches> {
+        let mut tags: Vec<&str> = records
+            .iter()
+            .zip(fresh)
+            .filter(|(s, f)| **f && enters_events(s))
+            .flat_map(|(s, _)| s.tags.iter().map(String::as_str))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let mut m = LiveMatches::default();
+        if tags.is_empty() {
+            return Ok(m);
         }
         let mut q = Sql::new(
-            "SELECT DISTINCT e.id, e.slug, \
-             (SELECT 1 FROM live_event_members m WHERE m.event_id = e.id AND m.account_id = ",
-        );
-        q.int(s.account.id);
-        q.push(
-            ") AS writer FROM live_events e JOIN live_event_tags t ON t.event_id = e.id \
+            "SELECT e.id, e.slug, t.tag FROM live_events e \
+             JOIN live_event_tags t ON t.event_id = e.id \
              WHERE e.state <> 'ended' AND t.tag IN (",
         );
-        for (i, t) in s.tags.iter().enumerate() {
+        for (i, t) in tags.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
             q.text(t);
         }
         q.push(")");
-        let rows = q.build(conn).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("id")?,
-                    r.try_get("slug")?,
-                    r.try_get::<Option<i64>, _>("writer")?.is_some(),
-                ))
-            })
-            .collect()
+        for r in q.build(conn).fetch_all(&mut *conn).await? {
+            m.events
+                .push((r.try_get("id")?, r.try_get("slug")?, r.try_get("tag")?));
+        }
+        if m.events.is_empty() {
+            return Ok(m);
+        }
+        let mut ids: Vec<i64> = m.events.iter().map(|e| e.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut authors: Vec<i64> = records.iter().map(|s| s.account.id.get()).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        let mut q =
+            Sql::new("SELECT event_id, account_id FROM live_event_members WHERE event_id IN (");
+        q.int_list(&ids);
+        q.push(") AND account_id IN (");
+        q.int_list(&authors);
+        q.push(")");
+        for r in q.build(conn).fetch_all(&mut *conn).await? {
+            m.writers
+                .push((r.try_get("event_id")?, r.try_get("account_id")?));
+        }
+        Ok(m)
     }
 
     /// Record a new notice in the events it entered (see [`Self::live_events_for`]);
@@ -627,6 +644,44 @@ impl SqlStore {
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("slug")?))
             .collect()
+    }
+}
+
+/// Whether a new notice may enter live events: public, not a boost, its author not
+/// silenced, and tagged.
+fn enters_events(s: &StatusRecord) -> bool {
+    !s.tags.is_empty()
+        && s.visibility == crate::domain::entities::Visibility::Public
+        && s.reblog.is_none()
+        && !s.account.standing.limited()
+}
+
+/// The open events a batch's tags feed, and which of the batch's authors write them.
+#[derive(Default)]
+pub(super) struct LiveMatches {
+    /// (event id, slug, tag).
+    events: Vec<(i64, String, String)>,
+    /// (event id, account id).
+    writers: Vec<(i64, i64)>,
+}
+
+impl LiveMatches {
+    /// The events `s` enters: (event id, slug, whether it goes straight into the feed).
+    pub(super) fn for_status(&self, s: &StatusRecord) -> Vec<(i64, String, bool)> {
+        let mut out: Vec<(i64, String, bool)> = Vec::new();
+        if self.events.is_empty() || !enters_events(s) {
+            return out;
+        }
+        for (id, slug, tag) in &self.events {
+            if s.tags.contains(tag) && !out.iter().any(|o| o.0 == *id) {
+                let writer = self
+                    .writers
+                    .iter()
+                    .any(|w| w.0 == *id && w.1 == s.account.id.get());
+                out.push((*id, slug.clone(), writer));
+            }
+        }
+        out
     }
 }
 

@@ -167,6 +167,9 @@ impl SqlStore {
         let mut events = Vec::with_capacity(records.len());
         let mut reaches: Vec<(AccountId, super::lists::AuthorReach)> = Vec::new();
         let fresh: Vec<bool> = nth.iter().map(|k| *k != 0).collect();
+        // A public notice with a live event's tag enters the event: its feed when the
+        // author writes the event, its open contributions otherwise (read once a batch).
+        let live = Self::live_events_for(conn, &records, &fresh).await?;
         for (record, k) in records.iter_mut().zip(nth) {
             if k == 0 {
                 continue;
@@ -188,11 +191,9 @@ impl SqlStore {
                 .expect("just added")
                 .1;
             let mut reach = Self::reach_for(conn, of, record).await?;
-            // A public notice with a live event's tag enters the event: its feed when
-            // the author writes the event, its open contributions otherwise.
-            let live = Self::live_events_for(conn, record).await?;
-            if !live.is_empty() {
-                reach.events = Self::enter_live_events(conn, record, &live).await?;
+            let entered = live.for_status(record);
+            if !entered.is_empty() {
+                reach.events = Self::enter_live_events(conn, record, &entered).await?;
             }
             events.push(NewEvent::posted(record, &reach, &self.site));
         }
