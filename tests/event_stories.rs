@@ -270,6 +270,21 @@ async fn a_newsroom_covers_an_election_night(b: common::Backend) {
         .get_json(&format!("{EVENTS}?state=upcoming"), None)
         .await;
     assert_eq!(none, json!([]));
+    // The archive is found by the search page too.
+    let html = app
+        .http
+        .get(app.url("/search?q=election"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<a href="/events/election">Election night</a>"#),
+        "{html}"
+    );
 }
 
 async fn a_resuming_reader_gets_what_she_missed_and_nothing_removed(b: common::Backend) {

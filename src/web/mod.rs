@@ -759,6 +759,8 @@ struct SearchPage {
     l: Layout,
     tags: Vec<String>,
     accounts: Vec<Account>,
+    /// Live events by title: (slug, title, state).
+    events: Vec<(String, String, &'static str)>,
     notices: Vec<Status>,
     older: Option<String>,
 }
@@ -792,7 +794,8 @@ async fn search(
             .filter(|o| (0..=10_000).contains(o))
             .ok_or_else(|| ApiError::bad_request("Invalid offset"))?,
     };
-    let (mut tags, mut accounts, mut notices) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tags, mut accounts, mut notices, mut events) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     if !q.is_empty() {
         let bare = q.trim_start_matches(['#', '@']);
         if offset == 0 && !bare.is_empty() {
@@ -809,6 +812,14 @@ async fn search(
                 .await?
                 .iter()
                 .map(|a| Account::render(a, &node.site))
+                .collect();
+            // Live events by title, ended ones too: an archive stays findable.
+            events = node
+                .store
+                .live_events(None, Some(bare), None, 8)
+                .await?
+                .into_iter()
+                .map(|e| (e.slug, e.title, e.state.as_str()))
                 .collect();
         }
         notices = node
@@ -852,6 +863,7 @@ async fn search(
             },
             tags,
             accounts,
+            events,
             notices: render_all(&node, &notices),
             older: more,
         },
