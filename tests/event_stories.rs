@@ -20,6 +20,7 @@ on_both_backends!(
     only_staff_create_events_when_configured,
     a_deleted_event_leaves_nothing_behind,
     notices_posted_at_once_find_their_places,
+    a_corrected_tag_moves_a_notice_in_and_out,
 );
 
 const EVENTS: &str = "/api/v1/tidings/events";
@@ -684,6 +685,63 @@ async fn notices_posted_at_once_find_their_places(b: common::Backend) {
         .get_json(&format!("{EVENTS}/rush/contributions?limit=40"), None)
         .await;
     assert_eq!(ids(&open), mine(&citizen));
+}
+
+/// A reporter who forgot the event's tag adds it by editing: the notice enters the feed,
+/// live; one who tagged by mistake removes it: the notice leaves, with its pin, live. An
+/// editor's removal stays whatever the tags say.
+async fn a_corrected_tag_moves_a_notice_in_and_out(b: common::Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let editor = app.register("editor").await;
+    let reporter = app.register("reporter").await;
+    create_event(&app, &editor, "flood", &["flood"]).await;
+    add(&app, &editor, "flood", "contributors", &reporter).await;
+    let mut ws = ws_connect(&app, None).await;
+    ws_send(
+        &mut ws,
+        json!({"type": "subscribe", "stream": "event", "event": "flood"}),
+    )
+    .await;
+    tokio::time::sleep(QUIET).await;
+    let n = app.post(&reporter, "River at 4.2 m").await;
+    let id = n["id"].as_str().unwrap().to_string();
+    let edit = |text: &'static str| {
+        let (app, token, id) = (&app, reporter.token.clone(), id.clone());
+        async move {
+            app.call(
+                Method::PUT,
+                &format!("/api/v1/statuses/{id}"),
+                &token,
+                Some(json!({"status": text})),
+            )
+            .await
+            .0
+        }
+    };
+    let feed = || async {
+        let (_, v) = app
+            .get_json(&format!("{EVENTS}/flood/timeline"), None)
+            .await;
+        ids(&v)
+    };
+    assert_eq!(edit("River at 4.2 m #flood").await, 200);
+    let frame = ws_event(&mut ws, "update").await;
+    assert_eq!(payload(&frame)["id"], id.as_str());
+    assert_eq!(feed().await, vec![id.clone()]);
+    assert_eq!(act(&app, &editor, "flood", &id, "pin").await.0, 200);
+    ws_event(&mut ws, "event.pin").await;
+    assert_eq!(edit("River at 4.2 m, wrong river").await, 200);
+    ws_event(&mut ws, "event.unpin").await;
+    let frame = ws_event(&mut ws, "delete").await;
+    assert_eq!(frame["payload"], id.as_str());
+    assert_eq!(feed().await, Vec::<String>::new());
+    // The tag back: in again. Removed by the editor: out for good.
+    assert_eq!(edit("River at 4.3 m #flood").await, 200);
+    ws_event(&mut ws, "update").await;
+    assert_eq!(feed().await, vec![id.clone()]);
+    assert_eq!(act(&app, &editor, "flood", &id, "unfeature").await.0, 200);
+    assert_eq!(edit("River at 4.4 m #flood").await, 200);
+    assert_eq!(feed().await, Vec::<String>::new());
 }
 
 // Two nodes on Postgres + Redis: the reporter posts on A, a reader on B sees it live.

@@ -606,6 +606,66 @@ impl SqlStore {
         Ok(m)
     }
 
+    /// An edit may change a notice's tags: it enters the open events its tags now feed
+    /// (straight into the feed when its author writes them: an `update` for their readers)
+    /// and leaves those none of its tags feed any more (a `delete` for their readers, with
+    /// its pin and key mark). What it says to the events' readers.
+    pub(super) async fn retag_live(
+        &self,
+        conn: &mut AnyConnection,
+        s: &StatusRecord,
+    ) -> Result<Vec<NewEvent>> {
+        let mut news = Vec::new();
+        let gone = sqlx::query(
+            "SELECT les.event_id, le.slug, les.state, les.pinned_at, les.key_label \
+             FROM live_event_statuses les JOIN live_events le ON le.id = les.event_id \
+             WHERE les.status_id = $1 AND les.state <> 'removed' AND NOT EXISTS \
+             (SELECT 1 FROM live_event_tags t JOIN status_tags st ON st.tag = t.tag \
+              WHERE t.event_id = les.event_id AND st.status_id = les.status_id)",
+        )
+        .bind(s.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in &gone {
+            let (event, slug): (i64, String) = (r.try_get("event_id")?, r.try_get("slug")?);
+            // Forgotten, not marked removed: the tag back, it enters again (an editor's
+            // removal is kept).
+            sqlx::query("DELETE FROM live_event_statuses WHERE event_id = $1 AND status_id = $2")
+                .bind(event)
+                .bind(s.id)
+                .execute(&mut *conn)
+                .await?;
+            if r.try_get::<String, _>("state")? == "curated" {
+                if r.try_get::<Option<i64>, _>("pinned_at")?.is_some() {
+                    news.push(LiveNews::pinned(&slug, s, false));
+                }
+                if r.try_get::<Option<String>, _>("key_label")?.is_some() {
+                    news.push(LiveNews::keyed(&slug, s, None));
+                }
+                news.push(LiveNews::removed(&slug, s));
+            }
+        }
+        let matches = Self::live_events_for(conn, std::slice::from_ref(s), &[true]).await?;
+        for (event, slug, writer) in matches.for_status(s) {
+            let known = sqlx::query(
+                "SELECT 1 AS x FROM live_event_statuses WHERE event_id = $1 AND status_id = $2",
+            )
+            .bind(event)
+            .bind(s.id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
+            if known {
+                continue;
+            }
+            Self::enter_live_events(conn, s, &[(event, slug.clone(), writer)]).await?;
+            if writer {
+                news.push(LiveNews::featured(&slug, s, &self.site));
+            }
+        }
+        Ok(news)
+    }
+
     /// Record a new notice in the events it entered (see [`Self::live_events_for`]);
     /// the slugs of those whose feed it went into.
     pub(super) async fn enter_live_events(

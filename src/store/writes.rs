@@ -536,8 +536,15 @@ impl SqlStore {
         let after = Self::fetch_status(conn, c.status_id, None)
             .await?
             .ok_or(StoreError::NotFound)?;
+        // Its tags may have moved it into or out of live events (before its readers are
+        // counted: the events it is in now hear of the edit).
+        let mut events = if before.tags == after.tags {
+            Vec::new()
+        } else {
+            self.retag_live(conn, &after).await?
+        };
         let reach = Self::reach(conn, &after).await?;
-        let mut events = vec![NewEvent::edited(&before, &after, &reach, &self.site)];
+        events.push(NewEvent::edited(&before, &after, &reach, &self.site));
         // Whoever reblogged it shared what it said then: they hear of the change.
         let rebloggers: Vec<AccountId> = sqlx::query(
             "SELECT DISTINCT account_id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
