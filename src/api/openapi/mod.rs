@@ -14,8 +14,8 @@
 //! node against the schemas it names (`tests/openapi_stories.rs`). What the table cannot
 //! say — every query parameter of every route — is left to the summaries and README; the
 //! paging parameters of paged lists and every path parameter are described. The streaming
-//! protocol (events, positions, resume, reset, close codes) is described in README's
-//! "Streaming" section, which the document links to.
+//! protocol (events, positions, resume, reset, close codes) is `docs/streaming.md`, which
+//! the document names.
 
 mod routes;
 
@@ -288,7 +288,7 @@ fn answer(a: Answer) -> (String, Value) {
             "101".into(),
             ok(
                 "A WebSocket: subscribe with {\"type\":\"subscribe\",\"stream\":…}; frames \
-                 {\"stream\",\"event\",\"payload\",\"id\"} (see README, Streaming)",
+                 {\"stream\",\"event\",\"payload\",\"id\"} (see docs/streaming.md)",
                 Value::Null,
             ),
         ),
@@ -440,7 +440,7 @@ pub fn document(site: &Site) -> Value {
             "title": "Tidings",
             "version": env!("CARGO_PKG_VERSION"),
             "summary": "A live microblogging server: the Mastodon client API, streaming with positions and resume, live events",
-            "description": "Mastodon-compatible REST API (ids are strings, errors are {\"error\": \"…\"}) with Tidings' extensions. The streaming protocol — events, positions, resume, reset, close codes — is described in the README's Streaming section.",
+            "description": "Mastodon-compatible REST API (ids are strings, errors are {\"error\": \"…\"}) with Tidings' extensions. The streaming protocol — events, positions, resume, reset, close codes — is described in docs/streaming.md of the source.",
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
         "servers": [{"url": base}],

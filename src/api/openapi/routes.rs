@@ -1179,14 +1179,14 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/v1/streaming",
         Nobody,
-        "WebSocket streaming (subscribe to several streams; see README \"Streaming\")",
+        "WebSocket streaming (subscribe to several streams; see docs/streaming.md)",
         Answer::WebSocket,
     ),
     route(
         "GET",
         "/api/v1/streaming/{*stream}",
         Nobody,
-        "Server-Sent Events of one stream (see README \"Streaming\")",
+        "Server-Sent Events of one stream (see docs/streaming.md)",
         Answer::Sse,
     ),
     route(
