@@ -92,6 +92,9 @@ pub struct NodeParts {
     pub wiki: Option<Arc<wiki::Wiki>>,
     /// Ticks every 30 s: WebSocket connections ping their clients on it.
     pub ping: tokio::sync::watch::Receiver<u64>,
+    /// Live events known to exist, by slug, with when that was read: a storm of readers
+    /// subscribing to one event asks the database once (see `api::streaming::may_open`).
+    pub known_events: dashmap::DashMap<String, std::time::Instant>,
     pub shutdown: CancellationToken,
 }
 
@@ -187,6 +190,7 @@ impl Node {
             rate,
             fetcher,
             wiki,
+            known_events: dashmap::DashMap::new(),
             shutdown,
         })))
     }

@@ -622,6 +622,11 @@ async fn a_deleted_event_leaves_nothing_behind(b: common::Backend) {
     let n = app.post(&editor, "This is a drill #drill").await;
     let id = n["id"].as_str().unwrap();
     assert_eq!(act(&app, &editor, "drill", id, "pin").await.0, 200);
+    // A reader had it open (the node knows the event exists).
+    let (status, _, open) =
+        SseReader::open(&app, "/api/v1/streaming/event?event=drill", None, None).await;
+    assert_eq!(status, 200);
+    drop(open);
     let (status, _) = app
         .call(
             Method::DELETE,

@@ -308,6 +308,7 @@ async fn remove(
     let e = event(&node, &slug).await?;
     editor(&node, &e, auth.account()?).await?;
     node.store.delete_live_event(&e).await?;
+    node.known_events.remove(&e.slug);
     Ok(Json(json!({})))
 }
 

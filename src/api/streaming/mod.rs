@@ -145,6 +145,11 @@ pub fn parse_stream(
     Ok(key)
 }
 
+/// How long an event read to exist is taken to exist (see [`may_open`]).
+const KNOWN_EVENT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Events remembered at most (the memory stays bounded however many slugs are asked for).
+const MAX_KNOWN_EVENTS: usize = 10_000;
+
 /// Checks that need the store: a list stream is its owner's alone (anyone else is told
 /// it does not exist); an event stream needs its event.
 pub async fn may_open(
@@ -153,8 +158,26 @@ pub async fn may_open(
     reader: Reader,
 ) -> Result<(), (u16, &'static str)> {
     if let StreamKey::Event(slug) = key {
+        // Known for a minute once read: a storm of resumes to one event costs one read,
+        // not one per reader. A deleted event is forgotten at once on the node that
+        // deleted it; elsewhere a reader may subscribe to it for that minute and hear
+        // nothing (nothing is written to its stream any more).
+        if node
+            .known_events
+            .get(slug)
+            .is_some_and(|at| at.elapsed() < KNOWN_EVENT)
+        {
+            return Ok(());
+        }
         return match node.store.live_event_exists(slug).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                if node.known_events.len() >= MAX_KNOWN_EVENTS {
+                    node.known_events.clear();
+                }
+                node.known_events
+                    .insert(slug.clone(), std::time::Instant::now());
+                Ok(())
+            }
             Ok(false) => Err((404, "Event not found")),
             Err(_) => Err((503, "Events cannot be read just now")),
         };
