@@ -29,23 +29,24 @@ fn chromium_and_playwright() -> bool {
     true
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_follows_the_story_live_in_chromium() {
+/// Run `script` of `tests/browser` against a fresh node, signed in as `user`, and expect
+/// it to print `<name> story: ok`.
+async fn story(script: &str, user: &str, name: &str) {
     if !chromium_and_playwright() {
         return;
     }
     let Some(app) = spawn(Backend::Sqlite).await else {
         return;
     };
-    let reporter = app.register("reporter").await;
+    let who = app.register(user).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
     let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
-    let (base, token) = (app.base.clone(), reporter.token.clone());
+    let (base, token, script) = (app.base.clone(), who.token.clone(), script.to_string());
     let out = tokio::task::spawn_blocking(move || {
         Command::new(std::env::var("TIDINGS_TEST_NODE").unwrap_or_else(|_| "node".into()))
             .current_dir(dir)
             .env("SHOTS", shots)
-            .args(["live.mjs", &base, &token])
+            .args([script.as_str(), &base, &token])
             .output()
             .expect("run node")
     })
@@ -55,41 +56,21 @@ async fn a_reader_follows_the_story_live_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "browser story failed:\n{stdout}\n{stderr}"
+        "{name} story failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("browser story: ok"), "{stdout}");
+    assert!(stdout.contains(&format!("{name} story: ok")), "{stdout}");
+}
+
+/// `tests/browser/live.mjs`: a tag's page while a reporter posts, corrects and deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_follows_the_story_live_in_chromium() {
+    story("live.mjs", "reporter", "browser").await;
 }
 
 /// `tests/browser/event.mjs`: a live event's page while its editor curates it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_page_follows_the_editor_live_in_chromium() {
-    if !chromium_and_playwright() {
-        return;
-    }
-    let Some(app) = spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let editor = app.register("editor").await;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots");
-    let (base, token) = (app.base.clone(), editor.token.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(std::env::var("TIDINGS_TEST_NODE").unwrap_or_else(|_| "node".into()))
-            .current_dir(dir)
-            .env("SHOTS", shots)
-            .args(["event.mjs", &base, &token])
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "event story failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("event story: ok"), "{stdout}");
+    story("event.mjs", "editor", "event").await;
 }
 
 /// `tests/browser/restart.mjs`: the page stays open while the real server process is

@@ -498,12 +498,7 @@ async fn add_members(
     Path((slug, role)): Path<(String, String)>,
     Input(f): Input<MembersForm>,
 ) -> ApiResult<Json<Value>> {
-    let role = role_of(&role)?;
-    let e = event(&node, &slug).await?;
-    editor(&node, &e, auth.account()?).await?;
-    let ids = member_ids(&node, f).await?;
-    node.store.set_live_members(e.id, &ids, role, true).await?;
-    Ok(Json(json!({})))
+    change_members(&node, auth, &slug, &role, f, true).await
 }
 
 async fn remove_members(
@@ -512,10 +507,22 @@ async fn remove_members(
     Path((slug, role)): Path<(String, String)>,
     Input(f): Input<MembersForm>,
 ) -> ApiResult<Json<Value>> {
-    let role = role_of(&role)?;
-    let e = event(&node, &slug).await?;
-    editor(&node, &e, auth.account()?).await?;
-    let ids = member_ids(&node, f).await?;
-    node.store.set_live_members(e.id, &ids, role, false).await?;
+    change_members(&node, auth, &slug, &role, f, false).await
+}
+
+/// Give (`on`) or take away the role `role` (`contributors`, `editors`): editors only.
+async fn change_members(
+    node: &Api,
+    auth: Scoped<WriteStatuses>,
+    slug: &str,
+    role: &str,
+    f: MembersForm,
+    on: bool,
+) -> ApiResult<Json<Value>> {
+    let role = role_of(role)?;
+    let e = event(node, slug).await?;
+    editor(node, &e, auth.account()?).await?;
+    let ids = member_ids(node, f).await?;
+    node.store.set_live_members(e.id, &ids, role, on).await?;
     Ok(Json(json!({})))
 }

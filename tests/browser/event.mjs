@@ -5,39 +5,19 @@
 // list of events render; no JavaScript error and no CSP violation anywhere.
 //
 //   node event.mjs <base url> <editor token>
-import { chromium } from "playwright-core";
+import { apiOf, check, launch, problems, watch } from "./story.mjs";
 import { mkdirSync } from "node:fs";
 
 const [base, token] = process.argv.slice(2);
 const shots = process.env.SHOTS || "shots";
 mkdirSync(shots, { recursive: true });
 
-const problems = [];
-function watch(page, name) {
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`${name}: console error: ${m.text()}`); });
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-}
 
-async function api(method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
+const api = apiOf(base, token);
 
-function check(cond, what) {
-  if (!cond) throw new Error("failed: " + what);
-}
 
 const EV = "/api/v1/tidings/events/election-night";
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   await api("POST", "/api/v1/tidings/events", {
     slug: "election-night", title: "Election night", description: "Results as they come in",

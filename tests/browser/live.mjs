@@ -6,7 +6,7 @@
 // the directory named by SHOTS.
 //
 //   node live.mjs <base url> <reporter token>
-import { chromium } from "playwright-core";
+import { apiOf, check, launch, problems, watch } from "./story.mjs";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 
@@ -17,36 +17,11 @@ mkdirSync(shots, { recursive: true });
 // A 1×1 PNG.
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-const problems = [];
-// `expected`: console errors a story causes on purpose (a refused post's 422 page).
-function watch(page, name, expected = []) {
-  page.on("console", (m) => {
-    if (m.type() === "error" && !expected.some((e) => m.text().includes(e))) {
-      problems.push(`${name}: console error: ${m.text()}`);
-    }
-  });
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-}
 
-async function api(method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
+const api = apiOf(base, token);
 
-function check(cond, what) {
-  if (!cond) throw new Error("failed: " + what);
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   // 1. Live over WebSocket: appear, edit in place, delete.
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
