@@ -10,6 +10,8 @@
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use std::fmt;
 
+use super::error::{ApiError, ApiResult};
+
 /// A boolean: JSON's, or a form's `true`/`1`/`on`/`yes` and `false`/`0`/`off`/`no`/empty
 /// (Rails, and so Mastodon, reads all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,22 @@ impl Id {
     /// `None` for an absent or empty id.
     pub fn given(id: Option<Id>) -> Option<String> {
         id.map(|i| i.0).filter(|i| !i.is_empty())
+    }
+
+    /// `account_ids[]` of a form: 1 to `max` accounts; an id that is none of ours is 404,
+    /// none or too many 422.
+    pub fn accounts(ids: Vec<Id>, max: usize) -> ApiResult<Vec<crate::domain::AccountId>> {
+        let ids: Vec<crate::domain::AccountId> = ids
+            .into_iter()
+            .map(|i| crate::domain::AccountId::parse(&i.0).ok_or(ApiError::NotFound))
+            .collect::<ApiResult<_>>()?;
+        if ids.is_empty() {
+            return Err(ApiError::invalid("Validation failed: account_ids is empty"));
+        }
+        if ids.len() > max {
+            return Err(ApiError::invalid("Validation failed: too many account_ids"));
+        }
+        Ok(ids)
     }
 }
 

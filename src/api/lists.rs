@@ -185,18 +185,7 @@ struct MembersForm {
 }
 
 fn member_ids(f: MembersForm) -> ApiResult<Vec<AccountId>> {
-    let ids: Vec<AccountId> = f
-        .account_ids
-        .into_iter()
-        .map(|i| AccountId::parse(&i.0).ok_or(ApiError::NotFound))
-        .collect::<ApiResult<_>>()?;
-    if ids.is_empty() {
-        return Err(ApiError::invalid("Validation failed: account_ids is empty"));
-    }
-    if ids.len() as i64 > crate::store::MAX_LIST_MEMBERS {
-        return Err(ApiError::invalid("Validation failed: too many account_ids"));
-    }
-    Ok(ids)
+    Id::accounts(f.account_ids, crate::store::MAX_LIST_MEMBERS as usize)
 }
 
 async fn add_members(

@@ -367,7 +367,7 @@ async fn key_events(
     Ok(Json(body))
 }
 
-pub(crate) async fn key_events_json(
+async fn key_events_json(
     node: &Api,
     e: &LiveEventRecord,
     viewer: Option<AccountId>,
@@ -375,12 +375,7 @@ pub(crate) async fn key_events_json(
     let keys = node.store.key_events(e.id).await?;
     // Their notices in one read, as the reader's timelines show them (whom she blocked or
     // muted left out).
-    let page = crate::store::Page {
-        max_id: None,
-        since_id: None,
-        min_id: None,
-        limit: keys.len().max(1) as i64,
-    };
+    let page = crate::store::Page::before(None, keys.len().max(1) as i64);
     let which = Timeline::Event {
         event_id: e.id,
         part: LivePart::Keyed,
@@ -475,17 +470,7 @@ struct MembersForm {
 }
 
 async fn member_ids(node: &Api, f: MembersForm) -> ApiResult<Vec<AccountId>> {
-    let ids: Vec<AccountId> = f
-        .account_ids
-        .into_iter()
-        .map(|i| AccountId::parse(&i.0).ok_or(ApiError::NotFound))
-        .collect::<ApiResult<_>>()?;
-    if ids.is_empty() {
-        return Err(ApiError::invalid("Validation failed: account_ids is empty"));
-    }
-    if ids.len() > live::MAX_MEMBERS {
-        return Err(ApiError::invalid("Validation failed: too many account_ids"));
-    }
+    let ids = Id::accounts(f.account_ids, live::MAX_MEMBERS)?;
     for a in &ids {
         node.store.account(*a).await?.ok_or(ApiError::NotFound)?;
     }

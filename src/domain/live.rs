@@ -78,11 +78,6 @@ impl LiveState {
             Ended => &[Upcoming, Live, Ended],
         }
     }
-
-    /// Whether newly posted notices still enter (an ended event is a closed record).
-    pub fn open(self) -> bool {
-        self != LiveState::Ended
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,14 +118,6 @@ impl LivePlace {
             "open" => Some(LivePlace::Open),
             "removed" => Some(LivePlace::Removed),
             _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LivePlace::Curated => "curated",
-            LivePlace::Open => "open",
-            LivePlace::Removed => "removed",
         }
     }
 }

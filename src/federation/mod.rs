@@ -324,12 +324,7 @@ async fn notices_of(
     max_id: Option<crate::domain::StatusId>,
     limit: i64,
 ) -> ApiResult<Vec<crate::domain::entities::StatusRecord>> {
-    let page = crate::store::Page {
-        max_id,
-        since_id: None,
-        min_id: None,
-        limit,
-    };
+    let page = crate::store::Page::before(max_id, limit);
     let which = crate::store::Timeline::Account {
         account_id: account,
         filter,

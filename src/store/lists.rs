@@ -130,8 +130,9 @@ impl SqlStore {
         let ar = Self::author_reach(conn, s.account.id).await?;
         let mut reach = Self::reach_for(conn, &ar, s).await?;
         // The live events whose feed carries it hear of its edits (not while its author is
-        // silenced: the event is a public place).
-        if !s.account.standing.limited() {
+        // silenced: the event is a public place). Only a public original can be in a feed:
+        // a boost, or any other notice, costs no query.
+        if super::live::enters_events(s) {
             reach.events = Self::curated_in(conn, s.id).await?;
         }
         Ok(reach)

@@ -707,9 +707,9 @@ impl SqlStore {
     }
 }
 
-/// Whether a new notice may enter live events: public, not a boost, its author not
-/// silenced, and tagged.
-fn enters_events(s: &StatusRecord) -> bool {
+/// Whether a notice may be in live events: public, not a boost, its author not silenced,
+/// and tagged (a notice whose tags an edit removed has left them: see `retag_live`).
+pub(super) fn enters_events(s: &StatusRecord) -> bool {
     !s.tags.is_empty()
         && s.visibility == crate::domain::entities::Visibility::Public
         && s.reblog.is_none()
@@ -744,20 +744,3 @@ impl LiveMatches {
         out
     }
 }
-
-/// The replay filter of an event's stream: what is no longer in the feed (removed, or
-/// left out as deleted or suspended notices are everywhere) is not served.
-pub(super) const EVENT_REPLAY: &str = concat!(
-    "SELECT ",
-    queries::event_columns!(),
-    " FROM event_streams es \
-     JOIN events e ON e.id = es.event_id \
-     WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
-     AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
-          (SELECT id FROM accounts WHERE suspended_at IS NOT NULL \
-           UNION SELECT id FROM accounts WHERE silenced_at IS NOT NULL)) \
-     AND (e.kind = 'delete' OR e.status_id IS NULL OR EXISTS \
-          (SELECT 1 FROM live_event_statuses les JOIN live_events le ON le.id = les.event_id \
-           WHERE le.slug = $4 AND les.status_id = e.status_id AND les.state = 'curated')) \
-     ORDER BY es.position LIMIT $3"
-);

@@ -324,6 +324,18 @@ pub struct Page {
     pub limit: i64,
 }
 
+impl Page {
+    /// The newest `limit`, older than `max_id` when given.
+    pub fn before(max_id: Option<StatusId>, limit: i64) -> Page {
+        Page {
+            max_id,
+            since_id: None,
+            min_id: None,
+            limit,
+        }
+    }
+}
+
 /// The right to give positions: held by one sequencer at a time.
 #[async_trait]
 pub trait SequencerLease: Send {

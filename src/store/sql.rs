@@ -324,6 +324,25 @@ impl SqlStore {
     }
 }
 
+/// A public stream's replay: `$1` the stream, `$2` the position after which, `$3` the
+/// limit; nothing of a suspended author, nor of a silenced one; `$extra` narrows it.
+macro_rules! public_replay {
+    ($extra:literal) => {
+        concat!(
+            "SELECT ",
+            queries::event_columns!(),
+            " FROM event_streams es \
+             JOIN events e ON e.id = es.event_id \
+             WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
+             AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
+                  (SELECT id FROM accounts WHERE suspended_at IS NOT NULL \
+                   UNION SELECT id FROM accounts WHERE silenced_at IS NOT NULL)) ",
+            $extra,
+            "ORDER BY es.position LIMIT $3"
+        )
+    };
+}
+
 /// Map a unique-constraint violation to [`StoreError::Taken`].
 pub(super) fn taken(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -1276,8 +1295,14 @@ impl Store for SqlStore {
         let list = stream
             .strip_prefix("list:")
             .and_then(|id| id.parse::<i64>().ok());
+        // A live event's stream is a public one whose notices are those still in its feed
+        // (removed, or never featured, they are not replayed; their `delete`s are).
         if let Some(slug) = stream.strip_prefix("event:") {
-            let rows = sqlx::query(super::live::EVENT_REPLAY)
+            let rows = sqlx::query(public_replay!(
+                "AND (e.kind = 'delete' OR e.status_id IS NULL OR EXISTS \
+                 (SELECT 1 FROM live_event_statuses les JOIN live_events le ON le.id = les.event_id \
+                  WHERE le.slug = $4 AND les.status_id = e.status_id AND les.state = 'curated')) "
+            ))
                 .bind(stream)
                 .bind(after.get())
                 .bind(limit)
@@ -1311,17 +1336,7 @@ impl Store for SqlStore {
         // silenced one (the partial indexes keep those lists short to read).
         let public = stream.starts_with("public") || stream.starts_with("hashtag:");
         let q = match reader {
-            None if public => sqlx::query(concat!(
-                "SELECT ",
-                queries::event_columns!(),
-                " FROM event_streams es \
-                 JOIN events e ON e.id = es.event_id \
-                 WHERE es.stream = $1 AND es.position > $2 AND e.payload <> '' \
-                 AND (e.kind = 'delete' OR e.author_id IS NULL OR e.author_id NOT IN \
-                      (SELECT id FROM accounts WHERE suspended_at IS NOT NULL \
-                       UNION SELECT id FROM accounts WHERE silenced_at IS NOT NULL)) \
-                 ORDER BY es.position LIMIT $3"
-            )),
+            None if public => sqlx::query(public_replay!("")),
             None => sqlx::query(concat!(
                 "SELECT ",
                 queries::event_columns!(),

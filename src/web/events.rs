@@ -138,12 +138,7 @@ async fn render(
                     event_id: e.id,
                     part: LivePart::Pinned,
                 },
-                Page {
-                    max_id: None,
-                    since_id: None,
-                    min_id: None,
-                    limit: crate::domain::live::MAX_PINNED as i64,
-                },
+                Page::before(None, crate::domain::live::MAX_PINNED as i64),
                 None,
             )
             .await?;

@@ -284,12 +284,10 @@ impl PageQuery {
 }
 
 fn page_of(q: &PageQuery) -> ApiResult<Page> {
-    Ok(Page {
-        max_id: crate::api::timelines::cursor_param("max_id", &q.max_id)?.map(StatusId::new),
-        since_id: None,
-        min_id: None,
-        limit: q.limit()?,
-    })
+    Ok(Page::before(
+        crate::api::timelines::cursor_param("max_id", &q.max_id)?.map(StatusId::new),
+        q.limit()?,
+    ))
 }
 
 /// The link to the page before the last notice shown, when the page was full.
@@ -552,16 +550,7 @@ async fn profile(
     };
     let pinned = if q.max_id.is_none() {
         node.store
-            .timeline(
-                &timeline(true),
-                Page {
-                    max_id: None,
-                    since_id: None,
-                    min_id: None,
-                    limit: 5,
-                },
-                None,
-            )
+            .timeline(&timeline(true), Page::before(None, 5), None)
             .await?
     } else {
         Vec::new()
