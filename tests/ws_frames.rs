@@ -806,6 +806,12 @@ async fn a_last_event_id_that_is_no_position_gets_a_reset() {
     let app = app().await;
     let ann = app.register("ann").await;
     app.post(&ann, "something").await;
+    // Routed before anyone subscribes: it is history here, not a live frame that could
+    // reach the subscription ahead of its reset.
+    eventually("the notice to be routed", WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await >= 1).then_some(())
+    })
+    .await;
     let mut ws = Raw::open(&app).await;
     let long = "9x".repeat(500);
     for (asked, echoed) in [
