@@ -9,9 +9,10 @@
 #   NODES=1 loadtest/cluster.sh post --duration 10
 #   loadtest/cluster.sh broadcast --event --readers 50000 --per-process 12500 --rate 10
 #   RATE=10 loadtest/cluster.sh event-storm --readers 10000 --duration 15
+#   PROCS=4 RATE=1 loadtest/cluster.sh event-storm --readers 12500 --duration 30
 #
-# `event-storm` runs two reconnect-storm generators on one live event at once (2 × the
-# readers given) and reports the replay reads the nodes made.
+# `event-storm` runs PROCS (default 2) reconnect-storm generators on one live event at
+# once (PROCS × the readers given) and reports the replay reads the nodes made.
 #
 # Needs: Postgres (DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 # and Redis (REDIS_URL, default redis://127.0.0.1:6379) running; taskset (util-linux).
@@ -65,23 +66,31 @@ metric_sum() {
 }
 case "$scenario" in
 event-storm)
-    # A live event's readers resume all at once, from two generator processes (one
-    # process holds at most ~20,000 sockets here): the first publishes and counts
-    # completeness; the second only reads the same event.
+    # A live event's readers resume all at once, from PROCS generator processes (default
+    # 2; one process holds at most ~20,000 sockets here): the first publishes and counts
+    # completeness, the others only read the same event. All of them drop their readers
+    # at the same moment (--drop-at), DROP_AFTER seconds (default 10 + 3 per process)
+    # after the first starts, when every process has connected.
     name="storm$$"
+    procs="${PROCS:-2}"
+    drop_at=$(python3 -c "import time; print(time.time() + ${DROP_AFTER:-$((10 + 3 * procs))})")
     reads=$(metric_sum replay_reads_total) shared=$(metric_sum replay_shared_total)
-    taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
-        --stream-name "$name" --rate "${RATE:-10}" reconnect-storm "$@" >"$out/storm-a.txt" &
-    a=$!
-    sleep 1
-    taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
-        --stream-name "$name" --rate 0 reconnect-storm "$@" >"$out/storm-b.txt" &
-    b=$!
-    wait "$a" "$b"
+    gens=()
+    for p in $(seq 1 "$procs"); do
+        rate=0
+        [ "$p" = 1 ] && rate="${RATE:-10}"
+        taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
+            --stream-name "$name" --rate "$rate" reconnect-storm --drop-at "$drop_at" "$@" \
+            >"$out/storm-$p.txt" &
+        gens+=("$!")
+        # The first process makes the event; the others subscribe to it.
+        [ "$p" = 1 ] && sleep 1
+    done
+    wait "${gens[@]}"
     reads=$(($(metric_sum replay_reads_total) - reads)) shared=$(($(metric_sum replay_shared_total) - shared))
-    echo "== publishing process (completeness over its readers)"; cat "$out/storm-a.txt"
-    echo "== reading process"; cat "$out/storm-b.txt"
-    echo "resumes read from the database: $reads; served by a read another resume had started: $shared" | tee -a "$out/storm-a.txt"
+    echo "== publishing process (completeness over its readers)"; cat "$out/storm-1.txt"
+    for p in $(seq 2 "$procs"); do echo "== reading process $p"; cat "$out/storm-$p.txt"; done
+    echo "resumes read from the database: $reads; served by a read another resume had started: $shared" | tee -a "$out/storm-1.txt"
     ;;
 *)
     taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" \

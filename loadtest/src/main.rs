@@ -101,7 +101,12 @@ enum Scenario {
     /// Readers connect and disconnect steadily (each lives 1–5 s) while notices flow.
     Churn,
     /// All readers drop at once mid-run and resume from their positions.
-    ReconnectStorm,
+    ReconnectStorm {
+        /// Drop at this Unix time (seconds) instead of a third into the run: several
+        /// generator processes then storm at the same moment.
+        #[arg(long)]
+        drop_at: Option<f64>,
+    },
     /// Closed-loop posting as fast as acknowledgements return: notices/s.
     Post {
         #[arg(long, default_value_t = 64)]
@@ -134,7 +139,7 @@ fn main() -> anyhow::Result<()> {
                 max_readers,
             } => scenarios::newsroom(&c, streams, min_readers, max_readers).await?,
             Scenario::Churn => scenarios::churn(&c).await?,
-            Scenario::ReconnectStorm => scenarios::reconnect_storm(&c).await?,
+            Scenario::ReconnectStorm { drop_at } => scenarios::reconnect_storm(&c, drop_at).await?,
             Scenario::Post {
                 concurrency,
                 authors,

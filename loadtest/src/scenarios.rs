@@ -661,7 +661,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
     })
 }
 
-pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
+pub async fn reconnect_storm(c: &Common, drop_at: Option<f64>) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
         .padded(c.payload_bytes)
@@ -693,7 +693,16 @@ pub async fn reconnect_storm(c: &Common) -> anyhow::Result<Report> {
         let rate = c.rate;
         tokio::spawn(async move { publisher::run(&target, &counters, rate, count, 0, pick).await })
     };
-    tokio::time::sleep(Duration::from_secs_f64(c.duration / 3.0)).await;
+    let wait = match drop_at {
+        Some(at) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs_f64();
+            (at - now).max(0.0)
+        }
+        None => c.duration / 3.0,
+    };
+    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     // The storm: all drop at once, and all come back with their positions.
     let _ = stop1.send(true);
     tokio::time::sleep(Duration::from_millis(200)).await;

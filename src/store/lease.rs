@@ -120,7 +120,7 @@ impl SequencerLease for SqlLease {
         let _guard = lock.lock().await;
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
-        let mut tx = self.conn.begin().await?;
+        let mut tx = self.conn.begin_with(super::sql::SQLITE_BEGIN).await?;
         let head = match known_head {
             Some(h) => h,
             None => position_of(

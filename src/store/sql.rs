@@ -41,6 +41,13 @@ pub(super) struct WriteTx<'a> {
     pub tx: Transaction<'static, Any>,
 }
 
+/// How a SQLite write transaction begins: with the database's write lock taken at once
+/// (waiting up to `busy_timeout` for it). A deferred `BEGIN` that reads first and writes
+/// later fails at once with "database is locked" when another connection wrote in between
+/// — the writes outside [`SqlStore::begin_write`] (single statements on the pool) do not
+/// take the in-process writer lock, and `busy_timeout` cannot help a stale snapshot.
+pub(super) const SQLITE_BEGIN: &str = "BEGIN IMMEDIATE";
+
 /// Rows per multi-row `INSERT`, so that the bound values stay far below both databases'
 /// limits (32,766 on SQLite, 65,535 on Postgres).
 const MAX_ROWS_PER_INSERT: usize = 2000;
@@ -70,7 +77,10 @@ impl SqlStore {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with(SQLITE_BEGIN).await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { _guard: guard, tx })
     }
 
