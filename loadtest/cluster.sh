@@ -80,7 +80,8 @@ event-storm)
         rate=0
         [ "$p" = 1 ] && rate="${RATE:-10}"
         taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
-            --stream-name "$name" --rate "$rate" reconnect-storm --drop-at "$drop_at" "$@" \
+            --stream-name "$name" --rate "$rate" reconnect-storm --drop-at "$drop_at" \
+            --first-index $(((p - 1) * 20000)) "$@" \
             >"$out/storm-$p.txt" &
         gens+=("$!")
         # The first process makes the event; the others subscribe to it.

@@ -124,7 +124,7 @@ impl Node {
             Some(url) => moderation::rate::RateLimits::redis(url, &config.redis_prefix).await?,
             None => moderation::rate::RateLimits::local(),
         });
-        let hub = stream::hub::Hub::new();
+        let hub = stream::hub::Hub::with_unrouted(store.unrouted());
         tokio::spawn(sequencer::run(
             store.clone(),
             bus.clone(),

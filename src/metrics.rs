@@ -27,6 +27,8 @@ pub struct Metrics {
     /// Database reads made for resuming readers, and resumes that joined one instead.
     pub replay_reads: AtomicU64,
     pub replay_shared: AtomicU64,
+    /// Polls of a public timeline answered 304 from the stream's head, without the store.
+    pub polls_unchanged: AtomicU64,
     /// Microseconds between the commit of the last published event and its publication.
     pub relay_lag_micros: AtomicI64,
     pub last_published_position: AtomicI64,
@@ -65,6 +67,7 @@ impl Default for Metrics {
             streams_refused: AtomicU64::default(),
             replay_reads: AtomicU64::default(),
             replay_shared: AtomicU64::default(),
+            polls_unchanged: AtomicU64::default(),
             relay_lag_micros: AtomicI64::default(),
             last_published_position: AtomicI64::default(),
             relay_lag: seconds_buckets(),
@@ -237,6 +240,12 @@ impl Metrics {
                 "replay_shared",
                 "Resumes served by a read another resume had started",
                 Counter(r(&self.replay_shared)),
+                None,
+            ),
+            (
+                "polls_unchanged",
+                "Timeline polls answered 304 from the stream's head, without the database",
+                Counter(r(&self.polls_unchanged)),
                 None,
             ),
             (

@@ -11,6 +11,7 @@ on_both_backends!(
     the_authorization_code_flow_signs_in_through_the_page,
     a_reader_pages_a_tag_timeline_by_the_link_header,
     polling_with_the_etag_costs_a_304_until_something_changes,
+    an_anonymous_poll_of_an_unchanged_timeline_is_answered_without_the_database,
     a_follower_sees_private_notices_at_home_and_strangers_do_not,
     the_same_idempotency_key_posts_once,
     favourites_and_reblogs_are_counted,
@@ -468,6 +469,92 @@ async fn polling_with_the_etag_costs_a_304_until_something_changes(b: Backend) {
     assert_eq!(changed.status(), 200);
     let list: Vec<Value> = changed.json().await.unwrap();
     assert_eq!(list.len(), 2);
+}
+
+/// One anonymous poll of a tag timeline with its `ETag`; (status, ETag, ids).
+async fn poll_tag(
+    app: &common::TestApp,
+    tag: &str,
+    etag: Option<&str>,
+    token: Option<&str>,
+) -> (u16, String, Vec<String>) {
+    let mut req = app
+        .http
+        .get(app.url(&format!("/api/v1/timelines/tag/{tag}")));
+    if let Some(e) = etag {
+        req = req.header("If-None-Match", e);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let ids = if status == 200 {
+        let list: Vec<Value> = res.json().await.unwrap();
+        list.iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (status, etag, ids)
+}
+
+/// A hot timeline polled every few seconds by thousands: while nothing happened on its
+/// stream, the poll is answered from the head this node routed, with no database read;
+/// a deletion moves the head, and a signed-in poll always reads the database.
+async fn an_anonymous_poll_of_an_unchanged_timeline_is_answered_without_the_database(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let ann = app.register("ann").await;
+    let gone = app.post(&ann, "the bridge is closed #quay").await;
+    app.post(&ann, "the ferry runs #quay").await;
+    common::eventually("both notices routed", common::WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await >= 2).then_some(())
+    })
+    .await;
+    let (status, etag, ids) = poll_tag(&app, "quay", None, None).await;
+    assert_eq!((status, ids.len()), (200, 2));
+    let before = app.counter("tidings_polls_unchanged_total").await;
+    for _ in 0..3 {
+        let (status, again, _) = poll_tag(&app, "quay", Some(&etag), None).await;
+        assert_eq!((status, again.as_str()), (304, etag.as_str()));
+    }
+    assert_eq!(
+        app.counter("tidings_polls_unchanged_total").await,
+        before + 3,
+        "three unchanged polls answered without the database"
+    );
+    // A signed-in reader's page depends on her blocks, mutes and filters: the database.
+    let (status, _, _) = poll_tag(&app, "quay", Some(&etag), Some(&ann.token)).await;
+    assert_eq!(status, 200, "a body-hash ETag differs from the head's");
+    assert_eq!(
+        app.counter("tidings_polls_unchanged_total").await,
+        before + 3
+    );
+
+    let id = gone["id"].as_str().unwrap();
+    let dispatched = app.counter("tidings_events_dispatched_total").await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/statuses/{id}"),
+            &ann.token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    common::eventually("the deletion routed", common::WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await > dispatched).then_some(())
+    })
+    .await;
+    let (status, fresh, ids) = poll_tag(&app, "quay", Some(&etag), None).await;
+    assert_eq!(status, 200, "the deletion moved the stream's head");
+    assert_ne!(fresh, etag);
+    assert!(!ids.contains(&id.to_string()), "{ids:?}");
+    assert_eq!(ids.len(), 1);
+    let (status, _, _) = poll_tag(&app, "quay", Some(&fresh), None).await;
+    assert_eq!(status, 304);
 }
 
 async fn a_follower_sees_private_notices_at_home_and_strangers_do_not(b: Backend) {

@@ -645,3 +645,79 @@ async fn deletes_reach_every_node_and_replays_recheck_access_there() {
         "{replay:?}"
     );
 }
+
+/// A notice acknowledged and not yet routed (here: its positions held behind a lock on
+/// `event_streams`) is seen by the next poll of the node that took it, although the
+/// stream's head has not moved: the poll goes to the database while the node's own
+/// event is in flight, and is answered from the head again once it has been routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(tidings_postgres), ignore = "TIDINGS_TEST_DATABASE_URL is not set")]
+async fn a_poll_sees_a_notice_acknowledged_before_its_stream_head_moved() {
+    use sqlx::Connection;
+    let Some(db) = common::fresh_postgres_database().await else {
+        return;
+    };
+    let app = spawn_on(Backend::Postgres, &db, None, |_| {}).await;
+    let ann = app.register("ann").await;
+    app.post(&ann, "first light on the quay #harbour").await;
+    eventually("the notice routed", WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await >= 1).then_some(())
+    })
+    .await;
+    let poll = |etag: Option<String>| {
+        let req = app.http.get(app.url("/api/v1/timelines/tag/harbour"));
+        async move {
+            let res = match etag {
+                Some(e) => req.header("If-None-Match", e),
+                None => req,
+            }
+            .send()
+            .await
+            .unwrap();
+            let status = res.status().as_u16();
+            let etag = res.headers()["etag"].to_str().unwrap().to_string();
+            let n = if status == 200 {
+                res.json::<Vec<Value>>().await.unwrap().len()
+            } else {
+                0
+            };
+            (status, etag, n)
+        }
+    };
+    let (status, etag, n) = poll(None).await;
+    assert_eq!((status, n), (200, 1));
+    assert_eq!(poll(Some(etag.clone())).await.0, 304);
+
+    let mut locker = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    // Reads go on; the sequencer cannot write the new notice's stream rows.
+    sqlx::query("LOCK TABLE event_streams IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    app.post(&ann, "second light #harbour").await;
+    let unchanged = app.counter("tidings_polls_unchanged_total").await;
+    let (status, _, n) = poll(Some(etag.clone())).await;
+    assert_eq!(
+        (status, n),
+        (200, 2),
+        "the poster's next poll shows her acknowledged notice"
+    );
+    assert_eq!(
+        app.counter("tidings_polls_unchanged_total").await,
+        unchanged
+    );
+    lock.rollback().await.unwrap();
+
+    eventually("the second notice routed", WAIT, || async {
+        (app.counter("tidings_events_dispatched_total").await >= 2).then_some(())
+    })
+    .await;
+    let (status, fresh, n) = poll(Some(etag)).await;
+    assert_eq!((status, n), (200, 2));
+    assert_eq!(poll(Some(fresh)).await.0, 304);
+    assert_eq!(
+        app.counter("tidings_polls_unchanged_total").await,
+        unchanged + 1
+    );
+}

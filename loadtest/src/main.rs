@@ -106,6 +106,12 @@ enum Scenario {
         /// generator processes then storm at the same moment.
         #[arg(long)]
         drop_at: Option<f64>,
+        /// The first reader's number across processes: it picks the reader's source
+        /// address (127.0.0.2 + number / 20,000) and node. Give each generator process
+        /// its own range: thousands of sockets from one address to one port make the
+        /// kernel's choice of a local port crawl.
+        #[arg(long, default_value_t = 0)]
+        first_index: usize,
     },
     /// Closed-loop posting as fast as acknowledgements return: notices/s.
     Post {
@@ -139,7 +145,10 @@ fn main() -> anyhow::Result<()> {
                 max_readers,
             } => scenarios::newsroom(&c, streams, min_readers, max_readers).await?,
             Scenario::Churn => scenarios::churn(&c).await?,
-            Scenario::ReconnectStorm { drop_at } => scenarios::reconnect_storm(&c, drop_at).await?,
+            Scenario::ReconnectStorm {
+                drop_at,
+                first_index,
+            } => scenarios::reconnect_storm(&c, drop_at, first_index).await?,
             Scenario::Post {
                 concurrency,
                 authors,

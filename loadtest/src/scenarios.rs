@@ -661,7 +661,11 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
     })
 }
 
-pub async fn reconnect_storm(c: &Common, drop_at: Option<f64>) -> anyhow::Result<Report> {
+pub async fn reconnect_storm(
+    c: &Common,
+    drop_at: Option<f64>,
+    first_index: usize,
+) -> anyhow::Result<Report> {
     let target = Target::connect(c.target, &c.url)
         .await?
         .padded(c.payload_bytes)
@@ -682,7 +686,7 @@ pub async fn reconnect_storm(c: &Common, drop_at: Option<f64>) -> anyhow::Result
     let readers: Vec<Reader> = (0..n)
         .map(|i| Reader {
             positions: true,
-            ..Reader::at(i, i, transport_for(i, &mix), stream.clone())
+            ..Reader::at(first_index + i, i, transport_for(i, &mix), stream.clone())
         })
         .collect();
     let pb = bar(n as u64, "connecting");
@@ -723,7 +727,7 @@ pub async fn reconnect_storm(c: &Common, drop_at: Option<f64>) -> anyhow::Result
             Reader {
                 resume,
                 positions: true,
-                ..Reader::at(i, i, transport_for(i, &mix), stream.clone())
+                ..Reader::at(first_index + i, i, transport_for(i, &mix), stream.clone())
             }
         })
         .collect();

@@ -168,6 +168,14 @@ pub struct Event {
     /// blocked, is not sent it (see `crate::stream::hub::Hidden`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<crate::domain::AccountId>,
+    /// Its row in the store (`events.id`): lets the node that wrote it know when its hub
+    /// has routed it (see [`crate::stream::heads::Unrouted`]). 0 when not known.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The payload of a [`EventKind::Hidden`] event: every account `account` no longer sees.

@@ -66,7 +66,8 @@ impl SqlStore {
             .await?
             .pop()
             .ok_or(StoreError::NotFound)?;
-        Self::insert_events(conn, &[NewEvent::announced(&record)]).await?;
+        self.insert_events(conn, &[NewEvent::announced(&record)])
+            .await?;
         self.commit_write(w, true).await?;
         Ok(record)
     }
@@ -98,7 +99,8 @@ impl SqlStore {
             .bind(reacted)
             .execute(&mut *conn)
             .await?;
-            Self::insert_events(conn, &[NewEvent::unannounced(id)]).await?;
+            self.insert_events(conn, &[NewEvent::unannounced(id)])
+                .await?;
         }
         self.commit_write(w, gone).await?;
         Ok(gone)
@@ -270,7 +272,8 @@ impl SqlStore {
             .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
-            Self::insert_events(conn, &[NewEvent::reacted(id, name, count)]).await?;
+            self.insert_events(conn, &[NewEvent::reacted(id, name, count)])
+                .await?;
         }
         self.commit_write(w, changed).await?;
         Ok(())

@@ -115,7 +115,7 @@ impl SqlStore {
             }
         }
         Self::write_audit(conn, audit).await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
         Ok(block)
     }

@@ -531,7 +531,8 @@ impl SqlStore {
             .await?;
         }
         if let Some(e) = &told {
-            Self::insert_events(&mut w.tx, std::slice::from_ref(e)).await?;
+            self.insert_events(&mut w.tx, std::slice::from_ref(e))
+                .await?;
         }
         self.commit_write(w, told.is_some()).await
     }

@@ -180,7 +180,7 @@ impl SqlStore {
                 let hidden = Self::read_hidden(conn, v).await?;
                 events.push(NewEvent::hidden(&Hidden { account: v, hidden }));
             }
-            Self::insert_events(conn, &events).await?;
+            self.insert_events(conn, &events).await?;
         }
         self.commit_write(w, changed).await?;
         self.relationship(account, target).await

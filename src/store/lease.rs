@@ -87,7 +87,7 @@ const ASSIGN_POSTGRES: &str = "\
                     SELECT k, numbered.id, numbered.position \
                     FROM numbered, unnest(string_to_array(numbered.streams, ' ')) AS k \
                     WHERE k <> '') \
-    SELECT position, kind, payload, streams, created_at, author_id FROM numbered";
+    SELECT position, kind, payload, streams, created_at, author_id, id FROM numbered";
 
 impl SqlLease {
     async fn assign_in_one_statement(&mut self, limit: i64) -> Result<Vec<Event>> {

@@ -221,7 +221,7 @@ impl SqlStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let news = [LiveNews::changed(&saved, &self.site)];
-        Self::insert_events(conn, &news).await?;
+        self.insert_events(conn, &news).await?;
         self.commit_write(w, true).await?;
         Ok(saved)
     }
@@ -518,7 +518,7 @@ impl SqlStore {
                 }
             }
         }
-        Self::insert_events(conn, &news).await?;
+        self.insert_events(conn, &news).await?;
         self.commit_write(w, !news.is_empty()).await?;
         Ok(s)
     }

@@ -699,6 +699,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The highest position given so far.
     async fn head_position(&self) -> Result<Position>;
+    /// The highest position of stream `key` (0 if it has none).
+    async fn stream_head(&self, key: &str) -> Result<Position>;
     /// Events of one stream with a position above `after`, in position order.
     async fn stream_events(&self, stream: &str, after: Position, limit: i64) -> Result<Vec<Event>>;
     /// All events with `after < position <= upto`, in position order.
@@ -711,6 +713,9 @@ pub trait Store: Send + Sync + 'static {
     /// Notified after each local commit that wrote events (and, on Postgres, on each
     /// `NOTIFY` from other nodes).
     fn committed(&self) -> Arc<Notify>;
+    /// Events this node wrote that its hub has not routed yet (see
+    /// [`crate::stream::heads`]).
+    fn unrouted(&self) -> Arc<crate::stream::heads::Unrouted>;
     /// Try to become the sequencer; `None` when another holds the lease.
     async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>>;
     /// Is the database reachable?

@@ -182,7 +182,7 @@ impl SqlStore {
             _ => {}
         }
         Self::write_audit(conn, audit).await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         let after = Self::fetch_account(conn, target)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -374,7 +374,7 @@ impl SqlStore {
         .execute(&mut *conn)
         .await?;
         Self::write_audit(conn, audit).await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await
     }
 
@@ -597,7 +597,7 @@ impl SqlStore {
                 None,
             )
             .await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await
     }
 }

@@ -218,7 +218,8 @@ impl SqlStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let reach = Self::reach(conn, &s).await?;
-        Self::insert_event(conn, NewEvent::edited(&s, &s, &reach, &self.site)).await?;
+        self.insert_event(conn, NewEvent::edited(&s, &s, &reach, &self.site))
+            .await?;
         let mine = Self::fetch_status(conn, status, Some(account))
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -294,7 +295,7 @@ impl SqlStore {
                 events.extend(e);
             }
         }
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
         Ok(told)
     }

@@ -262,7 +262,7 @@ pub const SELECT_TOKEN: &str = concat!(
 /// The columns [`event_row`] reads, of an `events` row aliased `e`.
 macro_rules! event_columns {
     () => {
-        "e.position, e.kind, e.payload, e.streams, e.created_at, e.author_id"
+        "e.position, e.kind, e.payload, e.streams, e.created_at, e.author_id, e.id"
     };
 }
 pub(crate) use event_columns;
@@ -375,6 +375,7 @@ pub fn event_row(row: &AnyRow) -> Result<Event> {
         streams: split_streams(&streams),
         committed_at: row.try_get("created_at")?,
         author: row.try_get("author_id")?,
+        id: row.try_get("id")?,
     })
 }
 

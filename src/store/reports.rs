@@ -75,7 +75,7 @@ impl SqlStore {
                 Some(&report),
             )
             .await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
         Ok(report)
     }

@@ -33,6 +33,8 @@ pub struct SqlStore {
     pub(super) lease_taken: Arc<AtomicBool>,
     /// New statuses waiting to be written together (group commit).
     pub(super) posts: Arc<super::batch::PostQueue>,
+    /// Events written here and not routed by this node's hub yet.
+    pub(super) unrouted: Arc<crate::stream::heads::Unrouted>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -69,6 +71,7 @@ impl SqlStore {
                 Backend::Sqlite => 1,
                 Backend::Postgres => POSTGRES_WRITE_LANES,
             })),
+            unrouted: Default::default(),
         }
     }
 
@@ -98,13 +101,18 @@ impl SqlStore {
     /// Write events with no position yet, in one multi-row insert. Their stream rows
     /// (`event_streams`) are written by the sequencer once they have positions (see
     /// [`crate::sequencer`]).
-    pub(super) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent]) -> Result<()> {
+    pub(super) async fn insert_events(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let now = crate::domain::now_micros();
-        Self::insert_rows(
-            conn,
-            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES ",
-            events,
-            |q, e| {
+        for chunk in events.chunks(MAX_ROWS_PER_INSERT) {
+            let mut q = Sql::new(
+                "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                q.row(i);
                 q.text(e.kind.as_str())
                     .push(", ")
                     .text(&e.payload)
@@ -116,13 +124,25 @@ impl SqlStore {
                     .opt_int(e.status_id)
                     .push(", ")
                     .opt_int(e.author_id);
-            },
-        )
-        .await
+                q.push(")");
+            }
+            let ids = Self::inserted_ids(conn, q).await?;
+            // Counted from here until this node's hub routes them (a poller's 304 waits
+            // for them: `crate::stream::heads`).
+            self.unrouted.wrote(
+                ids.into_iter()
+                    .zip(chunk.iter().map(|e| e.streams.as_slice())),
+            );
+        }
+        Ok(())
     }
 
-    pub(super) async fn insert_event(conn: &mut AnyConnection, event: NewEvent) -> Result<()> {
-        Self::insert_events(conn, std::slice::from_ref(&event)).await
+    pub(super) async fn insert_event(
+        &self,
+        conn: &mut AnyConnection,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.insert_events(conn, std::slice::from_ref(&event)).await
     }
 
     /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
@@ -427,7 +447,7 @@ impl Store for SqlStore {
         };
         let id: i64 = row.try_get("id")?;
         // The token's open streams, on every node, end when this event reaches them.
-        Self::insert_event(&mut w.tx, NewEvent::revoked(id)).await?;
+        self.insert_event(&mut w.tx, NewEvent::revoked(id)).await?;
         self.commit_write(w, true).await
     }
 
@@ -1293,6 +1313,15 @@ impl Store for SqlStore {
         queries::position_of(row.try_get(0)?)
     }
 
+    async fn stream_head(&self, key: &str) -> Result<Position> {
+        let row =
+            sqlx::query("SELECT COALESCE(MAX(position), 0) FROM event_streams WHERE stream = $1")
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
+        queries::position_of(row.try_get(0)?)
+    }
+
     async fn stream_events(&self, stream: &str, after: Position, limit: i64) -> Result<Vec<Event>> {
         // History as it is now: a deleted notice's events are blanked (see `remove`), and
         // a home stream keeps only what its reader may see today — her own notices, those
@@ -1403,6 +1432,10 @@ impl Store for SqlStore {
 
     fn committed(&self) -> Arc<Notify> {
         self.committed.clone()
+    }
+
+    fn unrouted(&self) -> Arc<crate::stream::heads::Unrouted> {
+        self.unrouted.clone()
     }
 
     async fn sequencer_lease(&self) -> Result<Option<Box<dyn SequencerLease>>> {

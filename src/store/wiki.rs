@@ -125,7 +125,7 @@ impl SqlStore {
     ) -> Result<AccountRecord> {
         let conn: &mut AnyConnection = &mut w.tx;
         let events = Self::bring_in_line(conn, account, s, now).await?;
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         let a = Self::fetch_account(conn, account)
             .await?
             .ok_or(StoreError::NotFound)?;

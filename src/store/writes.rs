@@ -251,7 +251,7 @@ impl SqlStore {
                 events.extend(told);
             }
         }
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         self.commit_write(w, !events.is_empty()).await?;
         if queued > 0 {
             self.deliveries_waiting.notify_one();
@@ -567,7 +567,7 @@ impl SqlStore {
                 .await?;
             events.extend(told);
         }
-        Self::insert_events(conn, &events).await?;
+        self.insert_events(conn, &events).await?;
         let queued = self.queue_note(conn, "update", &after).await?;
         self.commit_write(w, true).await?;
         if queued > 0 {
@@ -700,7 +700,7 @@ impl SqlStore {
             .await?;
         let reach = Self::reach(conn, s).await?;
         let event = NewEvent::deleted(s, &reach, earlier.iter().map(String::as_str));
-        Self::insert_event(conn, event).await?;
+        self.insert_event(conn, event).await?;
         if self.queue_note(conn, "delete", s).await? > 0 {
             // Woken early; the worker finds the job once this transaction commits.
             self.deliveries_waiting.notify_one();
@@ -787,7 +787,7 @@ impl SqlStore {
             .await?;
         }
         if let Some(e) = &told {
-            Self::insert_events(conn, std::slice::from_ref(e)).await?;
+            self.insert_events(conn, std::slice::from_ref(e)).await?;
         }
         let s = Self::fetch_status(conn, status, Some(account))
             .await?
@@ -862,7 +862,7 @@ impl SqlStore {
                     )
                     .await?;
                 events.extend(told);
-                Self::insert_events(conn, &events).await?;
+                self.insert_events(conn, &events).await?;
                 Self::fetch_status(conn, id, Some(account)).await?
             }
             (false, Some(id)) => {
@@ -953,7 +953,7 @@ impl SqlStore {
                         .await?;
                 }
                 if let Some(e) = &told {
-                    Self::insert_events(conn, std::slice::from_ref(e)).await?;
+                    self.insert_events(conn, std::slice::from_ref(e)).await?;
                 }
                 self.commit_write(w, told.is_some()).await?;
                 if send.is_some() {
@@ -1012,7 +1012,7 @@ impl SqlStore {
             Self::leave_lists(conn, follower, target).await?;
         }
         if let Some(e) = &told {
-            Self::insert_events(conn, std::slice::from_ref(e)).await?;
+            self.insert_events(conn, std::slice::from_ref(e)).await?;
         }
         self.commit_write(w, told.is_some()).await?;
         if send.is_some() {

@@ -17,6 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 const CHECK: Duration = Duration::from_secs(2);
+/// How long an event this node wrote may stay unrouted before it is taken for one whose
+/// transaction rolled back (see [`crate::stream::heads::Unrouted::sweep`]).
+const UNROUTED_FOR_GOOD: Duration = Duration::from_secs(60);
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -69,6 +72,7 @@ impl Dispatcher {
                     if let Ok(h) = d.store.head_position().await {
                         head_at_last_check = h;
                     }
+                    d.hub.unrouted.sweep(UNROUTED_FOR_GOOD);
                 }
                 _ = shutdown.cancelled() => return,
             }

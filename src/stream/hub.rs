@@ -448,6 +448,10 @@ pub struct Hub {
     /// Numbers subscriptions in the order they were registered.
     epoch: AtomicU64,
     pub stats: HubStats,
+    /// Polled streams' heads, moved as events are routed (see [`crate::stream::heads`]).
+    pub heads: super::heads::Heads,
+    /// The node's own events on their way here (shared with the store that writes them).
+    pub unrouted: Arc<super::heads::Unrouted>,
 }
 
 /// Removes its subscription from the hub when dropped (unsubscribe, disconnect).
@@ -465,8 +469,16 @@ pub struct SubscriptionGuard {
 
 impl Drop for SubscriptionGuard {
     fn drop(&mut self) {
+        // Order among a stream's subscribers means nothing: the last one takes the
+        // leaver's place, and the tens of thousands of a big stream do not all move
+        // each time one leaves (a storm of departures was quadratic).
         self.hub.streams.remove_if_mut(&self.key, |_, subs| {
-            subs.retain(|s| !(s.sub == self.sub && Arc::ptr_eq(&s.outbox, &self.outbox)));
+            if let Some(i) = subs
+                .iter()
+                .position(|s| s.sub == self.sub && Arc::ptr_eq(&s.outbox, &self.outbox))
+            {
+                subs.swap_remove(i);
+            }
             subs.is_empty()
         });
     }
@@ -507,6 +519,15 @@ impl Drop for TokenWatch {
 impl Hub {
     pub fn new() -> Arc<Hub> {
         Arc::new(Hub::default())
+    }
+
+    /// A hub told when the events its node wrote are routed (see
+    /// [`crate::stream::heads::Unrouted`]).
+    pub fn with_unrouted(unrouted: Arc<super::heads::Unrouted>) -> Arc<Hub> {
+        Arc::new(Hub {
+            unrouted,
+            ..Hub::default()
+        })
     }
 
     pub fn subscribe(
@@ -653,6 +674,9 @@ impl Hub {
             .dropped_slow
             .fetch_add(dropped, Ordering::Relaxed);
         self.stats.dispatched_events.fetch_add(1, Ordering::Relaxed);
+        // The head first: a poller that no longer sees the event in flight sees it routed.
+        self.heads.routed(event);
+        self.unrouted.routed(event);
         self.routed.store(event.position.get(), Ordering::Release);
     }
 }
@@ -710,6 +734,7 @@ mod tests {
             streams: streams.iter().map(|s| Arc::from(*s)).collect(),
             committed_at: 0,
             author: None,
+            id: 0,
         }
     }
 

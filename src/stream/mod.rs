@@ -10,12 +10,15 @@
 //! - [`wire`]: RFC 6455 framing, both ways: server frames out, client frames in (bounded,
 //!   validated, fuzzed).
 //! - [`replays`]: resumes served from the store, with identical reads shared.
+//! - [`heads`]: polled streams' heads and the node's events in flight, so that a poll's
+//!   `If-None-Match` is answered without the store.
 //!
 //! What it must not know: HTTP (handshakes, status codes, caps per address live in
 //! `crate::api`), SQL text, Redis.
 
 pub mod dispatch;
 pub mod frames;
+pub mod heads;
 pub mod hub;
 pub mod replays;
 pub mod wire;
