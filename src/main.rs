@@ -3,6 +3,10 @@ use clap::Parser;
 use tidings::config::{AdminCommand, Cli, Command};
 use tokio_util::sync::CancellationToken;
 
+/// jemalloc instead of glibc's malloc (measured in BENCHMARKS.md, issue 18).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

@@ -399,8 +399,11 @@ impl Conn {
             // Write out what was queued, then let the hub write directly while we wait.
             // Every write races shutdown and overflow, and gives up on a reader that
             // takes nothing for WRITE_STALL (see `flush_pending`).
+            // Boxed, as `act` below: the states of writing live on the heap while a
+            // connection writes, and the task of every idle one is that much smaller
+            // (1,456 bytes unboxed; BENCHMARKS.md, issue 18).
             let flow = tokio::select! {
-                r = self.drain_queue(true) => r.map(|()| Flow::Continue),
+                r = Box::pin(self.drain_queue(true)) => r.map(|()| Flow::Continue),
                 _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
                 _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
             };
@@ -420,7 +423,7 @@ impl Conn {
             let flow = match step {
                 Err(flow) => Ok(flow),
                 Ok(step) => tokio::select! {
-                    r = self.act(step, &mut unanswered) => r,
+                    r = Box::pin(self.act(step, &mut unanswered)) => r,
                     _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
                     _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
                 },
