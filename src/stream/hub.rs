@@ -20,8 +20,10 @@ use crate::domain::filters::FilterRecord;
 use crate::domain::{AccountId, Event, EventKind, Position};
 use bytes::Bytes;
 use dashmap::DashMap;
+use futures::task::AtomicWaker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use tokio::sync::Notify;
 
 /// Worst-case bytes one character of a notice can take in a frame (a `"` in a content
@@ -93,17 +95,18 @@ pub const CONTINUATION: u32 = 0;
 /// hub's deliveries may repeat it, and only the connection's task filters them).
 pub struct Outbox {
     state: std::sync::Mutex<Queue>,
-    /// Wakes the connection's task when something is queued.
-    ready: Notify,
+    /// The task that reads this outbox (the connection's), woken when something is
+    /// queued and on overflow or revocation — so a writer blocked on a slow socket gives up
+    /// at once. One waker in the outbox rather than a `Notify` future in every waiting
+    /// task: an idle connection's task is that much smaller (BENCHMARKS.md, issue 18).
+    /// Whoever waits registers first and checks after, so no wake-up falls between.
+    waker: AtomicWaker,
     queued: AtomicUsize,
     limit: usize,
     overflowed: AtomicBool,
     /// Set with `overflowed` when the connection's token was revoked: it closes too.
     revoked: AtomicBool,
-    /// Woken on overflow (and revocation), so a writer blocked on a slow socket gives up
-    /// at once.
-    pub overflow: Notify,
-    /// Also woken then: the HTTP connection's kill switch, for SSE, whose connection must
+    /// Also woken on overflow and revocation: the HTTP connection's kill switch, for SSE, whose connection must
     /// close even while its body is not being polled (a reader that stopped reading).
     /// WebSockets have none and pay no allocation for it.
     connection: Option<Arc<Notify>>,
@@ -208,12 +211,11 @@ impl Outbox {
     ) -> (Arc<Outbox>, OutboxReceiver) {
         let o = Arc::new(Outbox {
             state: std::sync::Mutex::new(Queue::default()),
-            ready: Notify::new(),
+            waker: AtomicWaker::new(),
             queued: AtomicUsize::new(0),
             limit,
             overflowed: AtomicBool::new(false),
             revoked: AtomicBool::new(false),
-            overflow: Notify::new(),
             connection,
             direct,
             hidden: hides.then(Box::default),
@@ -332,14 +334,14 @@ impl Outbox {
         }
         let n = d.frame.len();
         if self.queued.fetch_add(n, Ordering::Relaxed) + n > self.limit {
-            self.overflowed.store(true, Ordering::Relaxed);
+            self.overflowed.store(true, Ordering::Release);
             drop(q);
             self.wake_on_overflow();
             return false;
         }
         q.items.push_back(d);
         drop(q);
-        self.ready.notify_one();
+        self.waker.wake();
         true
     }
 
@@ -351,13 +353,31 @@ impl Outbox {
     }
 
     pub fn is_overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Relaxed)
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Ready once the outbox has overflowed or was revoked (the connection must close).
+    pub fn poll_overflowed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_overflowed() {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.is_overflowed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Wait until [`Outbox::poll_overflowed`] is ready.
+    pub fn overflowed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_overflowed(cx))
     }
 
     /// The connection's access was revoked: deliver nothing more, and close.
     pub fn revoke(&self) {
         self.revoked.store(true, Ordering::Relaxed);
-        self.overflowed.store(true, Ordering::Relaxed);
+        self.overflowed.store(true, Ordering::Release);
         if let Ok(mut q) = self.state.lock() {
             q.direct_open = false;
         }
@@ -365,7 +385,7 @@ impl Outbox {
     }
 
     fn wake_on_overflow(&self) {
-        self.overflow.notify_one();
+        self.waker.wake();
         if let Some(c) = &self.connection {
             c.notify_one();
         }
@@ -382,13 +402,19 @@ pub struct OutboxReceiver {
 
 impl OutboxReceiver {
     /// The next queued delivery, waiting for one.
-    pub async fn recv(&mut self) -> Option<Delivery> {
-        loop {
-            if let Some(d) = self.try_recv() {
-                return Some(d);
-            }
-            // A push between the check and here leaves a permit: no wake-up is lost.
-            self.outbox.ready.notified().await;
+    pub fn recv(&mut self) -> impl Future<Output = Option<Delivery>> + '_ {
+        std::future::poll_fn(|cx| self.poll_recv(cx))
+    }
+
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        if let Some(d) = self.try_recv() {
+            return Poll::Ready(Some(d));
+        }
+        // Registered before the second look: a push after it wakes this task.
+        self.outbox.waker.register(cx.waker());
+        match self.try_recv() {
+            Some(d) => Poll::Ready(Some(d)),
+            None => Poll::Pending,
         }
     }
 

@@ -166,24 +166,48 @@ impl FrameReader {
 
     /// The same as [`FrameReader::next`], reading a shared `TcpStream` (the hub may be
     /// writing to it at the same time).
-    pub async fn next_tcp(&mut self, tcp: &tokio::net::TcpStream) -> Result<Incoming, WireError> {
+    pub fn next_tcp<'a>(
+        &'a mut self,
+        tcp: &'a tokio::net::TcpStream,
+    ) -> impl Future<Output = Result<Incoming, WireError>> + 'a {
+        std::future::poll_fn(move |cx| self.poll_next_tcp(tcp, cx))
+    }
+
+    /// [`FrameReader::next_tcp`] as a poll: the wait for the socket keeps its waker in
+    /// tokio's registration of the socket, not in a future of the waiting task (an idle
+    /// connection's task is that much smaller).
+    pub fn poll_next_tcp(
+        &mut self,
+        tcp: &tokio::net::TcpStream,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<Incoming, WireError>> {
+        use std::task::Poll;
         loop {
-            if let Some(msg) = self.parse()? {
-                if self.buf.is_empty() {
-                    self.buf = BytesMut::new();
+            match self.parse() {
+                Ok(Some(msg)) => {
+                    if self.buf.is_empty() {
+                        self.buf = BytesMut::new();
+                    }
+                    return Poll::Ready(Ok(msg));
                 }
-                return Ok(msg);
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Err(e)),
             }
             // Wait first, allocate after: an idle connection holds no read buffer.
-            tcp.readable().await?;
+            match tcp.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(())) => {}
+            }
             if self.buf.capacity() - self.buf.len() < 256 {
                 self.buf.reserve(512);
             }
+            // A `WouldBlock` clears the readiness, and the next poll waits again.
             match tcp.try_read_buf(&mut self.buf) {
-                Ok(0) => return Err(WireError::Eof),
+                Ok(0) => return Poll::Ready(Err(WireError::Eof)),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
     }

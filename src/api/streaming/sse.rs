@@ -159,7 +159,7 @@ async fn next_chunk(mut s: SseState) -> Option<(Result<Bytes, Infallible>, SseSt
                 }
             }
             _ = s.heartbeat.tick() => return Some((Ok(Bytes::from_static(b":thump\n\n")), s)),
-            _ = outbox.overflow.notified() => {
+            _ = outbox.overflowed() => {
                 if !outbox.is_revoked() {
                     tracing::info!(stream = %s.key, "closing a slow SSE reader");
                     s.node.metrics.slow_closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

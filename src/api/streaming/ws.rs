@@ -389,7 +389,6 @@ impl Conn {
         let shutdown = self.node.shutdown.clone();
         let outbox = self.outbox.clone();
         let mut cancelled = std::pin::pin!(shutdown.cancelled());
-        let mut overflow = std::pin::pin!(outbox.overflow.notified());
         let mut ticks = self.node.ping.clone();
         // The node's ticker has ticked before: a new connection waits for the next tick,
         // not the one it was born after (so a silent client lasts 60–90 s, as documented).
@@ -405,14 +404,14 @@ impl Conn {
             let flow = tokio::select! {
                 r = Box::pin(self.drain_queue(true)) => r.map(|()| Flow::Continue),
                 _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
-                _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
+                _ = outbox.overflowed() => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
             };
             if self.settle(flow).await {
                 return;
             }
             let step = tokio::select! {
                 _ = &mut cancelled => Err(Flow::Close(1012, "server restarting")),
-                _ = &mut overflow => Err(Flow::Close(SLOW_CLOSE_CODE, "slow")),
+                _ = outbox.overflowed() => Err(Flow::Close(SLOW_CLOSE_CODE, "slow")),
                 m = self.reader.next_tcp(&self.tcp) => Ok(Step::Client(m)),
                 d = self.rx.recv() => Ok(Step::Deliver(d)),
                 _ = tick(&mut ticks) => Ok(Step::Ping),
@@ -425,7 +424,7 @@ impl Conn {
                 Ok(step) => tokio::select! {
                     r = Box::pin(self.act(step, &mut unanswered)) => r,
                     _ = &mut cancelled => Ok(Flow::Close(1012, "server restarting")),
-                    _ = &mut overflow => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
+                    _ = outbox.overflowed() => Ok(Flow::Close(SLOW_CLOSE_CODE, "slow")),
                 },
             };
             if self.settle(flow).await {
@@ -817,6 +816,9 @@ impl Conn {
                 head
             }
         };
+        // Exactly as many as there are: a first push would reserve room for four (256
+        // bytes), and most connections hold one stream for their whole life.
+        self.subs.reserve_exact(1);
         self.subs.push(Sub {
             id,
             last_sent,
