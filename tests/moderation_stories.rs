@@ -15,6 +15,7 @@ use std::time::Duration;
 
 on_both_backends!(
     a_suspended_spammer_vanishes_from_every_open_feed_and_comes_back_when_lifted,
+    a_poller_of_a_tag_sees_a_silenced_author_come_back_when_lifted,
     a_silenced_account_reaches_its_followers_only,
     a_disabled_account_cannot_sign_in_and_its_streams_close,
     reports_reach_every_moderator_live,
@@ -1113,4 +1114,65 @@ async fn rate_limits_are_one_count_across_nodes() {
         503,
         "no password guessing while the counter is away"
     );
+}
+
+/// An anonymous poll of a tag timeline: (status, ETag, ids).
+async fn poll_tag(app: &TestApp, tag: &str, etag: Option<&str>) -> (u16, String, Vec<String>) {
+    let mut req = app
+        .http
+        .get(app.url(&format!("/api/v1/timelines/tag/{tag}")));
+    if let Some(e) = etag {
+        req = req.header("If-None-Match", e);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let list = if status == 200 {
+        ids(&res.json().await.unwrap())
+    } else {
+        Vec::new()
+    };
+    (status, etag, list)
+}
+
+/// Lifting a silence brings the author's notices back into public pages with no event on
+/// their streams; a poller's unchanged page (answered from the stream's head) must still
+/// change: the standing of accounts is part of the head.
+async fn a_poller_of_a_tag_sees_a_silenced_author_come_back_when_lifted(b: Backend) {
+    let Some(app) = spawn(b).await else { return };
+    let moderator = staff(&app, "mia", "moderator").await;
+    let (loud, calm) = (app.register("loud").await, app.register("calm").await);
+    app.post(&calm, "calm words on the square #square").await;
+    let back = app.post(&loud, "loud words on the square #square").await;
+    assert_eq!(
+        act(&app, &moderator, &loud, "silence", "too loud").await,
+        200
+    );
+    // Once everything is routed, the page's ETag is its stream's head.
+    let etag = eventually("the silence routed", common::WAIT, || async {
+        let (status, etag, list) = poll_tag(&app, "square", None).await;
+        (status == 200 && list.len() == 1 && etag.starts_with("W/\"h")).then_some(etag)
+    })
+    .await;
+    assert_eq!(poll_tag(&app, "square", Some(&etag)).await.0, 304);
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/accounts/{}/unsilence", loud.id),
+            &moderator.token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = back["id"].as_str().unwrap().to_string();
+    eventually(
+        "the lifted silence seen by the poller",
+        common::WAIT,
+        || async {
+            let (status, fresh, list) = poll_tag(&app, "square", Some(&etag)).await;
+            (status == 200 && fresh.starts_with("W/\"h") && list.contains(&id)).then_some(())
+        },
+    )
+    .await;
 }

@@ -6,6 +6,7 @@ use super::extract::{MaybeScoped, Query, ReadStatuses, Scoped};
 use crate::Node;
 use crate::api::Api;
 use crate::domain::entities::Status;
+use crate::domain::event::STANDING;
 use crate::domain::text::normalize_tag;
 use crate::domain::{AccountId, StatusId, StreamKey};
 use crate::store::{CursorPage, Page, Timeline};
@@ -156,15 +157,21 @@ pub async fn paged(
         && let Some(key) = polled_stream(which)
     {
         let heads = &node.hub.heads;
-        if heads.follow(&key) {
-            heads.learnt(&key, node.store.stream_head(&key).await?.get());
+        // The page's stream, and the standing of accounts and domains (a suspension or a
+        // silence, made or lifted, changes public pages without an event on their streams).
+        for k in [key.as_str(), STANDING] {
+            if heads.follow(k) {
+                heads.learnt(k, node.store.stream_head(k).await?.get());
+            }
         }
-        if !node.hub.unrouted.in_flight(&key)
-            && let Some(head) = heads.get(&key)
+        let unrouted = &node.hub.unrouted;
+        if !unrouted.in_flight(&key)
+            && !unrouted.in_flight(STANDING)
+            && let (Some(head), Some(standing)) = (heads.get(&key), heads.get(STANDING))
         {
             let query = uri.path_and_query().map_or("", |q| q.as_str());
             let tag = format!(
-                "W/\"h{head}-{}\"",
+                "W/\"h{head}.{standing}-{}\"",
                 hex::encode(&Sha256::digest(query.as_bytes())[..8])
             );
             if if_none_match(headers, &tag) {

@@ -195,6 +195,17 @@ impl NewEvent {
 
     /// A token was revoked: no stream, but every node learns it and closes the token's
     /// open streams.
+    /// `who` (an account id or a domain) changed standing: see [`EventKind::Standing`].
+    pub fn standing(who: String) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Standing,
+            payload: who,
+            streams: vec![crate::domain::event::STANDING.to_string()],
+            status_id: None,
+            author_id: None,
+        }
+    }
+
     pub fn revoked(token_id: i64) -> NewEvent {
         NewEvent {
             kind: EventKind::Revoke,

@@ -50,7 +50,16 @@ pub enum EventKind {
     EventKey,
     #[serde(rename = "event.unkey")]
     EventUnkey,
+    /// Not for readers: an account's or a domain's standing changed in a way that takes
+    /// notices into or out of public places (a suspension, a silence, a domain block, or
+    /// their lifting; payload: who). Its one stream, [`STANDING`], has no readers: pollers'
+    /// `ETag`s carry its head (see `crate::stream::heads`).
+    #[serde(rename = "tidings.standing")]
+    Standing,
 }
+
+/// The stream of [`EventKind::Standing`] events (no reader can subscribe to it).
+pub const STANDING: &str = "tidings:standing";
 
 impl EventKind {
     pub fn as_str(self) -> &'static str {
@@ -70,6 +79,7 @@ impl EventKind {
             EventKind::EventUnpin => "event.unpin",
             EventKind::EventKey => "event.key",
             EventKind::EventUnkey => "event.unkey",
+            EventKind::Standing => "tidings.standing",
         }
     }
 
@@ -90,6 +100,7 @@ impl EventKind {
             "event.unpin" => Some(EventKind::EventUnpin),
             "event.key" => Some(EventKind::EventKey),
             "event.unkey" => Some(EventKind::EventUnkey),
+            "tidings.standing" => Some(EventKind::Standing),
             _ => None,
         }
     }

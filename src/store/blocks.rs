@@ -115,8 +115,9 @@ impl SqlStore {
             }
         }
         Self::write_audit(conn, audit).await?;
+        events.push(NewEvent::standing(block.domain.clone()));
         self.insert_events(conn, &events).await?;
-        self.commit_write(w, !events.is_empty()).await?;
+        self.commit_write(w, true).await?;
         Ok(block)
     }
 
@@ -161,7 +162,9 @@ impl SqlStore {
             .execute(&mut *conn)
             .await?;
         Self::write_audit(conn, audit).await?;
-        self.commit_write(w, false).await?;
+        self.insert_events(conn, &[NewEvent::standing(b.domain.clone())])
+            .await?;
+        self.commit_write(w, true).await?;
         Ok(b)
     }
 

@@ -181,6 +181,18 @@ impl SqlStore {
             }
             _ => {}
         }
+        // Public places change with a suspension or silence and with their lifting:
+        // pollers' unchanged pages are no longer unchanged (`crate::stream::heads`).
+        let standing_changed = match action {
+            AccountAction::Suspend => before.standing.suspended_at.is_none(),
+            AccountAction::Unsuspend => before.standing.suspended_at.is_some(),
+            AccountAction::Silence => before.standing.silenced_at.is_none(),
+            AccountAction::Unsilence => before.standing.silenced_at.is_some(),
+            _ => false,
+        };
+        if standing_changed {
+            events.push(NewEvent::standing(target.to_string()));
+        }
         Self::write_audit(conn, audit).await?;
         self.insert_events(conn, &events).await?;
         let after = Self::fetch_account(conn, target)

@@ -17,9 +17,14 @@
 //! as it reaches its streaming readers — within the relay lag, and at worst within the
 //! dispatcher's periodic check of the database head if the bus lost it.
 //!
+//! Suspensions and silences, of accounts or of whole domains, and their lifting take
+//! notices into or out of public pages without (or beyond) events on their streams: each
+//! also writes a [`crate::domain::EventKind::Standing`] event on a stream of its own, whose
+//! head every such `ETag` carries too (`W/"h<position>.<standing>-<query hash>"`).
+//!
 //! What a 304 does not revalidate: counts (favourites, boosts, replies), poll results and
 //! authors' profiles inside the page, which change without an event on the stream (as
-//! for a streaming reader), and the return of notices whose author's suspension is lifted.
+//! for a streaming reader).
 //! Signed-in readers are always answered from the database: their blocks, mutes and
 //! filters change pages without events on public streams.
 
@@ -29,8 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Polled stream keys beyond which the table is emptied (each key costs ~100 bytes; a
-/// key forgotten is learnt again by one database read).
+/// Polled stream keys at most (each costs ~100 bytes): past them, a newly asked stream is
+/// answered from the database. Never emptied: an entry being learnt must stay the one its
+/// learner writes to.
 const MAX_POLLED: usize = 100_000;
 /// A key whose head is being learnt from the database.
 const LEARNING: i64 = -1;
@@ -56,8 +62,13 @@ impl Unrouted {
             for k in &keys {
                 *self.keys.entry(k.clone()).or_insert(0) += 1;
             }
-            if self.events.insert(id, (keys, now)).is_none() {
-                self.count.fetch_add(1, Ordering::Release);
+            match self.events.insert(id, (keys, now)) {
+                None => {
+                    self.count.fetch_add(1, Ordering::Release);
+                }
+                // An id given again (SQLite reuses the ids of a rolled-back insert): the
+                // earlier event never committed, and its counts go.
+                Some((old, _)) => self.uncount(old),
             }
         }
     }
@@ -75,6 +86,10 @@ impl Unrouted {
             return;
         };
         self.count.fetch_sub(1, Ordering::Release);
+        self.uncount(keys);
+    }
+
+    fn uncount(&self, keys: Vec<Arc<str>>) {
         for k in keys {
             self.keys.remove_if_mut(&k, |_, n| {
                 *n -= 1;
@@ -129,15 +144,17 @@ impl Heads {
         self.polled.get(key).map(|h| *h).filter(|h| *h != LEARNING)
     }
 
-    /// Start following `key`; `false` when it was followed already. Call before reading
-    /// its head from the database, then [`Heads::learnt`]: an event routed in between
-    /// moves the entry itself, so nothing falls between the read and the routing.
+    /// Follow `key`: `true` when its head must be read from the database (it is new, or
+    /// an earlier read failed) — then call [`Heads::learnt`] with it. Call before the read:
+    /// an event routed in between moves the entry itself, so nothing falls between the
+    /// read and the routing. `false` when it is known, or when the table is full (the key
+    /// then stays unknown and its polls go to the database).
     pub fn follow(&self, key: &str) -> bool {
-        if self.polled.contains_key(key) {
-            return false;
+        if let Some(h) = self.polled.get(key) {
+            return *h == LEARNING;
         }
         if self.polled.len() >= MAX_POLLED {
-            self.polled.clear();
+            return false;
         }
         self.polled.entry(Arc::from(key)).or_insert(LEARNING);
         true
