@@ -2,8 +2,8 @@
 //! without asking the database.
 //!
 //! A polled public timeline (public, local, remote, a tag) has the `ETag`
-//! `W/"h<position>-<query hash>"`, where the position is the newest event of the
-//! timeline's stream this node has routed. Every change that takes a notice into or out
+//! `W/"h<position>.<standing>-<query hash>"`, where the position is the newest event of
+//! the timeline's stream this node has routed (the standing: see below). Every change that takes a notice into or out
 //! of such a timeline, or edits one, is an event on its stream (a post, an edit, a
 //! deletion, a suspension's or silence's withdrawal), so while no newer event has been
 //! routed and none is on its way, the page a poller holds is still the page.
