@@ -224,6 +224,16 @@ pub struct Config {
         global = true
     )]
     pub max_connections_per_ip: usize,
+    /// Load balancers whose `X-Forwarded-For` names the client: comma-separated
+    /// addresses or networks (`127.0.0.1,10.0.0.0/8`). Empty: the peer is the client.
+    #[arg(
+        long,
+        env = "TIDINGS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = crate::proxies::parse_entry,
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Kernel send buffer of each connection's socket, in bytes (the kernel doubles it);
     /// 0 leaves the kernel's auto-tuning, which lets a stalled reader hold megabytes.
     #[arg(
@@ -427,6 +437,19 @@ impl Config {
         };
         cli.config.database_url = database_url.to_string();
         cli.config
+    }
+}
+
+/// A database or Redis URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable URL>".into(),
     }
 }
 

@@ -49,6 +49,7 @@ pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod passwords;
+pub mod proxies;
 pub mod scheduler;
 pub mod sequencer;
 pub mod serve;
@@ -224,5 +225,12 @@ pub async fn run(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let left = metrics
+        .ws_connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        websockets_left = left,
+        "stopped: streams were told to reconnect elsewhere (1012)"
+    );
     Ok(())
 }

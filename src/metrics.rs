@@ -117,7 +117,7 @@ impl Metrics {
 
     /// Render in the Prometheus text exposition format, with the hub's figures: the
     /// counters and gauges as they stand now, and the histograms.
-    pub fn render(&self, hub: &crate::stream::hub::Hub) -> String {
+    pub fn render(&self, hub: &crate::stream::hub::Hub, bus_up: bool) -> String {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
         use Value::{Counter, Gauge};
@@ -272,6 +272,24 @@ impl Metrics {
                 Gauge(g(&self.last_published_position)),
                 None,
             ),
+            (
+                "bus_connected",
+                "1 while this node is connected to its bus (Redis; the in-process bus always is)",
+                Gauge(i64::from(bus_up)),
+                None,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory of this node's process",
+                Gauge(resident_bytes()),
+                None,
+            ),
+            (
+                "process_open_fds",
+                "Open file descriptors of this node's process (sockets included)",
+                Gauge(open_fds()),
+                None,
+            ),
         ]);
         let mut registry = Registry::with_prefix("tidings");
         registry.register_collector(Box::new(snapshot));
@@ -301,6 +319,22 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Resident memory from `/proc/self/statm` (Linux; 0 elsewhere).
+fn resident_bytes() -> i64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page.max(0) as i64
+}
+
+/// Entries of `/proc/self/fd` (Linux; 0 elsewhere), counted at scrape time.
+fn open_fds() -> i64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64)
 }
 
 /// Seconds, from 100 µs to about 100 s.

@@ -4,7 +4,8 @@
 //! the plain `TcpStream`, so that the hub can write frames to it directly (see
 //! `crate::stream::hub::Outbox`); `axum::serve` wraps every connection in a private type that
 //! cannot be unwrapped. Each connection gets `TCP_NODELAY` and its peer address as
-//! `ConnectInfo`. On shutdown the loop stops accepting, open HTTP connections finish
+//! `ConnectInfo` (or, behind a trusted load balancer, the client it names: see
+//! [`crate::proxies`]). On shutdown the loop stops accepting, open HTTP connections finish
 //! their current response, and streaming connections end on the node's shutdown token.
 //!
 //! # Bounds on what one client can hold
@@ -69,6 +70,8 @@ pub struct Options {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections_per_ip: usize,
+    /// Load balancers whose `X-Forwarded-For` is believed ([`crate::proxies`]).
+    pub proxies: Arc<crate::proxies::TrustedProxies>,
     /// `SO_SNDBUF` of accepted sockets; 0 keeps the kernel's auto-tuning. See
     /// BENCHMARKS.md for its effect on fan-out.
     pub send_buffer: usize,
@@ -80,6 +83,9 @@ impl Options {
             header_timeout: Duration::from_secs(c.header_timeout_secs.max(1)),
             idle_timeout: Duration::from_secs(c.idle_timeout_secs.max(1)),
             max_connections_per_ip: c.max_connections_per_ip.max(1),
+            proxies: Arc::new(crate::proxies::TrustedProxies::new(
+                c.trusted_proxies.clone(),
+            )),
             send_buffer: c.send_buffer_bytes,
         }
     }
@@ -155,9 +161,19 @@ pub async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
-        let Some(slot) = per_ip.take(peer.ip(), options.max_connections_per_ip) else {
-            drop(tcp);
-            continue;
+        // A trusted proxy carries many clients: its connections are not capped here
+        // (the stream and request caps count each client it names).
+        let trusted = options.proxies.trusts(peer.ip());
+        let slot = if trusted {
+            None
+        } else {
+            match per_ip.take(peer.ip(), options.max_connections_per_ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    drop(tcp);
+                    continue;
+                }
+            }
         };
         let _ = tcp.set_nodelay(true);
         if options.send_buffer > 0 {
@@ -165,11 +181,16 @@ pub async fn serve(
         }
         let kill = Kill(Arc::new(Notify::new()));
         let ext = kill.clone();
+        let proxies = trusted.then(|| options.proxies.clone());
         let svc = app
             .clone()
             .map_request(move |req: axum::http::Request<Incoming>| {
                 let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(ConnectInfo(peer));
+                let client = match &proxies {
+                    Some(p) => p.client(peer, req.headers()),
+                    None => peer,
+                };
+                req.extensions_mut().insert(ConnectInfo(client));
                 req.extensions_mut().insert(ext.clone());
                 req.extensions_mut().insert(TakeOver);
                 req

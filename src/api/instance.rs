@@ -202,7 +202,7 @@ async fn metrics(
             axum::http::header::CONTENT_TYPE,
             prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
         )],
-        node.metrics.render(&node.hub),
+        node.metrics.render(&node.hub, node.bus.is_up()),
     )
         .into_response()
 }

@@ -2,8 +2,8 @@
 //! connection holds a [`StreamPermit`] for its lifetime; over a cap, the request is
 //! answered 429.
 //!
-//! The IP is the peer address: behind a load balancer, every reader shares the
-//! balancer's address unless the cap is raised (`X-Forwarded-For` is not trusted).
+//! The IP is the client's address: the peer's, or behind a load balancer listed in
+//! `TIDINGS_TRUSTED_PROXIES` the one its `X-Forwarded-For` names ([`crate::proxies`]).
 
 use crate::domain::AccountId;
 use dashmap::DashMap;

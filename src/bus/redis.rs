@@ -60,8 +60,18 @@ impl RedisBus {
         };
         tokio::time::timeout(Duration::from_secs(5), connect)
             .await
-            .map_err(|_| anyhow::anyhow!("cannot reach Redis at {url} within 5 s"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {url}: {e}"))?;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "cannot reach Redis at {} within 5 s",
+                    crate::config::redact_url(url)
+                )
+            })?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to Redis at {}: {e}",
+                    crate::config::redact_url(url)
+                )
+            })?;
         let channel = format!("{prefix}:events");
         let (tx, _) = broadcast::channel(65_536);
         // Register the receivers before subscribing so that nothing is missed.

@@ -87,8 +87,18 @@ impl RateLimits {
             .build()?;
         tokio::time::timeout(Duration::from_secs(5), client.init())
             .await
-            .map_err(|_| anyhow::anyhow!("cannot reach Redis at {url} within 5 s"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {url}: {e}"))?;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "cannot reach Redis at {} within 5 s",
+                    crate::config::redact_url(url)
+                )
+            })?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to Redis at {}: {e}",
+                    crate::config::redact_url(url)
+                )
+            })?;
         Ok(RateLimits {
             counter: Counter::Redis {
                 client,

@@ -1,7 +1,8 @@
 //! The sequencer's lease: the right to give positions, held by one sequencer at a time.
 //!
 //! SQLite: one process owns the file, so the lease is granted once per process and
-//! rounds take the in-process writer lock. Postgres: the lease is a session advisory
+//! rounds take the in-process writer lock and run on the writer connection (see
+//! [`super::sqlite`]). Postgres: the lease is a session advisory
 //! lock on a dedicated connection; if that connection dies the lock goes with it and
 //! another node's sequencer takes over, and since every assignment runs on that
 //! connection, a sequencer that lost its lock cannot assign anything.
@@ -12,7 +13,7 @@ use super::sql::{Backend, SqlStore};
 use super::{Result, SequencerLease};
 use crate::domain::{Event, Position};
 use async_trait::async_trait;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
@@ -27,9 +28,8 @@ impl SqlStore {
                 if self.lease_taken.swap(true, Ordering::SeqCst) {
                     return Ok(None);
                 }
-                let conn = self.pool.acquire().await?.detach();
                 Ok(Some(Box::new(SqlLease {
-                    conn,
+                    conn: LeaseConn::Writer(self.writer.clone()),
                     write_lock: self.write_lock.clone(),
                     released: Some(self.lease_taken.clone()),
                     head: None,
@@ -47,7 +47,7 @@ impl SqlStore {
                     return Ok(None);
                 }
                 Ok(Some(Box::new(SqlLease {
-                    conn,
+                    conn: LeaseConn::Own(conn),
                     write_lock: None,
                     released: None,
                     head: None,
@@ -57,9 +57,17 @@ impl SqlStore {
     }
 }
 
-/// The lease: a dedicated connection (see the module doc).
+/// Where a lease's statements run.
+enum LeaseConn {
+    /// Postgres: the connection that holds the advisory lock.
+    Own(AnyConnection),
+    /// SQLite: the writer pool's one connection, taken per round under the writer lock.
+    Writer(AnyPool),
+}
+
+/// The lease (see the module doc).
 struct SqlLease {
-    conn: AnyConnection,
+    conn: LeaseConn,
     /// SQLite's in-process writer lock; `None` on Postgres.
     write_lock: Option<Arc<Mutex<()>>>,
     released: Option<Arc<AtomicBool>>,
@@ -91,10 +99,12 @@ const ASSIGN_POSTGRES: &str = "\
 
 impl SqlLease {
     async fn assign_in_one_statement(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let mut events = sqlx::query(ASSIGN_POSTGRES)
-            .bind(limit)
-            .fetch_all(&mut self.conn)
-            .await?
+        let query = sqlx::query(ASSIGN_POSTGRES).bind(limit);
+        let rows = match &mut self.conn {
+            LeaseConn::Own(conn) => query.fetch_all(conn).await?,
+            LeaseConn::Writer(pool) => query.fetch_all(&*pool).await?,
+        };
+        let mut events = rows
             .iter()
             .map(queries::event_row)
             .collect::<Result<Vec<_>>>()?;
@@ -114,13 +124,13 @@ impl Drop for SqlLease {
 #[async_trait]
 impl SequencerLease for SqlLease {
     async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let Some(lock) = self.write_lock.clone() else {
+        let (Some(lock), LeaseConn::Writer(writer)) = (self.write_lock.clone(), &self.conn) else {
             return self.assign_in_one_statement(limit).await;
         };
         let _guard = lock.lock().await;
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
-        let mut tx = self.conn.begin_with(super::sql::SQLITE_BEGIN).await?;
+        let mut tx = writer.begin_with(super::sql::SQLITE_BEGIN).await?;
         let head = match known_head {
             Some(h) => h,
             None => position_of(
@@ -183,9 +193,11 @@ impl SequencerLease for SqlLease {
     }
 
     async fn published_upto(&mut self) -> Result<Position> {
-        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let query = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1");
+        let row = match &mut self.conn {
+            LeaseConn::Own(conn) => query.fetch_one(conn).await?,
+            LeaseConn::Writer(pool) => query.fetch_one(&*pool).await?,
+        };
         position_of(row.try_get(0)?)
     }
 
@@ -194,12 +206,14 @@ impl SequencerLease for SqlLease {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
         )
-        .bind(position.get())
-        .execute(&mut self.conn)
-        .await?;
+        .bind(position.get());
+        match &mut self.conn {
+            LeaseConn::Own(conn) => query.execute(conn).await?,
+            LeaseConn::Writer(pool) => query.execute(&*pool).await?,
+        };
         Ok(())
     }
 }

@@ -16,12 +16,17 @@ pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                crate::config::redact_url(url)
+            )
+        })?;
     sqlx::migrate!("./migrations/postgres")
         .run(&pool)
         .await
         .context("cannot run the PostgreSQL migrations")?;
-    let store = SqlStore::new(pool, site, Backend::Postgres);
+    let store = SqlStore::new(pool.clone(), pool, site, Backend::Postgres);
     tokio::spawn(listen(url.to_string(), super::Store::committed(&store)));
     Ok(store)
 }
@@ -44,18 +49,5 @@ async fn listen(url: String, committed: Arc<Notify>) {
             Err(e) => tracing::warn!(error = %e, "cannot LISTEN on PostgreSQL"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparseable URL>".into(),
     }
 }

@@ -22,6 +22,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) pool: AnyPool,
+    /// Where write transactions run: SQLite's one writer connection (see
+    /// [`super::sqlite`]); on Postgres the same pool as `pool`.
+    pub(super) writer: AnyPool,
     pub(super) site: Site,
     pub(super) backend: Backend,
     /// Serialises SQLite writers; `None` on Postgres.
@@ -58,9 +61,10 @@ const MAX_ROWS_PER_INSERT: usize = 2000;
 const POSTGRES_WRITE_LANES: usize = 2;
 
 impl SqlStore {
-    pub(super) fn new(pool: AnyPool, site: Site, backend: Backend) -> Self {
+    pub(super) fn new(pool: AnyPool, writer: AnyPool, site: Site, backend: Backend) -> Self {
         SqlStore {
             pool,
+            writer,
             site,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
@@ -81,8 +85,8 @@ impl SqlStore {
             None => None,
         };
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with(SQLITE_BEGIN).await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with(SQLITE_BEGIN).await?,
+            Backend::Postgres => self.writer.begin().await?,
         };
         Ok(WriteTx { _guard: guard, tx })
     }

@@ -1,14 +1,26 @@
 //! Opening the embedded SQLite database: a file in the working directory, WAL mode, its
 //! own migrations. One process owns the file; writers are serialised in-process.
+//!
+//! Two pools: readers share up to eight connections, and every write transaction (posts,
+//! edits, the sequencer's rounds) runs on one writer connection of its own. Writers take
+//! the in-process lock anyway, so one connection costs them nothing; and SQLite drops a
+//! connection's whole page cache when it finds the database changed by another
+//! connection, so a writer that shared connections with the sequencer re-read its pages
+//! from the file at every transaction (`perf`: `pcache1TruncateUnsafe` and the kernel's
+//! page copies; BENCHMARKS.md, issue 18).
 
 use super::sql::{Backend, SqlStore};
 use crate::domain::Site;
 use anyhow::Context;
+use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(8)
+async fn pool(url: &str, connections: u32) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        // A file on this machine: a connection cannot have gone away, and the test
+        // (a ping) is a round trip to sqlx's connection thread on every acquire.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 for pragma in [
@@ -28,10 +40,15 @@ pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
         })
         .connect(url)
         .await
-        .with_context(|| format!("cannot open the SQLite database {url:?}"))?;
+        .with_context(|| format!("cannot open the SQLite database {url:?}"))
+}
+
+pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
+    let readers = pool(url, 8).await?;
     sqlx::migrate!("./migrations/sqlite")
-        .run(&pool)
+        .run(&readers)
         .await
         .context("cannot run the SQLite migrations")?;
-    Ok(SqlStore::new(pool, site, Backend::Sqlite))
+    let writer = pool(url, 1).await?;
+    Ok(SqlStore::new(readers, writer, site, Backend::Sqlite))
 }
