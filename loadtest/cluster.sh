@@ -80,8 +80,8 @@ event-storm)
         rate=0
         [ "$p" = 1 ] && rate="${RATE:-10}"
         taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" --event \
-            --stream-name "$name" --rate "$rate" reconnect-storm --drop-at "$drop_at" \
-            --first-index $(((p - 1) * 20000)) "$@" \
+            --stream-name "$name" --rate "$rate" --svg "$out/storm-$p.svg" \
+            reconnect-storm --drop-at "$drop_at" --first-index $(((p - 1) * 20000)) "$@" \
             >"$out/storm-$p.txt" &
         gens+=("$!")
         # The first process makes the event; the others subscribe to it.
@@ -95,7 +95,7 @@ event-storm)
     ;;
 *)
     taskset -c 1 "$BIN/tidings-loadtest" --target tidings --url "$all_urls" \
-        --server-pid "$all_pids" "$scenario" "$@" | tee "$out/report.txt"
+        --server-pid "$all_pids" --svg "$out/$scenario.svg" "$scenario" "$@" | tee "$out/report.txt"
     ;;
 esac
-echo "report and node logs in $out"
+echo "report, pictures (*.svg) and node logs in $out"

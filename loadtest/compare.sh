@@ -74,4 +74,6 @@ row("completeness %", t["completeness"]["percent"], n["completeness"]["percent"]
 row("connects per second", t["connects_per_second"], n["connects_per_second"], "higher is better")
 row("duplicates", t["completeness"]["duplicates"], n["completeness"]["duplicates"], "0 is right")
 PY
-echo "reports in $out"
+"$BIN/tidings-loadtest" plot "$out/$scenario.svg" --title "$scenario: Tidings and Nchan, server on one core" \
+    "Tidings=$out/tidings.json" "Nchan=$out/nchan.json"
+echo "reports in $out (picture: $out/$scenario.svg)"

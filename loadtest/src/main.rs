@@ -2,6 +2,7 @@
 //! through the real API, and reports of latency, throughput, completeness and the
 //! server's memory and CPU. Runs against Tidings or Nchan.
 
+mod plot;
 mod procfs;
 mod publisher;
 mod readers;
@@ -71,6 +72,9 @@ pub struct Common {
     /// Print the report as JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also draw the run's latency (over time, and by percentile) into this SVG file.
+    #[arg(long, global = true)]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -121,6 +125,16 @@ enum Scenario {
         #[arg(long, default_value_t = 1)]
         authors: usize,
     },
+    /// Draw the latency of earlier runs on shared axes: `plot OUT.svg LABEL=REPORT.json ...`
+    /// (reports written with `--json`).
+    Plot {
+        out: std::path::PathBuf,
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// A title above the pictures.
+        #[arg(long, default_value = "")]
+        title: String,
+    },
     /// (internal) a shard of readers in a child process.
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -135,6 +149,17 @@ fn main() -> anyhow::Result<()> {
         let c = cli.common;
         let report = match cli.scenario {
             Scenario::Worker(w) => return worker::run(c, w).await,
+            Scenario::Plot { out, runs, title } => {
+                let mut loaded = Vec::new();
+                for r in runs {
+                    let (label, path) = r
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("give runs as LABEL=REPORT.json"))?;
+                    let text = std::fs::read_to_string(path)?;
+                    loaded.push((label.to_string(), serde_json::from_str(&text)?));
+                }
+                return plot::write_svg(&out, &title, &loaded);
+            }
             Scenario::Idle => scenarios::idle(&c).await?,
             Scenario::Broadcast => scenarios::broadcast(&c, 0.0).await?,
             Scenario::Slow { stalled_percent } => scenarios::broadcast(&c, stalled_percent).await?,
@@ -154,7 +179,14 @@ fn main() -> anyhow::Result<()> {
                 authors,
             } => scenarios::post(&c, concurrency, authors).await?,
         };
+        let mut report = report;
+        report.series = stats::SERIES.seconds();
+        report.distribution = stats::SERIES.distribution();
         report.print(c.json);
+        if let Some(path) = &c.svg {
+            let title = format!("{} against {}", report.scenario, report.target);
+            plot::write_svg(path, &title, &[(format!("{:?}", c.target), report)])?;
+        }
         Ok(())
     })
 }

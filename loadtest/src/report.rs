@@ -1,9 +1,9 @@
 //! The report of one run: a table for people, JSON for scripts.
 
 use crate::stats::{Completeness, LatencySummary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Debug, Default)]
+#[derive(Serialize, Deserialize, Debug, Default)]
 pub struct ServerStats {
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
@@ -18,7 +18,7 @@ pub struct ServerStats {
     pub deliveries_per_core_second: f64,
 }
 
-#[derive(Serialize, Debug, Default)]
+#[derive(Serialize, Deserialize, Debug, Default)]
 pub struct Report {
     pub scenario: String,
     pub target: String,
@@ -40,6 +40,12 @@ pub struct Report {
     pub completeness: Completeness,
     pub server: Option<ServerStats>,
     pub notes: Vec<String>,
+    /// Latency per second of the run, and over the whole run by percentile (for the
+    /// pictures: `tidings-loadtest plot`).
+    #[serde(default)]
+    pub series: Vec<crate::stats::Second>,
+    #[serde(default)]
+    pub distribution: Vec<(f64, f64)>,
 }
 
 impl Report {

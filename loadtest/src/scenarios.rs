@@ -255,6 +255,7 @@ impl Fleet {
                 .deserialize(&mut bytes.as_slice())
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let _ = hist.add(&h);
+            crate::stats::SERIES.add(&r.series);
             frames += r.frames;
             comp.delivered += r.delivered;
             comp.duplicates += r.duplicates;
@@ -581,6 +582,7 @@ pub async fn newsroom(
         notes: vec![format!(
             "{streams} streams, {n} readers, Zipf(1) posting; completeness assumes every publish succeeded"
         )],
+        ..Report::default()
     })
 }
 
@@ -658,6 +660,7 @@ pub async fn churn(c: &Common) -> anyhow::Result<Report> {
         completeness: Completeness { percent: f64::NAN, ..Completeness::default() },
         server: server_stats(before, sample(c), 0, frames),
         notes: vec!["each reader lives 1–5 s and reconnects without resuming; completeness is not defined here".into()],
+        ..Report::default()
     })
 }
 
@@ -821,6 +824,7 @@ pub async fn reconnect_storm(
             )
         }))
         .collect(),
+        ..Report::default()
     })
 }
 

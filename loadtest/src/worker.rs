@@ -33,6 +33,9 @@ pub struct WorkerResult {
     pub duplicates: u64,
     pub out_of_order: u64,
     pub readers: u64,
+    /// Latency over time ([`crate::stats::Series::export`]).
+    #[serde(default)]
+    pub series: Vec<(u32, u16, u64)>,
 }
 
 pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
@@ -51,6 +54,7 @@ pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
     let mut published = 0;
     while let Some(line) = lines.next_line().await? {
         if line == "measure" {
+            crate::stats::SERIES.reset();
             shared.measuring.store(true, Ordering::Relaxed);
         } else if let Some(n) = line.strip_prefix("stop ") {
             published = n.trim().parse().unwrap_or(0);
@@ -65,6 +69,7 @@ pub async fn run(c: Common, w: WorkerArgs) -> anyhow::Result<()> {
         duplicates: 0,
         out_of_order: 0,
         readers: c.readers as u64,
+        series: crate::stats::SERIES.export(),
     };
     for (i, s) in shared.seen.iter().enumerate() {
         if crate::scenarios::stalled(i, w.stalled_percent) {
