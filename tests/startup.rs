@@ -1,4 +1,5 @@
-//! Stories of an operator: clear start-up errors, and `tidings admin create-user`.
+//! Stories of an operator: clear start-up errors (a bad database URL, a taken port, a
+//! trusted-proxy list that does not parse), and `tidings admin create-user`.
 
 use std::process::Command;
 
@@ -54,6 +55,26 @@ fn an_occupied_port_is_a_clear_start_up_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
+
+#[test]
+fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("TIDINGS_TRUSTED_PROXIES", "127.0.0.1,nginx.internal")
+        .output()
+        .expect("run tidings");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"nginx.internal\" is neither an IP address nor a network"), "{err}");
+    assert!(
+        !dir.path().join("tidings.db").exists(),
+        "nothing was opened before the settings were read"
+    );
 }
 
 #[test]
