@@ -104,6 +104,12 @@ pub struct Config {
         global = true
     )]
     pub database_url: String,
+    /// Connections this node keeps to the database at most: on Postgres its pool (default
+    /// 32; each node also holds one for `LISTEN` and one for the sequencer's lease, so
+    /// Postgres' `max_connections` must cover nodes × (this + 2)); on SQLite the readers'
+    /// pool (default 8; writers have one connection of their own).
+    #[arg(long, env = "TIDINGS_DATABASE_CONNECTIONS", value_parser = clap::value_parser!(u32).range(4..=1000), global = true)]
+    pub database_connections: Option<u32>,
     /// `redis://…` for several nodes; unset runs the in-process bus.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,

@@ -115,7 +115,12 @@ impl Node {
             stream::hub::largest_frame(config.max_chars)
         );
         let site = Arc::new(domain::Site::new(&config.public_url()));
-        let store = store::open(&config.database_url, (*site).clone()).await?;
+        let store = store::open_with(
+            &config.database_url,
+            (*site).clone(),
+            config.database_connections,
+        )
+        .await?;
         let metrics = Arc::new(metrics::Metrics::default());
         let bus: Arc<dyn bus::Bus> = match &config.redis_url {
             Some(url) => bus::RedisBus::connect(url, &config.redis_prefix, metrics.clone()).await?,

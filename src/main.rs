@@ -62,7 +62,9 @@ async fn admin(config: tidings::config::Config, cmd: AdminCommand) -> anyhow::Re
             admin,
         } => {
             let site = tidings::domain::Site::new(&config.public_url());
-            let store = tidings::store::open(&config.database_url, site).await?;
+            let store =
+                tidings::store::open_with(&config.database_url, site, config.database_connections)
+                    .await?;
             let account = tidings::accounts::create(
                 &*store,
                 tidings::accounts::Request {
@@ -264,5 +266,5 @@ async fn open_store(
     config: &tidings::config::Config,
 ) -> anyhow::Result<std::sync::Arc<dyn tidings::store::Store>> {
     let site = tidings::domain::Site::new(&config.public_url());
-    tidings::store::open(&config.database_url, site).await
+    tidings::store::open_with(&config.database_url, site, config.database_connections).await
 }

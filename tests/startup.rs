@@ -70,11 +70,31 @@ fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
         .expect("run tidings");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\"nginx.internal\" is neither an IP address nor a network"), "{err}");
+    assert!(
+        err.contains("\"nginx.internal\" is neither an IP address nor a network"),
+        "{err}"
+    );
     assert!(
         !dir.path().join("tidings.db").exists(),
         "nothing was opened before the settings were read"
     );
+}
+
+#[test]
+fn a_database_pool_size_out_of_range_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("TIDINGS_DATABASE_CONNECTIONS", "2")
+        .output()
+        .expect("run tidings");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--database-connections"), "{err}");
+    assert!(err.contains("4..=1000"), "{err}");
 }
 
 #[test]

@@ -127,7 +127,7 @@ impl Series {
             .enumerate()
             .filter_map(|(i, c)| {
                 let n = c.load(Relaxed);
-                (n > 0).then(|| ((i / BUCKETS) as u32, (i % BUCKETS) as u16, n))
+                (n > 0).then_some(((i / BUCKETS) as u32, (i % BUCKETS) as u16, n))
             })
             .collect()
     }

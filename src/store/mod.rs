@@ -835,11 +835,21 @@ pub trait Store: Send + Sync + 'static {
 
 /// Open the store named by a `sqlite:` or `postgres:` URL and run its migrations.
 pub async fn open(url: &str, site: Site) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(url, site, None).await
+}
+
+/// [`open`] with at most `connections` in the pool (`None`: the backend's default;
+/// `TIDINGS_DATABASE_CONNECTIONS`).
+pub async fn open_with(
+    url: &str,
+    site: Site,
+    connections: Option<u32>,
+) -> anyhow::Result<Arc<dyn Store>> {
     sqlx::any::install_default_drivers();
     let store = if url.starts_with("sqlite:") {
-        sqlite::open(url, site).await?
+        sqlite::open(url, site, connections.unwrap_or(8)).await?
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        postgres::open(url, site).await?
+        postgres::open(url, site, connections.unwrap_or(32)).await?
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:, got {url:?}");
     };

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
+pub async fn open(url: &str, site: Site, connections: u32) -> anyhow::Result<SqlStore> {
     let pool = AnyPoolOptions::new()
-        .max_connections(32)
+        .max_connections(connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await

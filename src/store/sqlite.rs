@@ -1,7 +1,7 @@
 //! Opening the embedded SQLite database: a file in the working directory, WAL mode, its
 //! own migrations. One process owns the file; writers are serialised in-process.
 //!
-//! Two pools: readers share up to eight connections, and every write transaction (posts,
+//! Two pools: readers share up to eight connections (`TIDINGS_DATABASE_CONNECTIONS`), and every write transaction (posts,
 //! edits, the sequencer's rounds) runs on one writer connection of its own. Writers take
 //! the in-process lock anyway, so one connection costs them nothing; and SQLite drops a
 //! connection's whole page cache when it finds the database changed by another
@@ -43,8 +43,8 @@ async fn pool(url: &str, connections: u32) -> anyhow::Result<AnyPool> {
         .with_context(|| format!("cannot open the SQLite database {url:?}"))
 }
 
-pub async fn open(url: &str, site: Site) -> anyhow::Result<SqlStore> {
-    let readers = pool(url, 8).await?;
+pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStore> {
+    let readers = pool(url, readers).await?;
     sqlx::migrate!("./migrations/sqlite")
         .run(&readers)
         .await
