@@ -32,6 +32,10 @@ pub struct Metrics {
     /// Microseconds between the commit of the last published event and its publication.
     pub relay_lag_micros: AtomicI64,
     pub last_published_position: AtomicI64,
+    /// 1 while this node holds the sequencer's lease.
+    pub sequencer_leader: AtomicI64,
+    /// Events the sequencer has numbered and not yet published (as of its last round).
+    pub publish_backlog: AtomicI64,
     /// Commit-to-publish delay of every published event.
     pub relay_lag: Histogram,
     /// Database reads of a stream's history for resumes.
@@ -70,6 +74,8 @@ impl Default for Metrics {
             polls_unchanged: AtomicU64::default(),
             relay_lag_micros: AtomicI64::default(),
             last_published_position: AtomicI64::default(),
+            sequencer_leader: AtomicI64::default(),
+            publish_backlog: AtomicI64::default(),
             relay_lag: seconds_buckets(),
             replay_read: seconds_buckets(),
             http_request: seconds_buckets(),
@@ -270,6 +276,18 @@ impl Metrics {
                 "last_published_position",
                 "Last position published by this node's sequencer",
                 Gauge(g(&self.last_published_position)),
+                None,
+            ),
+            (
+                "sequencer_leader",
+                "1 while this node holds the sequencer's lease (exactly one node of a deployment should)",
+                Gauge(g(&self.sequencer_leader)),
+                None,
+            ),
+            (
+                "publish_backlog",
+                "Events this node's sequencer has numbered and not yet published",
+                Gauge(g(&self.publish_backlog)),
                 None,
             ),
             (

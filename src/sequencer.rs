@@ -57,7 +57,11 @@ pub async fn run(
         match store.sequencer_lease().await {
             Ok(Some(lease)) => {
                 tracing::info!("this node is now the sequencer");
-                if let Err(e) = lead(lease, &*store, &*bus, &metrics, &shutdown).await {
+                metrics.sequencer_leader.store(1, Ordering::Relaxed);
+                let led = lead(lease, &*store, &*bus, &metrics, &shutdown).await;
+                metrics.sequencer_leader.store(0, Ordering::Relaxed);
+                metrics.publish_backlog.store(0, Ordering::Relaxed);
+                if let Err(e) = led {
                     tracing::warn!(error = %e, "sequencer lost its lease or its database");
                 }
             }
@@ -133,6 +137,9 @@ async fn lead(
                 }
             }
         }
+        metrics
+            .publish_backlog
+            .store(head.since(published).max(0), Ordering::Relaxed);
         if published > marked.0 && (idle || marked.1.elapsed() >= MARK_EVERY) {
             lease.mark_published(published).await?;
             marked = (published, tokio::time::Instant::now());

@@ -541,6 +541,14 @@ async fn readers_behind_nginx_lose_nothing_when_one_node_is_drained_and_another_
         "readers of the lost nodes reconnected through nginx ({reconnected} did)"
     );
 
+    // The one node left took over the sequencer's lease from the killed one.
+    let node3 = format!("http://127.0.0.1:{}", ports[2]);
+    assert_eq!(
+        common::counter_at(&http, &node3, "tidings_sequencer_leader").await,
+        1,
+        "node 3 holds the sequencer's lease"
+    );
+
     // The per-address limit counts the client nginx names, not nginx.
     let limited = client_from("127.0.0.50".parse().unwrap());
     for i in 0..LIMIT_PER_IP {
@@ -579,7 +587,6 @@ async fn readers_behind_nginx_lose_nothing_when_one_node_is_drained_and_another_
     );
     // Straight to a node, a forged header from an untrusted address changes nothing:
     // 127.0.0.50 is not a trusted proxy, so its claim to be someone fresh is ignored.
-    let node3 = format!("http://127.0.0.1:{}", ports[2]);
     let r = limited
         .get(format!("{node3}/api/v1/timelines/public"))
         .header("X-Forwarded-For", "198.51.100.78")
@@ -674,6 +681,13 @@ async fn prometheus_scrapes_a_node_and_loads_the_deployment_rules() {
     )
     .await;
     assert_eq!(bus, "1", "the in-process bus is connected");
+    let leader = eventually(
+        "the sequencer gauge in Prometheus",
+        Duration::from_secs(30),
+        || query("tidings_sequencer_leader"),
+    )
+    .await;
+    assert_eq!(leader, "1", "the one node holds the sequencer's lease");
     // Every rule of the deployment's file loads and evaluates without error against
     // the node's real series.
     let rules = eventually("the rules to be evaluated", Duration::from_secs(30), || {
