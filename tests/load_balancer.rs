@@ -321,6 +321,15 @@ async fn post_through(http: &reqwest::Client, lb: SocketAddr, token: &str, i: us
     panic!("notice {i} was never acknowledged through the balancer");
 }
 
+/// The status of a GET of `url`, with `X-Forwarded-For: forged` if given.
+async fn status_of(client: &reqwest::Client, url: &str, forged: Option<&str>) -> u16 {
+    let mut req = client.get(url);
+    if let Some(f) = forged {
+        req = req.header("X-Forwarded-For", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
 async fn answers(http: reqwest::Client, url: String) -> Option<()> {
     let r = http.get(url).send().await.ok()?;
     (r.status() == 200).then_some(())
@@ -551,50 +560,30 @@ async fn readers_behind_nginx_lose_nothing_when_one_node_is_drained_and_another_
 
     // The per-address limit counts the client nginx names, not nginx.
     let limited = client_from("127.0.0.50".parse().unwrap());
+    let timeline = format!("{public}/api/v1/timelines/public");
     for i in 0..LIMIT_PER_IP {
-        let r = limited
-            .get(format!("{public}/api/v1/timelines/public"))
-            .send()
-            .await
-            .unwrap();
+        let status = status_of(&limited, &timeline, None).await;
         assert_eq!(
-            r.status(),
-            200,
+            status, 200,
             "request {i} of 127.0.0.50 is within its budget"
         );
     }
-    let r = limited
-        .get(format!("{public}/api/v1/timelines/public"))
-        .header("X-Forwarded-For", "198.51.100.77")
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status(),
+        status_of(&limited, &timeline, Some("198.51.100.77")).await,
         429,
         "127.0.0.50 has spent its budget, whatever X-Forwarded-For it writes"
     );
     let other = client_from("127.0.0.51".parse().unwrap());
-    let r = other
-        .get(format!("{public}/api/v1/timelines/public"))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status(),
+        status_of(&other, &timeline, None).await,
         200,
         "another client behind the same nginx has its own budget"
     );
     // Straight to a node, a forged header from an untrusted address changes nothing:
     // 127.0.0.50 is not a trusted proxy, so its claim to be someone fresh is ignored.
-    let r = limited
-        .get(format!("{node3}/api/v1/timelines/public"))
-        .header("X-Forwarded-For", "198.51.100.78")
-        .send()
-        .await
-        .unwrap();
+    let direct = format!("{node3}/api/v1/timelines/public");
     assert_eq!(
-        r.status(),
+        status_of(&limited, &direct, Some("198.51.100.78")).await,
         429,
         "an untrusted peer's X-Forwarded-For is ignored"
     );
@@ -674,20 +663,16 @@ async fn prometheus_scrapes_a_node_and_loads_the_deployment_rules() {
         "the scrape succeeds with the metrics token\n{}",
         std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
     );
-    let bus = eventually(
-        "a Tidings series in Prometheus",
-        Duration::from_secs(30),
-        || query("tidings_bus_connected"),
-    )
-    .await;
-    assert_eq!(bus, "1", "the in-process bus is connected");
-    let leader = eventually(
-        "the sequencer gauge in Prometheus",
-        Duration::from_secs(30),
-        || query("tidings_sequencer_leader"),
-    )
-    .await;
-    assert_eq!(leader, "1", "the one node holds the sequencer's lease");
+    for (series, why) in [
+        ("tidings_bus_connected", "the in-process bus is connected"),
+        (
+            "tidings_sequencer_leader",
+            "the one node holds the sequencer's lease",
+        ),
+    ] {
+        let value = eventually(series, Duration::from_secs(30), || query(series)).await;
+        assert_eq!(value, "1", "{why}");
+    }
     // Every rule of the deployment's file loads and evaluates without error against
     // the node's real series.
     let rules = eventually("the rules to be evaluated", Duration::from_secs(30), || {

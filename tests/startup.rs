@@ -4,12 +4,22 @@
 use std::process::Command;
 
 fn tidings(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    tidings_with(args, dir, &[])
+}
+
+/// `tidings args` in `dir` with the given environment variables set.
+fn tidings_with(
+    args: &[&str],
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args(args)
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
         .env_remove("TIDINGS_LISTEN")
+        .envs(env.iter().copied())
         .output()
         .expect("run tidings")
 }
@@ -60,14 +70,11 @@ fn an_occupied_port_is_a_clear_start_up_error() {
 #[test]
 fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env("TIDINGS_TRUSTED_PROXIES", "127.0.0.1,nginx.internal")
-        .output()
-        .expect("run tidings");
+    let out = tidings_with(
+        &["--listen", "127.0.0.1:0"],
+        dir.path(),
+        &[("TIDINGS_TRUSTED_PROXIES", "127.0.0.1,nginx.internal")],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -83,14 +90,11 @@ fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
 #[test]
 fn a_database_pool_size_out_of_range_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env("TIDINGS_DATABASE_CONNECTIONS", "2")
-        .output()
-        .expect("run tidings");
+    let out = tidings_with(
+        &["--listen", "127.0.0.1:0"],
+        dir.path(),
+        &[("TIDINGS_DATABASE_CONNECTIONS", "2")],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--database-connections"), "{err}");

@@ -7,7 +7,7 @@
 //! This module must not know HTTP or SQL.
 
 mod local;
-mod redis;
+pub(crate) mod redis;
 
 use crate::domain::Event;
 use async_trait::async_trait;

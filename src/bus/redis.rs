@@ -58,20 +58,7 @@ impl RedisBus {
             subscriber.init().await?;
             Ok::<_, fred::error::Error>(())
         };
-        tokio::time::timeout(Duration::from_secs(5), connect)
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "cannot reach Redis at {} within 5 s",
-                    crate::config::redact_url(url)
-                )
-            })?
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot connect to Redis at {}: {e}",
-                    crate::config::redact_url(url)
-                )
-            })?;
+        connected_within(url, connect).await?;
         let channel = format!("{prefix}:events");
         let (tx, _) = broadcast::channel(65_536);
         // Register the receivers before subscribing so that nothing is missed.
@@ -88,6 +75,19 @@ impl RedisBus {
         tokio::spawn(forward(messages, reconnects, bus.tx.clone(), metrics));
         Ok(bus)
     }
+}
+
+/// Wait at most 5 s for a Redis client's first connection; the errors name the server
+/// (its password hidden).
+pub(crate) async fn connected_within<T>(
+    url: &str,
+    connect: impl std::future::Future<Output = Result<T, fred::error::Error>>,
+) -> anyhow::Result<T> {
+    let shown = || crate::config::redact_url(url);
+    tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| anyhow::anyhow!("cannot reach Redis at {} within 5 s", shown()))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", shown()))
 }
 
 /// fred's messages → our broadcast; reconnects and lag → `Resync`.

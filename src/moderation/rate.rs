@@ -85,20 +85,7 @@ impl RateLimits {
             .with_performance_config(|p| p.default_command_timeout = REDIS_WAIT)
             .set_policy(ReconnectPolicy::new_constant(0, 250))
             .build()?;
-        tokio::time::timeout(Duration::from_secs(5), client.init())
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "cannot reach Redis at {} within 5 s",
-                    crate::config::redact_url(url)
-                )
-            })?
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot connect to Redis at {}: {e}",
-                    crate::config::redact_url(url)
-                )
-            })?;
+        crate::bus::redis::connected_within(url, client.init()).await?;
         Ok(RateLimits {
             counter: Counter::Redis {
                 client,
