@@ -56,12 +56,13 @@ impl TrustedProxies {
         }
         let mut client = peer.ip();
         // Several headers count as one list, in order; walk it from the right.
-        let values: Vec<&str> = headers
+        let hops = headers
             .get_all("x-forwarded-for")
             .iter()
+            .rev()
             .filter_map(|v| v.to_str().ok())
-            .collect();
-        for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+            .flat_map(|v| v.rsplit(','));
+        for entry in hops {
             match parse_hop(entry) {
                 Some(ip) => {
                     client = ip;

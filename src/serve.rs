@@ -167,13 +167,11 @@ pub async fn serve(
         let slot = if trusted {
             None
         } else {
-            match per_ip.take(peer.ip(), options.max_connections_per_ip) {
-                Some(slot) => Some(slot),
-                None => {
-                    drop(tcp);
-                    continue;
-                }
-            }
+            let Some(slot) = per_ip.take(peer.ip(), options.max_connections_per_ip) else {
+                drop(tcp);
+                continue;
+            };
+            Some(slot)
         };
         let _ = tcp.set_nodelay(true);
         if options.send_buffer > 0 {

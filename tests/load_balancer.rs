@@ -321,6 +321,11 @@ async fn post_through(http: &reqwest::Client, lb: SocketAddr, token: &str, i: us
     panic!("notice {i} was never acknowledged through the balancer");
 }
 
+/// The JSON answer to `req`.
+async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// The status of a GET of `url`, with `X-Forwarded-For: forged` if given.
 async fn status_of(client: &reqwest::Client, url: &str, forged: Option<&str>) -> u16 {
     let mut req = client.get(url);
@@ -387,29 +392,18 @@ async fn readers_behind_nginx_lose_nothing_when_one_node_is_drained_and_another_
     .await;
 
     // Accounts, made through the balancer.
-    let app: Value = http
-        .post(format!("{public}/api/v1/apps"))
-        .json(&json!({"client_name": "lb story", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let app_token: Value = http
-        .post(format!("{public}/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", app["client_id"].as_str().unwrap()),
-            ("client_secret", app["client_secret"].as_str().unwrap()),
-            ("scope", "read write"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = json_of(
+        http.post(format!("{public}/api/v1/apps"))
+            .json(&json!({"client_name": "lb story", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"})),
+    )
+    .await;
+    let app_token = json_of(http.post(format!("{public}/oauth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", app["client_id"].as_str().unwrap()),
+        ("client_secret", app["client_secret"].as_str().unwrap()),
+        ("scope", "read write"),
+    ]))
+    .await;
     let mut tokens = Vec::new();
     for name in ["desk", "audience"] {
         let res = http

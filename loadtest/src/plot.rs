@@ -3,6 +3,7 @@
 //! crate (SVG backend only: no fonts or images to load).
 
 use crate::report::Report;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -72,14 +73,8 @@ fn over_time<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     for (i, (label, r)) in runs.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        chart
-            .draw_series(LineSeries::new(
-                r.series.iter().map(|s| (s.t as f64, s.p99_ms)),
-                colour.stroke_width(2),
-            ))?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        let points = r.series.iter().map(|s| (s.t as f64, s.p99_ms));
+        let colour = labelled_line(&mut chart, i, label, points)?;
         chart.draw_series(DashedLineSeries::new(
             r.series.iter().map(|s| (s.t as f64, s.p50_ms)),
             4,
@@ -124,14 +119,8 @@ fn by_percentile<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     for (i, (label, r)) in runs.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
-        chart
-            .draw_series(LineSeries::new(
-                r.distribution.iter().map(|d| (nines(d.0), d.1)),
-                colour.stroke_width(2),
-            ))?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        let points = r.distribution.iter().map(|d| (nines(d.0), d.1));
+        labelled_line(&mut chart, i, label, points)?;
     }
     chart
         .configure_series_labels()
@@ -140,4 +129,22 @@ fn by_percentile<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.9))
         .draw()?;
     Ok(())
+}
+
+/// Both charts: milliseconds on a logarithmic axis against a linear one.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
+
+/// Run `i`'s line in its colour, named in the legend; the colour, for more of the run.
+fn labelled_line<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    i: usize,
+    label: &str,
+    points: impl Iterator<Item = (f64, f64)>,
+) -> Result<RGBColor, DrawingAreaErrorKind<DB::ErrorType>> {
+    let colour = COLOURS[i % COLOURS.len()];
+    chart
+        .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    Ok(colour)
 }

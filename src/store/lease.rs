@@ -13,7 +13,8 @@ use super::sql::{Backend, SqlStore};
 use super::{Result, SequencerLease};
 use crate::domain::{Event, Position};
 use async_trait::async_trait;
-use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
@@ -28,9 +29,12 @@ impl SqlStore {
                 if self.lease_taken.swap(true, Ordering::SeqCst) {
                     return Ok(None);
                 }
+                let lock = self.write_lock.clone().expect("SQLite has a writer lock");
                 Ok(Some(Box::new(SqlLease {
-                    conn: LeaseConn::Writer(self.writer.clone()),
-                    write_lock: self.write_lock.clone(),
+                    conn: LeaseConn::Writer {
+                        pool: self.writer.clone(),
+                        lock,
+                    },
                     released: Some(self.lease_taken.clone()),
                     head: None,
                 })))
@@ -48,7 +52,6 @@ impl SqlStore {
                 }
                 Ok(Some(Box::new(SqlLease {
                     conn: LeaseConn::Own(conn),
-                    write_lock: None,
                     released: None,
                     head: None,
                 })))
@@ -61,15 +64,56 @@ impl SqlStore {
 enum LeaseConn {
     /// Postgres: the connection that holds the advisory lock.
     Own(AnyConnection),
-    /// SQLite: the writer pool's one connection, taken per round under the writer lock.
-    Writer(AnyPool),
+    /// SQLite: the writer pool's one connection, taken per round under the in-process
+    /// writer lock.
+    Writer { pool: AnyPool, lock: Arc<Mutex<()>> },
+}
+
+/// The connection one statement of the lease runs on.
+enum Conn<'a> {
+    Own(&'a mut AnyConnection),
+    Pooled(PoolConnection<Any>),
+}
+
+impl LeaseConn {
+    async fn get(&mut self) -> Result<Conn<'_>> {
+        Ok(match self {
+            LeaseConn::Own(c) => Conn::Own(c),
+            LeaseConn::Writer { pool, .. } => Conn::Pooled(pool.acquire().await?),
+        })
+    }
+
+    /// SQLite's writer lock, to hold while writing; `None` on Postgres.
+    fn lock(&self) -> Option<Arc<Mutex<()>>> {
+        match self {
+            LeaseConn::Own(_) => None,
+            LeaseConn::Writer { lock, .. } => Some(lock.clone()),
+        }
+    }
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Conn::Own(c) => c,
+            Conn::Pooled(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Conn::Own(c) => c,
+            Conn::Pooled(c) => c,
+        }
+    }
 }
 
 /// The lease (see the module doc).
 struct SqlLease {
     conn: LeaseConn,
-    /// SQLite's in-process writer lock; `None` on Postgres.
-    write_lock: Option<Arc<Mutex<()>>>,
     released: Option<Arc<AtomicBool>>,
     /// SQLite: the highest position, as this lease's last round left it. Nobody else
     /// numbers while the lease is held (it is the one process's), so the next round need
@@ -99,12 +143,10 @@ const ASSIGN_POSTGRES: &str = "\
 
 impl SqlLease {
     async fn assign_in_one_statement(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let query = sqlx::query(ASSIGN_POSTGRES).bind(limit);
-        let rows = match &mut self.conn {
-            LeaseConn::Own(conn) => query.fetch_all(conn).await?,
-            LeaseConn::Writer(pool) => query.fetch_all(&*pool).await?,
-        };
-        let mut events = rows
+        let mut events = sqlx::query(ASSIGN_POSTGRES)
+            .bind(limit)
+            .fetch_all(&mut *self.conn.get().await?)
+            .await?
             .iter()
             .map(queries::event_row)
             .collect::<Result<Vec<_>>>()?;
@@ -124,9 +166,10 @@ impl Drop for SqlLease {
 #[async_trait]
 impl SequencerLease for SqlLease {
     async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let (Some(lock), LeaseConn::Writer(writer)) = (self.write_lock.clone(), &self.conn) else {
+        let LeaseConn::Writer { pool, lock } = &self.conn else {
             return self.assign_in_one_statement(limit).await;
         };
+        let (writer, lock) = (pool.clone(), lock.clone());
         let _guard = lock.lock().await;
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
@@ -193,27 +236,24 @@ impl SequencerLease for SqlLease {
     }
 
     async fn published_upto(&mut self) -> Result<Position> {
-        let query = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1");
-        let row = match &mut self.conn {
-            LeaseConn::Own(conn) => query.fetch_one(conn).await?,
-            LeaseConn::Writer(pool) => query.fetch_one(&*pool).await?,
-        };
+        let row = sqlx::query("SELECT published_upto FROM relay_state WHERE id = 1")
+            .fetch_one(&mut *self.conn.get().await?)
+            .await?;
         position_of(row.try_get(0)?)
     }
 
     async fn mark_published(&mut self, position: Position) -> Result<()> {
-        let _guard = match &self.write_lock {
+        let lock = self.conn.lock();
+        let _guard = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        let query = sqlx::query(
+        sqlx::query(
             "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
         )
-        .bind(position.get());
-        match &mut self.conn {
-            LeaseConn::Own(conn) => query.execute(conn).await?,
-            LeaseConn::Writer(pool) => query.execute(&*pool).await?,
-        };
+        .bind(position.get())
+        .execute(&mut *self.conn.get().await?)
+        .await?;
         Ok(())
     }
 }
