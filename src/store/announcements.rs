@@ -39,7 +39,7 @@ impl SqlStore {
             .bind(a.ends_at)
             .bind(i64::from(a.all_day))
             .bind(now)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("id")?,
             Some(id) => {
@@ -54,7 +54,7 @@ impl SqlStore {
                 .bind(a.ends_at)
                 .bind(i64::from(a.all_day))
                 .bind(now)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
@@ -79,11 +79,11 @@ impl SqlStore {
             "DELETE FROM announcement_reactions WHERE announcement_id = $1",
             "DELETE FROM announcement_dismissals WHERE announcement_id = $1",
         ] {
-            sqlx::query(delete).bind(id).execute(&mut *conn).await?;
+            sqlx::query(delete).bind(id).execute(conn.db()).await?;
         }
         let gone = sqlx::query("DELETE FROM announcements WHERE id = $1")
             .bind(id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?
             .rows_affected()
             > 0;
@@ -97,7 +97,7 @@ impl SqlStore {
             )
             .bind(announced)
             .bind(reacted)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             self.insert_events(conn, &[NewEvent::unannounced(id)])
                 .await?;
@@ -110,7 +110,7 @@ impl SqlStore {
     /// those in force at `now` (begun, not ended), oldest first, without the ones she
     /// dismissed unless `with_dismissed`. With `only`, that one, whenever it runs.
     pub(super) async fn read_announcements(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         reader: Option<AccountId>,
         only: Option<i64>,
         with_dismissed: bool,
@@ -142,7 +142,7 @@ impl SqlStore {
             None => {}
         }
         q.push(" ORDER BY COALESCE(a.starts_at, a.published_at), a.id");
-        let rows = q.build(conn).fetch_all(&mut *conn).await?;
+        let rows = q.build(conn).fetch_all(conn.db()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let dismissed = r.try_get::<i64, _>("dismissed")? != 0;
@@ -170,7 +170,7 @@ impl SqlStore {
             )
             .bind(a.id)
             .bind(reader.map_or(-1, AccountId::get))
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?;
             for r in rows {
                 a.reactions.push((
@@ -194,7 +194,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(reader)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         }
         self.commit_write(w, false).await?;
@@ -221,7 +221,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(reader)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("n")?;
             let had = sqlx::query(
@@ -230,7 +230,7 @@ impl SqlStore {
             .bind(id)
             .bind(reader)
             .bind(name)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?
             .is_some();
             if !had && mine >= MAX_REACTIONS_PER_ACCOUNT {
@@ -247,7 +247,7 @@ impl SqlStore {
                 .bind(reader)
                 .bind(name)
                 .bind(crate::domain::now_micros())
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             }
             !had
@@ -258,7 +258,7 @@ impl SqlStore {
             .bind(id)
             .bind(reader)
             .bind(name)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?
             .rows_affected()
                 > 0
@@ -269,7 +269,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(name)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("n")?;
             self.insert_events(conn, &[NewEvent::reacted(id, name, count)])
@@ -279,11 +279,11 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn announcement_exists(conn: &mut AnyConnection, id: i64) -> Result<bool> {
+    async fn announcement_exists(conn: &mut dyn Conn, id: i64) -> Result<bool> {
         Ok(
             sqlx::query("SELECT 1 AS x FROM announcements WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?
                 .is_some(),
         )

@@ -28,7 +28,7 @@ impl SqlStore {
         }
         s.push(" ORDER BY id DESC");
         let mut conn = self.pool.acquire().await?;
-        let rows = s.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = s.build(&conn).fetch_all(conn.db()).await?;
         rows.iter().map(domain_block_row).collect()
     }
 
@@ -56,7 +56,7 @@ impl SqlStore {
             .bind(&b.public_comment)
             .bind(i64::from(b.obfuscate))
             .bind(now)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await
             .map_err(super::sql::taken("domain"))?
             .try_get("id")?
@@ -76,7 +76,7 @@ impl SqlStore {
             .bind(&b.private_comment)
             .bind(&b.public_comment)
             .bind(i64::from(b.obfuscate))
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             b.id
         };
@@ -95,7 +95,7 @@ impl SqlStore {
             )
             .bind(&block.domain)
             .bind(format!("%.{}", like_escaped(&block.domain)))
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| r.try_get("id"))
@@ -106,7 +106,7 @@ impl SqlStore {
                 let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(a)
                     .bind(block.created_at)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected();
                 if changed > 0 {
@@ -121,21 +121,21 @@ impl SqlStore {
         Ok(block)
     }
 
-    async fn domain_block_in(conn: &mut AnyConnection, id: i64) -> Result<Option<DomainBlock>> {
+    async fn domain_block_in(conn: &mut dyn Conn, id: i64) -> Result<Option<DomainBlock>> {
         let row = sqlx::query(concat!(
             "SELECT ",
             domain_block_columns!(),
             " FROM domain_blocks WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         row.as_ref().map(domain_block_row).transpose()
     }
 
     /// Undo what a block did to its server's accounts (those suspended or silenced at
     /// the block's time, not by a moderator's own act).
-    async fn lift_domain(conn: &mut AnyConnection, b: &DomainBlock) -> Result<()> {
+    async fn lift_domain(conn: &mut dyn Conn, b: &DomainBlock) -> Result<()> {
         for sql in [
             "UPDATE accounts SET suspended_at = NULL WHERE suspended_at = $3 AND (domain = $1 OR domain LIKE $2 ESCAPE '\\')",
             "UPDATE accounts SET silenced_at = NULL WHERE silenced_at = $3 AND (domain = $1 OR domain LIKE $2 ESCAPE '\\')",
@@ -144,7 +144,7 @@ impl SqlStore {
                 .bind(&b.domain)
                 .bind(format!("%.{}", like_escaped(&b.domain)))
                 .bind(b.created_at)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         Ok(())
@@ -159,7 +159,7 @@ impl SqlStore {
         Self::lift_domain(conn, &b).await?;
         sqlx::query("DELETE FROM domain_blocks WHERE id = $1")
             .bind(id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         Self::write_audit(conn, audit).await?;
         self.insert_events(conn, &[NewEvent::standing(b.domain.clone())])
@@ -192,7 +192,7 @@ impl SqlStore {
         }
         s.push(" ORDER BY id DESC");
         let mut conn = self.pool.acquire().await?;
-        let rows = s.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = s.build(&conn).fetch_all(conn.db()).await?;
         rows.iter()
             .map(|r| {
                 Ok(AccessRule {
@@ -225,7 +225,7 @@ impl SqlStore {
         .bind(&rule.comment)
         .bind(rule.expires_at)
         .bind(crate::domain::now_micros())
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await
         .map_err(super::sql::taken(if rule.kind == "ip_block" {
             "ip"

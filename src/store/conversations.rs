@@ -19,7 +19,7 @@ impl SqlStore {
     /// that tell their `direct` streams.
     pub(super) async fn converse(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         s: &StatusRecord,
     ) -> Result<Vec<NewEvent>> {
         let root: StatusId = match s.in_reply_to_id {
@@ -30,7 +30,7 @@ impl SqlStore {
                  WHERE cs.status_id = $1 LIMIT 1",
             )
             .bind(parent)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?
             .map(|r| r.try_get::<StatusId, _>("root_id"))
             .transpose()?
@@ -51,7 +51,7 @@ impl SqlStore {
             )
             .bind(who)
             .bind(root)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
             let mut others: Vec<AccountId> = match &existing {
                 Some(r) => parse_ids(&r.try_get::<String, _>("participant_ids")?),
@@ -76,7 +76,7 @@ impl SqlStore {
                     .bind(id)
                     .bind(&listed)
                     .bind(i64::from(unread))
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                     id
                 }
@@ -88,7 +88,7 @@ impl SqlStore {
                 .bind(root)
                 .bind(&listed)
                 .bind(i64::from(unread))
-                .fetch_one(&mut *conn)
+                .fetch_one(conn.db())
                 .await?
                 .try_get("id")?,
             };
@@ -97,7 +97,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(s.id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             let owner = if who == author {
                 s.account.clone()
@@ -157,7 +157,7 @@ impl SqlStore {
         })
         .int(page.limit);
         let mut found = Vec::new();
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             found.push((
                 r.try_get::<i64, _>("id")?,
                 r.try_get::<i64, _>("unread")? != 0,
@@ -216,17 +216,17 @@ impl SqlStore {
             sqlx::query("SELECT 1 AS x FROM conversations WHERE id = $1 AND account_id = $2")
                 .bind(id)
                 .bind(owner)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?
                 .is_some();
         if mine {
             sqlx::query("DELETE FROM conversation_statuses WHERE conversation_id = $1")
                 .bind(id)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             sqlx::query("DELETE FROM conversations WHERE id = $1")
                 .bind(id)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         self.commit_write(w, false).await?;
@@ -235,7 +235,7 @@ impl SqlStore {
 
     /// Accounts by id, in no particular order.
     pub(super) async fn accounts_by_id(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         ids: &[AccountId],
     ) -> Result<Vec<AccountRecord>> {
         if ids.is_empty() {
@@ -248,7 +248,7 @@ impl SqlStore {
         ));
         q.int_list(ids).push(")");
         q.build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(queries::account_row)

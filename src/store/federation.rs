@@ -4,7 +4,7 @@
 
 use super::sql::{Backend, SqlStore};
 use super::*;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// An account's key pair, PEM encoded: SPKI public key, PKCS#8 private key.
 #[derive(Debug, Clone)]
@@ -175,7 +175,7 @@ impl SqlStore {
 
     /// The account a remote actor is shown as: made, or brought up to date.
     async fn upsert_remote_account(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         a: &RemoteActor,
         p: &RemoteProfile,
     ) -> Result<AccountId> {
@@ -187,7 +187,7 @@ impl SqlStore {
         )
         .bind(&handle)
         .bind(&a.uri)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         if taken.is_some() || a.username.is_empty() {
             handle = a.uri.to_lowercase();
@@ -218,7 +218,7 @@ impl SqlStore {
         .bind(i64::from(p.bot))
         .bind(i64::from(p.discoverable))
         .bind(crate::domain::now_micros())
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await?
         .try_get("id")?;
         // An account of a server a moderator blocked is born silenced or suspended, as
@@ -227,7 +227,7 @@ impl SqlStore {
             "UPDATE accounts SET silenced_at = (SELECT MIN(b.created_at) FROM domain_blocks b              WHERE b.severity = 'silence' AND (accounts.domain = b.domain OR accounts.domain LIKE '%.' || b.domain))              WHERE id = $1 AND silenced_at IS NULL",
             "UPDATE accounts SET suspended_at = (SELECT MIN(b.created_at) FROM domain_blocks b              WHERE b.severity = 'suspend' AND (accounts.domain = b.domain OR accounts.domain LIKE '%.' || b.domain))              WHERE id = $1 AND suspended_at IS NULL",
         ] {
-            sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+            sqlx::query(sql).bind(id).execute(conn.db()).await?;
         }
         Ok(AccountId::new(id))
     }
@@ -351,7 +351,7 @@ impl SqlStore {
     }
 
     pub(super) async fn queue_raw(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         inbox: &str,
         body: &str,
@@ -365,7 +365,7 @@ impl SqlStore {
         .bind(inbox)
         .bind(body)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(())
     }
@@ -376,7 +376,7 @@ impl SqlStore {
     /// the transaction that changes the notice.
     pub(super) async fn queue_note(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         kind: &str,
         s: &StatusRecord,
     ) -> Result<u64> {
@@ -399,7 +399,7 @@ impl SqlStore {
         .bind(s.id.get())
         .bind(&uri)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(done.rows_affected())
     }
@@ -411,7 +411,7 @@ impl SqlStore {
     /// transaction; how many jobs were queued.
     pub(super) async fn queue_reaction(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: &crate::domain::entities::AccountRecord,
         kind: &str,
         status_id: StatusId,
@@ -443,7 +443,7 @@ impl SqlStore {
         .bind(now)
         .bind(object.account.id.get())
         .bind(to_followers)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         if done.rows_affected() > 0 {
             self.deliveries_waiting.notify_one();
@@ -454,7 +454,7 @@ impl SqlStore {
     /// Which of `authors` have followers on other servers.
     pub(super) async fn federated_authors(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         authors: impl Iterator<Item = AccountId>,
     ) -> Result<Vec<AccountId>> {
         let ids: Vec<String> = authors.map(|a| a.get().to_string()).collect();
@@ -466,7 +466,7 @@ impl SqlStore {
             "SELECT DISTINCT account_id FROM remote_followers WHERE account_id IN ({})",
             ids.join(",")
         )))
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|r| r.try_get::<i64, _>("account_id").map(AccountId::new))
@@ -568,7 +568,7 @@ impl SqlStore {
     /// `profile` (`Update{Person}`, its document rendered when sent) or `delete_actor`
     /// (`Delete` of the actor: a suspension).
     pub(super) async fn queue_actor(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         kind: &'static str,
     ) -> Result<u64> {
@@ -582,7 +582,7 @@ impl SqlStore {
         .bind(account.get())
         .bind(now)
         .bind(kind)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(done.rows_affected())
     }

@@ -17,7 +17,7 @@ impl SqlStore {
             "SELECT id, title, contexts, action, expires_at FROM filters WHERE account_id = $1 ORDER BY id",
         )
         .bind(account)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -40,7 +40,7 @@ impl SqlStore {
              FROM filter_keywords k JOIN filters f ON f.id = k.filter_id WHERE f.account_id = $1 ORDER BY k.id",
         )
         .bind(account)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         {
             let fid: i64 = r.try_get("filter_id")?;
@@ -57,7 +57,7 @@ impl SqlStore {
              FROM filter_statuses s JOIN filters f ON f.id = s.filter_id WHERE f.account_id = $1 ORDER BY s.id",
         )
         .bind(account)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         {
             let fid: i64 = r.try_get("filter_id")?;
@@ -75,7 +75,7 @@ impl SqlStore {
         let id = if f.id == 0 {
             let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM filters WHERE account_id = $1")
                 .bind(account)
-                .fetch_one(&mut *conn)
+                .fetch_one(conn.db())
                 .await?
                 .try_get("n")?;
             if n as usize >= MAX_FILTERS {
@@ -93,7 +93,7 @@ impl SqlStore {
             .bind(&f.action)
             .bind(f.expires_at)
             .bind(crate::domain::now_micros())
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("id")?;
             for k in &f.keywords {
@@ -101,7 +101,7 @@ impl SqlStore {
                     .bind(id)
                     .bind(&k.keyword)
                     .bind(i64::from(k.whole_word))
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
             }
             id
@@ -116,7 +116,7 @@ impl SqlStore {
             .bind(f.contexts.join(" "))
             .bind(&f.action)
             .bind(f.expires_at)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             f.id
         };

@@ -38,7 +38,7 @@ pub(super) fn push_unhidden(q: &mut Sql, column: &'static str, viewer: AccountId
 
 impl SqlStore {
     pub(super) async fn read_hidden(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
     ) -> Result<Vec<AccountId>> {
         let rows = sqlx::query(
@@ -49,7 +49,7 @@ impl SqlStore {
         )
         .bind(account)
         .bind(crate::domain::now_micros())
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
@@ -57,7 +57,7 @@ impl SqlStore {
     /// Does `recipient` hear of what `from` does? Not if either blocked the other, nor
     /// if she muted `from` with his notifications.
     pub(super) async fn hears_from(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         recipient: AccountId,
         from: AccountId,
     ) -> Result<bool> {
@@ -70,7 +70,7 @@ impl SqlStore {
         .bind(recipient)
         .bind(from)
         .bind(crate::domain::now_micros())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         Ok(row.is_none())
     }
@@ -102,7 +102,7 @@ impl SqlStore {
                 .bind(account)
                 .bind(target)
                 .bind(now)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?
                 .rows_affected();
                 // A block ends the follows both ways (counters with them).
@@ -112,18 +112,18 @@ impl SqlStore {
                     )
                     .bind(follower)
                     .bind(followed)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected();
                     if gone > 0 {
                         Self::leave_lists(conn, follower, followed).await?;
                         sqlx::query("UPDATE accounts SET following_count = following_count - 1 WHERE id = $1 AND following_count > 0")
                             .bind(follower)
-                            .execute(&mut *conn)
+                            .execute(conn.db())
                             .await?;
                         sqlx::query("UPDATE accounts SET followers_count = followers_count - 1 WHERE id = $1 AND followers_count > 0")
                             .bind(followed)
-                            .execute(&mut *conn)
+                            .execute(conn.db())
                             .await?;
                     }
                 }
@@ -133,7 +133,7 @@ impl SqlStore {
                 sqlx::query("DELETE FROM blocks WHERE account_id = $1 AND target_id = $2")
                     .bind(account)
                     .bind(target)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected()
                     > 0
@@ -155,7 +155,7 @@ impl SqlStore {
                 .bind(i64::from(notifications))
                 .bind(expires_at)
                 .bind(now)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
                 true
             }
@@ -163,7 +163,7 @@ impl SqlStore {
                 sqlx::query("DELETE FROM mutes WHERE account_id = $1 AND target_id = $2")
                     .bind(account)
                     .bind(target)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected()
                     > 0

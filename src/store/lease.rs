@@ -7,12 +7,14 @@
 //! another node's sequencer takes over, and since every assignment runs on that
 //! connection, a sequencer that lost its lock cannot assign anything.
 
+use super::lite::{Conn, LiteWriter};
 use super::queries;
 use super::queries::position_of;
 use super::sql::{Backend, SqlStore};
 use super::{Result, SequencerLease};
 use crate::domain::{Event, Position};
 use async_trait::async_trait;
+use futures::FutureExt;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::sync::Arc;
@@ -34,6 +36,7 @@ impl SqlStore {
                     conn: LeaseConn::Writer {
                         pool: self.writer.clone(),
                         lock,
+                        lite: self.lite.clone(),
                     },
                     released: Some(self.lease_taken.clone()),
                     head: None,
@@ -64,22 +67,27 @@ impl SqlStore {
 enum LeaseConn {
     /// Postgres: the connection that holds the advisory lock.
     Own(AnyConnection),
-    /// SQLite: the writer pool's one connection, taken per round under the in-process
-    /// writer lock.
-    Writer { pool: AnyPool, lock: Arc<Mutex<()>> },
+    /// SQLite: the writer thread ([`super::lite`]), or where there is none (an
+    /// in-memory database) the writer pool's one connection; either under the
+    /// in-process writer lock.
+    Writer {
+        pool: AnyPool,
+        lock: Arc<Mutex<()>>,
+        lite: Option<Arc<LiteWriter>>,
+    },
 }
 
 /// The connection one statement of the lease runs on.
-enum Conn<'a> {
+enum Held<'a> {
     Own(&'a mut AnyConnection),
     Pooled(PoolConnection<Any>),
 }
 
 impl LeaseConn {
-    async fn get(&mut self) -> Result<Conn<'_>> {
+    async fn get(&mut self) -> Result<Held<'_>> {
         Ok(match self {
-            LeaseConn::Own(c) => Conn::Own(c),
-            LeaseConn::Writer { pool, .. } => Conn::Pooled(pool.acquire().await?),
+            LeaseConn::Own(c) => Held::Own(c),
+            LeaseConn::Writer { pool, .. } => Held::Pooled(pool.acquire().await?),
         })
     }
 
@@ -92,21 +100,21 @@ impl LeaseConn {
     }
 }
 
-impl std::ops::Deref for Conn<'_> {
+impl std::ops::Deref for Held<'_> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match self {
-            Conn::Own(c) => c,
-            Conn::Pooled(c) => c,
+            Held::Own(c) => c,
+            Held::Pooled(c) => c,
         }
     }
 }
 
-impl std::ops::DerefMut for Conn<'_> {
+impl std::ops::DerefMut for Held<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
-            Conn::Own(c) => c,
-            Conn::Pooled(c) => c,
+            Held::Own(c) => c,
+            Held::Pooled(c) => c,
         }
     }
 }
@@ -166,72 +174,28 @@ impl Drop for SqlLease {
 #[async_trait]
 impl SequencerLease for SqlLease {
     async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let LeaseConn::Writer { pool, lock } = &self.conn else {
+        let LeaseConn::Writer { pool, lock, lite } = &self.conn else {
             return self.assign_in_one_statement(limit).await;
         };
-        let (writer, lock) = (pool.clone(), lock.clone());
-        let _guard = lock.lock().await;
+        let (writer, lock, lite) = (pool.clone(), lock.clone(), lite.clone());
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
-        let mut tx = writer.begin_with(super::sql::SQLITE_BEGIN).await?;
-        let head = match known_head {
-            Some(h) => h,
-            None => position_of(
-                sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
-                    .fetch_one(&mut *tx)
+        let (head, mut events) = match lite {
+            // The writer thread takes the writer lock itself.
+            Some(lite) => {
+                lite.transaction(move |c| sqlite_round(c, known_head, limit).boxed())
                     .await?
-                    .try_get(0)?,
-            )?,
+            }
+            None => {
+                let _guard = lock.lock().await;
+                let mut tx = writer.begin_with(super::sql::SQLITE_BEGIN).await?;
+                let round = sqlite_round(&mut *tx, known_head, limit).await?;
+                tx.commit().await?;
+                round
+            }
         };
-        let rows = sqlx::query(
-            "UPDATE events SET position = $1 + x.rn \
-             FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
-                   FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
-             WHERE events.id = x.id \
-             RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, \
-                       events.id, events.author_id",
-        )
-        .bind(head.get())
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            self.head = Some(head);
-            return Ok(Vec::new());
-        }
-        let ids = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<std::result::Result<Vec<i64>, _>>()?;
-        let mut events = rows
-            .iter()
-            .map(queries::event_row)
-            .collect::<Result<Vec<_>>>()?;
-        // Each event's stream rows are written here, once, with its position: readers
-        // resuming a stream find them by (stream, position), and an event that has no
-        // position yet has no stream rows to be found by.
-        let rows: Vec<(&str, i64, Position)> = events
-            .iter()
-            .zip(&ids)
-            .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
-            .collect();
-        SqlStore::insert_rows(
-            &mut tx,
-            "INSERT INTO event_streams (stream, event_id, position) VALUES ",
-            &rows,
-            |q, (stream, id, position)| {
-                q.text(stream)
-                    .push(", ")
-                    .int(*id)
-                    .push(", ")
-                    .int(position.get());
-            },
-        )
-        .await?;
-        tx.commit().await?;
         events.sort_by_key(|e| e.position);
-        self.head = events.last().map(|e| e.position);
+        self.head = Some(events.last().map_or(head, |e| e.position));
         Ok(events)
     }
 
@@ -243,17 +207,91 @@ impl SequencerLease for SqlLease {
     }
 
     async fn mark_published(&mut self, position: Position) -> Result<()> {
+        if let LeaseConn::Writer {
+            lite: Some(lite), ..
+        } = &self.conn
+        {
+            return lite
+                .transaction(move |c| mark_published(c, position).boxed())
+                .await;
+        }
         let lock = self.conn.lock();
         let _guard = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        sqlx::query(
-            "UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1",
-        )
-        .bind(position.get())
-        .execute(&mut *self.conn.get().await?)
-        .await?;
-        Ok(())
+        mark_published(&mut *self.conn.get().await?, position).await
     }
+}
+
+async fn mark_published(conn: &mut dyn Conn, position: Position) -> Result<()> {
+    sqlx::query("UPDATE relay_state SET published_upto = $1 WHERE id = 1 AND published_upto < $1")
+        .bind(position.get())
+        .execute(conn.db())
+        .await?;
+    Ok(())
+}
+
+/// One SQLite round, in the caller's transaction: number the oldest unnumbered events
+/// after the head (`known_head`, or read) and write their stream rows. Returns the head
+/// it numbered after and the events numbered.
+async fn sqlite_round(
+    conn: &mut dyn Conn,
+    known_head: Option<Position>,
+    limit: i64,
+) -> Result<(Position, Vec<Event>)> {
+    let head = match known_head {
+        Some(h) => h,
+        None => position_of(
+            sqlx::query("SELECT COALESCE(MAX(position), 0) FROM events")
+                .fetch_one(conn.db())
+                .await?
+                .try_get(0)?,
+        )?,
+    };
+    let rows = sqlx::query(
+        "UPDATE events SET position = $1 + x.rn \
+         FROM (SELECT b.id, ROW_NUMBER() OVER (ORDER BY b.id) AS rn \
+               FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $2) AS b) AS x \
+         WHERE events.id = x.id \
+         RETURNING events.position, events.kind, events.payload, events.streams, events.created_at, \
+                   events.id, events.author_id",
+    )
+    .bind(head.get())
+    .bind(limit)
+    .fetch_all(conn.db())
+    .await?;
+    if rows.is_empty() {
+        return Ok((head, Vec::new()));
+    }
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    let events = rows
+        .iter()
+        .map(queries::event_row)
+        .collect::<Result<Vec<_>>>()?;
+    // Each event's stream rows are written here, once, with its position: readers
+    // resuming a stream find them by (stream, position), and an event that has no
+    // position yet has no stream rows to be found by.
+    let rows: Vec<(&str, i64, Position)> = events
+        .iter()
+        .zip(&ids)
+        .flat_map(|(e, id)| e.streams.iter().map(move |k| (&**k, *id, e.position)))
+        .collect();
+    SqlStore::insert_rows(
+        conn,
+        "INSERT INTO event_streams (stream, event_id, position) VALUES ",
+        &rows,
+        |q, (stream, id, position)| {
+            q.text(stream)
+                .push(", ")
+                .int(*id)
+                .push(", ")
+                .int(position.get());
+        },
+    )
+    .await?;
+    Ok((head, events))
 }

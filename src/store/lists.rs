@@ -45,7 +45,7 @@ fn list_row(r: &sqlx::any::AnyRow) -> Result<ListRecord> {
 
 impl SqlStore {
     pub(super) async fn author_reach(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         author: AccountId,
     ) -> Result<AuthorReach> {
         let followers = Self::followers(conn, author).await?;
@@ -54,7 +54,7 @@ impl SqlStore {
              FROM list_accounts la JOIN lists l ON l.id = la.list_id WHERE la.account_id = $1",
         )
         .bind(author)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?;
         let mut lists = Vec::with_capacity(rows.len());
         let mut exclusive_owners = Vec::new();
@@ -76,7 +76,7 @@ impl SqlStore {
     /// as the list's policy allows: `none`, never; `list`, when it answers a member;
     /// `followed`, when it answers someone the list's owner follows (or the owner).
     pub(super) async fn reach_for(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         ar: &AuthorReach,
         s: &StatusRecord,
     ) -> Result<Reach> {
@@ -102,7 +102,7 @@ impl SqlStore {
                         )
                         .bind(owner)
                         .bind(r)
-                        .fetch_optional(&mut *conn)
+                        .fetch_optional(conn.db())
                         .await?
                         .is_some(),
                     _ => sqlx::query(
@@ -110,7 +110,7 @@ impl SqlStore {
                     )
                     .bind(list)
                     .bind(r)
-                    .fetch_optional(&mut *conn)
+                    .fetch_optional(conn.db())
                     .await?
                     .is_some(),
                 };
@@ -126,7 +126,7 @@ impl SqlStore {
     }
 
     /// Whom `s` reaches now.
-    pub(super) async fn reach(conn: &mut AnyConnection, s: &StatusRecord) -> Result<Reach> {
+    pub(super) async fn reach(conn: &mut dyn Conn, s: &StatusRecord) -> Result<Reach> {
         let ar = Self::author_reach(conn, s.account.id).await?;
         let mut reach = Self::reach_for(conn, &ar, s).await?;
         // The live events whose feed carries it hear of its edits (not while its author is
@@ -181,7 +181,7 @@ impl SqlStore {
         let id: ListId = if create {
             let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM lists WHERE account_id = $1")
                 .bind(l.account_id)
-                .fetch_one(&mut *conn)
+                .fetch_one(conn.db())
                 .await?
                 .try_get("n")?;
             if n >= MAX_LISTS {
@@ -198,7 +198,7 @@ impl SqlStore {
             .bind(&l.replies_policy)
             .bind(i64::from(l.exclusive))
             .bind(crate::domain::now_micros())
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("id")?
         } else {
@@ -209,7 +209,7 @@ impl SqlStore {
             .bind(&l.title)
             .bind(&l.replies_policy)
             .bind(i64::from(l.exclusive))
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             l.id
         };
@@ -222,11 +222,11 @@ impl SqlStore {
         let conn: &mut AnyConnection = &mut w.tx;
         sqlx::query("DELETE FROM list_accounts WHERE list_id = $1")
             .bind(id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         sqlx::query("DELETE FROM lists WHERE id = $1")
             .bind(id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         self.commit_write(w, false).await
     }
@@ -247,7 +247,7 @@ impl SqlStore {
                 )
                 .bind(list.account_id)
                 .bind(m)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?;
                 if follows.is_none() {
                     return Err(StoreError::Invalid(
@@ -261,20 +261,20 @@ impl SqlStore {
                 .bind(list.id)
                 .bind(m)
                 .bind(crate::domain::now_micros())
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             } else {
                 sqlx::query("DELETE FROM list_accounts WHERE list_id = $1 AND account_id = $2")
                     .bind(list.id)
                     .bind(m)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
             }
         }
         if on {
             let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM list_accounts WHERE list_id = $1")
                 .bind(list.id)
-                .fetch_one(&mut *conn)
+                .fetch_one(conn.db())
                 .await?
                 .try_get("n")?;
             if n > MAX_LIST_MEMBERS {
@@ -288,7 +288,7 @@ impl SqlStore {
 
     /// An unfollow (or a block) takes the account off the follower's lists.
     pub(super) async fn leave_lists(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         owner: AccountId,
         member: AccountId,
     ) -> Result<()> {
@@ -298,7 +298,7 @@ impl SqlStore {
         )
         .bind(owner)
         .bind(member)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(())
     }

@@ -56,7 +56,7 @@ fn event_row(r: &AnyRow) -> Result<LiveEventRecord> {
 impl SqlStore {
     /// Fill in the events' tags (one query for all of them).
     async fn with_tags(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         mut events: Vec<LiveEventRecord>,
     ) -> Result<Vec<LiveEventRecord>> {
         if events.is_empty() {
@@ -66,7 +66,7 @@ impl SqlStore {
         let mut q = Sql::new("SELECT event_id, tag FROM live_event_tags WHERE event_id IN (");
         q.int_list(&ids);
         q.push(") ORDER BY tag");
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             let id: i64 = r.try_get("event_id")?;
             if let Some(e) = events.iter_mut().find(|e| e.id == id) {
                 e.tags.push(r.try_get("tag")?);
@@ -80,16 +80,13 @@ impl SqlStore {
         Self::live_event_in(&mut conn, slug).await
     }
 
-    async fn live_event_in(
-        conn: &mut AnyConnection,
-        slug: &str,
-    ) -> Result<Option<LiveEventRecord>> {
+    async fn live_event_in(conn: &mut dyn Conn, slug: &str) -> Result<Option<LiveEventRecord>> {
         let row = sqlx::query(concat!(
             "SELECT e.id, e.slug, e.title, e.description, e.state, e.starts_at, e.ends_at, ",
             "e.created_by, e.created_at, e.updated_at FROM live_events e WHERE e.slug = $1"
         ))
         .bind(slug)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Self::with_tags(conn, vec![event_row(&row)?]).await?.pop())
@@ -129,7 +126,7 @@ impl SqlStore {
         }
         sql.push(" ORDER BY e.id DESC LIMIT ");
         sql.int(limit);
-        let rows = sql.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = sql.build(&conn).fetch_all(conn.db()).await?;
         let events = rows.iter().map(event_row).collect::<Result<Vec<_>>>()?;
         Self::with_tags(&mut conn, events).await
     }
@@ -158,7 +155,7 @@ impl SqlStore {
             .bind(e.ends_at)
             .bind(e.created_by)
             .bind(now)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await
             .map_err(super::sql::taken("slug"))?
             .try_get("id")?;
@@ -167,7 +164,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(e.created_by)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             id
         } else {
@@ -195,7 +192,7 @@ impl SqlStore {
                 q.text(from.as_str());
             }
             q.push(")");
-            let changed = q.build(conn).execute(&mut *conn).await?.rows_affected();
+            let changed = q.build(conn).execute(conn.db()).await?.rows_affected();
             if changed == 0 {
                 return Err(StoreError::Invalid(format!(
                     "Validation failed: the event cannot become {} now",
@@ -204,7 +201,7 @@ impl SqlStore {
             }
             sqlx::query("DELETE FROM live_event_tags WHERE event_id = $1")
                 .bind(e.id)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             e.id
         };
@@ -214,7 +211,7 @@ impl SqlStore {
             )
             .bind(id)
             .bind(t)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         }
         let saved = Self::live_event_in(conn, &e.slug)
@@ -239,14 +236,14 @@ impl SqlStore {
             "DELETE FROM live_event_tags WHERE event_id = $1",
             "DELETE FROM live_events WHERE id = $1",
         ] {
-            sqlx::query(table).bind(e.id).execute(&mut *conn).await?;
+            sqlx::query(table).bind(e.id).execute(conn.db()).await?;
         }
         sqlx::query(
             "UPDATE events SET payload = '', streams = '' WHERE kind LIKE 'event.%' \
              AND id IN (SELECT event_id FROM event_streams WHERE stream = $1)",
         )
         .bind(e.stream())
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         self.commit_write(w, false).await?;
         Ok(())
@@ -317,7 +314,7 @@ impl SqlStore {
                 .bind(event)
                 .bind(a)
                 .bind(role.as_str())
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             } else {
                 sqlx::query(
@@ -326,7 +323,7 @@ impl SqlStore {
                 .bind(event)
                 .bind(a)
                 .bind(role.as_str())
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             }
         }
@@ -335,7 +332,7 @@ impl SqlStore {
              FROM live_event_members WHERE event_id = $1",
         )
         .bind(event)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await?;
         let n: i64 = counts.try_get("n")?;
         let editors: Option<i64> = counts.try_get("editors")?;
@@ -356,7 +353,7 @@ impl SqlStore {
 
     /// Where a notice stands in an event, if it is in it.
     async fn live_place(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         event: i64,
         status: StatusId,
     ) -> Result<Option<(LivePlace, bool, bool)>> {
@@ -366,7 +363,7 @@ impl SqlStore {
         )
         .bind(event)
         .bind(status)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         let Some(r) = row else { return Ok(None) };
         let state: String = r.try_get("state")?;
@@ -426,7 +423,7 @@ impl SqlStore {
                     .bind(e.id)
                     .bind(status)
                     .bind(now)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                     news.push(LiveNews::featured(&e.slug, &s, &self.site));
                 }
@@ -442,7 +439,7 @@ impl SqlStore {
                 )
                 .bind(e.id)
                 .bind(status)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
                 if curated {
                     if pinned {
@@ -469,7 +466,7 @@ impl SqlStore {
                          AND s.deleted_at IS NULL AND a.suspended_at IS NULL",
                     )
                     .bind(e.id)
-                    .fetch_one(&mut *conn)
+                    .fetch_one(conn.db())
                     .await?
                     .try_get("n")?;
                     if n >= MAX_PINNED as i64 {
@@ -486,7 +483,7 @@ impl SqlStore {
                     .bind(e.id)
                     .bind(status)
                     .bind(on.then_some(now))
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                     news.push(LiveNews::pinned(&e.slug, &s, on));
                 }
@@ -507,7 +504,7 @@ impl SqlStore {
                     .bind(status)
                     .bind(label.as_deref())
                     .bind(label.as_ref().map(|_| now))
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                     let key = label.map(|label| KeyEventRecord {
                         status_id: status,
@@ -552,7 +549,7 @@ impl SqlStore {
     /// and one of who writes them, only when some matched. `fresh[i]` says whether
     /// `records[i]` was written by this batch (not an `Idempotency-Key` repeat).
     pub(super) async fn live_events_for(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         records: &[StatusRecord],
         fresh: &[bool],
     ) -> Result<LiveMatches> {
@@ -580,7 +577,7 @@ impl SqlStore {
             q.text(t);
         }
         q.push(")");
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             m.events
                 .push((r.try_get("id")?, r.try_get("slug")?, r.try_get("tag")?));
         }
@@ -599,7 +596,7 @@ impl SqlStore {
         q.push(") AND account_id IN (");
         q.int_list(&authors);
         q.push(")");
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             m.writers
                 .push((r.try_get("event_id")?, r.try_get("account_id")?));
         }
@@ -612,7 +609,7 @@ impl SqlStore {
     /// its pin and key mark). What it says to the events' readers.
     pub(super) async fn retag_live(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         s: &StatusRecord,
     ) -> Result<Vec<NewEvent>> {
         let mut news = Vec::new();
@@ -624,7 +621,7 @@ impl SqlStore {
               WHERE t.event_id = les.event_id AND st.status_id = les.status_id)",
         )
         .bind(s.id)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?;
         for r in &gone {
             let (event, slug): (i64, String) = (r.try_get("event_id")?, r.try_get("slug")?);
@@ -633,7 +630,7 @@ impl SqlStore {
             sqlx::query("DELETE FROM live_event_statuses WHERE event_id = $1 AND status_id = $2")
                 .bind(event)
                 .bind(s.id)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             if r.try_get::<String, _>("state")? == "curated" {
                 if r.try_get::<Option<i64>, _>("pinned_at")?.is_some() {
@@ -652,7 +649,7 @@ impl SqlStore {
             )
             .bind(event)
             .bind(s.id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?
             .is_some();
             if known {
@@ -669,7 +666,7 @@ impl SqlStore {
     /// Record a new notice in the events it entered (see [`Self::live_events_for`]);
     /// the slugs of those whose feed it went into.
     pub(super) async fn enter_live_events(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         s: &StatusRecord,
         events: &[(i64, String, bool)],
     ) -> Result<Vec<String>> {
@@ -683,7 +680,7 @@ impl SqlStore {
             .bind(s.id)
             .bind(if *writer { "curated" } else { "open" })
             .bind(s.created_at)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             if *writer {
                 curated.push(slug.clone());
@@ -693,13 +690,13 @@ impl SqlStore {
     }
 
     /// The slugs of the events whose feed carries `s` now (edits reach them).
-    pub(super) async fn curated_in(conn: &mut AnyConnection, s: StatusId) -> Result<Vec<String>> {
+    pub(super) async fn curated_in(conn: &mut dyn Conn, s: StatusId) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT e.slug FROM live_event_statuses les JOIN live_events e ON e.id = les.event_id \
              WHERE les.status_id = $1 AND les.state = 'curated'",
         )
         .bind(s)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("slug")?))

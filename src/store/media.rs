@@ -6,7 +6,7 @@ use super::queries::Sql;
 use super::sql::SqlStore;
 use super::*;
 use crate::domain::entities::MediaRecord;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// Attachments per notice, as on Mastodon.
 pub const MAX_MEDIA: usize = 4;
@@ -33,7 +33,7 @@ fn media_row(r: &sqlx::any::AnyRow) -> Result<MediaRecord> {
 
 impl SqlStore {
     pub(super) async fn attach_media(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         list: &mut [StatusRecord],
         with_media: &[StatusId],
     ) -> Result<()> {
@@ -48,7 +48,7 @@ impl SqlStore {
         q.int_list(with_media).push(") ORDER BY id");
         let found: Vec<MediaRecord> = q
             .build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(media_row)
@@ -71,7 +71,7 @@ impl SqlStore {
 
     /// Check that `ids` are `account`'s and free, before a notice takes them.
     pub(super) async fn check_media(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         ids: &[i64],
     ) -> Result<()> {
@@ -87,7 +87,7 @@ impl SqlStore {
             "SELECT COUNT(*) AS n FROM media_attachments WHERE status_id IS NULL AND account_id = ",
         );
         q.int(account).push(" AND id IN (").int_list(ids).push(")");
-        let n: i64 = q.build(conn).fetch_one(&mut *conn).await?.try_get("n")?;
+        let n: i64 = q.build(conn).fetch_one(conn.db()).await?.try_get("n")?;
         let mut unique = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
@@ -103,7 +103,7 @@ impl SqlStore {
     /// on it already or not on any notice. The ones it no longer has are deleted, so
     /// their files are no longer served.
     pub(super) async fn replace_media(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         author: AccountId,
         status: StatusId,
         ids: &[i64],
@@ -124,7 +124,7 @@ impl SqlStore {
                 .push(") AND id IN (")
                 .int_list(ids)
                 .push(")");
-            let n: i64 = q.build(conn).fetch_one(&mut *conn).await?.try_get("n")?;
+            let n: i64 = q.build(conn).fetch_one(conn.db()).await?.try_get("n")?;
             if n != ids.len() as i64 {
                 return Err(StoreError::Invalid(
                     "Validation failed: media_ids are not yours to attach (or already attached)"
@@ -137,23 +137,23 @@ impl SqlStore {
         if !ids.is_empty() {
             q.push(" AND id NOT IN (").int_list(ids).push(")");
         }
-        q.build(conn).execute(&mut *conn).await?;
+        q.build(conn).execute(conn.db()).await?;
         if !ids.is_empty() {
             let mut q = Sql::new("UPDATE media_attachments SET status_id = ");
             q.int(status).push(" WHERE id IN (").int_list(ids).push(")");
-            q.build(conn).execute(&mut *conn).await?;
+            q.build(conn).execute(conn.db()).await?;
         }
         sqlx::query("UPDATE statuses SET has_media = $2 WHERE id = $1")
             .bind(status)
             .bind(i64::from(!ids.is_empty()))
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         Ok(())
     }
 
     /// Give `ids` to notice `status`.
     pub(super) async fn take_media(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         status: StatusId,
         ids: &[i64],
     ) -> Result<()> {
@@ -162,7 +162,7 @@ impl SqlStore {
             .push(" WHERE status_id IS NULL AND id IN (")
             .int_list(ids)
             .push(")");
-        let n = q.build(conn).execute(&mut *conn).await?.rows_affected();
+        let n = q.build(conn).execute(conn.db()).await?.rows_affected();
         if n != ids.len() as u64 {
             return Err(StoreError::Invalid(
                 "Validation failed: media_ids are not yours to attach (or already attached)".into(),

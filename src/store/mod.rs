@@ -20,6 +20,8 @@ mod filters;
 mod hide;
 mod lease;
 mod lists;
+mod lite;
+pub(crate) use lite::Conn;
 mod live;
 mod media;
 mod moderation;

@@ -82,7 +82,7 @@ pub struct AdminAccountQuery {
 }
 
 impl SqlStore {
-    pub(super) async fn write_audit(conn: &mut AnyConnection, a: &Audit) -> Result<()> {
+    pub(super) async fn write_audit(conn: &mut dyn Conn, a: &Audit) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (account_id, action, target_type, target_id, target_name, reason, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -94,7 +94,7 @@ impl SqlStore {
         .bind(&a.target_name)
         .bind(&a.reason)
         .bind(crate::domain::now_micros())
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(())
     }
@@ -150,14 +150,14 @@ impl SqlStore {
         if let Some((sql, timed)) = change {
             let q = sqlx::query(sql).bind(target);
             let q = if timed { q.bind(now) } else { q };
-            q.execute(&mut *conn).await?;
+            q.execute(conn.db()).await?;
         }
         // A moderator's own disable or enable is hers: lifting a wiki block later does not
         // undo it (see `store::wiki`).
         if matches!(action, AccountAction::Disable | AccountAction::Enable) {
             sqlx::query("UPDATE wiki_links SET disabled_by_wiki = 0 WHERE account_id = $1")
                 .bind(target)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         let mut events = Vec::new();
@@ -209,13 +209,13 @@ impl SqlStore {
     /// `delete`: the tokens go too (a suspension), else they stop working while her
     /// standing says so (a disable) and work again after.
     pub(super) async fn close_sessions(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         delete: bool,
     ) -> Result<Vec<NewEvent>> {
         let ids: Vec<i64> = sqlx::query("SELECT id FROM tokens WHERE account_id = $1")
             .bind(account)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| r.try_get("id"))
@@ -223,11 +223,11 @@ impl SqlStore {
         if delete {
             sqlx::query("DELETE FROM tokens WHERE account_id = $1")
                 .bind(account)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             sqlx::query("DELETE FROM auth_codes WHERE account_id = $1")
                 .bind(account)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         Ok(ids.into_iter().map(NewEvent::revoked).collect())
@@ -239,7 +239,7 @@ impl SqlStore {
     /// and of notifications about her notices are blanked: their payloads carry her
     /// notice, and a replay must not serve it.
     pub(super) async fn withdrawals(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         public_only: bool,
     ) -> Result<Vec<NewEvent>> {
@@ -249,7 +249,7 @@ impl SqlStore {
         )
         .bind(account)
         .bind(WITHDRAWN_NOTICES)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|r| r.try_get("id"))
@@ -264,7 +264,7 @@ impl SqlStore {
                 "SELECT id, account_id FROM statuses WHERE deleted_at IS NULL AND reblog_of_id IN (",
             );
             q.int_list(&own).push(")");
-            for r in q.build(conn).fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(conn.db()).await? {
                 let id: i64 = r.try_get("id")?;
                 reblogs.push(id);
                 about.push((id, r.try_get("account_id")?));
@@ -277,7 +277,7 @@ impl SqlStore {
         );
         read.int_list(&ids).push(")");
         let mut streams: Vec<(i64, String)> = Vec::new();
-        for r in read.build(conn).fetch_all(&mut *conn).await? {
+        for r in read.build(conn).fetch_all(conn.db()).await? {
             streams.push((r.try_get("status_id")?, r.try_get("streams")?));
         }
         if !public_only {
@@ -285,14 +285,14 @@ impl SqlStore {
                 "UPDATE events SET payload = '', streams = '' WHERE kind = 'notification' AND status_id IN (",
             );
             blank.int_list(&own).push(")");
-            blank.build(conn).execute(&mut *conn).await?;
+            blank.build(conn).execute(conn.db()).await?;
         }
         if !reblogs.is_empty() {
             let mut blank = Sql::new(
                 "UPDATE events SET payload = '', streams = '' WHERE kind <> 'delete' AND status_id IN (",
             );
             blank.int_list(&reblogs).push(")");
-            blank.build(conn).execute(&mut *conn).await?;
+            blank.build(conn).execute(conn.db()).await?;
         }
         Ok(Self::withdrawal_events(&about, &streams, public_only))
     }
@@ -336,7 +336,7 @@ impl SqlStore {
         .bind(target)
         .bind(role.as_str())
         .bind(i64::from(role.administers()))
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -346,7 +346,7 @@ impl SqlStore {
             "UPDATE wiki_links SET role_pinned = 1, moderator_by_wiki = 0 WHERE account_id = $1",
         )
         .bind(target)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Self::write_audit(conn, audit).await?;
         let a = Self::fetch_account(conn, target)
@@ -374,7 +374,7 @@ impl SqlStore {
             "DELETE FROM follows WHERE follower_id = $1 OR target_id = $1",
             "DELETE FROM follow_requests WHERE account_id = $1 OR target_id = $1",
         ] {
-            sqlx::query(q).bind(target).execute(&mut *conn).await?;
+            sqlx::query(q).bind(target).execute(conn.db()).await?;
         }
         sqlx::query(
             "UPDATE accounts SET username_lower = '-rejected-' || CAST(id AS TEXT), email = NULL, \
@@ -383,7 +383,7 @@ impl SqlStore {
         )
         .bind(target)
         .bind(crate::domain::now_micros())
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Self::write_audit(conn, audit).await?;
         self.insert_events(conn, &events).await?;
@@ -409,7 +409,7 @@ impl SqlStore {
               (SELECT id FROM statuses WHERE account_id = $1))",
         )
         .bind(target)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         sqlx::query(
             "UPDATE statuses SET deleted_at = $2 WHERE deleted_at IS NULL AND (account_id = $1 \
@@ -417,7 +417,7 @@ impl SqlStore {
         )
         .bind(target)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         for q in [
             "DELETE FROM follows WHERE follower_id = $1 OR target_id = $1",
@@ -430,7 +430,7 @@ impl SqlStore {
              password_hash = NULL, email = NULL, avatar_key = NULL, header_key = NULL, \
              statuses_count = 0, followers_count = 0, following_count = 0 WHERE id = $1",
         ] {
-            sqlx::query(q).bind(target).execute(&mut *conn).await?;
+            sqlx::query(q).bind(target).execute(conn.db()).await?;
         }
         Self::write_audit(conn, audit).await?;
         self.commit_write(w, false).await
@@ -527,7 +527,7 @@ impl SqlStore {
         });
         s.int(q.limit.max(1));
         let mut conn = self.pool.acquire().await?;
-        let rows = s.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = s.build(&conn).fetch_all(conn.db()).await?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -559,7 +559,7 @@ impl SqlStore {
         }
         s.push(" ORDER BY l.id DESC LIMIT ").int(limit.max(1));
         let mut conn = self.pool.acquire().await?;
-        let rows = s.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = s.build(&conn).fetch_all(conn.db()).await?;
         rows.iter()
             .map(|r| {
                 let by: Option<AccountId> = r.try_get("account_id")?;
@@ -596,7 +596,7 @@ impl SqlStore {
         .bind(ip)
         .bind(reason)
         .bind(i64::from(!pending))
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         let a = Self::fetch_account(conn, account)
             .await?

@@ -5,7 +5,7 @@ use super::queries::{self, Sql, account_columns, status_select};
 use super::sql::SqlStore;
 use super::*;
 use crate::domain::entities::{NotificationRecord, NotificationType};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// Which notifications to read, as Mastodon's `types[]`, `exclude_types[]` and paging by
 /// notification id.
@@ -27,7 +27,7 @@ impl SqlStore {
     /// that tells her live. Nobody is told of what they did themselves.
     pub(super) async fn notify(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         recipient: AccountId,
         kind: NotificationType,
         from: &AccountRecord,
@@ -43,7 +43,7 @@ impl SqlStore {
     /// [`SqlStore::notify`], also when she did it herself: her own poll ended.
     pub(super) async fn notify_even_self(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         recipient: AccountId,
         kind: NotificationType,
         from: &AccountRecord,
@@ -62,7 +62,7 @@ impl SqlStore {
         .bind(kind.as_str())
         .bind(status.map(|s| s.id))
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await?
         .try_get("id")?;
         let n = NotificationRecord {
@@ -78,7 +78,7 @@ impl SqlStore {
 
     /// Take back a notification whose cause was undone (an unfollow, an unfavourite).
     pub(super) async fn unnotify(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         recipient: AccountId,
         kind: NotificationType,
         from: AccountId,
@@ -92,7 +92,7 @@ impl SqlStore {
         .bind(kind.as_str())
         .bind(from)
         .bind(status)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(())
     }
@@ -159,7 +159,7 @@ impl SqlStore {
         });
         s.int(q.limit.max(1));
         let mut conn = self.pool.acquire().await?;
-        let rows = s.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = s.build(&conn).fetch_all(conn.db()).await?;
         let mut found = Vec::with_capacity(rows.len());
         for r in &rows {
             let kind: String = r.try_get("n_type")?;
@@ -187,7 +187,7 @@ impl SqlStore {
             s.int_list(&ids).push(")");
             let rows = s
                 .build(&conn)
-                .fetch_all(&mut *conn)
+                .fetch_all(conn.db())
                 .await?
                 .iter()
                 .map(queries::status_row)

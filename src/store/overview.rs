@@ -96,7 +96,7 @@ impl SqlStore {
             for r in sqlx::query(sql)
                 .bind(first_week)
                 .bind(WEEK)
-                .fetch_all(&mut *conn)
+                .fetch_all(conn.db())
                 .await?
             {
                 let (w, n): (i64, i64) = (r.try_get("w")?, r.try_get("n")?);
@@ -186,7 +186,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let rows = q
             .build(&conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(queries::status_row)

@@ -22,7 +22,7 @@ pub struct NewPoll {
 impl SqlStore {
     /// Write `poll` for notice `status` and point the notice at it.
     pub(super) async fn insert_poll(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         status: StatusId,
         poll: &NewPoll,
         now: i64,
@@ -36,7 +36,7 @@ impl SqlStore {
         .bind(i64::from(poll.multiple))
         .bind(i64::from(poll.hide_totals))
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await?
         .try_get("id")?;
         let rows: Vec<(i64, &str)> = poll
@@ -57,7 +57,7 @@ impl SqlStore {
         sqlx::query("UPDATE statuses SET poll_id = $2 WHERE id = $1")
             .bind(status)
             .bind(id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         Ok(())
     }
@@ -65,7 +65,7 @@ impl SqlStore {
     /// Fill in the polls of `list` (and of the notices they reblog), with `viewer`'s
     /// votes when there is a viewer.
     pub(super) async fn attach_polls(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         list: &mut [StatusRecord],
         viewer: Option<AccountId>,
     ) -> Result<()> {
@@ -87,7 +87,7 @@ impl SqlStore {
             "SELECT id, expires_at, multiple, hide_totals, votes_count, voters_count FROM polls WHERE id IN (",
         );
         q.int_list(&ids).push(")");
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             loaded.push(PollRecord {
                 id: r.try_get("id")?,
                 expires_at: r.try_get("expires_at")?,
@@ -102,7 +102,7 @@ impl SqlStore {
         let mut q =
             Sql::new("SELECT poll_id, title, votes_count FROM poll_options WHERE poll_id IN (");
         q.int_list(&ids).push(") ORDER BY poll_id, idx");
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             let pid: i64 = r.try_get("poll_id")?;
             if let Some(p) = loaded.iter_mut().find(|p| p.id == pid) {
                 p.options
@@ -115,7 +115,7 @@ impl SqlStore {
                 .push(" AND poll_id IN (")
                 .int_list(&ids)
                 .push(") ORDER BY choice");
-            for r in q.build(conn).fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(conn.db()).await? {
                 let pid: i64 = r.try_get("poll_id")?;
                 let choice: i64 = r.try_get("choice")?;
                 if let Some(p) = loaded.iter_mut().find(|p| p.id == pid) {
@@ -150,7 +150,7 @@ impl SqlStore {
         let conn: &mut AnyConnection = &mut w.tx;
         let row = sqlx::query("SELECT status_id, expires_at, multiple FROM polls WHERE id = $1")
             .bind(poll)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?
             .ok_or(StoreError::NotFound)?;
         let status: StatusId = row.try_get("status_id")?;
@@ -163,7 +163,7 @@ impl SqlStore {
         let multiple = row.try_get::<i64, _>("multiple")? != 0;
         let options: i64 = sqlx::query("SELECT COUNT(*) AS n FROM poll_options WHERE poll_id = $1")
             .bind(poll)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("n")?;
         let mut choices = choices.to_vec();
@@ -181,7 +181,7 @@ impl SqlStore {
             sqlx::query("SELECT 1 AS x FROM poll_votes WHERE poll_id = $1 AND account_id = $2")
                 .bind(poll)
                 .bind(account)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?;
         if voted.is_some() {
             return Err(StoreError::Invalid(
@@ -196,14 +196,14 @@ impl SqlStore {
             .bind(account)
             .bind(i64::from(*c))
             .bind(now)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             sqlx::query(
                 "UPDATE poll_options SET votes_count = votes_count + 1 WHERE poll_id = $1 AND idx = $2",
             )
             .bind(poll)
             .bind(i64::from(*c))
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         }
         sqlx::query(
@@ -211,7 +211,7 @@ impl SqlStore {
         )
         .bind(poll)
         .bind(choices.len() as i64)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         // Everyone reading the notice sees the new counts.
         let s = Self::fetch_status(conn, status, None)
@@ -236,7 +236,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query("SELECT status_id FROM polls WHERE id = $1")
             .bind(poll)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
         let Some(row) = row else { return Ok(None) };
         Self::fetch_status(&mut conn, row.try_get("status_id")?, viewer).await
@@ -255,7 +255,7 @@ impl SqlStore {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("status_id")?)))
@@ -266,7 +266,7 @@ impl SqlStore {
             let mine =
                 sqlx::query("UPDATE polls SET ended_told = 1 WHERE id = $1 AND ended_told = 0")
                     .bind(poll)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected();
             if mine == 0 {
@@ -279,7 +279,7 @@ impl SqlStore {
             let voters: Vec<AccountId> =
                 sqlx::query("SELECT DISTINCT account_id FROM poll_votes WHERE poll_id = $1")
                     .bind(poll)
-                    .fetch_all(&mut *conn)
+                    .fetch_all(conn.db())
                     .await?
                     .iter()
                     .map(|r| r.try_get("account_id"))

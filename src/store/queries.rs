@@ -500,9 +500,9 @@ impl Sql {
     /// quarter of the server's CPU while posting). `?` it numbers in order.
     pub fn build(
         self,
-        conn: &sqlx::AnyConnection,
+        conn: &(impl super::Conn + ?Sized),
     ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let sqlite = conn.backend_name() == "SQLite";
+        let sqlite = conn.sqlite();
         let mut text = String::with_capacity(self.text.len() + 6 * self.args.len());
         for (i, part) in self.text.split(SLOT).enumerate() {
             if i > 0 {

@@ -144,7 +144,7 @@ impl SqlStore {
         });
         qb.int(page.limit);
         let mut conn = self.pool.acquire().await?;
-        let rows = qb.build(&conn).fetch_all(&mut *conn).await?;
+        let rows = qb.build(&conn).fetch_all(conn.db()).await?;
         let mut rows = rows
             .iter()
             .map(queries::status_row)

@@ -61,7 +61,7 @@ impl SqlStore {
         .bind(&r.category)
         .bind(i64::from(r.forward))
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await?
         .try_get("id")?;
         let report = Self::fetch_report(conn, id)
@@ -83,7 +83,7 @@ impl SqlStore {
     /// Notify every moderator (not suspended or disabled) of a sign-up or a report.
     pub(super) async fn tell_moderators(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         kind: crate::domain::entities::NotificationType,
         from: &AccountRecord,
         report: Option<&ReportRecord>,
@@ -92,7 +92,7 @@ impl SqlStore {
             "SELECT id FROM accounts WHERE role <> 'user' AND domain IS NULL \
              AND suspended_at IS NULL AND disabled = 0",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|r| r.try_get("id"))
@@ -109,7 +109,7 @@ impl SqlStore {
             .bind(kind.as_str())
             .bind(report.map(|r| r.id))
             .bind(now)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("id")?;
             let n = crate::domain::entities::NotificationRecord {
@@ -125,17 +125,14 @@ impl SqlStore {
         Ok(events)
     }
 
-    pub(super) async fn fetch_report(
-        conn: &mut AnyConnection,
-        id: i64,
-    ) -> Result<Option<ReportRecord>> {
+    pub(super) async fn fetch_report(conn: &mut dyn Conn, id: i64) -> Result<Option<ReportRecord>> {
         let row = sqlx::query(
             "SELECT id, account_id, target_account_id, status_ids, rule_ids, comment, category, forwarded, \
              assigned_account_id, action_taken_by_account_id, action_taken_at, created_at, updated_at \
              FROM reports WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?;
         let Some(r) = row else { return Ok(None) };
         let reporter = Self::fetch_account(conn, r.try_get("account_id")?).await?;
@@ -213,7 +210,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let ids: Vec<i64> = s
             .build(&conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| r.try_get("id"))
@@ -261,7 +258,7 @@ impl SqlStore {
             .bind(id)
             .bind(None::<AccountId>),
         };
-        if q.bind(now).execute(&mut *conn).await?.rows_affected() == 0 {
+        if q.bind(now).execute(conn.db()).await?.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         Self::write_audit(conn, audit).await?;

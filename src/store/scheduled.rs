@@ -105,7 +105,7 @@ impl SqlStore {
         q.push(" ORDER BY id DESC LIMIT ").int(page.limit.max(1));
         let mut conn = self.pool.acquire().await?;
         q.build(&conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(scheduled_row)

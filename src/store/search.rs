@@ -125,7 +125,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let rows = q
             .build(&conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(queries::status_row)
@@ -175,7 +175,7 @@ impl SqlStore {
             .int(offset.max(0));
         let mut conn = self.pool.acquire().await?;
         q.build(&conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(queries::account_row)
@@ -203,7 +203,7 @@ impl SqlStore {
             .int(offset.max(0));
         let mut conn = self.pool.acquire().await?;
         let mut out = Vec::new();
-        for r in q.build(&conn).fetch_all(&mut *conn).await? {
+        for r in q.build(&conn).fetch_all(conn.db()).await? {
             out.push((r.try_get("tag")?, r.try_get("uses")?));
         }
         Ok(out)

@@ -20,7 +20,7 @@ impl SqlStore {
     /// own, of accounts she follows, or that mention her; direct ones of her own or
     /// that mention her (see [`Visibility::shows`]).
     pub(super) async fn keep_visible(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         list: Vec<StatusRecord>,
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
@@ -41,7 +41,7 @@ impl SqlStore {
                 .push(" AND target_id IN (")
                 .int_list(&authors)
                 .push(")");
-            for r in q.build(conn).fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(conn.db()).await? {
                 followed.push(r.try_get::<AccountId, _>("target_id")?);
             }
             mentioning = Self::mentioning(conn, v, limited.iter().map(|s| s.id)).await?;
@@ -61,7 +61,7 @@ impl SqlStore {
     /// Which of `ids` mention `viewer` (by the `status_mentions` rows, which keep a
     /// mention an edit removed: whoever was told may still read it).
     pub(super) async fn mentioning(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         viewer: AccountId,
         ids: impl Iterator<Item = StatusId>,
     ) -> Result<Vec<StatusId>> {
@@ -75,7 +75,7 @@ impl SqlStore {
             .int_list(&ids)
             .push(")");
         q.build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| r.try_get::<StatusId, _>("status_id").map_err(Into::into))
@@ -83,7 +83,7 @@ impl SqlStore {
     }
 
     pub(super) async fn statuses_by_id(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         ids: &[StatusId],
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
@@ -94,7 +94,7 @@ impl SqlStore {
         q.int_list(ids).push(")");
         let rows = q
             .build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(queries::status_row)
@@ -153,7 +153,7 @@ impl SqlStore {
             q.int_list(&level).push(") ORDER BY id LIMIT ");
             q.int((down - edges.len()) as i64);
             let mut next = Vec::new();
-            for r in q.build(&conn).fetch_all(&mut *conn).await? {
+            for r in q.build(&conn).fetch_all(conn.db()).await? {
                 let (reply, parent): (StatusId, StatusId) =
                     (r.try_get("id")?, r.try_get("in_reply_to_id")?);
                 edges.push((parent, reply));
@@ -258,7 +258,7 @@ impl SqlStore {
         let ascending = page.bounds(&mut q, "x.created_at");
         let mut conn = self.pool.acquire().await?;
         let mut out = Vec::new();
-        for r in q.build(&conn).fetch_all(&mut *conn).await? {
+        for r in q.build(&conn).fetch_all(conn.db()).await? {
             out.push((r.try_get("cursor")?, queries::account_row(&r)?));
         }
         if ascending {
@@ -287,7 +287,7 @@ impl SqlStore {
         let ascending = page.bounds(&mut q, "x.created_at");
         let mut conn = self.pool.acquire().await?;
         let mut rows: Vec<(i64, StatusId)> = Vec::new();
-        for r in q.build(&conn).fetch_all(&mut *conn).await? {
+        for r in q.build(&conn).fetch_all(conn.db()).await? {
             rows.push((r.try_get("cursor")?, r.try_get("sid")?));
         }
         if ascending {
@@ -334,7 +334,7 @@ impl SqlStore {
                     let pinned: i64 =
                         sqlx::query("SELECT COUNT(*) AS n FROM pins WHERE account_id = $1")
                             .bind(account)
-                            .fetch_one(&mut *conn)
+                            .fetch_one(conn.db())
                             .await?
                             .try_get("n")?;
                     if pinned >= MAX_PINS {

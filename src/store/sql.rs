@@ -5,8 +5,9 @@
 use super::queries::{self, Sql, StatusRow, status_select};
 use super::*;
 use crate::domain::entities::ViewerState;
+use futures::future::BoxFuture;
+use sqlx::AnyPool;
 use sqlx::{Any, FromRow, Row, Transaction};
-use sqlx::{AnyConnection, AnyPool};
 use std::sync::atomic::AtomicBool;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -38,6 +39,9 @@ pub struct SqlStore {
     pub(super) posts: Arc<super::batch::PostQueue>,
     /// Events written here and not routed by this node's hub yet.
     pub(super) unrouted: Arc<crate::stream::heads::Unrouted>,
+    /// SQLite (a file): the writer thread that posts and the sequencer's rounds use
+    /// ([`super::lite`]).
+    pub(super) lite: Option<Arc<super::lite::LiteWriter>>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -76,7 +80,36 @@ impl SqlStore {
                 Backend::Postgres => POSTGRES_WRITE_LANES,
             })),
             unrouted: Default::default(),
+            lite: None,
         }
+    }
+
+    /// Run `work` in one write transaction: on SQLite's writer thread where there is one
+    /// ([`super::lite`]), else on sqlx's writer connection under the writer lock. `work`
+    /// says whether it wrote events; the sequencer is woken after the commit if so.
+    pub(super) async fn in_write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(SqlStore, &'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>>
+            + Send
+            + 'static,
+    {
+        let (value, wrote_events) = match &self.lite {
+            Some(lite) => {
+                let store = self.clone();
+                lite.transaction(move |c| work(store, c)).await?
+            }
+            None => {
+                let mut w = self.begin_write().await?;
+                let done = work(self.clone(), &mut *w.tx).await?;
+                w.tx.commit().await?;
+                done
+            }
+        };
+        if wrote_events {
+            self.committed.notify_one();
+        }
+        Ok(value)
     }
 
     pub(super) async fn begin_write(&self) -> Result<WriteTx<'_>> {
@@ -107,7 +140,7 @@ impl SqlStore {
     /// [`crate::sequencer`]).
     pub(super) async fn insert_events(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         events: &[NewEvent],
     ) -> Result<()> {
         let now = crate::domain::now_micros();
@@ -141,21 +174,17 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn insert_event(
-        &self,
-        conn: &mut AnyConnection,
-        event: NewEvent,
-    ) -> Result<()> {
+    pub(super) async fn insert_event(&self, conn: &mut dyn Conn, event: NewEvent) -> Result<()> {
         self.insert_events(conn, std::slice::from_ref(&event)).await
     }
 
     /// Run a multi-row `INSERT … VALUES …` with `RETURNING id`; the ids in `VALUES` order
     /// (both databases number the rows of one insert in order, so sorted is that order).
-    pub(super) async fn inserted_ids(conn: &mut AnyConnection, mut q: Sql) -> Result<Vec<i64>> {
+    pub(super) async fn inserted_ids(conn: &mut dyn Conn, mut q: Sql) -> Result<Vec<i64>> {
         q.push(" RETURNING id");
         let mut ids = q
             .build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| r.try_get::<i64, _>(0))
@@ -167,7 +196,7 @@ impl SqlStore {
     /// A multi-row `INSERT` (`head` ends in `VALUES `) of `rows`, a bounded number per
     /// statement; `values` binds one row's values, without the parentheses.
     pub(super) async fn insert_rows<T>(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         head: &'static str,
         rows: &[T],
         values: impl Fn(&mut Sql, &T),
@@ -179,14 +208,14 @@ impl SqlStore {
                 values(&mut q, row);
                 q.push(")");
             }
-            q.build(conn).execute(&mut *conn).await?;
+            q.build(conn).execute(conn.db()).await?;
         }
         Ok(())
     }
 
     /// (tag, status id) rows.
     pub(super) async fn insert_tags(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         rows: &[(String, StatusId)],
     ) -> Result<()> {
         Self::insert_rows(
@@ -201,25 +230,25 @@ impl SqlStore {
     }
 
     pub(super) async fn fetch_account(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         id: AccountId,
     ) -> Result<Option<AccountRecord>> {
         let row = sqlx::query(queries::SELECT_ACCOUNT_BY_ID)
             .bind(id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
         row.map(|r| queries::account_row(&r)).transpose()
     }
 
     /// Load one status with its reblog target and the viewer's flags; deleted → `None`.
     pub(super) async fn fetch_status(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         id: StatusId,
         viewer: Option<AccountId>,
     ) -> Result<Option<StatusRecord>> {
         let row = sqlx::query(queries::SELECT_STATUS_BY_ID)
             .bind(id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let row = queries::status_row(&row)?;
@@ -229,7 +258,7 @@ impl SqlStore {
     /// Attach reblog targets and viewer flags; drop deleted rows and reblogs whose
     /// target is gone.
     pub(super) async fn complete(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         rows: Vec<StatusRow>,
         viewer: Option<AccountId>,
     ) -> Result<Vec<StatusRecord>> {
@@ -252,7 +281,7 @@ impl SqlStore {
                 " WHERE s.deleted_at IS NULL AND s.id IN ("
             ));
             q.int_list(&targets).push(")");
-            for r in q.build(conn).fetch_all(&mut *conn).await? {
+            for r in q.build(conn).fetch_all(conn.db()).await? {
                 let row = queries::status_row(&r)?;
                 if row.record.account.standing.suspended_at.is_some() {
                     continue;
@@ -283,7 +312,7 @@ impl SqlStore {
     }
 
     async fn attach_viewer(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         list: &mut [StatusRecord],
         viewer: AccountId,
     ) -> Result<()> {
@@ -319,7 +348,7 @@ impl SqlStore {
             .int_list(&ids)
             .push(")");
         let mut marks: Vec<(String, StatusId)> = Vec::new();
-        for r in q.build(conn).fetch_all(&mut *conn).await? {
+        for r in q.build(conn).fetch_all(conn.db()).await? {
             marks.push((r.try_get("what")?, r.try_get("sid")?));
         }
         let has = |what: &str, id: StatusId| marks.iter().any(|(w, s)| w == what && *s == id);
@@ -347,12 +376,12 @@ impl SqlStore {
     }
 
     pub(super) async fn followers(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
     ) -> Result<Vec<AccountId>> {
         let rows = sqlx::query("SELECT follower_id FROM follows WHERE target_id = $1")
             .bind(account)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?;
         rows.iter().map(|r| Ok(r.try_get("follower_id")?)).collect()
     }
@@ -1019,7 +1048,7 @@ impl Store for SqlStore {
             && sqlx::query("SELECT 1 AS x FROM follows WHERE follower_id = $1 AND target_id = $2")
                 .bind(v)
                 .bind(s.account.id)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?
                 .is_some();
         let mentioned = !Self::mentioning(&mut conn, v, std::iter::once(s.id))

@@ -1,13 +1,15 @@
 //! Opening the embedded SQLite database: a file in the working directory, WAL mode, its
 //! own migrations. One process owns the file; writers are serialised in-process.
 //!
-//! Two pools: readers share up to eight connections (`TIDINGS_DATABASE_CONNECTIONS`), and every write transaction (posts,
-//! edits, the sequencer's rounds) runs on one writer connection of its own. Writers take
-//! the in-process lock anyway, so one connection costs them nothing; and SQLite drops a
-//! connection's whole page cache when it finds the database changed by another
-//! connection, so a writer that shared connections with the sequencer re-read its pages
-//! from the file at every transaction (`perf`: `pcache1TruncateUnsafe` and the kernel's
-//! page copies; BENCHMARKS.md, issue 18).
+//! Readers share up to eight connections (`TIDINGS_DATABASE_CONNECTIONS`). Posts and the
+//! sequencer's rounds — nearly all writing — run on the writer thread's connection
+//! ([`super::lite`]); other write transactions (edits, favourites, follows, …) on one sqlx
+//! writer connection. Writers take the in-process lock anyway, so one connection each
+//! costs them nothing; and SQLite drops a connection's whole page cache when it finds the
+//! database changed by another connection, so writes spread over the pool re-read their
+//! pages from the file at every transaction (`perf`: `pcache1TruncateUnsafe` and the
+//! kernel's page copies; BENCHMARKS.md, issue 18) — which is why posts and rounds share
+//! one.
 
 use super::sql::{Backend, SqlStore};
 use crate::domain::Site;
@@ -50,5 +52,23 @@ pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStor
         .await
         .context("cannot run the SQLite migrations")?;
     let writer = pool(url, 1).await?;
-    Ok(SqlStore::new(readers, writer, site, Backend::Sqlite))
+    let file = main_file(&writer).await?;
+    let mut store = SqlStore::new(readers, writer, site, Backend::Sqlite);
+    if let Some(path) = file {
+        let lock = store.write_lock.clone().expect("SQLite has a writer lock");
+        store.lite = Some(super::lite::LiteWriter::start(&path, lock)?);
+    }
+    Ok(store)
+}
+
+/// The file sqlx's connections opened, as SQLite names it; `None` for an in-memory or
+/// temporary database, which only sqlx's connections share (posting then runs on sqlx's
+/// writer connection).
+async fn main_file(writer: &AnyPool) -> anyhow::Result<Option<String>> {
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(writer)
+            .await
+            .context("cannot ask SQLite which file it opened")?;
+    Ok(file.filter(|f| !f.is_empty()))
 }

@@ -87,7 +87,7 @@ impl SqlStore {
         .bind(username.to_lowercase())
         .bind(&s.name)
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.db())
         .await
         .map_err(super::sql::taken("username"))?
         .try_get("id")?;
@@ -98,7 +98,7 @@ impl SqlStore {
         .bind(s.wiki_user_id)
         .bind(&s.name)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await
         .map_err(super::sql::taken("wiki_user"))?;
         self.commit_in_line(w, id, s, now).await
@@ -138,7 +138,7 @@ impl SqlStore {
     /// lifts). A role staff set in Tidings (`role_pinned`, even a demotion) and a
     /// moderator's own disable or enable are left alone.
     async fn bring_in_line(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         account: AccountId,
         s: &WikiStanding,
         now: i64,
@@ -148,7 +148,7 @@ impl SqlStore {
              JOIN wiki_links l ON l.account_id = a.id WHERE a.id = $1",
         )
         .bind(account)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.db())
         .await?
         .ok_or(StoreError::NotFound)?;
         let role = Role::parse(&row.try_get::<String, _>("role")?).unwrap_or_default();
@@ -179,7 +179,7 @@ impl SqlStore {
                 .bind(account)
                 .bind(r.as_str())
                 .bind(i64::from(r.administers()))
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         let mut events = Vec::new();
@@ -188,7 +188,7 @@ impl SqlStore {
             audits.push("wiki_disable");
             sqlx::query("UPDATE accounts SET disabled = 1 WHERE id = $1")
                 .bind(account)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             events = Self::close_sessions(conn, account, false).await?;
         } else if !s.disable && disabled_by_wiki {
@@ -197,14 +197,14 @@ impl SqlStore {
                 audits.push("wiki_enable");
                 sqlx::query("UPDATE accounts SET disabled = 0 WHERE id = $1")
                     .bind(account)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
             }
         }
         sqlx::query("UPDATE accounts SET posting_bar = $2 WHERE id = $1")
             .bind(account)
             .bind(s.posting_bar.map(|b| b.as_str()))
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         sqlx::query(
             "UPDATE wiki_links SET wiki_name = $2, groups = $3, blocked = $4, editcount = $5, \
@@ -218,7 +218,7 @@ impl SqlStore {
         .bind(i64::from(moderator_by_wiki))
         .bind(i64::from(disabled_by_wiki))
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         for action in audits {
             let audit = Audit::new(None, action, "Account", account, name.clone())
@@ -277,7 +277,7 @@ impl SqlStore {
             .int_list(accounts)
             .push(")");
         let mut conn = self.pool.acquire().await?;
-        s.build(&conn).execute(&mut *conn).await?;
+        s.build(&conn).execute(conn.db()).await?;
         Ok(())
     }
 

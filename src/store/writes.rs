@@ -7,6 +7,7 @@ use super::sql::{SqlStore, taken};
 use super::*;
 use crate::domain::entities::{MentionRecord, NotificationType};
 use crate::domain::text;
+use futures::FutureExt;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
@@ -59,7 +60,7 @@ impl SqlStore {
     /// no query.
     async fn render(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         body: &str,
     ) -> Result<(String, Vec<MentionRecord>, Vec<String>)> {
         let mut mentions = Vec::new();
@@ -72,7 +73,7 @@ impl SqlStore {
             }
             let row = sqlx::query("SELECT id, username FROM accounts WHERE username_lower = $1")
                 .bind(user.to_lowercase())
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.db())
                 .await?;
             if let Some(r) = row {
                 mentions.push(MentionRecord {
@@ -93,7 +94,7 @@ impl SqlStore {
 
     /// The event a change to `s` writes for its readers, with the author's followers
     /// read here (the domain decides; the store only knows who follows whom).
-    async fn posted(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<NewEvent> {
+    async fn posted(&self, conn: &mut dyn Conn, s: &StatusRecord) -> Result<NewEvent> {
         let reach = Self::reach(conn, s).await?;
         Ok(NewEvent::posted(s, &reach, &self.site))
     }
@@ -116,8 +117,25 @@ impl SqlStore {
         &self,
         batch: &[NewStatus],
     ) -> Result<Vec<StatusRecord>> {
-        let mut w = self.begin_write().await?;
-        let conn: &mut AnyConnection = &mut w.tx;
+        let batch = batch.to_vec();
+        let (records, queued) = self
+            .in_write(move |store: SqlStore, conn: &mut dyn Conn| {
+                async move { store.write_posts(conn, &batch).await }.boxed()
+            })
+            .await?;
+        if queued > 0 {
+            self.deliveries_waiting.notify_one();
+        }
+        Ok(records)
+    }
+
+    /// [`Self::write_new_statuses`]'s transaction: the records, how many deliveries it
+    /// queued, and whether it wrote events.
+    async fn write_posts(
+        &self,
+        conn: &mut dyn Conn,
+        batch: &[NewStatus],
+    ) -> Result<((Vec<StatusRecord>, u64), bool)> {
         let mut outcomes = Vec::with_capacity(batch.len());
         for s in batch {
             outcomes.push(self.prepare(conn, s).await?);
@@ -159,7 +177,7 @@ impl SqlStore {
             .bind(account)
             .bind(n)
             .bind(at)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get("statuses_count")?;
             before.push((*account, total - n));
@@ -220,7 +238,7 @@ impl SqlStore {
                     "SELECT follower_id FROM follows WHERE target_id = $1 AND notify = 1",
                 )
                 .bind(record.account.id)
-                .fetch_all(&mut *conn)
+                .fetch_all(conn.db())
                 .await?
                 .iter()
                 .map(|r| r.try_get("follower_id"))
@@ -252,22 +270,18 @@ impl SqlStore {
             }
         }
         self.insert_events(conn, &events).await?;
-        self.commit_write(w, !events.is_empty()).await?;
-        if queued > 0 {
-            self.deliveries_waiting.notify_one();
-        }
-        Ok(records)
+        Ok(((records, queued), !events.is_empty()))
     }
 
     /// Look up what a post needs before its row is written.
-    async fn prepare<'a>(&self, conn: &mut AnyConnection, s: &'a NewStatus) -> Result<Outcome<'a>> {
+    async fn prepare<'a>(&self, conn: &mut dyn Conn, s: &'a NewStatus) -> Result<Outcome<'a>> {
         if let Some(key) = &s.idempotency_key {
             let row = sqlx::query(
                 "SELECT status_id, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2",
             )
             .bind(s.account_id)
             .bind(key)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
             if let Some(r) = row {
                 let (id, at): (StatusId, i64) = (r.try_get("status_id")?, r.try_get("created_at")?);
@@ -285,7 +299,7 @@ impl SqlStore {
                 sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
                     .bind(s.account_id)
                     .bind(key)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
             }
         }
@@ -319,7 +333,7 @@ impl SqlStore {
     /// multi-row insert's rows in order).
     async fn insert_statuses(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         posts: &[&Prepared<'_>],
     ) -> Result<Vec<StatusRecord>> {
         if posts.is_empty() {
@@ -427,14 +441,14 @@ impl SqlStore {
         for parent in posts.iter().filter_map(|p| p.new.in_reply_to_id) {
             sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
                 .bind(parent)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         let mut q = Sql::new(concat!(status_select!(), " WHERE s.id IN ("));
         q.int_list(&ids).push(")");
         let mut rows = q
             .build(conn)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?
             .iter()
             .map(|r| queries::status_row(r).map(|r| r.record))
@@ -454,7 +468,7 @@ impl SqlStore {
         Ok(rows)
     }
 
-    async fn insert_tags_of(conn: &mut AnyConnection, id: StatusId, tags: &[String]) -> Result<()> {
+    async fn insert_tags_of(conn: &mut dyn Conn, id: StatusId, tags: &[String]) -> Result<()> {
         let rows: Vec<(String, StatusId)> = tags.iter().map(|t| (t.clone(), id)).collect();
         Self::insert_tags(conn, &rows).await
     }
@@ -470,7 +484,7 @@ impl SqlStore {
         }
         let had_edits = sqlx::query("SELECT COUNT(*) FROM status_edits WHERE status_id = $1")
             .bind(c.status_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(conn.db())
             .await?
             .try_get::<i64, _>(0)?
             > 0;
@@ -504,7 +518,7 @@ impl SqlStore {
         .bind(tags.join(" "))
         .bind(encode_mentions(&mentions))
         .bind(now)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Self::insert_edit(
             conn,
@@ -518,7 +532,7 @@ impl SqlStore {
         .await?;
         sqlx::query("DELETE FROM status_tags WHERE status_id = $1")
             .bind(c.status_id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         Self::insert_tags_of(conn, c.status_id, &tags).await?;
         if let Some(ids) = &c.media_ids {
@@ -530,7 +544,7 @@ impl SqlStore {
             )
             .bind(c.status_id)
             .bind(m.id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         }
         let after = Self::fetch_status(conn, c.status_id, None)
@@ -550,7 +564,7 @@ impl SqlStore {
             "SELECT DISTINCT account_id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
         )
         .bind(c.status_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|r| r.try_get("account_id"))
@@ -577,7 +591,7 @@ impl SqlStore {
     }
 
     async fn insert_edit(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         id: StatusId,
         text: &str,
         content: &str,
@@ -594,7 +608,7 @@ impl SqlStore {
         .bind(spoiler)
         .bind(bool_i64(sensitive))
         .bind(at)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         Ok(())
     }
@@ -618,13 +632,13 @@ impl SqlStore {
     }
 
     /// Delete a status and, with it, its reblogs (as Mastodon does).
-    async fn remove(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
+    async fn remove(&self, conn: &mut dyn Conn, s: &StatusRecord) -> Result<()> {
         if s.reblog.is_none() {
             let reblogs = sqlx::query(
                 "SELECT id FROM statuses WHERE reblog_of_id = $1 AND deleted_at IS NULL",
             )
             .bind(s.id)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.db())
             .await?;
             for r in reblogs {
                 let id: StatusId = r.try_get("id")?;
@@ -645,12 +659,12 @@ impl SqlStore {
     /// position gets no stream rows at all). The `delete` goes where the notice goes today
     /// and where any of its events went — a tag an edit removed, a follower who has since
     /// unfollowed — so no open view keeps showing it.
-    async fn remove_one(&self, conn: &mut AnyConnection, s: &StatusRecord) -> Result<()> {
+    async fn remove_one(&self, conn: &mut dyn Conn, s: &StatusRecord) -> Result<()> {
         let now = crate::domain::now_micros();
         sqlx::query("UPDATE statuses SET deleted_at = $2 WHERE id = $1")
             .bind(s.id)
             .bind(now)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         // Out of every live event, its pins and key marks with it (its `delete` reaches
         // the events' streams through its earlier events, below).
@@ -659,22 +673,22 @@ impl SqlStore {
              key_label = NULL, keyed_at = NULL WHERE status_id = $1",
         )
         .bind(s.id)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         sqlx::query("UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1 AND statuses_count > 0")
             .bind(s.account.id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         if let Some(parent) = s.in_reply_to_id {
             sqlx::query("UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0")
                 .bind(parent)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         if let Some(original) = &s.reblog {
             sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count - 1 WHERE id = $1 AND reblogs_count > 0")
                 .bind(original.id)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         let earlier = sqlx::query(
@@ -682,7 +696,7 @@ impl SqlStore {
              AND kind <> 'notification' AND streams <> ''",
         )
         .bind(s.id)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.db())
         .await?
         .iter()
         .map(|row| row.try_get::<String, _>("streams"))
@@ -691,12 +705,12 @@ impl SqlStore {
             "UPDATE events SET payload = '', streams = '' WHERE status_id = $1 AND kind <> 'delete'",
         )
         .bind(s.id)
-        .execute(&mut *conn)
+        .execute(conn.db())
         .await?;
         // Notifications about it go with it (their events were just blanked).
         sqlx::query("DELETE FROM notifications WHERE status_id = $1")
             .bind(s.id)
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
         let reach = Self::reach(conn, s).await?;
         let event = NewEvent::deleted(s, &reach, earlier.iter().map(String::as_str));
@@ -711,7 +725,7 @@ impl SqlStore {
     /// Add (`on`) or remove a row of a pair table (favourites, follows); true when the
     /// table changed, so counters move only once however often a client repeats itself.
     pub(super) async fn set_pair(
-        conn: &mut AnyConnection,
+        conn: &mut dyn Conn,
         on: bool,
         insert: &'static str,
         delete: &'static str,
@@ -727,7 +741,7 @@ impl SqlStore {
         } else {
             sqlx::query(delete).bind(a).bind(b)
         };
-        Ok(q.execute(&mut *conn).await?.rows_affected() > 0)
+        Ok(q.execute(conn.db()).await?.rows_affected() > 0)
     }
 
     pub(super) async fn write_favourite(
@@ -755,7 +769,7 @@ impl SqlStore {
             )
             .bind(status)
             .bind(if on { 1i64 } else { -1 })
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?;
             if target.account.remote.is_some() {
                 let me = Self::fetch_account(conn, account)
@@ -817,7 +831,7 @@ impl SqlStore {
         let existing = sqlx::query("SELECT id FROM statuses WHERE account_id = $1 AND reblog_of_id = $2 AND deleted_at IS NULL")
             .bind(account)
             .bind(original.id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?
             .map(|r| r.try_get::<StatusId, _>("id"))
             .transpose()?;
@@ -833,17 +847,17 @@ impl SqlStore {
                 .bind(original.id)
                 .bind(now)
                 .bind(Visibility::Public.as_str())
-                .fetch_one(&mut *conn)
+                .fetch_one(conn.db())
                 .await?;
                 let id: StatusId = row.try_get("id")?;
                 sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
                     .bind(original.id)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                 sqlx::query("UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $2 WHERE id = $1")
                     .bind(account)
                     .bind(now)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?;
                 let r = Self::fetch_status(conn, id, None)
                     .await?
@@ -913,7 +927,7 @@ impl SqlStore {
             )
             .bind(follower)
             .bind(target)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.db())
             .await?;
             if blocked.is_some() {
                 return Err(StoreError::Forbidden);
@@ -933,7 +947,7 @@ impl SqlStore {
                 sqlx::query("SELECT 1 AS x FROM follows WHERE follower_id = $1 AND target_id = $2")
                     .bind(follower)
                     .bind(target)
-                    .fetch_optional(&mut *conn)
+                    .fetch_optional(conn.db())
                     .await?;
             if following.is_none() {
                 let asked = sqlx::query(
@@ -943,7 +957,7 @@ impl SqlStore {
                 .bind(follower)
                 .bind(target)
                 .bind(crate::domain::now_micros())
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?
                 .rows_affected();
                 let mut told = None;
@@ -967,7 +981,7 @@ impl SqlStore {
                 sqlx::query("DELETE FROM follow_requests WHERE account_id = $1 AND target_id = $2")
                     .bind(follower)
                     .bind(target)
-                    .execute(&mut *conn)
+                    .execute(conn.db())
                     .await?
                     .rows_affected();
             if withdrawn > 0 {
@@ -994,12 +1008,12 @@ impl SqlStore {
             sqlx::query("UPDATE accounts SET following_count = following_count + $2 WHERE id = $1")
                 .bind(follower)
                 .bind(d)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             sqlx::query("UPDATE accounts SET followers_count = followers_count + $2 WHERE id = $1")
                 .bind(target)
                 .bind(d)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
         }
         let mut told = None;
@@ -1037,7 +1051,7 @@ impl SqlStore {
             sqlx::query("DELETE FROM follow_requests WHERE account_id = $1 AND target_id = $2")
                 .bind(requester)
                 .bind(target)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?
                 .rows_affected();
         if gone == 0 {
@@ -1058,7 +1072,7 @@ impl SqlStore {
             .bind(requester)
             .bind(target)
             .bind(crate::domain::now_micros())
-            .execute(&mut *conn)
+            .execute(conn.db())
             .await?
             .rows_affected();
             if made > 0 {
@@ -1066,13 +1080,13 @@ impl SqlStore {
                     "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
                 )
                 .bind(requester)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
                 sqlx::query(
                     "UPDATE accounts SET followers_count = followers_count + 1 WHERE id = $1",
                 )
                 .bind(target)
-                .execute(&mut *conn)
+                .execute(conn.db())
                 .await?;
             }
         }

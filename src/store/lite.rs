@@ -1,0 +1,639 @@
+//! SQLite's writer thread: posting and the sequencer's rounds run each of their
+//! transactions whole on a connection that a thread of ours owns.
+//!
+//! **Why.** sqlx runs every SQLite connection on a thread of its own, and each statement
+//! is a trip there and back: the node's task hands the statement over, that thread wakes,
+//! runs it, hands the rows back and the task wakes again. A lone post was nineteen such
+//! trips (token, `BEGIN`, the notice, its tags, the read back, the author's count, live
+//! events, followers, lists, remote followers, followers to notify, the event, `COMMIT`,
+//! and the sequencer's four), ~80 context switches and ~2.5 ms of CPU on this machine,
+//! where the SQLite work itself is ~25 µs (BENCHMARKS.md, issue 18). Here a transaction is
+//! one trip: the task sends the whole of it to the writer thread and gets its result.
+//!
+//! **How, without a second write path.** The writing code is written once, against
+//! [`Conn`]: a connection whose [`Conn::db`] is an sqlx [`Executor`] of the `Any` driver.
+//! On Postgres (and on an in-memory SQLite database, which another connection cannot
+//! open) that is sqlx's own connection. On the writer thread it is [`Lite`], which runs the
+//! very same `sqlx::query(…)` values on a `rusqlite` connection to the same file and
+//! answers with sqlx's `AnyRow`s, so the code that reads the rows is shared too. The
+//! async code runs on the writer thread under `futures`' `block_on`; nothing in it waits
+//! for anything but its statements, which finish before they return.
+//!
+//! `rusqlite` (0.39, linking the same `libsqlite3-sys` as sqlx) rather than hand-written
+//! FFI. The `Any` driver's rows and arguments are built and read through fields sqlx keeps
+//! public but hidden from its docs (`AnyRow`, `AnyColumn`, `AnyArguments`, checked against
+//! sqlx-core 0.9.0; an sqlx upgrade must check them again — the writer stories on SQLite
+//! would fail at once).
+//!
+//! Other write transactions (edits, favourites, follows, …) stay on sqlx's writer
+//! connection; the in-process writer lock orders them with this thread's, so neither
+//! waits in SQLite's busy handler.
+
+use super::Result;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use rusqlite::types::ValueRef;
+use sqlx::any::{
+    AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, AnyTypeInfoKind, AnyValue,
+};
+use sqlx::{Any, AnyConnection, Either, Execute, Executor};
+use sqlx_core::any::{AnyColumn, AnyValueKind};
+use sqlx_core::ext::ustr::UStr;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+/// A connection the store's shared statements run on (see the module doc).
+pub(crate) trait Conn: Send {
+    /// The executor for one statement.
+    fn db(&mut self) -> Db<'_>;
+    /// Whether the database is SQLite (placeholders are `?` there: [`super::queries::Sql`]).
+    fn sqlite(&self) -> bool;
+}
+
+impl Conn for AnyConnection {
+    fn db(&mut self) -> Db<'_> {
+        Db::Sqlx(self)
+    }
+    fn sqlite(&self) -> bool {
+        self.backend_name() == "SQLite"
+    }
+}
+
+impl Conn for sqlx::pool::PoolConnection<Any> {
+    fn db(&mut self) -> Db<'_> {
+        Db::Sqlx(self)
+    }
+    fn sqlite(&self) -> bool {
+        (**self).sqlite()
+    }
+}
+
+impl Conn for sqlx::Transaction<'_, Any> {
+    fn db(&mut self) -> Db<'_> {
+        Db::Sqlx(self)
+    }
+    fn sqlite(&self) -> bool {
+        (**self).sqlite()
+    }
+}
+
+impl Conn for Lite {
+    fn db(&mut self) -> Db<'_> {
+        Db::Lite(self)
+    }
+    fn sqlite(&self) -> bool {
+        true
+    }
+}
+
+/// One statement's executor: sqlx's connection, or the writer thread's.
+pub(crate) enum Db<'c> {
+    Sqlx(&'c mut AnyConnection),
+    Lite(&'c mut Lite),
+}
+
+impl std::fmt::Debug for Db<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Db::Sqlx(_) => "Db::Sqlx",
+            Db::Lite(_) => "Db::Lite",
+        })
+    }
+}
+
+impl<'c> Executor<'c> for Db<'c> {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, std::result::Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self {
+            Db::Sqlx(c) => c.fetch_many(query),
+            Db::Lite(l) => {
+                let steps: Vec<_> = match l.run(query) {
+                    Ok((rows, done)) => rows
+                        .into_iter()
+                        .map(|r| Ok(Either::Right(r)))
+                        .chain(std::iter::once(Ok(Either::Left(done))))
+                        .collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                futures::stream::iter(steps).boxed()
+            }
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, std::result::Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self {
+            Db::Sqlx(c) => c.fetch_optional(query),
+            Db::Lite(l) => {
+                let first = l.run(query).map(|(rows, _)| rows.into_iter().next());
+                futures::future::ready(first).boxed()
+            }
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, std::result::Result<AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match self {
+            Db::Sqlx(c) => c.prepare_with(sql, parameters),
+            Db::Lite(_) => futures::future::ready(Err(sqlx::Error::Protocol(
+                "the SQLite writer thread runs statements, it does not prepare them".into(),
+            )))
+            .boxed(),
+        }
+    }
+
+    fn describe<'e>(
+        self,
+        sql: sqlx::SqlStr,
+    ) -> BoxFuture<'e, std::result::Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match self {
+            Db::Sqlx(c) => c.describe(sql),
+            Db::Lite(_) => futures::future::ready(Err(sqlx::Error::Protocol(
+                "the SQLite writer thread does not describe statements".into(),
+            )))
+            .boxed(),
+        }
+    }
+}
+
+/// A statement's result columns as sqlx's `Any` rows carry them, made once per statement
+/// text.
+struct Columns {
+    names: Arc<sqlx_core::HashMap<UStr, usize>>,
+    columns: Vec<AnyColumn>,
+}
+
+/// Compiled statements the writer thread keeps.
+const STATEMENTS_KEPT: usize = 256;
+
+/// The writer thread's connection.
+pub(crate) struct Lite {
+    conn: rusqlite::Connection,
+    columns: HashMap<String, Columns>,
+}
+
+impl Lite {
+    fn open(path: &str) -> rusqlite::Result<Lite> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // The same settings as sqlx's connections (super::sqlite); WAL is the file's.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+             PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
+        )?;
+        // A batch of N notices has statements of its own size: keep plenty.
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+        // SQLite compiles a statement again when a value bound to it changes and that
+        // value could change its plan (a partial index's condition, `LIKE`): a kept
+        // statement was parsed and planned anew at every post (`sqlite3Reprepare`, a
+        // tenth of this thread's time). One plan per statement is what we want.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        Ok(Lite {
+            conn,
+            columns: HashMap::new(),
+        })
+    }
+
+    /// Run one statement to its end: its rows, and what it changed.
+    fn run<'q, E: Execute<'q, Any>>(
+        &mut self,
+        mut query: E,
+    ) -> std::result::Result<(Vec<AnyRow>, AnyQueryResult), sqlx::Error> {
+        let args = query.take_arguments().map_err(sqlx::Error::Encode)?;
+        let sql = query.sql();
+        let sql = sql.as_str();
+        let mut stmt = self.conn.prepare_cached(sql).map_err(lite_error)?;
+        bind(&mut stmt, args)?;
+        if !self.columns.contains_key(sql) {
+            // Statement texts vary with a batch's size (and some carry ids), so the map
+            // is emptied now and then, as rusqlite's own cache evicts.
+            if self.columns.len() >= 4 * STATEMENTS_KEPT {
+                self.columns.clear();
+            }
+            self.columns.insert(sql.to_string(), columns_of(&stmt));
+        }
+        let cols = &self.columns[sql];
+        let mut out = Vec::new();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(lite_error)? {
+            let mut values = Vec::with_capacity(cols.columns.len());
+            for i in 0..cols.columns.len() {
+                values.push(AnyValue {
+                    kind: value_of(row.get_ref(i).map_err(lite_error)?)?,
+                });
+            }
+            out.push(AnyRow {
+                column_names: cols.names.clone(),
+                columns: cols.columns.clone(),
+                values,
+            });
+        }
+        drop(rows);
+        drop(stmt);
+        let done = AnyQueryResult {
+            rows_affected: self.conn.changes(),
+            last_insert_id: Some(self.conn.last_insert_rowid()),
+        };
+        Ok((out, done))
+    }
+}
+
+fn columns_of(stmt: &rusqlite::Statement<'_>) -> Columns {
+    let mut names = sqlx_core::HashMap::with_capacity(stmt.column_count());
+    let mut columns = Vec::with_capacity(stmt.column_count());
+    for (i, name) in stmt.column_names().into_iter().enumerate() {
+        let name = UStr::new(name);
+        names.insert(name.clone(), i);
+        columns.push(AnyColumn {
+            ordinal: i,
+            name,
+            type_info: AnyTypeInfo {
+                kind: AnyTypeInfoKind::Null,
+            },
+        });
+    }
+    Columns {
+        names: Arc::new(names),
+        columns,
+    }
+}
+
+/// Bind sqlx's arguments as sqlx's SQLite driver does: `$N` and `?N` by their number,
+/// plain `?` in order. (sqlx also takes a mix of both styles and too few values, binding
+/// NULL; the store writes neither, and here both are refused.)
+fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    args: Option<AnyArguments>,
+) -> std::result::Result<(), sqlx::Error> {
+    let values = args.map(|a| a.values.0).unwrap_or_default();
+    for i in 1..=stmt.parameter_count() {
+        let n = match stmt.parameter_name(i) {
+            None => i,
+            Some(name) => name
+                .get(1..)
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|_| name.starts_with(['$', '?']))
+                .ok_or_else(|| sqlx::Error::Protocol(format!("unknown parameter {name}")))?,
+        };
+        let value = values.get(n - 1).ok_or_else(|| {
+            sqlx::Error::Protocol(format!("parameter {n} has no value ({})", values.len()))
+        })?;
+        let bound = match value {
+            AnyValueKind::Null(_) => stmt.raw_bind_parameter(i, rusqlite::types::Null),
+            AnyValueKind::Bool(b) => stmt.raw_bind_parameter(i, i64::from(*b)),
+            AnyValueKind::SmallInt(v) => stmt.raw_bind_parameter(i, i64::from(*v)),
+            AnyValueKind::Integer(v) => stmt.raw_bind_parameter(i, i64::from(*v)),
+            AnyValueKind::BigInt(v) => stmt.raw_bind_parameter(i, *v),
+            AnyValueKind::Real(v) => stmt.raw_bind_parameter(i, f64::from(*v)),
+            AnyValueKind::Double(v) => stmt.raw_bind_parameter(i, *v),
+            AnyValueKind::Text(s) => stmt.raw_bind_parameter(i, s.as_str()),
+            AnyValueKind::TextSlice(s) => stmt.raw_bind_parameter(i, &**s),
+            AnyValueKind::Blob(b) => stmt.raw_bind_parameter(i, b.as_slice()),
+            // `AnyValueKind` is non-exhaustive; a kind sqlx adds later is refused here
+            // until this learns it.
+            _ => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "parameter {n} is of a kind the SQLite writer thread does not bind"
+                )));
+            }
+        };
+        bound.map_err(lite_error)?;
+    }
+    Ok(())
+}
+
+/// A column's value as sqlx's SQLite driver gives it to `Any`: by its storage class.
+fn value_of(v: ValueRef<'_>) -> std::result::Result<AnyValueKind, sqlx::Error> {
+    Ok(match v {
+        ValueRef::Null => AnyValueKind::Null(AnyTypeInfoKind::Null),
+        ValueRef::Integer(i) => AnyValueKind::BigInt(i),
+        ValueRef::Real(f) => AnyValueKind::Double(f),
+        ValueRef::Text(t) => AnyValueKind::Text(Arc::new(
+            String::from_utf8(t.to_vec()).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        )),
+        ValueRef::Blob(b) => AnyValueKind::Blob(Arc::new(b.to_vec())),
+    })
+}
+
+/// A `rusqlite` error as sqlx's, with the kind sqlx's SQLite driver gives constraint
+/// failures (so a taken name is told apart as on sqlx's connections).
+fn lite_error(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(LiteError(e)))
+}
+
+#[derive(Debug)]
+struct LiteError(rusqlite::Error);
+
+impl std::fmt::Display for LiteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LiteError {}
+
+impl sqlx::error::DatabaseError for LiteError {
+    fn message(&self) -> &str {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(_, Some(m)) => m,
+            _ => "SQLite error",
+        }
+    }
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.0
+            .sqlite_error()
+            .map(|e| e.extended_code.to_string().into())
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi;
+        use sqlx::error::ErrorKind;
+        match self.0.sqlite_error().map(|e| e.extended_code) {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                ErrorKind::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Lite) + Send>;
+
+/// The writer thread, reached through its queue; it ends when the last handle is dropped.
+pub(crate) struct LiteWriter {
+    jobs: mpsc::Sender<Job>,
+    /// The in-process writer lock, held by each job from before it is queued until it
+    /// has answered — even if its caller stopped waiting.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl LiteWriter {
+    /// Open the writer's connection to the database file at `path` (made and migrated
+    /// already) and start its thread.
+    pub(crate) fn start(
+        path: &str,
+        lock: Arc<tokio::sync::Mutex<()>>,
+    ) -> anyhow::Result<Arc<LiteWriter>> {
+        let mut lite = Lite::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
+        let (send, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("tidings-sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(job) = jobs.recv() {
+                    job(&mut lite);
+                }
+            })?;
+        Ok(Arc::new(LiteWriter { jobs: send, lock }))
+    }
+
+    /// Run `work` in one write transaction on the writer thread: committed when it
+    /// returns `Ok`, rolled back when it fails or panics.
+    pub(crate) async fn transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>> + Send + 'static,
+    {
+        let held = self.lock.clone().lock_owned().await;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |lite: &mut Lite| {
+            let _ = answer.send(lite.transaction(work));
+            drop(held);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answered.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+impl Lite {
+    /// `BEGIN`, `COMMIT` or `ROLLBACK`, kept compiled.
+    fn control(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.raw_execute().map(|_| ())
+    }
+
+    fn transaction<T, F>(&mut self, work: F) -> Result<T>
+    where
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>>,
+    {
+        self.control(super::sql::SQLITE_BEGIN).map_err(lite_error)?;
+        // The work awaits nothing but its own statements, which are done when they
+        // return: it is ready at its first poll. One that is not (it awaited something
+        // else) is a bug, refused here rather than left to block the thread.
+        let done =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self).now_or_never()));
+        let failed = match done {
+            Ok(Some(Ok(value))) => match self.control("COMMIT") {
+                Ok(()) => return Ok(value),
+                Err(e) => lite_error(e).into(),
+            },
+            Ok(Some(Err(e))) => e,
+            Ok(None) => sqlx::Error::Protocol(
+                "a write on the SQLite writer thread waited for something other than its \
+                 statements; it was rolled back"
+                    .into(),
+            )
+            .into(),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a write on the SQLite writer thread panicked; rolled back");
+                sqlx::Error::Protocol(format!(
+                    "a write on the SQLite writer thread panicked ({what}); it was rolled back"
+                ))
+                .into()
+            }
+        };
+        self.roll_back();
+        Err(failed)
+    }
+
+    /// End the open transaction, if SQLite has not ended it itself (after some errors it
+    /// has); a connection left inside one would hold the write lock for good.
+    fn roll_back(&self) {
+        for _ in 0..3 {
+            if self.conn.is_autocommit() {
+                return;
+            }
+            if let Err(e) = self.control("ROLLBACK") {
+                tracing::warn!(error = %e, "the SQLite writer thread could not roll back; trying again");
+            }
+        }
+        if !self.conn.is_autocommit() {
+            tracing::error!("the SQLite writer thread is stuck inside a transaction");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    fn writer() -> (tempfile::TempDir, Arc<LiteWriter>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let path = path.to_str().unwrap();
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER, x REAL, b BLOB);",
+        )
+        .unwrap();
+        drop(conn);
+        (dir, LiteWriter::start(path, Default::default()).unwrap())
+    }
+
+    async fn count(w: &LiteWriter) -> i64 {
+        w.transaction(|c| {
+            async move {
+                let r = sqlx::query("SELECT COUNT(*) AS n FROM t")
+                    .fetch_one(c.db())
+                    .await?;
+                Ok(r.try_get::<i64, _>("n")?)
+            }
+            .boxed()
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn statements_bind_by_number_and_answer_rows_as_sqlx_does() {
+        let (_dir, w) = writer();
+        let rows = w
+            .transaction(|c| {
+                async move {
+                    // `$2` before `$1`: bound by number, not by place.
+                    let done = sqlx::query("INSERT INTO t (n, name, x, b) VALUES ($2, $1, $3, $4)")
+                        .bind("ada")
+                        .bind(7_i64)
+                        .bind(1.5_f64)
+                        .bind(vec![1_u8, 2])
+                        .execute(c.db())
+                        .await?;
+                    assert_eq!(done.rows_affected(), 1);
+                    sqlx::query("INSERT INTO t (name, n) VALUES (?, ?)")
+                        .bind("bo")
+                        .bind(None::<i64>)
+                        .execute(c.db())
+                        .await?;
+                    Ok(sqlx::query("SELECT id, name, n, x, b FROM t ORDER BY id")
+                        .fetch_all(c.db())
+                        .await?)
+                }
+                .boxed()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].try_get::<String, _>("name").unwrap(), "ada");
+        assert_eq!(rows[0].try_get::<i64, _>("n").unwrap(), 7);
+        assert_eq!(rows[0].try_get::<f64, _>("x").unwrap(), 1.5);
+        assert_eq!(rows[0].try_get::<Vec<u8>, _>("b").unwrap(), vec![1, 2]);
+        assert_eq!(rows[1].try_get::<Option<i64>, _>("n").unwrap(), None);
+        assert_eq!(rows[1].try_get::<i64, _>(0).unwrap(), 2);
+        assert!(rows[0].try_get::<i64, _>("missing").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_panicking_transaction_leaves_nothing_and_the_thread_goes_on() {
+        let (_dir, w) = writer();
+        let taken = w
+            .transaction(|c| {
+                async move {
+                    for _ in 0..2 {
+                        sqlx::query("INSERT INTO t (name) VALUES ($1)")
+                            .bind("same")
+                            .execute(c.db())
+                            .await?;
+                    }
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await
+            .unwrap_err();
+        // A unique violation is told apart as on sqlx's own connections.
+        match taken {
+            super::super::StoreError::Database(sqlx::Error::Database(d)) => {
+                assert!(d.is_unique_violation(), "{d}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(&w).await, 0, "the first insert was rolled back");
+        let panicked = w
+            .transaction(|c| {
+                async move {
+                    sqlx::query("INSERT INTO t (name) VALUES ('x')")
+                        .execute(c.db())
+                        .await?;
+                    if c.sqlite() {
+                        panic!("a bug in a write");
+                    }
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await;
+        assert!(panicked.is_err());
+        assert_eq!(count(&w).await, 0, "the panicking write was rolled back");
+        w.transaction(|c| {
+            async move {
+                sqlx::query("INSERT INTO t (name) VALUES ('kept')")
+                    .execute(c.db())
+                    .await?;
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+        assert_eq!(count(&w).await, 1);
+    }
+}
