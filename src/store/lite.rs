@@ -6,9 +6,10 @@
 //! runs it, hands the rows back and the task wakes again. A lone post was nineteen such
 //! trips (token, `BEGIN`, the notice, its tags, the read back, the author's count, live
 //! events, followers, lists, remote followers, followers to notify, the event, `COMMIT`,
-//! and the sequencer's four), ~80 context switches and ~2.5 ms of CPU on this machine,
-//! where the SQLite work itself is ~25 µs (BENCHMARKS.md, issue 18). Here a transaction is
-//! one trip: the task sends the whole of it to the writer thread and gets its result.
+//! and the sequencer's four), ~80 context switches per post. Here a transaction is one
+//! trip: the task sends the whole of it to the writer thread and gets its result — 13
+//! switches per lone post, and a third less CPU with the planner setting in
+//! [`Lite::open`] (BENCHMARKS.md, issue 18, with what the rest is).
 //!
 //! **How, without a second write path.** The writing code is written once, against
 //! [`Conn`]: a connection whose [`Conn::db`] is an sqlx [`Executor`] of the `Any` driver.
@@ -16,8 +17,9 @@
 //! open) that is sqlx's own connection. On the writer thread it is [`Lite`], which runs the
 //! very same `sqlx::query(…)` values on a `rusqlite` connection to the same file and
 //! answers with sqlx's `AnyRow`s, so the code that reads the rows is shared too. The
-//! async code runs on the writer thread under `futures`' `block_on`; nothing in it waits
-//! for anything but its statements, which finish before they return.
+//! async code is polled once on the writer thread: nothing in it may wait for anything but
+//! its statements, which finish before they return (one that would is refused and rolled
+//! back).
 //!
 //! `rusqlite` (0.39, linking the same `libsqlite3-sys` as sqlx) rather than hand-written
 //! FFI. The `Any` driver's rows and arguments are built and read through fields sqlx keeps
@@ -26,8 +28,8 @@
 //! would fail at once).
 //!
 //! Other write transactions (edits, favourites, follows, …) stay on sqlx's writer
-//! connection; the in-process writer lock orders them with this thread's, so neither
-//! waits in SQLite's busy handler.
+//! connection; the in-process writer lock (held by each job until it has answered) orders
+//! them with this thread's, so neither waits in SQLite's busy handler.
 
 use super::Result;
 use futures::future::BoxFuture;
@@ -581,24 +583,28 @@ mod tests {
         assert!(rows[0].try_get::<i64, _>("missing").is_err());
     }
 
+    /// Insert `names` in one transaction on the writer thread, then panic if asked.
+    async fn insert(w: &LiteWriter, names: &'static [&'static str], panic: bool) -> Result<()> {
+        w.transaction(move |c| {
+            async move {
+                for name in names {
+                    sqlx::query("INSERT INTO t (name) VALUES ($1)")
+                        .bind(*name)
+                        .execute(c.db())
+                        .await?;
+                }
+                assert!(!panic, "a bug in a write");
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn a_failed_or_panicking_transaction_leaves_nothing_and_the_thread_goes_on() {
         let (_dir, w) = writer();
-        let taken = w
-            .transaction(|c| {
-                async move {
-                    for _ in 0..2 {
-                        sqlx::query("INSERT INTO t (name) VALUES ($1)")
-                            .bind("same")
-                            .execute(c.db())
-                            .await?;
-                    }
-                    Ok(())
-                }
-                .boxed()
-            })
-            .await
-            .unwrap_err();
+        let taken = insert(&w, &["same", "same"], false).await.unwrap_err();
         // A unique violation is told apart as on sqlx's own connections.
         match taken {
             super::super::StoreError::Database(sqlx::Error::Database(d)) => {
@@ -607,33 +613,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(count(&w).await, 0, "the first insert was rolled back");
-        let panicked = w
-            .transaction(|c| {
-                async move {
-                    sqlx::query("INSERT INTO t (name) VALUES ('x')")
-                        .execute(c.db())
-                        .await?;
-                    if c.sqlite() {
-                        panic!("a bug in a write");
-                    }
-                    Ok(())
-                }
-                .boxed()
-            })
-            .await;
-        assert!(panicked.is_err());
+        assert!(insert(&w, &["x"], true).await.is_err());
         assert_eq!(count(&w).await, 0, "the panicking write was rolled back");
-        w.transaction(|c| {
-            async move {
-                sqlx::query("INSERT INTO t (name) VALUES ('kept')")
-                    .execute(c.db())
-                    .await?;
-                Ok(())
-            }
-            .boxed()
-        })
-        .await
-        .unwrap();
+        insert(&w, &["kept"], false).await.unwrap();
         assert_eq!(count(&w).await, 1);
     }
 }
