@@ -5,9 +5,10 @@ mod common;
 use common::{Backend, database_url};
 use tidings::domain::entities::Visibility;
 use tidings::domain::{AccountId, Site, StatusId};
-use tidings::store::{NewAccount, NewStatus, StoreError};
+use tidings::store::{NewAccount, NewStatus, StatusChange, StoreError};
 
 on_both_backends!(
+    posts_and_other_writes_side_by_side_are_each_numbered_once_in_order,
     a_burst_of_posts_commits_together_and_a_bad_post_fails_alone,
     one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer,
 );
@@ -139,4 +140,100 @@ async fn a_burst_of_posts_commits_together_and_a_bad_post_fails_alone(b: Backend
     fresh_counts.dedup();
     assert_eq!(fresh_counts.len(), 48, "counters shown: {fresh_counts:?}");
     assert!(fresh_counts.iter().all(|c| (1..=49).contains(c)));
+}
+
+/// Posts (on SQLite: the writer thread), favourites and corrections (on SQLite: sqlx's
+/// writer connection) and the sequencer's rounds all at once: every write succeeds, and
+/// every event they wrote is numbered once, the positions running 1, 2, 3, … with no gap.
+async fn posts_and_other_writes_side_by_side_are_each_numbered_once_in_order(b: Backend) {
+    let Some((store, ann, _dir)) = open_with_author(b).await else {
+        return;
+    };
+    let bob = store
+        .create_account(NewAccount {
+            username: "bob".into(),
+            email: None,
+            password_hash: String::new(),
+            is_admin: false,
+        })
+        .await
+        .unwrap()
+        .id;
+    let mut seeds = Vec::new();
+    for i in 0..20 {
+        let s = store
+            .create_status(notice(ann, format!("seed {i}"), None, None))
+            .await
+            .unwrap();
+        seeds.push(s.id);
+    }
+    let mut lease = store
+        .sequencer_lease()
+        .await
+        .unwrap()
+        .expect("nobody else holds the lease");
+    let mut writes = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .create_status(notice(ann, format!("update {i}"), None, None))
+                .await
+                .map(|_| ())
+        }));
+    }
+    for (i, id) in seeds.iter().copied().enumerate() {
+        let liker = store.clone();
+        writes.push(tokio::spawn(async move {
+            liker.set_favourite(bob, id, true).await.map(|_| ())
+        }));
+        let editor = store.clone();
+        writes.push(tokio::spawn(async move {
+            editor
+                .edit_status(StatusChange {
+                    status_id: id,
+                    text: format!("seed {i}, corrected"),
+                    spoiler_text: String::new(),
+                    sensitive: false,
+                    language: None,
+                    media_ids: None,
+                    remote: None,
+                })
+                .await
+                .map(|_| ())
+        }));
+    }
+    let mut positions = Vec::new();
+    while writes.iter().any(|w| !w.is_finished()) {
+        positions.extend(
+            lease
+                .assign(7)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.position.get()),
+        );
+        tokio::task::yield_now().await;
+    }
+    for w in writes {
+        w.await.unwrap().expect("every write succeeds");
+    }
+    loop {
+        let round = lease.assign(7).await.unwrap();
+        if round.is_empty() {
+            break;
+        }
+        positions.extend(round.iter().map(|e| e.position.get()));
+    }
+    // 20 seeds, 60 posts and 20 corrections at least (favourites may tell the author).
+    assert!(
+        positions.len() >= 100,
+        "{} events numbered",
+        positions.len()
+    );
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(
+        positions, expected,
+        "numbered once each, in order, with no gap"
+    );
 }
