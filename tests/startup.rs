@@ -67,16 +67,18 @@ fn an_occupied_port_is_a_clear_start_up_error() {
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
 
+/// Start a node with one setting from the environment, which must refuse to start: what
+/// it printed, and the directory it started in.
+fn refused_at_start(setting: (&str, &str)) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tidings_with(&["--listen", "127.0.0.1:0"], dir.path(), &[setting]);
+    assert!(!out.status.success());
+    (String::from_utf8_lossy(&out.stderr).into_owned(), dir)
+}
+
 #[test]
 fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = tidings_with(
-        &["--listen", "127.0.0.1:0"],
-        dir.path(),
-        &[("TIDINGS_TRUSTED_PROXIES", "127.0.0.1,nginx.internal")],
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (err, dir) = refused_at_start(("TIDINGS_TRUSTED_PROXIES", "127.0.0.1,nginx.internal"));
     assert!(
         err.contains("\"nginx.internal\" is neither an IP address nor a network"),
         "{err}"
@@ -89,14 +91,7 @@ fn a_trusted_proxy_list_that_does_not_parse_stops_the_node_naming_the_entry() {
 
 #[test]
 fn a_database_pool_size_out_of_range_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = tidings_with(
-        &["--listen", "127.0.0.1:0"],
-        dir.path(),
-        &[("TIDINGS_DATABASE_CONNECTIONS", "2")],
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (err, _dir) = refused_at_start(("TIDINGS_DATABASE_CONNECTIONS", "2"));
     assert!(err.contains("--database-connections"), "{err}");
     assert!(err.contains("4..=1000"), "{err}");
 }

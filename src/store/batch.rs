@@ -83,7 +83,9 @@ impl SqlStore {
 
     async fn write_batch(&self, batch: Vec<(NewStatus, Reply)>) {
         let (statuses, replies): (Vec<NewStatus>, Vec<Reply>) = batch.into_iter().unzip();
-        match self.write_new_statuses(&statuses).await {
+        // Shared with the transaction (which may run on SQLite's writer thread), not copied.
+        let statuses: Arc<[NewStatus]> = statuses.into();
+        match self.write_new_statuses(statuses.clone()).await {
             Ok(records) => {
                 for (reply, record) in replies.into_iter().zip(records) {
                     let _ = reply.send(Ok(record));
@@ -95,8 +97,8 @@ impl SqlStore {
                 }
             }
             Err(_) => {
-                for (status, reply) in statuses.into_iter().zip(replies) {
-                    let result = self.write_new_statuses(std::slice::from_ref(&status)).await;
+                for (status, reply) in statuses.iter().zip(replies) {
+                    let result = self.write_new_statuses(Arc::from([status.clone()])).await;
                     let _ = reply.send(result.map(|mut r| r.remove(0)));
                 }
             }

@@ -1,13 +1,13 @@
 //! The sequencer's lease: the right to give positions, held by one sequencer at a time.
 //!
 //! SQLite: one process owns the file, so the lease is granted once per process and
-//! rounds take the in-process writer lock and run on the writer connection (see
-//! [`super::sqlite`]). Postgres: the lease is a session advisory
+//! rounds are write transactions of the store's ([`SqlStore::in_write`]: the writer
+//! thread, under the in-process writer lock). Postgres: the lease is a session advisory
 //! lock on a dedicated connection; if that connection dies the lock goes with it and
 //! another node's sequencer takes over, and since every assignment runs on that
 //! connection, a sequencer that lost its lock cannot assign anything.
 
-use super::lite::{Conn, LiteWriter};
+use super::lite::Conn;
 use super::queries;
 use super::queries::position_of;
 use super::sql::{Backend, SqlStore};
@@ -16,10 +16,9 @@ use crate::domain::{Event, Position};
 use async_trait::async_trait;
 use futures::FutureExt;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
+use sqlx::{Any, AnyConnection, Connection, Row};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::Mutex;
 
 const ADVISORY_LOCK_KEY: i64 = 0x7469_6469_6e67; // "tiding"
 
@@ -31,13 +30,8 @@ impl SqlStore {
                 if self.lease_taken.swap(true, Ordering::SeqCst) {
                     return Ok(None);
                 }
-                let lock = self.write_lock.clone().expect("SQLite has a writer lock");
                 Ok(Some(Box::new(SqlLease {
-                    conn: LeaseConn::Writer {
-                        pool: self.writer.clone(),
-                        lock,
-                        lite: self.lite.clone(),
-                    },
+                    conn: LeaseConn::Writer(self.clone()),
                     released: Some(self.lease_taken.clone()),
                     head: None,
                 })))
@@ -67,14 +61,9 @@ impl SqlStore {
 enum LeaseConn {
     /// Postgres: the connection that holds the advisory lock.
     Own(AnyConnection),
-    /// SQLite: the writer thread ([`super::lite`]), or where there is none (an
-    /// in-memory database) the writer pool's one connection; either under the
-    /// in-process writer lock.
-    Writer {
-        pool: AnyPool,
-        lock: Arc<Mutex<()>>,
-        lite: Option<Arc<LiteWriter>>,
-    },
+    /// SQLite: the store's write transactions ([`SqlStore::in_write`]: the writer
+    /// thread, or sqlx's writer connection for an in-memory database).
+    Writer(SqlStore),
 }
 
 /// The connection one statement of the lease runs on.
@@ -87,16 +76,8 @@ impl LeaseConn {
     async fn get(&mut self) -> Result<Held<'_>> {
         Ok(match self {
             LeaseConn::Own(c) => Held::Own(c),
-            LeaseConn::Writer { pool, .. } => Held::Pooled(pool.acquire().await?),
+            LeaseConn::Writer(store) => Held::Pooled(store.writer.acquire().await?),
         })
-    }
-
-    /// SQLite's writer lock, to hold while writing; `None` on Postgres.
-    fn lock(&self) -> Option<Arc<Mutex<()>>> {
-        match self {
-            LeaseConn::Own(_) => None,
-            LeaseConn::Writer { lock, .. } => Some(lock.clone()),
-        }
     }
 }
 
@@ -174,26 +155,16 @@ impl Drop for SqlLease {
 #[async_trait]
 impl SequencerLease for SqlLease {
     async fn assign(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let LeaseConn::Writer { pool, lock, lite } = &self.conn else {
+        let LeaseConn::Writer(store) = &self.conn else {
             return self.assign_in_one_statement(limit).await;
         };
-        let (writer, lock, lite) = (pool.clone(), lock.clone(), lite.clone());
         // Forgotten until this round has committed: after any failure it is read again.
         let known_head = self.head.take();
-        let (head, mut events) = match lite {
-            // The writer thread takes the writer lock itself.
-            Some(lite) => {
-                lite.transaction(move |c| sqlite_round(c, known_head, limit).boxed())
-                    .await?
-            }
-            None => {
-                let _guard = lock.lock().await;
-                let mut tx = writer.begin_with(super::sql::SQLITE_BEGIN).await?;
-                let round = sqlite_round(&mut *tx, known_head, limit).await?;
-                tx.commit().await?;
-                round
-            }
-        };
+        let (head, mut events) = store
+            .in_write(move |c| {
+                async move { Ok((sqlite_round(c, known_head, limit).await?, false)) }.boxed()
+            })
+            .await?;
         events.sort_by_key(|e| e.position);
         self.head = Some(events.last().map_or(head, |e| e.position));
         Ok(events)
@@ -207,20 +178,16 @@ impl SequencerLease for SqlLease {
     }
 
     async fn mark_published(&mut self, position: Position) -> Result<()> {
-        if let LeaseConn::Writer {
-            lite: Some(lite), ..
-        } = &self.conn
-        {
-            return lite
-                .transaction(move |c| mark_published(c, position).boxed())
-                .await;
+        match &mut self.conn {
+            LeaseConn::Writer(store) => {
+                store
+                    .in_write(move |c| {
+                        async move { Ok((mark_published(c, position).await?, false)) }.boxed()
+                    })
+                    .await
+            }
+            LeaseConn::Own(conn) => mark_published(conn, position).await,
         }
-        let lock = self.conn.lock();
-        let _guard = match &lock {
-            Some(l) => Some(l.lock().await),
-            None => None,
-        };
-        mark_published(&mut *self.conn.get().await?, position).await
     }
 }
 

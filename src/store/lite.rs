@@ -206,17 +206,15 @@ impl Lite {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // The same settings as sqlx's connections (super::sqlite); WAL is the file's.
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
-        )?;
+        for pragma in super::sqlite::PRAGMAS {
+            conn.execute_batch(pragma)?;
+        }
         // A batch of N notices has statements of its own size: keep plenty.
         conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
-        // SQLite compiles a statement again when a value bound to it changes and that
-        // value could change its plan (a partial index's condition, `LIKE`): a kept
-        // statement was parsed and planned anew at every post (`sqlite3Reprepare`, a
-        // tenth of this thread's time). One plan per statement is what we want.
+        // SQLite compiles a kept statement again when a value bound to it changes and
+        // that value could change its plan (this bundled SQLite has STAT4): statements
+        // were parsed and planned anew at every post (`sqlite3Reprepare`, a tenth of
+        // this thread's time). One plan per statement is what we want.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
@@ -308,9 +306,12 @@ fn bind(
                 .filter(|_| name.starts_with(['$', '?']))
                 .ok_or_else(|| sqlx::Error::Protocol(format!("unknown parameter {name}")))?,
         };
-        let value = values.get(n - 1).ok_or_else(|| {
-            sqlx::Error::Protocol(format!("parameter {n} has no value ({})", values.len()))
-        })?;
+        let value = n
+            .checked_sub(1)
+            .and_then(|k| values.get(k))
+            .ok_or_else(|| {
+                sqlx::Error::Protocol(format!("parameter {n} has no value ({})", values.len()))
+            })?;
         let bound = match value {
             AnyValueKind::Null(_) => stmt.raw_bind_parameter(i, rusqlite::types::Null),
             AnyValueKind::Bool(b) => stmt.raw_bind_parameter(i, i64::from(*b)),

@@ -90,18 +90,13 @@ impl SqlStore {
     pub(super) async fn in_write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(SqlStore, &'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>>
-            + Send
-            + 'static,
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
     {
         let (value, wrote_events) = match &self.lite {
-            Some(lite) => {
-                let store = self.clone();
-                lite.transaction(move |c| work(store, c)).await?
-            }
+            Some(lite) => lite.transaction(work).await?,
             None => {
                 let mut w = self.begin_write().await?;
-                let done = work(self.clone(), &mut *w.tx).await?;
+                let done = work(&mut *w.tx).await?;
                 w.tx.commit().await?;
                 done
             }

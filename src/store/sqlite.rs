@@ -17,6 +17,18 @@ use anyhow::Context;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+/// Every connection's settings, sqlx's and the writer thread's.
+pub(super) const PRAGMAS: [&str; 5] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+    // A larger page cache than the default (perf showed page reads through the kernel on
+    // the write path; BENCHMARKS.md). Not mmap: a growing file is unmapped and mapped
+    // again at every transaction.
+    "PRAGMA cache_size = -16384",
+];
+
 async fn pool(url: &str, connections: u32) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(connections)
@@ -25,16 +37,7 @@ async fn pool(url: &str, connections: u32) -> anyhow::Result<AnyPool> {
         .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                for pragma in [
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
-                    "PRAGMA busy_timeout = 10000",
-                    "PRAGMA foreign_keys = ON",
-                    // A larger page cache than the default (perf showed page reads
-                    // through the kernel on the write path; BENCHMARKS.md). Not mmap: a
-                    // growing file is unmapped and mapped again at every transaction.
-                    "PRAGMA cache_size = -16384",
-                ] {
+                for pragma in PRAGMAS {
                     sqlx::query(pragma).execute(&mut *conn).await?;
                 }
                 Ok(())

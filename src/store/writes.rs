@@ -115,11 +115,11 @@ impl SqlStore {
     /// of its own. Authors are bumped in id order, so two batches cannot deadlock.
     pub(super) async fn write_new_statuses(
         &self,
-        batch: &[NewStatus],
+        batch: Arc<[NewStatus]>,
     ) -> Result<Vec<StatusRecord>> {
-        let batch = batch.to_vec();
+        let store = self.clone();
         let (records, queued) = self
-            .in_write(move |store: SqlStore, conn: &mut dyn Conn| {
+            .in_write(move |conn: &mut dyn Conn| {
                 async move { store.write_posts(conn, &batch).await }.boxed()
             })
             .await?;
