@@ -35,7 +35,9 @@ def request(conn, method, path, body=None, token=None, form=False):
     data = res.read()
     if res.status >= 300:
         raise SystemExit(f"{method} {path}: {res.status} {data[:200]!r}")
-    return json.loads(data)
+    if "json" in (res.getheader("Content-Type") or ""):
+        return json.loads(data)
+    return data
 
 
 def cpu_seconds(pid):
@@ -43,6 +45,22 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def thread_cpu(pid):
+    """CPU seconds per thread name (threads of one name summed)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                line = f.read()
+        except FileNotFoundError:
+            continue
+        name = line[line.index("(") + 1:line.rindex(")")]
+        fields = line.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 def switches(pid):
@@ -64,9 +82,21 @@ def main():
     p.add_argument("--pid", type=int, required=True)
     p.add_argument("--posts", type=int, default=800)
     p.add_argument("--gap-ms", type=float, default=10)
+    p.add_argument("--get", metavar="PATH",
+                   help="instead of posting, GET this path with the same token (the floor under a "
+                        "post: e.g. /api/v1/accounts/verify_credentials reads the token and the account, "
+                        "/api/v1/streaming/health touches nothing)")
+    p.add_argument("--nchan", action="store_true",
+                   help="the peer instead: --base is Nchan (loadtest/peers/nchan/nginx.conf) and --pid its "
+                        "worker; each request publishes a notice-sized message to one channel")
+    p.add_argument("--idle-s", type=float, default=5,
+                   help="seconds of measuring the node doing nothing first (its timers), subtracted "
+                        "from the run for the marginal cost")
     a = p.parse_args()
     u = urllib.parse.urlparse(a.base)
     conn = http.client.HTTPConnection(u.hostname, u.port or 80)
+    if a.nchan:
+        return measure(a, conn, lambda i: request(conn, "POST", "/pub?id=lone", nchan_message(i)))
     app = request(conn, "POST", "/api/v1/apps", {"client_name": "lone", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"})
     app_token = request(conn, "POST", "/oauth/token", {"grant_type": "client_credentials", "client_id": app["client_id"], "client_secret": app["client_secret"], "scope": "read write"}, form=True)["access_token"]
     name = f"lone{random.randrange(1 << 30)}"
@@ -74,16 +104,38 @@ def main():
     for i in range(20):  # warm up: statement caches, pages
         request(conn, "POST", "/api/v1/statuses", {"status": f"warm-up {i} #lone"}, token=token)
     time.sleep(0.5)
+    if a.get:
+        return measure(a, conn, lambda i: request(conn, "GET", a.get, token=token))
+    return measure(a, conn, lambda i: request(conn, "POST", "/api/v1/statuses",
+                                              {"status": f"notice {i} #lone"}, token=token))
+
+
+def nchan_message(i):
+    """About what Tidings sends its readers for one notice (a Status of ~1.5 KB)."""
+    return {"event": "update", "payload": f"notice {i} #lone " + "x" * 1400}
+
+
+def measure(a, conn, one):
+    i0, iw0 = cpu_seconds(a.pid), time.monotonic()
+    time.sleep(a.idle_s)
+    idle_per_s = (cpu_seconds(a.pid) - i0) / (time.monotonic() - iw0)
     cpu0, sw0, t0 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
+    per0 = thread_cpu(a.pid)
     for i in range(a.posts):
-        request(conn, "POST", "/api/v1/statuses", {"status": f"notice {i} #lone"}, token=token)
+        one(i)
         time.sleep(a.gap_ms / 1000)
     time.sleep(0.5)  # let the last sequencer round and fan-out finish
     cpu1, sw1, t1 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
+    per1 = thread_cpu(a.pid)
     n = a.posts
-    print(f"{n} lone posts in {t1 - t0:.1f} s: {1e6 * (cpu1 - cpu0) / n:.0f} µs of server CPU "
-          f"and {(sw1 - sw0) / n:.1f} context switches per post")
-
+    what = "lone Nchan publishes" if a.nchan else f"lone GET {a.get}" if a.get else "lone posts"
+    total = 1e6 * (cpu1 - cpu0) / n
+    idle = 1e6 * idle_per_s * (t1 - t0) / n
+    print(f"{n} {what} in {t1 - t0:.1f} s: {total:.0f} µs of server CPU "
+          f"and {(sw1 - sw0) / n:.1f} context switches per request; of that, the idle node's timers "
+          f"{idle:.0f} µs ({1e3 * idle_per_s:.1f} ms/s), the request {total - idle:.0f} µs")
+    threads = sorted(((1e6 * (per1.get(k, 0) - per0.get(k, 0)) / n, k) for k in per1), reverse=True)
+    print("  per thread (µs per request): " + ", ".join(f"{k} {v:.0f}" for v, k in threads if v >= 1))
 
 if __name__ == "__main__":
     main()

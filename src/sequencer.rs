@@ -6,13 +6,14 @@
 //! change, so an event exists only once its change is committed. Positions are handed
 //! out afterwards by one sequencer at a time: on Postgres, the node whose dedicated
 //! connection holds an advisory lock (if that connection dies, the lock goes with it and
-//! another node's sequencer takes over within a second); on SQLite, the one process.
-//! Each round is one short transaction that numbers the committed, unpositioned rows
-//! consecutively after the highest position (`MAX(position)`, read inside the round on
-//! Postgres; on SQLite, where the lease is the one process's, kept from the previous
-//! round and read again after any failed one). Because only one such
-//! transaction runs at a time and each starts after the previous one committed,
-//! positions become visible strictly in increasing order and without holes. A reader
+//! another node's sequencer takes over within a second). Each round is one short
+//! transaction that numbers the committed, unpositioned rows consecutively after the
+//! highest position (`MAX(position)`, read inside the round). On SQLite, whose writers
+//! take turns under one in-process lock, the round runs at the end of the writing
+//! transaction itself, and the sequencer only publishes what it numbered (one commit per
+//! post instead of two; [`crate::store`]'s `Numbering`, with why the order holds there).
+//! Because only one such transaction runs at a time and each starts after the previous
+//! one committed, positions become visible strictly in increasing order and without holes. A reader
 //! that has seen position P can therefore never later find an event below P: the
 //! sequence-commits-out-of-order problem cannot arise, because a transaction that has
 //! not committed has no position at all; it gets one when it commits, above all others.
@@ -92,7 +93,7 @@ async fn lead(
         let fresh = lease.assign(BATCH).await?;
         let more_waiting = fresh.len() as i64 == BATCH;
         if let Some(last) = fresh.last() {
-            head = last.position;
+            head = head.max(last.position);
         }
         let mut bus_failed = false;
         if published < head {

@@ -11,6 +11,7 @@ on_both_backends!(
     posts_and_other_writes_side_by_side_are_each_numbered_once_in_order,
     a_burst_of_posts_commits_together_and_a_bad_post_fails_alone,
     one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer,
+    a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_postgres,
 );
 
 fn notice(
@@ -236,4 +237,61 @@ async fn posts_and_other_writes_side_by_side_are_each_numbered_once_in_order(b: 
         positions, expected,
         "numbered once each, in order, with no gap"
     );
+}
+
+/// On SQLite a post's event gets its position in the post's own transaction: it is
+/// numbered the moment the post is answered, before any sequencer round, and the
+/// sequencer hands it on to be published. A correction (another writer) is numbered by
+/// the sequencer's round, after it. On Postgres both wait for the sequencer.
+async fn a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_postgres(
+    b: Backend,
+) {
+    let Some((store, ann, _dir)) = open_with_author(b).await else {
+        return;
+    };
+    let posted = store
+        .create_status(notice(ann, "polls close at eight".into(), None, None))
+        .await
+        .unwrap();
+    let head = store.head_position().await.unwrap().get();
+    match b {
+        Backend::Sqlite => assert_eq!(head, 1, "numbered in the post's commit"),
+        Backend::Postgres => assert_eq!(head, 0, "numbered by the sequencer"),
+    }
+    store
+        .edit_status(StatusChange {
+            status_id: posted.id,
+            text: "polls close at eight (local time)".into(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: None,
+            media_ids: None,
+            remote: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.head_position().await.unwrap().get(),
+        head,
+        "a correction waits for the sequencer"
+    );
+    let mut lease = store
+        .sequencer_lease()
+        .await
+        .unwrap()
+        .expect("nobody else holds the lease");
+    let mut numbered = Vec::new();
+    loop {
+        let round = lease.assign(100).await.unwrap();
+        if round.is_empty() {
+            break;
+        }
+        numbered.extend(round.iter().map(|e| (e.position.get(), e.kind.as_str())));
+    }
+    assert_eq!(
+        numbered,
+        vec![(1, "update"), (2, "status.update")],
+        "the sequencer hands on the post's event and numbers the correction's"
+    );
+    assert_eq!(store.head_position().await.unwrap().get(), 2);
 }

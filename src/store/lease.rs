@@ -33,7 +33,6 @@ impl SqlStore {
                 Ok(Some(Box::new(SqlLease {
                     conn: LeaseConn::Writer(self.clone()),
                     released: Some(self.lease_taken.clone()),
-                    head: None,
                 })))
             }
             Backend::Postgres => {
@@ -50,7 +49,6 @@ impl SqlStore {
                 Ok(Some(Box::new(SqlLease {
                     conn: LeaseConn::Own(conn),
                     released: None,
-                    head: None,
                 })))
             }
         }
@@ -104,10 +102,6 @@ impl std::ops::DerefMut for Held<'_> {
 struct SqlLease {
     conn: LeaseConn,
     released: Option<Arc<AtomicBool>>,
-    /// SQLite: the highest position, as this lease's last round left it. Nobody else
-    /// numbers while the lease is held (it is the one process's), so the next round need
-    /// not read it again. Postgres reads it inside its one statement.
-    head: Option<Position>,
 }
 
 /// Postgres numbers a round in one statement, which is its own transaction: read the head,
@@ -158,15 +152,21 @@ impl SequencerLease for SqlLease {
         let LeaseConn::Writer(store) = &self.conn else {
             return self.assign_in_one_statement(limit).await;
         };
-        // Forgotten until this round has committed: after any failure it is read again.
-        let known_head = self.head.take();
-        let (head, mut events) = store
-            .in_write(move |c| {
-                async move { Ok((sqlite_round(c, known_head, limit).await?, false)) }.boxed()
-            })
-            .await?;
-        events.sort_by_key(|e| e.position);
-        self.head = Some(events.last().map_or(head, |e| e.position));
+        let numbering = store
+            .numbering
+            .clone()
+            .expect("a SQLite store numbers its events");
+        // Numbered by their writers and committed: in position order.
+        let (mut events, round) = numbering.take(limit);
+        if round {
+            // Events other writes left without positions: a round of their own, numbered
+            // as a post's are ([`SqlStore::write_transaction`] numbers what the work says
+            // it wrote), then taken in order with any that came meanwhile.
+            store
+                .write_transaction(|_| async { Ok(((), true)) }.boxed())
+                .await?;
+            events.extend(numbering.take(limit - events.len() as i64).0);
+        }
         Ok(events)
     }
 
@@ -197,6 +197,121 @@ async fn mark_published(conn: &mut dyn Conn, position: Position) -> Result<()> {
         .execute(conn.db())
         .await?;
     Ok(())
+}
+
+/// SQLite: positions are given inside the writing transaction (design.md allows it: SQLite
+/// has one writer at a time, and every write here holds the in-process writer lock).
+///
+/// A post's transaction ([`SqlStore::write_transaction`]) ends with a round: the oldest
+/// committed events without a position — its own, and any another write left — are
+/// numbered after the head, in the same commit. One commit per post instead of two
+/// (the post's, then the sequencer's round), and no trip to the writer thread for the
+/// sequencer. After the commit, still under the writer lock, the numbered events are
+/// queued here in commit order, which is position order; the sequencer takes them
+/// ([`SequencerLease::assign`]) and publishes them as it publishes its own rounds'.
+/// Why positions stay visible in order: each round runs under the writer lock in the
+/// transaction that commits it, after every earlier one has committed, so each numbers
+/// strictly after all committed positions — the argument of [`crate::sequencer`], with
+/// the round inside the writer's transaction instead of after it.
+///
+/// Writes on sqlx's writer connection (edits, favourites, …) leave their events
+/// unnumbered, as on Postgres, and say so when they begin; the sequencer then runs a
+/// round of its own. Whatever an earlier process left is numbered by the first round;
+/// any other way an event could be left without a position (a bug) is caught by a round
+/// at least every [`SAFETY_ROUND`].
+#[derive(Default)]
+pub(super) struct Numbering {
+    state: std::sync::Mutex<NumberingState>,
+}
+
+struct NumberingState {
+    /// The highest committed position, as the last committed round left it; `None`
+    /// after a round that did not commit (read again).
+    head: Option<Position>,
+    /// Numbered and committed, not yet taken by the sequencer; in position order.
+    ready: std::collections::VecDeque<Event>,
+    /// A write may have left events without positions since the last round.
+    unnumbered: bool,
+    last_round: Option<std::time::Instant>,
+}
+
+impl Default for NumberingState {
+    fn default() -> Self {
+        NumberingState {
+            head: None,
+            ready: Default::default(),
+            // Whatever an earlier process left.
+            unnumbered: true,
+            last_round: None,
+        }
+    }
+}
+
+/// Events queued for the sequencer beyond this are dropped but the last: it finds the
+/// gap and reads it from the database ([`crate::sequencer`]). Only a sequencer that has
+/// stopped taking them lets the queue grow (it restarts from the database).
+const READY_KEPT: usize = 100_000;
+
+/// How long the sequencer goes without a round of its own when nobody asked for one
+/// (the safety net of [`Numbering`]; an idle node's round is a transaction a time).
+const SAFETY_ROUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Events numbered in one round, at most (the rest: the next round, at once).
+const ROUND_LIMIT: i64 = 10_000;
+
+/// What a round numbered, to be recorded once its transaction has committed.
+pub(super) struct Numbered {
+    head: Position,
+    events: Vec<Event>,
+    full: bool,
+}
+
+impl Numbering {
+    fn state(&self) -> std::sync::MutexGuard<'_, NumberingState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A write is about to leave events without positions (sqlx's writer connection).
+    pub(super) fn may_leave_unnumbered(&self) {
+        self.state().unnumbered = true;
+    }
+
+    /// Number every committed event without a position, in the caller's write
+    /// transaction (under the writer lock). Recorded by [`Self::committed`] once that
+    /// commits; forgotten if it does not (the head is read again next time).
+    pub(super) async fn number(&self, conn: &mut dyn Conn) -> Result<Numbered> {
+        let known_head = self.state().head.take();
+        let (head, mut events) = sqlite_round(conn, known_head, ROUND_LIMIT).await?;
+        events.sort_by_key(|e| e.position);
+        Ok(Numbered {
+            head: events.last().map_or(head, |e| e.position),
+            full: events.len() as i64 == ROUND_LIMIT,
+            events,
+        })
+    }
+
+    /// The round's transaction committed (still under the writer lock).
+    pub(super) fn committed(&self, numbered: Numbered) {
+        let mut s = self.state();
+        s.head = Some(numbered.head);
+        s.unnumbered = numbered.full;
+        s.last_round = Some(std::time::Instant::now());
+        s.ready.extend(numbered.events);
+        if s.ready.len() > READY_KEPT {
+            let keep = s.ready.len() - 1;
+            s.ready.drain(..keep);
+        }
+    }
+
+    /// Up to `limit` numbered events, in order, and whether a round of the sequencer's
+    /// own is due.
+    fn take(&self, limit: i64) -> (Vec<Event>, bool) {
+        let mut s = self.state();
+        let n = s.ready.len().min(limit.max(0) as usize);
+        let events = s.ready.drain(..n).collect();
+        let due = s.unnumbered || s.last_round.is_none_or(|t| t.elapsed() >= SAFETY_ROUND);
+        (events, due && n < limit.max(0) as usize)
+    }
 }
 
 /// One SQLite round, in the caller's transaction: number the oldest unnumbered events

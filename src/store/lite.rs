@@ -434,15 +434,38 @@ impl LiteWriter {
 
     /// Run `work` in one write transaction on the writer thread: committed when it
     /// returns `Ok`, rolled back when it fails or panics.
+    #[cfg(test)]
     pub(crate) async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>> + Send + 'static,
     {
         let held = self.lock.clone().lock_owned().await;
+        self.transaction_held(held, work, |value| value).await
+    }
+
+    /// [`Self::transaction`] for a caller that holds the writer lock already (`held`,
+    /// kept by the job until it has answered). `settle` runs on the writer thread after
+    /// the commit, before the lock is let go: what it records is in commit order.
+    pub(crate) async fn transaction_held<T, U, F, S>(
+        &self,
+        held: tokio::sync::OwnedMutexGuard<()>,
+        work: F,
+        settle: S,
+    ) -> Result<U>
+    where
+        T: Send + 'static,
+        U: Send + 'static,
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>> + Send + 'static,
+        S: FnOnce(T) -> U + Send + 'static,
+    {
+        debug_assert!(Arc::ptr_eq(
+            tokio::sync::OwnedMutexGuard::mutex(&held),
+            &self.lock
+        ));
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |lite: &mut Lite| {
-            let _ = answer.send(lite.transaction(work));
+            let _ = answer.send(lite.transaction(work).map(settle));
             drop(held);
         });
         self.jobs

@@ -5,6 +5,7 @@
 use super::queries::{self, Sql, StatusRow, status_select};
 use super::*;
 use crate::domain::entities::ViewerState;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::AnyPool;
 use sqlx::{Any, FromRow, Row, Transaction};
@@ -42,6 +43,8 @@ pub struct SqlStore {
     /// SQLite (a file): the writer thread that posts and the sequencer's rounds use
     /// ([`super::lite`]).
     pub(super) lite: Option<Arc<super::lite::LiteWriter>>,
+    /// SQLite: positions given in the writing transactions ([`super::lease::Numbering`]).
+    pub(super) numbering: Option<Arc<super::lease::Numbering>>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -64,6 +67,32 @@ const MAX_ROWS_PER_INSERT: usize = 2000;
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
 
+/// `work`, followed in its transaction by the numbering of the events it wrote (SQLite).
+fn numbered_after<T, F>(
+    numbering: Option<Arc<super::lease::Numbering>>,
+    work: F,
+) -> impl for<'a> FnOnce(
+    &'a mut dyn Conn,
+) -> BoxFuture<'a, Result<(T, bool, Option<super::lease::Numbered>)>>
++ Send
++ 'static
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
+{
+    move |conn: &mut dyn Conn| {
+        async move {
+            let (value, wrote) = work(&mut *conn).await?;
+            let numbered = match &numbering {
+                Some(n) if wrote => Some(n.number(conn).await?),
+                _ => None,
+            };
+            Ok((value, wrote, numbered))
+        }
+        .boxed()
+    }
+}
+
 impl SqlStore {
     pub(super) fn new(pool: AnyPool, writer: AnyPool, site: Site, backend: Backend) -> Self {
         SqlStore {
@@ -81,37 +110,73 @@ impl SqlStore {
             })),
             unrouted: Default::default(),
             lite: None,
+            numbering: (backend == Backend::Sqlite)
+                .then(|| Arc::new(super::lease::Numbering::default())),
         }
     }
 
     /// Run `work` in one write transaction: on SQLite's writer thread where there is one
     /// ([`super::lite`]), else on sqlx's writer connection under the writer lock. `work`
-    /// says whether it wrote events; the sequencer is woken after the commit if so.
+    /// says whether it wrote events; on SQLite they are given their positions in this
+    /// same transaction ([`super::lease::Numbering`]), and the sequencer is woken after
+    /// the commit to publish them (on Postgres, to number them).
     pub(super) async fn in_write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
     {
-        let (value, wrote_events) = match &self.lite {
-            Some(lite) => lite.transaction(work).await?,
-            None => {
-                let mut w = self.begin_write().await?;
-                let done = work(&mut *w.tx).await?;
-                w.tx.commit().await?;
-                done
-            }
-        };
+        let (value, wrote_events) = self.write_transaction(work).await?;
         if wrote_events {
             self.committed.notify_one();
         }
         Ok(value)
     }
 
+    /// [`Self::in_write`] without waking the sequencer (its own rounds use this).
+    pub(super) async fn write_transaction<T, F>(&self, work: F) -> Result<(T, bool)>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
+    {
+        let held = match &self.write_lock {
+            Some(l) => Some(l.clone().lock_owned().await),
+            None => None,
+        };
+        let numbering = self.numbering.clone();
+        let work = numbered_after(numbering.clone(), work);
+        let settle = move |(value, wrote, numbered): (T, bool, Option<super::lease::Numbered>)| {
+            if let (Some(n), Some(numbered)) = (&numbering, numbered) {
+                n.committed(numbered);
+            }
+            (value, wrote)
+        };
+        match (&self.lite, held) {
+            (Some(lite), Some(held)) => lite.transaction_held(held, work, settle).await,
+            (_, held) => {
+                let mut tx = match self.backend {
+                    Backend::Sqlite => self.writer.begin_with(SQLITE_BEGIN).await?,
+                    Backend::Postgres => self.writer.begin().await?,
+                };
+                let done = work(&mut tx).await?;
+                tx.commit().await?;
+                // Still under the writer lock: recorded in commit order.
+                let done = settle(done);
+                drop(held);
+                Ok(done)
+            }
+        }
+    }
+
+    /// A write transaction on sqlx's writer connection, for writes other than posting
+    /// ([`Self::in_write`]); the events it writes are numbered by the sequencer.
     pub(super) async fn begin_write(&self) -> Result<WriteTx<'_>> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
+        if let Some(n) = &self.numbering {
+            n.may_leave_unnumbered();
+        }
         let tx = match self.backend {
             Backend::Sqlite => self.writer.begin_with(SQLITE_BEGIN).await?,
             Backend::Postgres => self.writer.begin().await?,
