@@ -97,7 +97,12 @@ async fn lead(
         }
         let mut bus_failed = false;
         if published < head {
-            let batch = if fresh.first().map(|e| e.position) == Some(published.next()) {
+            // What was just numbered, if it follows what was published without a gap;
+            // else the database's range (a restart, a queue that dropped some).
+            let follows = fresh.first().map(|e| e.position) == Some(published.next())
+                && fresh.last().map(|e| e.position.get())
+                    == Some(published.get() + fresh.len() as i64);
+            let batch = if follows {
                 fresh
             } else {
                 store.events_between(published, head, BATCH).await?

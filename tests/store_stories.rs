@@ -295,3 +295,48 @@ async fn a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_
     );
     assert_eq!(store.head_position().await.unwrap().get(), 2);
 }
+
+/// On SQLite, an event that cannot be numbered (here a row of a kind this version does not
+/// know, as a bug or a later version could leave) stops publishing, but not posting: the
+/// post's transaction numbers behind a savepoint and, when that fails, keeps the post and
+/// leaves its events to the sequencer, whose round reports the fault.
+#[tokio::test]
+async fn on_sqlite_an_event_that_cannot_be_numbered_stops_publishing_but_not_posting() {
+    let Some((store, ann, dir)) = open_with_author(Backend::Sqlite).await else {
+        return;
+    };
+    let file = dir.as_ref().expect("a file").path().join("tidings.db");
+    let raw = sqlx::AnyPool::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (kind, payload, streams, created_at) \
+         VALUES ('no.such.kind', '{}', 'public', 0)",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    let posted = store
+        .create_status(notice(ann, "still posting".into(), None, None))
+        .await;
+    assert!(posted.is_ok(), "the post is kept: {posted:?}");
+    assert_eq!(
+        store.head_position().await.unwrap().get(),
+        0,
+        "nothing numbered past the fault"
+    );
+    let mut lease = store
+        .sequencer_lease()
+        .await
+        .unwrap()
+        .expect("nobody else holds the lease");
+    assert!(
+        lease.assign(100).await.is_err(),
+        "the sequencer's round reports it"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM statuses")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}

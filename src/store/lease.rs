@@ -163,7 +163,7 @@ impl SequencerLease for SqlLease {
             // as a post's are ([`SqlStore::write_transaction`] numbers what the work says
             // it wrote), then taken in order with any that came meanwhile.
             store
-                .write_transaction(|_| async { Ok(((), true)) }.boxed())
+                .write_transaction(|_| async { Ok(((), true)) }.boxed(), true)
                 .await?;
             events.extend(numbering.take(limit - events.len() as i64).0);
         }
@@ -249,8 +249,9 @@ impl Default for NumberingState {
 
 /// Events queued for the sequencer beyond this are dropped but the last: it finds the
 /// gap and reads it from the database ([`crate::sequencer`]). Only a sequencer that has
-/// stopped taking them lets the queue grow (it restarts from the database).
-const READY_KEPT: usize = 100_000;
+/// stopped taking them lets the queue grow (it restarts from the database); an event
+/// carries one stream key per follower, so the cap is kept low.
+const READY_KEPT: usize = 10_000;
 
 /// How long the sequencer goes without a round of its own when nobody asked for one
 /// (the safety net of [`Numbering`]; an idle node's round is a transaction a time).
@@ -288,6 +289,31 @@ impl Numbering {
             full: events.len() as i64 == ROUND_LIMIT,
             events,
         })
+    }
+
+    /// [`Self::number`] behind a savepoint: if numbering fails (an event it cannot read,
+    /// say), the write is kept without it and its events are left to the sequencer's own
+    /// rounds — a fault in numbering stops publishing, as it did before positions were
+    /// given here, but never posting.
+    pub(super) async fn number_or_leave(&self, conn: &mut dyn Conn) -> Result<Option<Numbered>> {
+        sqlx::query("SAVEPOINT numbering")
+            .execute(conn.db())
+            .await?;
+        match self.number(conn).await {
+            Ok(numbered) => {
+                sqlx::query("RELEASE numbering").execute(conn.db()).await?;
+                Ok(Some(numbered))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot number events in the writing transaction; left to the sequencer");
+                sqlx::query("ROLLBACK TO numbering")
+                    .execute(conn.db())
+                    .await?;
+                sqlx::query("RELEASE numbering").execute(conn.db()).await?;
+                self.may_leave_unnumbered();
+                Ok(None)
+            }
+        }
     }
 
     /// The round's transaction committed (still under the writer lock).

@@ -71,6 +71,7 @@ const POSTGRES_WRITE_LANES: usize = 2;
 fn numbered_after<T, F>(
     numbering: Option<Arc<super::lease::Numbering>>,
     work: F,
+    strict: bool,
 ) -> impl for<'a> FnOnce(
     &'a mut dyn Conn,
 ) -> BoxFuture<'a, Result<(T, bool, Option<super::lease::Numbered>)>>
@@ -84,7 +85,8 @@ where
         async move {
             let (value, wrote) = work(&mut *conn).await?;
             let numbered = match &numbering {
-                Some(n) if wrote => Some(n.number(conn).await?),
+                Some(n) if wrote && strict => Some(n.number(conn).await?),
+                Some(n) if wrote => n.number_or_leave(conn).await?,
                 _ => None,
             };
             Ok((value, wrote, numbered))
@@ -125,15 +127,17 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
     {
-        let (value, wrote_events) = self.write_transaction(work).await?;
+        let (value, wrote_events) = self.write_transaction(work, false).await?;
         if wrote_events {
             self.committed.notify_one();
         }
         Ok(value)
     }
 
-    /// [`Self::in_write`] without waking the sequencer (its own rounds use this).
-    pub(super) async fn write_transaction<T, F>(&self, work: F) -> Result<(T, bool)>
+    /// [`Self::in_write`] without waking the sequencer (its own rounds use this, with
+    /// `strict`: a numbering that fails fails the transaction, where a post's is left to
+    /// the sequencer: [`super::lease::Numbering::number_or_leave`]).
+    pub(super) async fn write_transaction<T, F>(&self, work: F, strict: bool) -> Result<(T, bool)>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
@@ -143,7 +147,7 @@ impl SqlStore {
             None => None,
         };
         let numbering = self.numbering.clone();
-        let work = numbered_after(numbering.clone(), work);
+        let work = numbered_after(numbering.clone(), work, strict);
         let settle = move |(value, wrote, numbered): (T, bool, Option<super::lease::Numbered>)| {
             if let (Some(n), Some(numbered)) = (&numbering, numbered) {
                 n.committed(numbered);
