@@ -1,5 +1,6 @@
 //! SQLite's writer thread: posting and the sequencer's rounds run each of their
-//! transactions whole on a connection that a thread of ours owns.
+//! transactions whole on a connection that a thread of ours owns. And the token read of
+//! every authenticated request, run on the request's own thread ([`InlineReader`]).
 //!
 //! **Why.** sqlx runs every SQLite connection on a thread of its own, and each statement
 //! is a trip there and back: the node's task hands the statement over, that thread wakes,
@@ -475,6 +476,63 @@ impl LiteWriter {
     }
 }
 
+/// The read every authenticated request makes (its token: [`super::sql::SqlStore`]'s
+/// `token`), run where the request runs: on the runtime's thread, on a connection that
+/// thread keeps. Through sqlx it cost ~0.15 ms of sqlx's thread and a round trip to it
+/// (two wake-ups, each tens of µs on this machine) on every request; a point lookup on a
+/// unique index is a few µs of SQLite, less than the hop (BENCHMARKS.md, issue 18).
+///
+/// A reader in WAL mode does not wait for the writer; it can only wait on SQLite's
+/// recovery of a crashed writer's WAL. So the connection waits at most [`INLINE_BUSY`],
+/// and a read that fails here for any reason is left to the caller's sqlx pool.
+pub(crate) struct InlineReader {
+    path: Arc<str>,
+}
+
+/// How long an inline read waits for SQLite's locks before giving up (to sqlx's pool).
+const INLINE_BUSY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Connections one thread keeps (a test process opens many databases; a node, one).
+const INLINE_KEPT: usize = 4;
+
+thread_local! {
+    static INLINE: std::cell::RefCell<Vec<(Arc<str>, Lite)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl InlineReader {
+    /// For the database file at `path` (made and migrated already); checked to open.
+    pub(crate) fn new(path: &str) -> anyhow::Result<InlineReader> {
+        Lite::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
+        Ok(InlineReader { path: path.into() })
+    }
+
+    /// Run `work` (statements that only read; each is its own snapshot) here and now.
+    pub(crate) fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>>,
+    {
+        INLINE.with(|kept| {
+            let Ok(mut kept) = kept.try_borrow_mut() else {
+                return Err(sqlx::Error::Protocol("an inline read inside another".into()).into());
+            };
+            let at = match kept.iter().position(|(p, _)| *p == self.path) {
+                Some(at) => at,
+                None => {
+                    if kept.len() >= INLINE_KEPT {
+                        kept.remove(0);
+                    }
+                    let lite = Lite::open(&self.path).map_err(lite_error)?;
+                    lite.conn.busy_timeout(INLINE_BUSY).map_err(lite_error)?;
+                    kept.push((self.path.clone(), lite));
+                    kept.len() - 1
+                }
+            };
+            kept[at].1.run_once(work)
+        })
+    }
+}
+
 impl Lite {
     /// `BEGIN`, `COMMIT` or `ROLLBACK`, kept compiled.
     fn control(&self, sql: &str) -> rusqlite::Result<()> {
@@ -486,38 +544,48 @@ impl Lite {
         F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>>,
     {
         self.control(super::sql::SQLITE_BEGIN).map_err(lite_error)?;
-        // The work awaits nothing but its own statements, which are done when they
-        // return: it is ready at its first poll. One that is not (it awaited something
-        // else) is a bug, refused here rather than left to block the thread.
-        let done =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self).now_or_never()));
-        let failed = match done {
-            Ok(Some(Ok(value))) => match self.control("COMMIT") {
+        let failed = match self.run_once(work) {
+            Ok(value) => match self.control("COMMIT") {
                 Ok(()) => return Ok(value),
                 Err(e) => lite_error(e).into(),
             },
-            Ok(Some(Err(e))) => e,
-            Ok(None) => sqlx::Error::Protocol(
-                "a write on the SQLite writer thread waited for something other than its \
-                 statements; it was rolled back"
+            Err(e) => e,
+        };
+        self.roll_back();
+        Err(failed)
+    }
+
+    /// Run `work` to its end. It awaits nothing but its own statements, which are done
+    /// when they return: it is ready at its first poll. One that is not (it awaited
+    /// something else) is a bug, refused here rather than left to block the thread; a
+    /// panic is caught and answered as an error.
+    fn run_once<T, F>(&mut self, work: F) -> Result<T>
+    where
+        F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<T>>,
+    {
+        let done =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self).now_or_never()));
+        match done {
+            Ok(Some(result)) => result,
+            Ok(None) => Err(sqlx::Error::Protocol(
+                "work on a SQLite thread of ours waited for something other than its \
+                 statements; refused"
                     .into(),
             )
-            .into(),
+            .into()),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                tracing::error!(panic = %what, "a write on the SQLite writer thread panicked; rolled back");
-                sqlx::Error::Protocol(format!(
-                    "a write on the SQLite writer thread panicked ({what}); it was rolled back"
+                tracing::error!(panic = %what, "work on a SQLite thread of ours panicked");
+                Err(sqlx::Error::Protocol(format!(
+                    "work on a SQLite thread of ours panicked ({what})"
                 ))
-                .into()
+                .into())
             }
-        };
-        self.roll_back();
-        Err(failed)
+        }
     }
 
     /// End the open transaction, if SQLite has not ended it itself (after some errors it

@@ -43,6 +43,9 @@ pub struct SqlStore {
     /// SQLite (a file): the writer thread that posts and the sequencer's rounds use
     /// ([`super::lite`]).
     pub(super) lite: Option<Arc<super::lite::LiteWriter>>,
+    /// SQLite (a file): tokens are read on the request's own thread
+    /// ([`super::lite::InlineReader`]).
+    pub(super) token_reader: Option<Arc<super::lite::InlineReader>>,
     /// SQLite: positions given in the writing transactions ([`super::lease::Numbering`]).
     pub(super) numbering: Option<Arc<super::lease::Numbering>>,
 }
@@ -67,16 +70,15 @@ const MAX_ROWS_PER_INSERT: usize = 2000;
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
 
+/// What a write transaction's work gave, whether it wrote events, and what was numbered.
+type Worked<T> = (T, bool, Option<super::lease::Numbered>);
+
 /// `work`, followed in its transaction by the numbering of the events it wrote (SQLite).
 fn numbered_after<T, F>(
     numbering: Option<Arc<super::lease::Numbering>>,
     work: F,
     strict: bool,
-) -> impl for<'a> FnOnce(
-    &'a mut dyn Conn,
-) -> BoxFuture<'a, Result<(T, bool, Option<super::lease::Numbered>)>>
-+ Send
-+ 'static
+) -> impl for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<Worked<T>>> + Send + 'static
 where
     T: Send + 'static,
     F: for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>> + Send + 'static,
@@ -112,6 +114,7 @@ impl SqlStore {
             })),
             unrouted: Default::default(),
             lite: None,
+            token_reader: None,
             numbering: (backend == Backend::Sqlite)
                 .then(|| Arc::new(super::lease::Numbering::default())),
         }
@@ -148,7 +151,7 @@ impl SqlStore {
         };
         let numbering = self.numbering.clone();
         let work = numbered_after(numbering.clone(), work, strict);
-        let settle = move |(value, wrote, numbered): (T, bool, Option<super::lease::Numbered>)| {
+        let settle = move |(value, wrote, numbered): Worked<T>| {
             if let (Some(n), Some(numbered)) = (&numbering, numbered) {
                 n.committed(numbered);
             }
@@ -523,6 +526,23 @@ impl Store for SqlStore {
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        if let Some(reader) = &self.token_reader {
+            let hash = token_hash.to_string();
+            let read = reader.read(move |c| {
+                async move {
+                    let row = sqlx::query(queries::SELECT_TOKEN)
+                        .bind(hash)
+                        .fetch_optional(c.db())
+                        .await?;
+                    row.map(|r| queries::token_row(&r)).transpose()
+                }
+                .boxed()
+            });
+            match read {
+                Ok(found) => return Ok(found),
+                Err(e) => tracing::debug!(error = %e, "inline token read failed; asking the pool"),
+            }
+        }
         let row = sqlx::query(queries::SELECT_TOKEN)
             .bind(token_hash)
             .fetch_optional(&self.pool)

@@ -1,7 +1,9 @@
 //! Opening the embedded SQLite database: a file in the working directory, WAL mode, its
 //! own migrations. One process owns the file; writers are serialised in-process.
 //!
-//! Readers share up to eight connections (`TIDINGS_DATABASE_CONNECTIONS`). Posts and the
+//! Readers share up to eight connections (`TIDINGS_DATABASE_CONNECTIONS`), but for the
+//! token every authenticated request reads, which is read on the request's own thread
+//! ([`super::lite::InlineReader`]). Posts and the
 //! sequencer's rounds — nearly all writing — run on the writer thread's connection
 //! ([`super::lite`]); other write transactions (edits, favourites, follows, …) on one sqlx
 //! writer connection. Writers take the in-process lock anyway, so one connection each
@@ -16,6 +18,7 @@ use crate::domain::Site;
 use anyhow::Context;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use std::sync::Arc;
 
 /// Every connection's settings, sqlx's and the writer thread's.
 pub(super) const PRAGMAS: [&str; 5] = [
@@ -60,6 +63,7 @@ pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStor
     if let Some(path) = file {
         let lock = store.write_lock.clone().expect("SQLite has a writer lock");
         store.lite = Some(super::lite::LiteWriter::start(&path, lock)?);
+        store.token_reader = Some(Arc::new(super::lite::InlineReader::new(&path)?));
     }
     Ok(store)
 }
