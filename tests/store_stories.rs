@@ -35,6 +35,19 @@ fn notice(
     }
 }
 
+/// A correction of a notice's text, nothing else changed.
+fn correction(status_id: StatusId, text: String) -> StatusChange {
+    StatusChange {
+        status_id,
+        text,
+        spoiler_text: String::new(),
+        sensitive: false,
+        language: None,
+        media_ids: None,
+        remote: None,
+    }
+}
+
 async fn open_with_author(
     b: Backend,
 ) -> Option<(
@@ -191,15 +204,7 @@ async fn posts_and_other_writes_side_by_side_are_each_numbered_once_in_order(b: 
         let editor = store.clone();
         writes.push(tokio::spawn(async move {
             editor
-                .edit_status(StatusChange {
-                    status_id: id,
-                    text: format!("seed {i}, corrected"),
-                    spoiler_text: String::new(),
-                    sensitive: false,
-                    language: None,
-                    media_ids: None,
-                    remote: None,
-                })
+                .edit_status(correction(id, format!("seed {i}, corrected")))
                 .await
                 .map(|_| ())
         }));
@@ -259,15 +264,10 @@ async fn a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_
         Backend::Postgres => assert_eq!(head, 0, "numbered by the sequencer"),
     }
     store
-        .edit_status(StatusChange {
-            status_id: posted.id,
-            text: "polls close at eight (local time)".into(),
-            spoiler_text: String::new(),
-            sensitive: false,
-            language: None,
-            media_ids: None,
-            remote: None,
-        })
+        .edit_status(correction(
+            posted.id,
+            "polls close at eight (local time)".into(),
+        ))
         .await
         .unwrap();
     assert_eq!(
