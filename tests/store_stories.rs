@@ -48,6 +48,30 @@ fn correction(status_id: StatusId, text: String) -> StatusChange {
     }
 }
 
+/// The sequencer's lease, which nobody else holds in these stories.
+async fn sequencer(store: &dyn tidings::store::Store) -> Box<dyn tidings::store::SequencerLease> {
+    store
+        .sequencer_lease()
+        .await
+        .unwrap()
+        .expect("nobody else holds the lease")
+}
+
+/// Rounds of `limit` until one numbers nothing: every event numbered, in order.
+async fn numbered_until_none_left(
+    lease: &mut dyn tidings::store::SequencerLease,
+    limit: i64,
+) -> Vec<tidings::domain::Event> {
+    let mut all = Vec::new();
+    loop {
+        let round = lease.assign(limit).await.unwrap();
+        if round.is_empty() {
+            return all;
+        }
+        all.extend(round);
+    }
+}
+
 async fn open_with_author(
     b: Backend,
 ) -> Option<(
@@ -181,11 +205,7 @@ async fn posts_and_other_writes_side_by_side_are_each_numbered_once_in_order(b: 
             .unwrap();
         seeds.push(s.id);
     }
-    let mut lease = store
-        .sequencer_lease()
-        .await
-        .unwrap()
-        .expect("nobody else holds the lease");
+    let mut lease = sequencer(&*store).await;
     let mut writes = Vec::new();
     for i in 0..60 {
         let store = store.clone();
@@ -224,13 +244,12 @@ async fn posts_and_other_writes_side_by_side_are_each_numbered_once_in_order(b: 
     for w in writes {
         w.await.unwrap().expect("every write succeeds");
     }
-    loop {
-        let round = lease.assign(7).await.unwrap();
-        if round.is_empty() {
-            break;
-        }
-        positions.extend(round.iter().map(|e| e.position.get()));
-    }
+    positions.extend(
+        numbered_until_none_left(&mut *lease, 7)
+            .await
+            .iter()
+            .map(|e| e.position.get()),
+    );
     // 20 seeds, 60 posts and 20 corrections at least (favourites may tell the author).
     assert!(
         positions.len() >= 100,
@@ -275,19 +294,12 @@ async fn a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_
         head,
         "a correction waits for the sequencer"
     );
-    let mut lease = store
-        .sequencer_lease()
+    let mut lease = sequencer(&*store).await;
+    let numbered: Vec<_> = numbered_until_none_left(&mut *lease, 100)
         .await
-        .unwrap()
-        .expect("nobody else holds the lease");
-    let mut numbered = Vec::new();
-    loop {
-        let round = lease.assign(100).await.unwrap();
-        if round.is_empty() {
-            break;
-        }
-        numbered.extend(round.iter().map(|e| (e.position.get(), e.kind.as_str())));
-    }
+        .iter()
+        .map(|e| (e.position.get(), e.kind.as_str()))
+        .collect();
     assert_eq!(
         numbered,
         vec![(1, "update"), (2, "status.update")],
@@ -325,11 +337,7 @@ async fn on_sqlite_an_event_that_cannot_be_numbered_stops_publishing_but_not_pos
         0,
         "nothing numbered past the fault"
     );
-    let mut lease = store
-        .sequencer_lease()
-        .await
-        .unwrap()
-        .expect("nobody else holds the lease");
+    let mut lease = sequencer(&*store).await;
     assert!(
         lease.assign(100).await.is_err(),
         "the sequencer's round reports it"

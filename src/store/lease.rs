@@ -264,7 +264,6 @@ const ROUND_LIMIT: i64 = 10_000;
 pub(super) struct Numbered {
     head: Position,
     events: Vec<Event>,
-    full: bool,
 }
 
 impl Numbering {
@@ -286,7 +285,6 @@ impl Numbering {
         events.sort_by_key(|e| e.position);
         Ok(Numbered {
             head: events.last().map_or(head, |e| e.position),
-            full: events.len() as i64 == ROUND_LIMIT,
             events,
         })
     }
@@ -320,7 +318,8 @@ impl Numbering {
     pub(super) fn committed(&self, numbered: Numbered) {
         let mut s = self.state();
         s.head = Some(numbered.head);
-        s.unnumbered = numbered.full;
+        // A full round may have left more.
+        s.unnumbered = numbered.events.len() as i64 == ROUND_LIMIT;
         s.last_round = Some(std::time::Instant::now());
         s.ready.extend(numbered.events);
         if s.ready.len() > READY_KEPT {

@@ -70,6 +70,15 @@ const MAX_ROWS_PER_INSERT: usize = 2000;
 /// Batches of new statuses written at once on Postgres (each holds a pooled connection).
 const POSTGRES_WRITE_LANES: usize = 2;
 
+/// The token with this hash, and its account (see [`queries::SELECT_TOKEN`]).
+async fn read_token(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<TokenRecord>> {
+    let row = sqlx::query(queries::SELECT_TOKEN)
+        .bind(token_hash)
+        .fetch_optional(conn.db())
+        .await?;
+    row.map(|r| queries::token_row(&r)).transpose()
+}
+
 /// What a write transaction's work gave, whether it wrote events, and what was numbered.
 type Worked<T> = (T, bool, Option<super::lease::Numbered>);
 
@@ -160,10 +169,7 @@ impl SqlStore {
         match (&self.lite, held) {
             (Some(lite), Some(held)) => lite.transaction_held(held, work, settle).await,
             (_, held) => {
-                let mut tx = match self.backend {
-                    Backend::Sqlite => self.writer.begin_with(SQLITE_BEGIN).await?,
-                    Backend::Postgres => self.writer.begin().await?,
-                };
+                let mut tx = self.begin_on_writer().await?;
                 let done = work(&mut tx).await?;
                 tx.commit().await?;
                 // Still under the writer lock: recorded in commit order.
@@ -184,11 +190,16 @@ impl SqlStore {
         if let Some(n) = &self.numbering {
             n.may_leave_unnumbered();
         }
-        let tx = match self.backend {
+        let tx = self.begin_on_writer().await?;
+        Ok(WriteTx { _guard: guard, tx })
+    }
+
+    /// `BEGIN` on sqlx's writer connection (the caller holds the writer lock on SQLite).
+    async fn begin_on_writer(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
             Backend::Sqlite => self.writer.begin_with(SQLITE_BEGIN).await?,
             Backend::Postgres => self.writer.begin().await?,
-        };
-        Ok(WriteTx { _guard: guard, tx })
+        })
     }
 
     /// Commit; when the transaction wrote events, wake the sequencer here. On Postgres
@@ -528,26 +539,12 @@ impl Store for SqlStore {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
         if let Some(reader) = &self.token_reader {
             let hash = token_hash.to_string();
-            let read = reader.read(move |c| {
-                async move {
-                    let row = sqlx::query(queries::SELECT_TOKEN)
-                        .bind(hash)
-                        .fetch_optional(c.db())
-                        .await?;
-                    row.map(|r| queries::token_row(&r)).transpose()
-                }
-                .boxed()
-            });
-            match read {
+            match reader.read(move |c| async move { read_token(c, &hash).await }.boxed()) {
                 Ok(found) => return Ok(found),
                 Err(e) => tracing::debug!(error = %e, "inline token read failed; asking the pool"),
             }
         }
-        let row = sqlx::query(queries::SELECT_TOKEN)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| queries::token_row(&r)).transpose()
+        read_token(&mut self.pool.acquire().await?, token_hash).await
     }
 
     async fn revoke_token(&self, token_hash: &str, app_id: i64) -> Result<()> {
