@@ -6,6 +6,8 @@
 #   loadtest/compare.sh broadcast --readers 10000 --rate 10 --duration 20
 #   loadtest/compare.sh idle --readers 10000
 #   loadtest/compare.sh saturate --readers 5000 --max-steps 4   (scenario options too)
+#   TIDINGS_BIN=/tmp/tidings-before loadtest/compare.sh newsroom ...   (another build of the
+#                                       server, for a before/after; the generator is this one)
 #
 # Needs: nginx-light and libnginx-mod-nchan (Debian), taskset (util-linux).
 set -euo pipefail
@@ -21,6 +23,7 @@ if ! command -v nginx >/dev/null || [ ! -e /usr/lib/nginx/modules/ngx_nchan_modu
 fi
 cargo build --release --workspace -q
 BIN=target/release
+server="${TIDINGS_BIN:-$PWD/$BIN/tidings}"
 
 # Wait until something answers HTTP at $1 (any status).
 wait_http() { for _ in $(seq 1 100); do curl -s -m 2 -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
@@ -36,7 +39,7 @@ done
 echo "== Tidings (embedded: SQLite + in-process bus), pinned to core 0"
 mkdir -p "$out/tidings"
 # The load generator connects from few source addresses: lift the per-IP stream cap.
-( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 TIDINGS_API_REQUESTS_PER_TOKEN=0 TIDINGS_API_REQUESTS_PER_IP=0 TIDINGS_STATUSES_PER_ACCOUNT=0 TIDINGS_STREAMS_PER_IP_PER_SECOND=0 exec taskset -c 0 "$OLDPWD/$BIN/tidings" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
+( cd "$out/tidings" && rm -f tidings.db* && TIDINGS_MAX_STREAMS_PER_IP=1000000 TIDINGS_MAX_CONNECTIONS_PER_IP=1000000 TIDINGS_SIGN_UPS_PER_IP=1000000 TIDINGS_APPS_PER_IP=1000000 TIDINGS_API_REQUESTS_PER_TOKEN=0 TIDINGS_API_REQUESTS_PER_IP=0 TIDINGS_STATUSES_PER_ACCOUNT=0 TIDINGS_STREAMS_PER_IP_PER_SECOND=0 exec taskset -c 0 "$server" --listen 127.0.0.1:8080 >server.log 2>&1 ) &
 tpid=$!
 wait_http http://127.0.0.1:8080/health
 load --target tidings --url http://127.0.0.1:8080 --server-pid "$tpid" --json "$scenario" "$@" >"$out/tidings.json"

@@ -1,6 +1,8 @@
 //! SQLite's writer thread: posting and the sequencer's rounds run each of their
 //! transactions whole on a connection that a thread of ours owns. And the token read of
-//! every authenticated request, run on the request's own thread ([`InlineReader`]).
+//! every authenticated request, run on the request's own thread ([`InlineReader`]); and
+//! the WAL's checkpoints, on a thread of their own so that no commit waits for one
+//! ([`Checkpoints`]).
 //!
 //! **Why.** sqlx runs every SQLite connection on a thread of its own, and each statement
 //! is a trip there and back: the node's task hands the statement over, that thread wakes,
@@ -422,12 +424,17 @@ impl LiteWriter {
     ) -> anyhow::Result<Arc<LiteWriter>> {
         let mut lite = Lite::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
+        // This replaces SQLite's own checkpointing on this connection (which is a WAL
+        // hook too): the thread below checkpoints instead.
+        lite.conn.wal_hook(Some(note_wal_frames));
+        let mut checkpoints = Checkpoints::start(path)?;
         let (send, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("tidings-sqlite-writer".into())
             .spawn(move || {
                 while let Ok(job) = jobs.recv() {
                     job(&mut lite);
+                    checkpoints.after_job();
                 }
             })?;
         Ok(Arc::new(LiteWriter { jobs: send, lock }))
@@ -473,6 +480,96 @@ impl LiteWriter {
             .send(job)
             .map_err(|_| sqlx::Error::WorkerCrashed)?;
         answered.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// Frames in the WAL past which the writer thread asks for a checkpoint (SQLite's own
+/// default, 1,000, is what sqlx's connections keep; asking at half of it, the writer's
+/// commits keep the log below theirs, so they seldom checkpoint either).
+const CHECKPOINT_FRAMES: i32 = 500;
+
+thread_local! {
+    /// Frames in the WAL after the last commit on this thread's writer connection.
+    static WAL_FRAMES: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// The writer connection's WAL hook: runs after each of its commits, on its thread.
+fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|f| f.set(frames));
+    Ok(())
+}
+
+/// Checkpoints of the WAL, run on a thread of their own rather than by the writer.
+///
+/// **Why.** SQLite checkpoints when a commit leaves the log past 1,000 frames, on the
+/// connection that committed, before that commit returns: it syncs the log, copies every
+/// page back into the database file and syncs the file. With posts writing ~18 pages each
+/// that was every ~55 posts, and the post that drew it (and every post queued behind the
+/// writer lock) waited 5–25 ms for two `fsync`s and a thousand page copies — the worst
+/// tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
+/// connection runs alongside the writer (WAL mode lets it), so nothing acknowledged waits
+/// for one; durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
+/// not sync; checkpoints do, wherever they run).
+///
+/// The writer asks (a non-blocking nudge) each time its commits have added
+/// [`CHECKPOINT_FRAMES`] to the log; the thread runs at a lower priority than the node's
+/// others, so copying pages yields to the readers' deliveries. It ends with the writer.
+struct Checkpoints {
+    nudge: mpsc::SyncSender<()>,
+    /// The log's length when a checkpoint was last asked for (0 after the log restarted).
+    asked_at: i32,
+}
+
+impl Checkpoints {
+    fn start(path: &str) -> anyhow::Result<Checkpoints> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
+        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("tidings-checkpt".into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                while nudged.recv().is_ok() {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match done {
+                        Ok((log, copied)) => {
+                            tracing::debug!(log, copied, "SQLite checkpoint")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will try again"),
+                    }
+                }
+            })?;
+        Ok(Checkpoints { nudge, asked_at: 0 })
+    }
+
+    /// After each job of the writer thread: ask for a checkpoint if its commits have
+    /// grown the log by [`CHECKPOINT_FRAMES`] since the last time it asked.
+    fn after_job(&mut self) {
+        let frames = WAL_FRAMES.with(|f| f.get());
+        if frames < self.asked_at {
+            self.asked_at = 0;
+        }
+        if frames - self.asked_at >= CHECKPOINT_FRAMES {
+            self.asked_at = frames;
+            // Full: a checkpoint is already asked for and will copy these frames too.
+            let _ = self.nudge.try_send(());
+        }
+    }
+}
+
+/// Nice 10 for the calling thread (Linux names threads in `setpriority`); elsewhere, and if
+/// it fails, the thread keeps the node's priority.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority only read their arguments.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
@@ -673,6 +770,55 @@ mod tests {
         assert_eq!(rows[1].try_get::<Option<i64>, _>("n").unwrap(), None);
         assert_eq!(rows[1].try_get::<i64, _>(0).unwrap(), 2);
         assert!(rows[0].try_get::<i64, _>("missing").is_err());
+    }
+
+    /// The WAL is copied back into the database file by the checkpoint thread, once the
+    /// writer's commits have grown it by [`CHECKPOINT_FRAMES`] — before SQLite's own
+    /// threshold (1,000), at which a writer left to SQLite would checkpoint itself, in
+    /// its commit. In WAL mode only a checkpoint writes the database file, so the file's
+    /// size tells whether one ran.
+    #[tokio::test]
+    async fn the_log_is_checkpointed_by_a_thread_of_its_own() {
+        let (dir, w) = writer();
+        let file = dir.path().join("t.db");
+        let wal = dir.path().join("t.db-wal");
+        let frames = || {
+            let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            len.saturating_sub(32) / (24 + 4096)
+        };
+        let before = std::fs::metadata(&file).unwrap().len();
+        let mut n = 0_u64;
+        // A row per transaction (a couple of pages each) until the log holds 600 frames.
+        while frames() < 600 {
+            n += 1;
+            w.transaction(move |c| {
+                async move {
+                    sqlx::query("INSERT INTO t (name, b) VALUES ($1, $2)")
+                        .bind(format!("row {n}"))
+                        .bind(vec![7_u8; 300])
+                        .execute(c.db())
+                        .await?;
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await
+            .unwrap();
+        }
+        assert!(
+            frames() < 1000,
+            "the test meant to stay below SQLite's threshold"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed after {n} commits and {} frames",
+                frames()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(count(&w).await, n as i64);
     }
 
     /// Insert `names` in one transaction on the writer thread, then panic if asked.
