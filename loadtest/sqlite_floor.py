@@ -8,13 +8,16 @@ trigger and its indexes fire as for the node), its tag rows, the author's counte
 event, the event's position and its stream rows. With Tidings' pragmas (WAL,
 `synchronous = NORMAL`) and statements kept compiled, on Python's `sqlite3`, one post
 after another. For comparison it also writes a one-row transaction the same number of
-times: what a durable commit costs here with nothing in it.
+times: what a durable commit costs here with nothing in it. Each is run twice: back to back
+(everything in the CPU's caches: the best case) and one every `--gap-ms` (10, as
+`lone_post.py` posts), which is what a lone post meets — caches gone cold while the process
+slept, two to nine times the hot cost per statement here.
 
 The reads a post also makes (followers, lists, live events, remote followers: a few µs
 each on an indexed empty range) and Tidings' own work around the statements are not in
 it; Python's per-statement cost (a few µs) is. Prints the process's CPU per transaction.
 
-    taskset -c 0 python3 loadtest/sqlite_floor.py --db /path/to/tidings.db --posts 2000
+    taskset -c 0 python3 loadtest/sqlite_floor.py --db /path/to/tidings.db --posts 1000
 """
 import argparse
 import os
@@ -42,7 +45,9 @@ def cpu():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True, help="a Tidings SQLite file with at least one notice")
-    ap.add_argument("--posts", type=int, default=2000)
+    ap.add_argument("--posts", type=int, default=1000)
+    ap.add_argument("--gap-ms", type=float, default=10.0,
+                    help="the pause between lone transactions, as lone_post.py's")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="tidings-floor-")
@@ -103,15 +108,21 @@ def main():
         db.execute("INSERT INTO floor_one_row (v) VALUES (?)", (time.time_ns(),))
         db.execute("COMMIT")
 
-    for name, work_fn in (("one-row transaction", one_row), ("a lone post's rows", one_post)):
+    for name, work_fn in (("one-row transaction", one_row), ("a post's rows", one_post)):
         for _ in range(200):
             work_fn()
-        c0, w0 = cpu(), time.perf_counter()
-        for _ in range(a.posts):
-            work_fn()
-        c1, w1 = cpu(), time.perf_counter()
-        print(f"{name}: {(c1 - c0) / a.posts * 1e6:.0f} µs CPU, "
-              f"{(w1 - w0) / a.posts * 1e6:.0f} µs wall per transaction ({a.posts})")
+        for gap in (0.0, a.gap_ms / 1000):
+            spent, c0 = 0.0, cpu()
+            for _ in range(a.posts):
+                if gap:
+                    time.sleep(gap)
+                w0 = time.perf_counter()
+                work_fn()
+                spent += time.perf_counter() - w0
+            c1 = cpu()
+            how = f"one every {a.gap_ms:g} ms" if gap else "back to back"
+            print(f"{name}, {how}: {(c1 - c0) / a.posts * 1e6:.0f} µs CPU, "
+                  f"{spent / a.posts * 1e6:.0f} µs wall per transaction ({a.posts})")
     db.close()
     shutil.rmtree(work)
 
