@@ -432,6 +432,7 @@ impl LiteWriter {
         std::thread::Builder::new()
             .name("tidings-sqlite-writer".into())
             .spawn(move || {
+                CHECKPOINTING.with(|c| *c.borrow_mut() = Some(checkpoints.running.clone()));
                 while let Ok(job) = jobs.recv() {
                     job(&mut lite);
                     checkpoints.after_job();
@@ -485,17 +486,42 @@ impl LiteWriter {
 
 /// Frames in the WAL past which the writer thread asks for a checkpoint (SQLite's own
 /// default, 1,000, is what sqlx's connections keep; asking at half of it, the writer's
-/// commits keep the log below theirs, so they seldom checkpoint either).
+/// commits keep the log below theirs while it restarts, so they seldom checkpoint either).
 const CHECKPOINT_FRAMES: i32 = 500;
+
+/// The log's length past which the writer checkpoints in its own commit after all, as SQLite
+/// would: ~20 MB, reached only when the checkpoint thread cannot catch up (see
+/// [`Checkpoints`]).
+const INLINE_CHECKPOINT_FRAMES: i32 = 10 * CHECKPOINT_FRAMES;
+
+/// Passive checkpoints run back to back after one nudge, at most, while each copies more
+/// and some are left.
+const CATCH_UP: usize = 16;
 
 thread_local! {
     /// Frames in the WAL after the last commit on this thread's writer connection.
     static WAL_FRAMES: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    /// The writer thread's share of [`Checkpoints::running`].
+    static CHECKPOINTING: std::cell::RefCell<Option<Arc<std::sync::Mutex<()>>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// The writer connection's WAL hook: runs after each of its commits, on its thread.
-fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+/// The writer connection's WAL hook: runs after each of its commits, on its thread, while
+/// the job still holds the in-process writer lock.
+fn note_wal_frames(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
     WAL_FRAMES.with(|f| f.set(frames));
+    if frames >= INLINE_CHECKPOINT_FRAMES {
+        // Wait for the thread's checkpoint, if one runs (SQLite would refuse a second);
+        // then no other writer can commit meanwhile (the writer lock), so this copies all
+        // that readers let it, and the next transaction starts the log over.
+        let running = CHECKPOINTING.with(|c| c.borrow().clone());
+        let _turn = running
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Err(e) = wal.checkpoint() {
+            tracing::warn!(error = %e, frames, "SQLite checkpoint in the writer failed");
+        }
+    }
     Ok(())
 }
 
@@ -507,15 +533,31 @@ fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlit
 /// that was every ~55 posts, and the post that drew it (and every post queued behind the
 /// writer lock) waited 5–25 ms for two `fsync`s and a thousand page copies — the worst
 /// tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
-/// connection runs alongside the writer (WAL mode lets it), so nothing acknowledged waits
-/// for one; durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
+/// connection runs alongside the writer (WAL mode lets it), so a post does not wait for
+/// one (but past [`INLINE_CHECKPOINT_FRAMES`], below; and sqlx's own writer connection
+/// keeps SQLite's threshold of 1,000 frames, which the log reaches only when it cannot
+/// start over); durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
 /// not sync; checkpoints do, wherever they run).
 ///
 /// The writer asks (a non-blocking nudge) each time its commits have added
-/// [`CHECKPOINT_FRAMES`] to the log; the thread runs at a lower priority than the node's
-/// others, so copying pages yields to the readers' deliveries. It ends with the writer.
+/// [`CHECKPOINT_FRAMES`] to the log. The thread ends with the writer.
+///
+/// **The log must start over.** SQLite reuses the log from its start only when a write
+/// begins after every frame was copied back. A passive checkpoint copies what was logged
+/// when it began; posts committed meanwhile are left. So after one nudge the thread runs
+/// checkpoints back to back (at most [`CATCH_UP`]) while each copies more and some remain —
+/// the later ones are short and soon find the writer between commits. Should the writer
+/// never pause (a flood of posts, a slow disk), the log would grow without end; past
+/// [`INLINE_CHECKPOINT_FRAMES`] the writer checkpoints in its commit, under the writer lock,
+/// as SQLite would have — rare, and bounded. It first waits for the thread's checkpoint
+/// if one runs (SQLite runs one at a time and would refuse it; under a flood of posts that
+/// refusal let the log grow to 200 MB in 10 s). The thread runs at the node's priority: a
+/// lower one would stretch its checkpoints, and so that wait, under load. The story
+/// `the_log_stays_bounded_while_the_writer_never_pauses` holds both.
 struct Checkpoints {
     nudge: mpsc::SyncSender<()>,
+    /// Held while a checkpoint runs, by the thread or by the writer.
+    running: Arc<std::sync::Mutex<()>>,
     /// The log's length when a checkpoint was last asked for (0 after the log restarted).
     asked_at: i32,
 }
@@ -528,23 +570,46 @@ impl Checkpoints {
         )
         .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
+        let running = Arc::new(std::sync::Mutex::new(()));
+        let turns = running.clone();
         std::thread::Builder::new()
             .name("tidings-checkpt".into())
             .spawn(move || {
-                lower_this_threads_priority();
                 while nudged.recv().is_ok() {
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                    });
-                    match done {
-                        Ok((log, copied)) => {
-                            tracing::debug!(log, copied, "SQLite checkpoint")
+                    let mut before = -1;
+                    for _ in 0..CATCH_UP {
+                        let turn = turns.lock().unwrap_or_else(|e| e.into_inner());
+                        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                        });
+                        drop(turn);
+                        match done {
+                            Ok((busy, ..)) if busy != 0 => {
+                                tracing::debug!("SQLite checkpoint: another one is running");
+                                break;
+                            }
+                            Ok((_, log, copied)) => {
+                                tracing::debug!(log, copied, "SQLite checkpoint");
+                                // All copied (the log may start over), or no progress (a
+                                // reader holds the rest, or the log started over).
+                                if copied >= log || copied <= before {
+                                    break;
+                                }
+                                before = copied;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will try again");
+                                break;
+                            }
                         }
-                        Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will try again"),
                     }
                 }
             })?;
-        Ok(Checkpoints { nudge, asked_at: 0 })
+        Ok(Checkpoints {
+            nudge,
+            running,
+            asked_at: 0,
+        })
     }
 
     /// After each job of the writer thread: ask for a checkpoint if its commits have
@@ -559,17 +624,6 @@ impl Checkpoints {
             // Full: a checkpoint is already asked for and will copy these frames too.
             let _ = self.nudge.try_send(());
         }
-    }
-}
-
-/// Nice 10 for the calling thread (Linux names threads in `setpriority`); elsewhere, and if
-/// it fails, the thread keeps the node's priority.
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority only read their arguments.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
@@ -819,6 +873,47 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(count(&w).await, n as i64);
+    }
+
+    /// A checkpoint on the other thread copies what was logged when it began; if the writer
+    /// never pauses, no checkpoint finds everything copied and the log never starts over.
+    /// It still stays bounded: past [`INLINE_CHECKPOINT_FRAMES`] the writer checkpoints in
+    /// its commit. (The log file keeps its largest size, so its size is the high-water mark.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_stays_bounded_while_the_writer_never_pauses() {
+        let (dir, w) = writer();
+        let wal = dir.path().join("t.db-wal");
+        // Eight writers, each always with a transaction queued: ~16,000 frames in all.
+        let mut writers = Vec::new();
+        for k in 0..8 {
+            let w = w.clone();
+            writers.push(tokio::spawn(async move {
+                for i in 0..1000 {
+                    w.transaction(move |c| {
+                        async move {
+                            sqlx::query("INSERT INTO t (name, b) VALUES ($1, $2)")
+                                .bind(format!("{k} {i}"))
+                                .bind(vec![7_u8; 1500])
+                                .execute(c.db())
+                                .await?;
+                            Ok(())
+                        }
+                        .boxed()
+                    })
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for t in writers {
+            t.await.unwrap();
+        }
+        let frames = (std::fs::metadata(&wal).unwrap().len() - 32) / (24 + 4096);
+        assert_eq!(count(&w).await, 8000);
+        assert!(
+            frames <= INLINE_CHECKPOINT_FRAMES as u64 + 100,
+            "the log grew to {frames} frames"
+        );
     }
 
     /// Insert `names` in one transaction on the writer thread, then panic if asked.

@@ -11,8 +11,8 @@
 //! database changed by another connection, so writes spread over the pool re-read their
 //! pages from the file at every transaction (`perf`: `pcache1TruncateUnsafe` and the
 //! kernel's page copies; BENCHMARKS.md, issue 18) — which is why posts and rounds share
-//! one. The WAL is copied back into the file by a checkpoint thread, not by whichever
-//! commit crosses SQLite's threshold ([`super::lite`]'s `Checkpoints`).
+//! one. The WAL is copied back into the file by a checkpoint thread rather than in the
+//! commit of a post ([`super::lite`]'s `Checkpoints`, with when a commit still does).
 
 use super::sql::{Backend, SqlStore};
 use crate::domain::Site;
