@@ -826,6 +826,23 @@ mod tests {
         assert!(rows[0].try_get::<i64, _>("missing").is_err());
     }
 
+    /// One row of `name` and `bytes` bytes, in a transaction of its own.
+    async fn insert_row(w: &LiteWriter, name: String, bytes: usize) {
+        w.transaction(move |c| {
+            async move {
+                sqlx::query("INSERT INTO t (name, b) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(vec![7_u8; bytes])
+                    .execute(c.db())
+                    .await?;
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+    }
+
     /// The WAL is copied back into the database file by the checkpoint thread, once the
     /// writer's commits have grown it by [`CHECKPOINT_FRAMES`] — before SQLite's own
     /// threshold (1,000), at which a writer left to SQLite would checkpoint itself, in
@@ -845,19 +862,7 @@ mod tests {
         // A row per transaction (a couple of pages each) until the log holds 600 frames.
         while frames() < 600 {
             n += 1;
-            w.transaction(move |c| {
-                async move {
-                    sqlx::query("INSERT INTO t (name, b) VALUES ($1, $2)")
-                        .bind(format!("row {n}"))
-                        .bind(vec![7_u8; 300])
-                        .execute(c.db())
-                        .await?;
-                    Ok(())
-                }
-                .boxed()
-            })
-            .await
-            .unwrap();
+            insert_row(&w, format!("row {n}"), 300).await;
         }
         assert!(
             frames() < 1000,
@@ -883,25 +888,13 @@ mod tests {
     async fn the_log_stays_bounded_while_the_writer_never_pauses() {
         let (dir, w) = writer();
         let wal = dir.path().join("t.db-wal");
-        // Eight writers, each always with a transaction queued: ~16,000 frames in all.
+        // Eight writers, each always with a transaction queued: 20,000 frames and more.
         let mut writers = Vec::new();
         for k in 0..8 {
             let w = w.clone();
             writers.push(tokio::spawn(async move {
                 for i in 0..1000 {
-                    w.transaction(move |c| {
-                        async move {
-                            sqlx::query("INSERT INTO t (name, b) VALUES ($1, $2)")
-                                .bind(format!("{k} {i}"))
-                                .bind(vec![7_u8; 1500])
-                                .execute(c.db())
-                                .await?;
-                            Ok(())
-                        }
-                        .boxed()
-                    })
-                    .await
-                    .unwrap();
+                    insert_row(&w, format!("{k} {i}"), 1500).await;
                 }
             }));
         }
