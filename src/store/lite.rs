@@ -494,8 +494,8 @@ const CHECKPOINT_FRAMES: i32 = 500;
 /// [`Checkpoints`]).
 const INLINE_CHECKPOINT_FRAMES: i32 = 10 * CHECKPOINT_FRAMES;
 
-/// Passive checkpoints run back to back after one nudge, at most, while each copies more
-/// and some are left.
+/// Passive checkpoints run back to back after one nudge, at most, until one copies nothing
+/// new.
 const CATCH_UP: usize = 16;
 
 thread_local! {
@@ -545,8 +545,8 @@ fn note_wal_frames(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusql
 /// **The log must start over.** SQLite reuses the log from its start only when a write
 /// begins after every frame was copied back. A passive checkpoint copies what was logged
 /// when it began; posts committed meanwhile are left. So after one nudge the thread runs
-/// checkpoints back to back (at most [`CATCH_UP`]) while each copies more and some remain —
-/// the later ones are short and soon find the writer between commits. Should the writer
+/// checkpoints back to back (at most [`CATCH_UP`]) until one copies nothing new — the later
+/// ones are short and soon find the writer between commits. Should the writer
 /// never pause (a flood of posts, a slow disk), the log would grow without end; past
 /// [`INLINE_CHECKPOINT_FRAMES`] the writer checkpoints in its commit, under the writer lock,
 /// as SQLite would have — rare, and bounded. It first waits for the thread's checkpoint
@@ -590,9 +590,11 @@ impl Checkpoints {
                             }
                             Ok((_, log, copied)) => {
                                 tracing::debug!(log, copied, "SQLite checkpoint");
-                                // All copied (the log may start over), or no progress (a
-                                // reader holds the rest, or the log started over).
-                                if copied >= log || copied <= before {
+                                // `log` is the log's length when this one began: the writer
+                                // may have added more since, so go on until one copies
+                                // nothing new (all copied; or a reader holds the rest; or
+                                // the log started over).
+                                if copied <= before {
                                     break;
                                 }
                                 before = copied;
@@ -622,7 +624,12 @@ impl Checkpoints {
         if frames - self.asked_at >= CHECKPOINT_FRAMES {
             self.asked_at = frames;
             // Full: a checkpoint is already asked for and will copy these frames too.
-            let _ = self.nudge.try_send(());
+            if let Err(mpsc::TrySendError::Disconnected(())) = self.nudge.try_send(()) {
+                tracing::error!(
+                    frames,
+                    "the SQLite checkpoint thread is gone; the writer checkpoints past its limit only"
+                );
+            }
         }
     }
 }
