@@ -38,10 +38,6 @@ def columns(db, table):
     return [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[1] != "id"]
 
 
-def cpu():
-    return time.process_time()
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True, help="a Tidings SQLite file with at least one notice")
@@ -112,14 +108,14 @@ def main():
         for _ in range(200):
             work_fn()
         for gap in (0.0, a.gap_ms / 1000):
-            spent, c0 = 0.0, cpu()
+            spent, c0 = 0.0, time.process_time()
             for _ in range(a.posts):
                 if gap:
                     time.sleep(gap)
                 w0 = time.perf_counter()
                 work_fn()
                 spent += time.perf_counter() - w0
-            c1 = cpu()
+            c1 = time.process_time()
             how = f"one every {a.gap_ms:g} ms" if gap else "back to back"
             print(f"{name}, {how}: {(c1 - c0) / a.posts * 1e6:.0f} µs CPU, "
                   f"{spent / a.posts * 1e6:.0f} µs wall per transaction ({a.posts})")

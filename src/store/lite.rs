@@ -1,8 +1,8 @@
 //! SQLite's writer thread: posting and the sequencer's rounds run each of their
 //! transactions whole on a connection that a thread of ours owns. And the token read of
 //! every authenticated request, run on the request's own thread ([`InlineReader`]); and
-//! the WAL's checkpoints, on a thread of their own so that no commit waits for one
-//! ([`Checkpoints`]).
+//! the WAL's checkpoints, on a thread of their own so that a post's commit seldom waits
+//! for one ([`Checkpoints`]).
 //!
 //! **Why.** sqlx runs every SQLite connection on a thread of its own, and each statement
 //! is a trip there and back: the node's task hands the statement over, that thread wakes,
@@ -564,11 +564,9 @@ struct Checkpoints {
 
 impl Checkpoints {
     fn start(path: &str) -> anyhow::Result<Checkpoints> {
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?;
+        let conn = Lite::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path:?}: {e}"))?
+            .conn;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let running = Arc::new(std::sync::Mutex::new(()));
         let turns = running.clone();
@@ -833,6 +831,14 @@ mod tests {
         assert!(rows[0].try_get::<i64, _>("missing").is_err());
     }
 
+    /// Frames the log file at `wal` has room for (its header is 32 bytes, each frame a
+    /// 24-byte header and a 4 KiB page). The file keeps its largest size when the log starts
+    /// over, so this is the log's high-water mark.
+    fn wal_frames(wal: &std::path::Path) -> u64 {
+        let len = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+        len.saturating_sub(32) / (24 + 4096)
+    }
+
     /// One row of `name` and `bytes` bytes, in a transaction of its own.
     async fn insert_row(w: &LiteWriter, name: String, bytes: usize) {
         w.transaction(move |c| {
@@ -856,14 +862,11 @@ mod tests {
     /// its commit. In WAL mode only a checkpoint writes the database file, so the file's
     /// size tells whether one ran.
     #[tokio::test]
-    async fn the_log_is_checkpointed_by_a_thread_of_its_own() {
+    async fn the_log_is_checkpointed_before_sqlites_own_threshold() {
         let (dir, w) = writer();
         let file = dir.path().join("t.db");
         let wal = dir.path().join("t.db-wal");
-        let frames = || {
-            let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-            len.saturating_sub(32) / (24 + 4096)
-        };
+        let frames = || wal_frames(&wal);
         let before = std::fs::metadata(&file).unwrap().len();
         let mut n = 0_u64;
         // A row per transaction (a couple of pages each) until the log holds 600 frames.
@@ -890,7 +893,7 @@ mod tests {
     /// A checkpoint on the other thread copies what was logged when it began; if the writer
     /// never pauses, no checkpoint finds everything copied and the log never starts over.
     /// It still stays bounded: past [`INLINE_CHECKPOINT_FRAMES`] the writer checkpoints in
-    /// its commit. (The log file keeps its largest size, so its size is the high-water mark.)
+    /// its commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_stays_bounded_while_the_writer_never_pauses() {
         let (dir, w) = writer();
@@ -908,7 +911,7 @@ mod tests {
         for t in writers {
             t.await.unwrap();
         }
-        let frames = (std::fs::metadata(&wal).unwrap().len() - 32) / (24 + 4096);
+        let frames = wal_frames(&wal);
         assert_eq!(count(&w).await, 8000);
         assert!(
             frames <= INLINE_CHECKPOINT_FRAMES as u64 + 100,
