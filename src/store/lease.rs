@@ -15,6 +15,7 @@ use super::{Result, SequencerLease};
 use crate::domain::{Event, Position};
 use async_trait::async_trait;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection, Row};
 use std::sync::Arc;
@@ -314,6 +315,24 @@ impl Numbering {
         }
     }
 
+    /// The head a write transaction may give positions after as it inserts its events
+    /// ([`Given`]): known, and no write has left events without a position since it
+    /// was recorded (so none but the transaction's own can be waiting for one). Taken, as
+    /// [`Self::number`] takes it: if the transaction does not commit, it is read again.
+    pub(super) fn give_after(&self) -> Option<Position> {
+        let mut s = self.state();
+        if s.unnumbered {
+            return None;
+        }
+        s.head.take()
+    }
+
+    /// A transaction that took the head with [`Self::give_after`] gave no event: the
+    /// head stands (nothing it did, committed or not, moved it).
+    pub(super) fn keep_head(&self, head: Position) {
+        self.state().head.get_or_insert(head);
+    }
+
     /// The round's transaction committed (still under the writer lock).
     pub(super) fn committed(&self, numbered: Numbered) {
         let mut s = self.state();
@@ -336,6 +355,112 @@ impl Numbering {
         let events = s.ready.drain(..n).collect();
         let due = s.unnumbered || s.last_round.is_none_or(|t| t.elapsed() >= SAFETY_ROUND);
         (events, due && n < limit.max(0) as usize)
+    }
+}
+
+/// Positions given to events as a write transaction inserts them, on SQLite, after the
+/// head that [`Numbering::give_after`] handed it: the event is written with its position
+/// and its stream rows at once, and published from what was written — no numbering
+/// round after the work (an `UPDATE` of the events just written, reading each back).
+/// SQLite's writers take turns under one lock, so positions given in a transaction are
+/// in commit order. An insert refused with positions is written without them and the
+/// rest of the transaction is left to a round ([`Given::stop`]): a fault here can delay
+/// publishing, never posting.
+pub(crate) struct Given {
+    /// The position the next event gets; `None` once giving stopped.
+    next: Option<i64>,
+    events: Vec<Event>,
+}
+
+impl Given {
+    /// The position the next event inserted gets, while giving.
+    pub(super) fn next(&self) -> Option<i64> {
+        self.next
+    }
+
+    /// These events were written with the positions that followed [`Self::next`].
+    pub(super) fn took(&mut self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.next = self.next.map(|_| e.position.get() + 1);
+            self.events.push(e);
+        }
+    }
+
+    /// An insert with positions was refused: the transaction's other events go without.
+    pub(super) fn stop(&mut self) {
+        self.next = None;
+    }
+}
+
+/// A write transaction's connection that gives its events positions as they are
+/// inserted ([`Given`]); every statement runs on the connection it wraps.
+struct Giving<'c> {
+    conn: &'c mut dyn Conn,
+    given: Given,
+}
+
+impl Conn for Giving<'_> {
+    fn db(&mut self) -> super::lite::Db<'_> {
+        self.conn.db()
+    }
+    fn sqlite(&self) -> bool {
+        self.conn.sqlite()
+    }
+    fn given(&mut self) -> Option<&mut Given> {
+        Some(&mut self.given)
+    }
+}
+
+impl Numbering {
+    /// Run `work` on `conn` giving its events positions after `head` (taken with
+    /// [`Self::give_after`]); then what it numbered, to be recorded once the transaction
+    /// commits. Events it left without one (giving stopped) are numbered by a round in
+    /// the same transaction, or left to the sequencer ([`Self::number_or_leave`]).
+    pub(super) async fn giving<T>(
+        &self,
+        conn: &mut dyn Conn,
+        head: Position,
+        work: impl for<'a> FnOnce(&'a mut dyn Conn) -> BoxFuture<'a, Result<(T, bool)>>,
+    ) -> Result<(T, bool, Option<Numbered>)> {
+        let mut giving = Giving {
+            conn,
+            given: Given {
+                next: Some(head.get() + 1),
+                events: Vec::new(),
+            },
+        };
+        let (value, wrote) = work(&mut giving).await?;
+        let Giving { conn, given } = giving;
+        let gave = !given.events.is_empty();
+        if given.next.is_some() && (gave || !wrote) {
+            let numbered = match given.events.last() {
+                Some(last) => Some(Numbered {
+                    head: last.position,
+                    events: given.events,
+                }),
+                None => {
+                    self.keep_head(head);
+                    None
+                }
+            };
+            return Ok((value, wrote, numbered));
+        }
+        // Giving stopped, or events were written some other way: a round numbers the
+        // rest after what was given (the head is read again).
+        let rest = if wrote {
+            self.number_or_leave(conn).await?
+        } else {
+            None
+        };
+        let numbered = rest.map(|mut rest| {
+            let mut events = given.events;
+            events.append(&mut rest.events);
+            Numbered {
+                head: rest.head,
+                events,
+            }
+        });
+        Ok((value, wrote, numbered))
     }
 }
 

@@ -55,6 +55,11 @@ pub(crate) trait Conn: Send {
     fn db(&mut self) -> Db<'_>;
     /// Whether the database is SQLite (placeholders are `?` there: [`super::queries::Sql`]).
     fn sqlite(&self) -> bool;
+    /// The positions this write transaction gives its events as it inserts them, when it
+    /// does ([`super::lease::Given`]).
+    fn given(&mut self) -> Option<&mut super::lease::Given> {
+        None
+    }
 }
 
 impl Conn for AnyConnection {

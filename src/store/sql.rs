@@ -94,6 +94,13 @@ where
 {
     move |conn: &mut dyn Conn| {
         async move {
+            // A post's transaction gives its events their positions as it writes them
+            // where it may; the sequencer's own rounds (`strict`) number what others left.
+            if let Some(n) = numbering.as_ref().filter(|_| !strict)
+                && let Some(head) = n.give_after()
+            {
+                return n.giving(conn, head, work).await;
+            }
             let (value, wrote) = work(&mut *conn).await?;
             let numbered = match &numbering {
                 Some(n) if wrote && strict => Some(n.number(conn).await?),
@@ -104,6 +111,37 @@ where
         }
         .boxed()
     }
+}
+
+/// `INSERT INTO events` of `chunk`, without positions or with those from `first`.
+fn event_rows(chunk: &[NewEvent], now: i64, first: Option<i64>) -> Sql {
+    let mut q = Sql::new(match first {
+        None => {
+            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES "
+        }
+        Some(_) => {
+            "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id, position) VALUES "
+        }
+    });
+    for (i, e) in chunk.iter().enumerate() {
+        q.row(i);
+        q.text(e.kind.as_str())
+            .push(", ")
+            .text(&e.payload)
+            .push(", ")
+            .text(&crate::domain::event::join_streams(&e.streams))
+            .push(", ")
+            .int(now)
+            .push(", ")
+            .opt_int(e.status_id)
+            .push(", ")
+            .opt_int(e.author_id);
+        if let Some(first) = first {
+            q.push(", ").int(first + i as i64);
+        }
+        q.push(")");
+    }
+    q
 }
 
 impl SqlStore {
@@ -187,9 +225,6 @@ impl SqlStore {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        if let Some(n) = &self.numbering {
-            n.may_leave_unnumbered();
-        }
         let tx = self.begin_on_writer().await?;
         Ok(WriteTx { _guard: guard, tx })
     }
@@ -213,9 +248,10 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Write events with no position yet, in one multi-row insert. Their stream rows
-    /// (`event_streams`) are written by the sequencer once they have positions (see
-    /// [`crate::sequencer`]).
+    /// Write events in one multi-row insert: with no position yet, their stream rows
+    /// (`event_streams`) written by the sequencer once they have positions (see
+    /// [`crate::sequencer`]); or, in a transaction that gives positions as it writes
+    /// ([`super::lease::Given`], SQLite), with their positions and stream rows at once.
     pub(super) async fn insert_events(
         &self,
         conn: &mut dyn Conn,
@@ -223,31 +259,86 @@ impl SqlStore {
     ) -> Result<()> {
         let now = crate::domain::now_micros();
         for chunk in events.chunks(MAX_ROWS_PER_INSERT) {
-            let mut q = Sql::new(
-                "INSERT INTO events (kind, payload, streams, created_at, status_id, author_id) VALUES ",
-            );
-            for (i, e) in chunk.iter().enumerate() {
-                q.row(i);
-                q.text(e.kind.as_str())
-                    .push(", ")
-                    .text(&e.payload)
-                    .push(", ")
-                    .text(&crate::domain::event::join_streams(&e.streams))
-                    .push(", ")
-                    .int(now)
-                    .push(", ")
-                    .opt_int(e.status_id)
-                    .push(", ")
-                    .opt_int(e.author_id);
-                q.push(")");
+            let first = conn.given().and_then(|g| g.next());
+            if let (None, Some(n)) = (first, &self.numbering) {
+                // Written without positions: the next transaction numbers them first
+                // (the writer lock is held, so it comes after this one).
+                n.may_leave_unnumbered();
             }
-            let ids = Self::inserted_ids(conn, q).await?;
+            let ids = match first {
+                None => Self::inserted_ids(conn, event_rows(chunk, now, None)).await?,
+                Some(first) => {
+                    match Self::inserted_ids(conn, event_rows(chunk, now, Some(first))).await {
+                        Ok(ids) => {
+                            Self::give(conn, chunk, &ids, first, now).await?;
+                            ids
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot give events their positions as they are written; left to a round");
+                            if let Some(g) = conn.given() {
+                                g.stop();
+                            }
+                            if let Some(n) = &self.numbering {
+                                n.may_leave_unnumbered();
+                            }
+                            Self::inserted_ids(conn, event_rows(chunk, now, None)).await?
+                        }
+                    }
+                }
+            };
             // Counted from here until this node's hub routes them (a poller's 304 waits
             // for them: `crate::stream::heads`).
             self.unrouted.wrote(
                 ids.into_iter()
                     .zip(chunk.iter().map(|e| e.streams.as_slice())),
             );
+        }
+        Ok(())
+    }
+
+    /// The stream rows of `chunk`, just written as `ids` with the positions from `first`,
+    /// and the events as the sequencer publishes them.
+    async fn give(
+        conn: &mut dyn Conn,
+        chunk: &[NewEvent],
+        ids: &[i64],
+        first: i64,
+        now: i64,
+    ) -> Result<()> {
+        let rows: Vec<(&str, i64, i64)> = chunk
+            .iter()
+            .zip(ids)
+            .zip(first..)
+            .flat_map(|((e, id), p)| e.streams.iter().map(move |k| (k.as_str(), *id, p)))
+            .collect();
+        Self::insert_rows(
+            conn,
+            "INSERT INTO event_streams (stream, event_id, position) VALUES ",
+            &rows,
+            |q, (stream, id, position)| {
+                q.text(stream).push(", ").int(*id).push(", ").int(*position);
+            },
+        )
+        .await?;
+        let mut written = Vec::with_capacity(chunk.len());
+        for ((e, id), p) in chunk.iter().zip(ids).zip(first..) {
+            written.push(crate::domain::Event {
+                position: queries::position_of(p)?,
+                kind: e.kind,
+                payload: e.payload.as_str().into(),
+                streams: e
+                    .streams
+                    .iter()
+                    .filter(|k| !k.is_empty())
+                    .map(|k| k.as_str().into())
+                    .collect(),
+                committed_at: now,
+                author: e.author_id,
+                id: *id,
+            });
+        }
+        if let Some(g) = conn.given() {
+            g.took(written);
         }
         Ok(())
     }
