@@ -9,9 +9,11 @@
 //! another node's sequencer takes over within a second). Each round is one short
 //! transaction that numbers the committed, unpositioned rows consecutively after the
 //! highest position (`MAX(position)`, read inside the round). On SQLite, whose writers
-//! take turns under one in-process lock, the round runs at the end of the writing
-//! transaction itself, and the sequencer only publishes what it numbered (one commit per
-//! post instead of two; [`crate::store`]'s `Numbering`, with why the order holds there).
+//! take turns under one in-process lock, a post's transaction gives its events their
+//! positions as it writes them (or runs the round at its end, when another write left
+//! events without one), and the sequencer only publishes what it numbered (one commit
+//! per post instead of two; [`crate::store`]'s `Numbering`, with why the order holds
+//! there).
 //! Because only one such transaction runs at a time and each starts after the previous
 //! one committed, positions become visible strictly in increasing order and without holes. A reader
 //! that has seen position P can therefore never later find an event below P: the

@@ -203,9 +203,11 @@ async fn mark_published(conn: &mut dyn Conn, position: Position) -> Result<()> {
 /// SQLite: positions are given inside the writing transaction (design.md allows it: SQLite
 /// has one writer at a time, and every write here holds the in-process writer lock).
 ///
-/// A post's transaction ([`SqlStore::write_transaction`]) ends with a round: the oldest
-/// committed events without a position — its own, and any another write left — are
-/// numbered after the head, in the same commit. One commit per post instead of two
+/// A post's transaction ([`SqlStore::write_transaction`]) gives its events their
+/// positions as it writes them, after the head, when no other write has left an event
+/// without one ([`Given`]); otherwise it ends with a round: the oldest committed events
+/// without a position — any another write left, then its own — are numbered after the
+/// head, in the same commit. One commit per post instead of two
 /// (the post's, then the sequencer's round), and no trip to the writer thread for the
 /// sequencer. After the commit, still under the writer lock, the numbered events are
 /// queued here in commit order, which is position order; the sequencer takes them
@@ -216,8 +218,9 @@ async fn mark_published(conn: &mut dyn Conn, position: Position) -> Result<()> {
 /// the round inside the writer's transaction instead of after it.
 ///
 /// Writes on sqlx's writer connection (edits, favourites, …) leave their events
-/// unnumbered, as on Postgres, and say so when they begin; the sequencer then runs a
-/// round of its own. Whatever an earlier process left is numbered by the first round;
+/// unnumbered, as on Postgres, and say so as they write them (under the writer lock, so
+/// before the next transaction asks); the next post's round numbers them, or the
+/// sequencer runs a round of its own. Whatever an earlier process left is numbered by the first round;
 /// any other way an event could be left without a position (a bug) is caught by a round
 /// at least every [`SAFETY_ROUND`].
 #[derive(Default)]
