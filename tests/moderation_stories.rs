@@ -583,6 +583,7 @@ async fn registrations_switch_at_run_time(b: Backend) {
         json!({"type": "subscribe", "stream": "user:notification"}),
     )
     .await;
+    app.until_counter("tidings_subscriptions", 1).await;
     let (status, _) = app
         .call(
             Method::PUT,

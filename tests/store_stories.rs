@@ -460,3 +460,60 @@ async fn on_sqlite_a_post_whose_position_is_taken_is_numbered_after_it() {
     );
     assert_eq!(store.head_position().await.unwrap().get(), 3);
 }
+
+/// On SQLite, an event left without a position behind the store's back (a bug, or another
+/// program writing the file: nothing marks it) is still numbered by the sequencer's safety
+/// round while posts keep coming — posts that give positions as they write do not count
+/// as rounds that looked for it.
+#[tokio::test]
+async fn on_sqlite_an_unmarked_unpositioned_event_is_numbered_while_posts_keep_coming() {
+    let Some((store, ann, dir)) = open_with_author(Backend::Sqlite).await else {
+        return;
+    };
+    let mut lease = sequencer(&*store).await;
+    store
+        .create_status(notice(ann, "doors open".into(), None, None))
+        .await
+        .unwrap();
+    assert_eq!(numbered_until_none_left(&mut *lease, 100).await.len(), 1);
+    let (raw, _) = events_in_file(&dir).await;
+    sqlx::query(
+        "INSERT INTO events (kind, payload, streams, created_at) \
+         VALUES ('update', '{}', 'public', 0)",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    let poster = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0.. {
+                store
+                    .create_status(notice(ann, format!("queue update {i}"), None, None))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut handed = Vec::new();
+    let numbered = loop {
+        handed.extend(lease.assign(100).await.unwrap());
+        if handed.iter().any(|e| e.payload.as_ref() == "{}") {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    poster.abort();
+    assert!(
+        numbered,
+        "the stray event was numbered within the safety round"
+    );
+    let positions: Vec<i64> = handed.iter().map(|e| e.position.get()).collect();
+    let expected: Vec<i64> = (2..2 + positions.len() as i64).collect();
+    assert_eq!(positions, expected, "handed on in order, with no gap");
+}

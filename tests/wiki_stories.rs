@@ -723,6 +723,8 @@ async fn where_a_wiki_block_takes_everything_it_closes_her_streams_until_lifted(
     let (_, eve) = through_the_wiki(&app, &w, "Editor Eve").await;
     let mut ws = common::ws_connect(&app, Some(&eve)).await;
     common::ws_send(&mut ws, json!({"type": "subscribe", "stream": "user"})).await;
+    // A new subscription starts at the live edge: post once it is in place.
+    app.until_counter("tidings_subscriptions", 1).await;
     assert_eq!(post(&app, &eve, "Counting starts").await.0, StatusCode::OK);
     common::ws_event(&mut ws, "update").await;
 

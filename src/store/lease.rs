@@ -268,6 +268,9 @@ const ROUND_LIMIT: i64 = 10_000;
 pub(super) struct Numbered {
     head: Position,
     events: Vec<Event>,
+    /// How many of `events` a round numbered (it looked for every event without a
+    /// position); `None` when all were given as they were written.
+    round: Option<usize>,
 }
 
 impl Numbering {
@@ -289,6 +292,7 @@ impl Numbering {
         events.sort_by_key(|e| e.position);
         Ok(Numbered {
             head: events.last().map_or(head, |e| e.position),
+            round: Some(events.len()),
             events,
         })
     }
@@ -340,9 +344,12 @@ impl Numbering {
     pub(super) fn committed(&self, numbered: Numbered) {
         let mut s = self.state();
         s.head = Some(numbered.head);
-        // A full round may have left more.
-        s.unnumbered = numbered.events.len() as i64 == ROUND_LIMIT;
-        s.last_round = Some(std::time::Instant::now());
+        // Only a round looked for what others left (a full one may have left more);
+        // positions given as written leave the mark and the safety round's clock alone.
+        if let Some(n) = numbered.round {
+            s.unnumbered = n as i64 == ROUND_LIMIT;
+            s.last_round = Some(std::time::Instant::now());
+        }
         s.ready.extend(numbered.events);
         if s.ready.len() > READY_KEPT {
             let keep = s.ready.len() - 1;
@@ -366,9 +373,11 @@ impl Numbering {
 /// and its stream rows at once, and published from what was written — no numbering
 /// round after the work (an `UPDATE` of the events just written, reading each back).
 /// SQLite's writers take turns under one lock, so positions given in a transaction are
-/// in commit order. An insert refused with positions is written without them and the
-/// rest of the transaction is left to a round ([`Given::stop`]): a fault here can delay
-/// publishing, never posting.
+/// in commit order. An insert refused because a position is taken (only a bug, or another
+/// program writing the file, could take it) undoes only itself: the events are written
+/// without positions and the rest of the transaction is left to a round
+/// ([`Given::stop`]), so that fault can delay publishing, never posting. Any other
+/// failure fails the transaction, as it would any write.
 pub(crate) struct Given {
     /// The position the next event gets; `None` once giving stopped.
     next: Option<i64>,
@@ -440,6 +449,7 @@ impl Numbering {
                 Some(last) => Some(Numbered {
                     head: last.position,
                     events: given.events,
+                    round: None,
                 }),
                 None => {
                     self.keep_head(head);
@@ -455,14 +465,25 @@ impl Numbering {
         } else {
             None
         };
-        let numbered = rest.map(|mut rest| {
-            let mut events = given.events;
-            events.append(&mut rest.events);
-            Numbered {
-                head: rest.head,
-                events,
+        let numbered = match (rest, given.events.last()) {
+            (Some(mut rest), _) => {
+                let mut events = given.events;
+                events.append(&mut rest.events);
+                Some(Numbered {
+                    head: rest.head,
+                    events,
+                    round: rest.round,
+                })
             }
-        });
+            // The round failed (its events are left to the sequencer): what was given
+            // is still committed with this transaction.
+            (None, Some(last)) => Some(Numbered {
+                head: last.position,
+                events: given.events,
+                round: None,
+            }),
+            (None, None) => None,
+        };
         Ok((value, wrote, numbered))
     }
 }

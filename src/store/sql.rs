@@ -273,8 +273,13 @@ impl SqlStore {
                             Self::give(conn, chunk, &ids, first, now).await?;
                             ids
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot give events their positions as they are written; left to a round");
+                        // A position taken: SQLite undid that statement alone, and the
+                        // transaction goes on. Anything else may have undone the whole
+                        // transaction, so it fails it.
+                        Err(StoreError::Database(sqlx::Error::Database(d)))
+                            if d.is_unique_violation() =>
+                        {
+                            tracing::error!(error = %d, "cannot give events their positions as they are written; left to a round");
                             if let Some(g) = conn.given() {
                                 g.stop();
                             }
@@ -283,6 +288,7 @@ impl SqlStore {
                             }
                             Self::inserted_ids(conn, event_rows(chunk, now, None)).await?
                         }
+                        Err(e) => return Err(e),
                     }
                 }
             };
@@ -309,7 +315,12 @@ impl SqlStore {
             .iter()
             .zip(ids)
             .zip(first..)
-            .flat_map(|((e, id), p)| e.streams.iter().map(move |k| (k.as_str(), *id, p)))
+            .flat_map(|((e, id), p)| {
+                e.streams
+                    .iter()
+                    .filter(|k| !k.is_empty())
+                    .map(move |k| (k.as_str(), *id, p))
+            })
             .collect();
         Self::insert_rows(
             conn,
