@@ -145,6 +145,7 @@ impl Node {
             shutdown.clone(),
         ));
         tokio::spawn(scheduler::run(store.clone(), shutdown.clone()));
+        tokio::spawn(store::keep_index(store.clone(), shutdown.clone()));
         let fetcher = federation::fetch::Fetcher::new(
             config.federation_allow_private,
             &config.blocked_domains,

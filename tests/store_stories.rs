@@ -517,3 +517,138 @@ async fn on_sqlite_an_unmarked_unpositioned_event_is_numbered_while_posts_keep_c
     let expected: Vec<i64> = (2..2 + positions.len() as i64).collect();
     assert_eq!(positions, expected, "handed on in order, with no gap");
 }
+
+/// The ids of the notices a public search for `q` finds, lowest first.
+async fn found(store: &dyn tidings::store::Store, q: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = store
+        .search_statuses(
+            &tidings::store::StatusSearch {
+                q: q.into(),
+                limit: 40,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id.get())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// On SQLite the full-text index takes notices after their post has committed; a search
+/// still finds a notice the moment it is posted, as it is then: corrected before the index
+/// took it, by its new words only; deleted before, never. What the index has taken is kept
+/// as it changes — corrected, deleted — and FTS5 finds its index whole.
+#[tokio::test]
+async fn on_sqlite_search_finds_a_notice_as_soon_as_it_is_posted_as_it_is_now() {
+    let Some((store, ann, dir)) = open_with_author(Backend::Sqlite).await else {
+        return;
+    };
+    let post = |text: &str| store.create_status(notice(ann, text.into(), None, None));
+    let flood = post("harbour flood warning").await.unwrap();
+    let (raw, _) = events_in_file(&dir).await;
+    let indexed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM statuses_fts_docsize")
+            .fetch_one(&raw)
+            .await
+            .unwrap()
+    };
+    assert_eq!(indexed().await, 0, "the post's transaction indexed nothing");
+    let secret = post("harbour master resigns").await.unwrap();
+    store
+        .edit_status(correction(flood.id, "harbour storm warning".into()))
+        .await
+        .unwrap();
+    store.delete_status(secret.id, None).await.unwrap();
+    let ferry = post("harbour ferry cancelled").await.unwrap();
+    assert_eq!(
+        found(&*store, "flood").await,
+        Vec::<i64>::new(),
+        "the words corrected away"
+    );
+    assert_eq!(found(&*store, "storm").await, vec![flood.id.get()]);
+    assert_eq!(
+        found(&*store, "resigns").await,
+        Vec::<i64>::new(),
+        "deleted before it was indexed"
+    );
+    assert_eq!(
+        found(&*store, "harbour").await,
+        vec![flood.id.get(), ferry.id.get()]
+    );
+    assert_eq!(indexed().await, 2, "the search took the two that stand");
+
+    store
+        .edit_status(correction(flood.id, "harbour calm again".into()))
+        .await
+        .unwrap();
+    store.delete_status(ferry.id, None).await.unwrap();
+    let reopened = post("harbour reopened").await.unwrap();
+    assert_eq!(found(&*store, "storm").await, Vec::<i64>::new());
+    assert_eq!(found(&*store, "calm").await, vec![flood.id.get()]);
+    assert_eq!(found(&*store, "ferry").await, Vec::<i64>::new());
+    assert_eq!(
+        found(&*store, "harbour").await,
+        vec![flood.id.get(), reopened.id.get()]
+    );
+    // Every word the index holds, by FTS5's own vocabulary table: an edit or deletion that
+    // told it other words than it had indexed would leave the old ones behind.
+    let mut one = raw.acquire().await.unwrap();
+    sqlx::query("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, statuses_fts, 'row')")
+        .execute(&mut *one)
+        .await
+        .unwrap();
+    let words: Vec<String> = sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
+        .fetch_all(&mut *one)
+        .await
+        .unwrap();
+    assert_eq!(words, ["again", "calm", "harbour", "reopened"]);
+}
+
+/// On SQLite the node's indexing task takes what was posted a moment later, with no
+/// search to ask for it; on Postgres the index is in the row and there is no task.
+#[tokio::test]
+async fn on_sqlite_posted_notices_are_indexed_a_moment_later_without_a_search() {
+    let Some((store, ann, dir)) = open_with_author(Backend::Sqlite).await else {
+        return;
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(tidings::store::keep_index(store.clone(), stop.clone()));
+    let mut last = 0;
+    for i in 0..30 {
+        last = store
+            .create_status(notice(
+                ann,
+                format!("results from district {i}"),
+                None,
+                None,
+            ))
+            .await
+            .unwrap()
+            .id
+            .get();
+    }
+    let (raw, _) = events_in_file(&dir).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (mark, indexed): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT upto FROM statuses_fts_mark), (SELECT COUNT(*) FROM statuses_fts_docsize)",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        if mark == last && indexed == 30 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "indexed {indexed} of 30, up to {mark} of {last}, after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+}

@@ -68,7 +68,7 @@ pub use notify::NotificationQuery;
 pub use overview::{Activity, Marker, Stats, TagTrend};
 pub use polls::NewPoll;
 pub use scheduled::{MAX_SCHEDULED, ScheduledParams, ScheduledRecord};
-pub use search::StatusSearch;
+pub use search::{StatusSearch, keep_index};
 pub use social::MAX_PINS;
 pub use sql::SqlStore;
 
@@ -715,6 +715,17 @@ pub trait Store: Send + Sync + 'static {
     /// Notified after each local commit that wrote events (and, on Postgres, on each
     /// `NOTIFY` from other nodes).
     fn committed(&self) -> Arc<Notify>;
+    /// SQLite: notified after each post, whose notice the full-text index takes a little
+    /// later ([`search::keep_index`]); `None` where the index is kept in the row
+    /// (Postgres).
+    fn posted_unindexed(&self) -> Option<Arc<Notify>> {
+        None
+    }
+    /// SQLite: index the notices posted since the index last took any (a search does so
+    /// itself first). Postgres: nothing to do.
+    async fn index_for_search(&self) -> Result<()> {
+        Ok(())
+    }
     /// Events this node wrote that its hub has not routed yet (see
     /// [`crate::stream::heads`]).
     fn unrouted(&self) -> Arc<crate::stream::heads::Unrouted>;

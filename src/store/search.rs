@@ -1,6 +1,8 @@
 //! Full-text search over every notice, and accounts and tags by prefix.
 //!
-//! SQLite: an FTS5 index kept by triggers (migration 0006), ranked by bm25. Postgres: a
+//! SQLite: an FTS5 index, ranked by bm25, that takes new notices after their post has
+//! committed, a batch at a time ([`SqlStore::index_for_search`], migration 0026; edits and
+//! deletions of what it has taken are kept by a trigger). Postgres: a
 //! generated `tsvector` with a GIN index (migration 0007), ranked by `ts_rank`. Both use
 //! no stemming (notices come in every language): a word matches as written, accents
 //! and case aside on SQLite. Every term must match. Results respect visibility: a
@@ -12,14 +14,61 @@
 //! ranking all 100,000 uses of a common word took 220–320 ms on a million notices, the
 //! window takes a few (BENCHMARKS.md). Older uses of a common word are reached by paging
 //! with `max_id`, or by a more specific query.
+//!
+//! **Why SQLite's index is filled after the commit.** FTS5 flushes what a transaction
+//! indexed as a segment of its own when it commits (and merges segments later): in a
+//! post's transaction that was ~150,000 instructions of a lone post's ~820,000, with a few
+//! more pages to log; twenty notices indexed in one transaction cost a tenth of that each
+//! (BENCHMARKS.md, issue 18). So a post only writes its notice; [`keep_index`] indexes
+//! what was posted [`GATHER`] later, and a search first takes whatever is still waiting:
+//! a notice is found the moment its post is answered, as before. Which notices wait is
+//! one number, `statuses_fts_mark.upto`: status ids only grow, and every notice at or below
+//! the mark has been taken (a reblog or a deleted notice is skipped), none above it. An
+//! edit or a deletion changes the index only for a notice at or below the mark (FTS5
+//! must be told exactly the text it indexed); one above it is indexed later as it is then.
 
+use super::lite::Conn;
 use super::queries::{self, Sql, account_columns, status_select};
 use super::sql::{Backend, SqlStore};
 use super::*;
+use futures::FutureExt;
 use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How many of the newest matches are ranked.
 pub const RANK_WINDOW: i64 = 1000;
+
+/// How long after a post the index takes it (and whatever is posted meanwhile).
+pub const GATHER: Duration = Duration::from_millis(250);
+/// How often an idle node looks for notices the index has not taken (written by another
+/// path than posting, or left by a failed round).
+const IDLE_LOOK: Duration = Duration::from_secs(10);
+/// Notices one indexing transaction takes at most (a few milliseconds of the writer).
+const INDEX_BATCH: i64 = 256;
+
+/// Keep SQLite's full-text index up with the notices posted (see the module doc); on
+/// Postgres there is nothing to do and this returns at once. Runs until `shutdown`.
+pub async fn keep_index(store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let Some(posted) = store.posted_unindexed() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = posted.notified() => {}
+            _ = tokio::time::sleep(IDLE_LOOK) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(GATHER) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = store.index_for_search().await {
+            tracing::warn!(error = %e, "cannot index new notices for search; will retry");
+        }
+    }
+}
 
 /// A search for notices.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +105,68 @@ fn like_prefix(p: &str) -> String {
 }
 
 impl SqlStore {
+    /// SQLite: index every notice above the mark, a batch per transaction (see the module
+    /// doc). With `look_first`, a read first, so that an index up to date costs no write
+    /// (a search); [`keep_index`] knows there is something to take.
+    pub(super) async fn index_for_search(&self, look_first: bool) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        if look_first {
+            let behind: i64 = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM statuses WHERE id > (SELECT upto FROM statuses_fts_mark))",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            if behind == 0 {
+                return Ok(());
+            }
+        }
+        while self.index_batch().await? {}
+        Ok(())
+    }
+
+    /// One transaction of [`Self::index_for_search`]: whether it took a full batch.
+    async fn index_batch(&self) -> Result<bool> {
+        self.in_write(|conn: &mut dyn Conn| {
+            async move {
+                let mark: i64 = sqlx::query_scalar("SELECT upto FROM statuses_fts_mark")
+                    .fetch_one(conn.db())
+                    .await?;
+                let (top, taken): (Option<i64>, i64) = {
+                    let r = sqlx::query(
+                        "SELECT MAX(id) AS top, COUNT(*) AS taken FROM \
+                         (SELECT id FROM statuses WHERE id > $1 ORDER BY id LIMIT $2)",
+                    )
+                    .bind(mark)
+                    .bind(INDEX_BATCH)
+                    .fetch_one(conn.db())
+                    .await?;
+                    (r.try_get("top")?, r.try_get("taken")?)
+                };
+                let Some(top) = top else {
+                    return Ok((false, false));
+                };
+                sqlx::query(
+                    "INSERT INTO statuses_fts (rowid, text, spoiler_text) \
+                     SELECT id, text, spoiler_text FROM statuses \
+                     WHERE id > $1 AND id <= $2 AND reblog_of_id IS NULL AND deleted_at IS NULL",
+                )
+                .bind(mark)
+                .bind(top)
+                .execute(conn.db())
+                .await?;
+                sqlx::query("UPDATE statuses_fts_mark SET upto = $1")
+                    .bind(top)
+                    .execute(conn.db())
+                    .await?;
+                Ok((taken == INDEX_BATCH, false))
+            }
+            .boxed()
+        })
+        .await
+    }
+
     pub(super) async fn find_statuses(
         &self,
         s: &StatusSearch,
@@ -68,6 +179,8 @@ impl SqlStore {
                 if terms.is_empty() {
                     return Ok(Vec::new());
                 }
+                // What was posted and not indexed yet is found too.
+                self.index_for_search(true).await?;
                 q.push(" JOIN statuses_fts ON statuses_fts.rowid = s.id WHERE statuses_fts MATCH ");
                 q.text(&terms);
                 // FTS5 walks its index newest first without scoring: the window is cheap.

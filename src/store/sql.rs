@@ -48,6 +48,8 @@ pub struct SqlStore {
     pub(super) token_reader: Option<Arc<super::lite::InlineReader>>,
     /// SQLite: positions given in the writing transactions ([`super::lease::Numbering`]).
     pub(super) numbering: Option<Arc<super::lease::Numbering>>,
+    /// SQLite: notified after each post, for the full-text index ([`super::search`]).
+    pub(super) unindexed: Option<Arc<Notify>>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -164,6 +166,7 @@ impl SqlStore {
             token_reader: None,
             numbering: (backend == Backend::Sqlite)
                 .then(|| Arc::new(super::lease::Numbering::default())),
+            unindexed: (backend == Backend::Sqlite).then(|| Arc::new(Notify::new())),
         }
     }
 
@@ -1648,6 +1651,14 @@ impl Store for SqlStore {
 
     fn committed(&self) -> Arc<Notify> {
         self.committed.clone()
+    }
+
+    fn posted_unindexed(&self) -> Option<Arc<Notify>> {
+        self.unindexed.clone()
+    }
+
+    async fn index_for_search(&self) -> Result<()> {
+        SqlStore::index_for_search(self, false).await
     }
 
     fn unrouted(&self) -> Arc<crate::stream::heads::Unrouted> {

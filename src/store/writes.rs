@@ -134,6 +134,9 @@ impl SqlStore {
         if queued > 0 {
             self.deliveries_waiting.notify_one();
         }
+        if let Some(index) = &self.unindexed {
+            index.notify_one();
+        }
         Ok(records)
     }
 
