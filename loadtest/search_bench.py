@@ -95,7 +95,14 @@ def main():
     if o.backend == "sqlite":
         con = sqlite3.connect(path)
         con.execute("PRAGMA journal_mode=WAL")
-        con.executescript("BEGIN;" + sql + "COMMIT;")
+        # The node's full-text index takes notices after their post (a batch at a time,
+        # and a search first takes what waits); here all of them at once, with the fill.
+        con.executescript("BEGIN;" + sql +
+                          "INSERT INTO statuses_fts (rowid, text, spoiler_text) SELECT id, text, spoiler_text "
+                          "FROM statuses WHERE id > (SELECT upto FROM statuses_fts_mark) "
+                          "AND reblog_of_id IS NULL AND deleted_at IS NULL;"
+                          "UPDATE statuses_fts_mark SET upto = (SELECT MAX(id) FROM statuses);"
+                          "COMMIT;")
         con.execute("UPDATE accounts SET statuses_count = ? WHERE id = 1", (o.notices,))
         con.commit(); con.close()
     else:

@@ -3,8 +3,9 @@
 
 Takes a copy of a Tidings database that a node has posted into (`--db`, e.g. the file of
 `loadtest/lone_post.py`'s node) and writes, `--posts` times, each in its own transaction,
-the rows one post writes, copied from the newest notice there: the notice (its full-text
-trigger and its indexes fire as for the node), its tag rows, the author's counter, its
+the rows one post writes, copied from the newest notice there: the notice (its indexes
+fire as for the node; the full-text index takes notices after the post's commit since
+migration 0026, so it is not in a post's rows), its tag rows, the author's counter, its
 event, the event's position and its stream rows. With Tidings' pragmas (WAL,
 `synchronous = NORMAL`) and statements kept compiled, on Python's `sqlite3`, one post
 after another. For comparison it also writes a one-row transaction the same number of

@@ -652,3 +652,48 @@ async fn on_sqlite_posted_notices_are_indexed_a_moment_later_without_a_search() 
     stop.cancel();
     task.await.unwrap();
 }
+
+/// On SQLite a backlog longer than one indexing transaction takes (a quiet node restarted
+/// after a burst; 256 a batch) is all found by the next search, and a reblog, which has no
+/// words of its own, is passed over: the original is found once.
+#[tokio::test]
+async fn on_sqlite_a_backlog_of_several_batches_is_all_searchable_and_reblogs_are_passed_over() {
+    let Some((store, ann, dir)) = open_with_author(Backend::Sqlite).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for i in 0..600 {
+        ids.push(
+            store
+                .create_status(notice(ann, format!("tally{i} counted"), None, None))
+                .await
+                .unwrap()
+                .id
+                .get(),
+        );
+    }
+    let reblog = store
+        .set_reblog(ann, tidings::domain::StatusId::new(ids[0]), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        found(&*store, "tally599").await,
+        vec![ids[599]],
+        "the newest, by the first search"
+    );
+    assert_eq!(found(&*store, "tally300").await, vec![ids[300]]);
+    assert_eq!(
+        found(&*store, "tally0").await,
+        vec![ids[0]],
+        "the original, once"
+    );
+    let (raw, _) = events_in_file(&dir).await;
+    let (mark, indexed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT upto FROM statuses_fts_mark), (SELECT COUNT(*) FROM statuses_fts_docsize)",
+    )
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert_eq!(indexed, 600, "every notice, not the reblog");
+    assert_eq!(mark, reblog.id.get(), "the mark passed the reblog");
+}

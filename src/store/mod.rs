@@ -722,8 +722,9 @@ pub trait Store: Send + Sync + 'static {
         None
     }
     /// SQLite: index the notices posted since the index last took any (a search does so
-    /// itself first). Postgres: nothing to do.
-    async fn index_for_search(&self) -> Result<()> {
+    /// itself first); with `look_first`, only after a read shows there are some.
+    /// Postgres: nothing to do.
+    async fn index_for_search(&self, _look_first: bool) -> Result<()> {
         Ok(())
     }
     /// Events this node wrote that its hub has not routed yet (see

@@ -48,6 +48,9 @@ const IDLE_LOOK: Duration = Duration::from_secs(10);
 /// Notices one indexing transaction takes at most (a few milliseconds of the writer).
 const INDEX_BATCH: i64 = 256;
 
+/// How long the task waits after indexing failed before it tries again.
+const AFTER_FAILURE: Duration = Duration::from_secs(5);
+
 /// Keep SQLite's full-text index up with the notices posted (see the module doc); on
 /// Postgres there is nothing to do and this returns at once. Runs until `shutdown`.
 pub async fn keep_index(store: Arc<dyn Store>, shutdown: CancellationToken) {
@@ -55,17 +58,22 @@ pub async fn keep_index(store: Arc<dyn Store>, shutdown: CancellationToken) {
         return;
     };
     loop {
-        tokio::select! {
-            _ = posted.notified() => {}
-            _ = tokio::time::sleep(IDLE_LOOK) => {}
+        // After a post there is something to take; after a quiet spell, perhaps.
+        let look_first = tokio::select! {
+            _ = posted.notified() => false,
+            _ = tokio::time::sleep(IDLE_LOOK) => true,
             _ = shutdown.cancelled() => return,
-        }
+        };
         tokio::select! {
             _ = tokio::time::sleep(GATHER) => {}
             _ = shutdown.cancelled() => return,
         }
-        if let Err(e) = store.index_for_search().await {
+        if let Err(e) = store.index_for_search(look_first).await {
             tracing::warn!(error = %e, "cannot index new notices for search; will retry");
+            tokio::select! {
+                _ = tokio::time::sleep(AFTER_FAILURE) => {}
+                _ = shutdown.cancelled() => return,
+            }
         }
     }
 }
@@ -107,11 +115,14 @@ fn like_prefix(p: &str) -> String {
 impl SqlStore {
     /// SQLite: index every notice above the mark, a batch per transaction (see the module
     /// doc). With `look_first`, a read first, so that an index up to date costs no write
-    /// (a search); [`keep_index`] knows there is something to take.
+    /// (a search; [`keep_index`] woken by a post knows there is something to take). One
+    /// indexing at a time: searches that arrive together wait for one, then find nothing
+    /// left to take.
     pub(super) async fn index_for_search(&self, look_first: bool) -> Result<()> {
-        if self.backend != Backend::Sqlite {
+        let Some(indexing) = &self.indexing else {
             return Ok(());
-        }
+        };
+        let _one = indexing.lock().await;
         if look_first {
             let behind: i64 = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM statuses WHERE id > (SELECT upto FROM statuses_fts_mark))",
@@ -179,8 +190,11 @@ impl SqlStore {
                 if terms.is_empty() {
                     return Ok(Vec::new());
                 }
-                // What was posted and not indexed yet is found too.
-                self.index_for_search(true).await?;
+                // What was posted and not indexed yet is found too. Should indexing fail,
+                // the search still answers from what the index has.
+                if let Err(e) = self.index_for_search(true).await {
+                    tracing::warn!(error = %e, "cannot index new notices for search; searching without them");
+                }
                 q.push(" JOIN statuses_fts ON statuses_fts.rowid = s.id WHERE statuses_fts MATCH ");
                 q.text(&terms);
                 // FTS5 walks its index newest first without scoring: the window is cheap.

@@ -50,6 +50,8 @@ pub struct SqlStore {
     pub(super) numbering: Option<Arc<super::lease::Numbering>>,
     /// SQLite: notified after each post, for the full-text index ([`super::search`]).
     pub(super) unindexed: Option<Arc<Notify>>,
+    /// SQLite: held while the full-text index takes new notices (one at a time).
+    pub(super) indexing: Option<Arc<Mutex<()>>>,
 }
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
@@ -167,6 +169,7 @@ impl SqlStore {
             numbering: (backend == Backend::Sqlite)
                 .then(|| Arc::new(super::lease::Numbering::default())),
             unindexed: (backend == Backend::Sqlite).then(|| Arc::new(Notify::new())),
+            indexing: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
         }
     }
 
@@ -1657,8 +1660,8 @@ impl Store for SqlStore {
         self.unindexed.clone()
     }
 
-    async fn index_for_search(&self) -> Result<()> {
-        SqlStore::index_for_search(self, false).await
+    async fn index_for_search(&self, look_first: bool) -> Result<()> {
+        SqlStore::index_for_search(self, look_first).await
     }
 
     fn unrouted(&self) -> Arc<crate::stream::heads::Unrouted> {
