@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import subprocess
 import time
 import urllib.parse
 
@@ -89,6 +90,12 @@ def main():
     p.add_argument("--nchan", action="store_true",
                    help="the peer instead: --base is Nchan (loadtest/peers/nchan/nginx.conf) and --pid its "
                         "worker; each request publishes a notice-sized message to one channel")
+    p.add_argument("--warm-up", type=int, default=20,
+                   help="posts before measuring (statement caches, pages)")
+    p.add_argument("--callgrind", action="store_true",
+                   help="the node runs under `valgrind --tool=callgrind`: zero its counters when "
+                        "measuring starts and dump them when it ends (`callgrind_control`), so the "
+                        "dump holds the measured requests alone")
     p.add_argument("--idle-s", type=float, default=5,
                    help="seconds of measuring the node doing nothing first (its timers), subtracted "
                         "from the run for the marginal cost")
@@ -101,7 +108,7 @@ def main():
     app_token = request(conn, "POST", "/oauth/token", {"grant_type": "client_credentials", "client_id": app["client_id"], "client_secret": app["client_secret"], "scope": "read write"}, form=True)["access_token"]
     name = f"lone{random.randrange(1 << 30)}"
     token = request(conn, "POST", "/api/v1/accounts", {"username": name, "password": "lone post password", "agreement": True}, token=app_token)["access_token"]
-    for i in range(20):  # warm up: statement caches, pages
+    for i in range(a.warm_up):  # warm up: statement caches, pages
         request(conn, "POST", "/api/v1/statuses", {"status": f"warm-up {i} #lone"}, token=token)
     time.sleep(0.5)
     if a.get:
@@ -119,12 +126,16 @@ def measure(a, conn, one):
     i0, iw0 = cpu_seconds(a.pid), time.monotonic()
     time.sleep(a.idle_s)
     idle_per_s = (cpu_seconds(a.pid) - i0) / (time.monotonic() - iw0)
+    if a.callgrind:
+        subprocess.run(["callgrind_control", "-z", str(a.pid)], check=True, capture_output=True)
     cpu0, sw0, t0 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
     per0 = thread_cpu(a.pid)
     for i in range(a.posts):
         one(i)
         time.sleep(a.gap_ms / 1000)
     time.sleep(0.5)  # let the last sequencer round and fan-out finish
+    if a.callgrind:
+        subprocess.run(["callgrind_control", "-d", str(a.pid)], check=True, capture_output=True)
     cpu1, sw1, t1 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
     per1 = thread_cpu(a.pid)
     n = a.posts
