@@ -45,7 +45,6 @@ use sqlx::any::{
 use sqlx::{Any, AnyConnection, Either, Execute, Executor};
 use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -196,6 +195,9 @@ impl<'c> Executor<'c> for Db<'c> {
 struct Columns {
     names: Arc<sqlx_core::HashMap<UStr, usize>>,
     columns: Vec<AnyColumn>,
+    /// For each of the statement's parameters, in order, which of sqlx's values it takes
+    /// (from 1: `$N` and `?N` by their number, a plain `?` by its place).
+    params: Vec<usize>,
 }
 
 /// Compiled statements the writer thread keeps.
@@ -204,7 +206,9 @@ const STATEMENTS_KEPT: usize = 256;
 /// The writer thread's connection.
 pub(crate) struct Lite {
     conn: rusqlite::Connection,
-    columns: HashMap<String, Columns>,
+    /// Each statement's columns, by its text (hashed with hashbrown's default, foldhash:
+    /// statement texts run to kilobytes, and std's SipHash cost ~1.5 instructions a byte).
+    columns: sqlx_core::HashMap<String, Columns>,
 }
 
 impl Lite {
@@ -229,7 +233,7 @@ impl Lite {
         )?;
         Ok(Lite {
             conn,
-            columns: HashMap::new(),
+            columns: sqlx_core::HashMap::new(),
         })
     }
 
@@ -242,16 +246,17 @@ impl Lite {
         let sql = query.sql();
         let sql = sql.as_str();
         let mut stmt = self.conn.prepare_cached(sql).map_err(lite_error)?;
-        bind(&mut stmt, args)?;
-        if !self.columns.contains_key(sql) {
-            // Statement texts vary with a batch's size (and some carry ids), so the map
-            // is emptied now and then, as rusqlite's own cache evicts.
-            if self.columns.len() >= 4 * STATEMENTS_KEPT {
-                self.columns.clear();
-            }
-            self.columns.insert(sql.to_string(), columns_of(&stmt));
+        // Statement texts vary with a batch's size (and some carry ids), so the map is
+        // emptied now and then, as rusqlite's own cache evicts.
+        if self.columns.len() >= 4 * STATEMENTS_KEPT {
+            self.columns.clear();
         }
-        let cols = &self.columns[sql];
+        let cols = match self.columns.entry_ref(sql) {
+            sqlx_core::hash_map::EntryRef::Occupied(o) => o.into_mut(),
+            sqlx_core::hash_map::EntryRef::Vacant(v) => v.insert(columns_of(&stmt)?),
+        };
+        let cols = &*cols;
+        bind(&mut stmt, &cols.params, args)?;
         let mut out = Vec::new();
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next().map_err(lite_error)? {
@@ -277,7 +282,7 @@ impl Lite {
     }
 }
 
-fn columns_of(stmt: &rusqlite::Statement<'_>) -> Columns {
+fn columns_of(stmt: &rusqlite::Statement<'_>) -> std::result::Result<Columns, sqlx::Error> {
     let mut names = sqlx_core::HashMap::with_capacity(stmt.column_count());
     let mut columns = Vec::with_capacity(stmt.column_count());
     for (i, name) in stmt.column_names().into_iter().enumerate() {
@@ -291,10 +296,22 @@ fn columns_of(stmt: &rusqlite::Statement<'_>) -> Columns {
             },
         });
     }
-    Columns {
+    let mut params = Vec::with_capacity(stmt.parameter_count());
+    for i in 1..=stmt.parameter_count() {
+        params.push(match stmt.parameter_name(i) {
+            None => i,
+            Some(name) => name
+                .get(1..)
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|_| name.starts_with(['$', '?']))
+                .ok_or_else(|| sqlx::Error::Protocol(format!("unknown parameter {name}")))?,
+        });
+    }
+    Ok(Columns {
         names: Arc::new(names),
         columns,
-    }
+        params,
+    })
 }
 
 /// Bind sqlx's arguments as sqlx's SQLite driver does: `$N` and `?N` by their number,
@@ -302,18 +319,11 @@ fn columns_of(stmt: &rusqlite::Statement<'_>) -> Columns {
 /// NULL; the store writes neither, and here both are refused.)
 fn bind(
     stmt: &mut rusqlite::Statement<'_>,
+    params: &[usize],
     args: Option<AnyArguments>,
 ) -> std::result::Result<(), sqlx::Error> {
     let values = args.map(|a| a.values.0).unwrap_or_default();
-    for i in 1..=stmt.parameter_count() {
-        let n = match stmt.parameter_name(i) {
-            None => i,
-            Some(name) => name
-                .get(1..)
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|_| name.starts_with(['$', '?']))
-                .ok_or_else(|| sqlx::Error::Protocol(format!("unknown parameter {name}")))?,
-        };
+    for (i, &n) in (1..).zip(params) {
         let value = n
             .checked_sub(1)
             .and_then(|k| values.get(k))
