@@ -499,15 +499,18 @@ impl LiteWriter {
     }
 }
 
-/// Frames in the WAL past which the writer thread asks for a checkpoint (SQLite's own
-/// default, 1,000, is what sqlx's connections keep; asking at half of it, the writer's
-/// commits keep the log below theirs while it restarts, so they seldom checkpoint either).
-const CHECKPOINT_FRAMES: i32 = 500;
+/// Frames in the WAL past which the writer thread asks for a checkpoint: 8 MB of 4 KiB
+/// pages, ~100 lone posts. A checkpoint costs two `fsync`s and a copy of each distinct page
+/// in the log, and posts rewrite the same few leaves (a lone post logs ~20 frames, nearly
+/// all the newest leaf of one table or index each): at 500 frames the checkpoint thread
+/// cost 33–40 µs of CPU per lone post, at 2,000 it costs 13–20 (BENCHMARKS.md, issue 18).
+const CHECKPOINT_FRAMES: i32 = 2000;
 
 /// The log's length past which the writer checkpoints in its own commit after all, as SQLite
 /// would: ~20 MB, reached only when the checkpoint thread cannot catch up (see
-/// [`Checkpoints`]).
-const INLINE_CHECKPOINT_FRAMES: i32 = 10 * CHECKPOINT_FRAMES;
+/// [`Checkpoints`]). sqlx's connections checkpoint in their commits at the same length
+/// (`wal_autocheckpoint`, [`super::sqlite::PRAGMAS`]).
+pub(super) const INLINE_CHECKPOINT_FRAMES: i32 = 5000;
 
 /// Passive checkpoints run back to back after one nudge, at most, until one copies nothing
 /// new.
@@ -542,16 +545,14 @@ fn note_wal_frames(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusql
 
 /// Checkpoints of the WAL, run on a thread of their own rather than by the writer.
 ///
-/// **Why.** SQLite checkpoints when a commit leaves the log past 1,000 frames, on the
-/// connection that committed, before that commit returns: it syncs the log, copies every
-/// page back into the database file and syncs the file. With posts writing ~18 pages each
-/// that was every ~55 posts, and the post that drew it (and every post queued behind the
+/// **Why.** SQLite checkpoints when a commit leaves the log past 1,000 frames (its
+/// default), on the connection that committed, before that commit returns: it syncs the
+/// log, copies every page back into the database file and syncs the file. With posts
+/// writing ~18 pages each that was every ~55 posts, and the post that drew it (and every post queued behind the
 /// writer lock) waited 5–25 ms for two `fsync`s and a thousand page copies — the worst
 /// tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
 /// connection runs alongside the writer (WAL mode lets it), so a post does not wait for
-/// one (but past [`INLINE_CHECKPOINT_FRAMES`], below; and sqlx's own writer connection
-/// keeps SQLite's threshold of 1,000 frames, which the log reaches only when it cannot
-/// start over); durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
+/// one (but past [`INLINE_CHECKPOINT_FRAMES`], below, where sqlx's connections do too); durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
 /// not sync; checkpoints do, wherever they run).
 ///
 /// The writer asks (a non-blocking nudge) each time its commits have added
@@ -872,9 +873,8 @@ mod tests {
     }
 
     /// The WAL is copied back into the database file by the checkpoint thread, once the
-    /// writer's commits have grown it by [`CHECKPOINT_FRAMES`] — before SQLite's own
-    /// threshold (1,000), at which a writer left to SQLite would checkpoint itself, in
-    /// its commit. In WAL mode only a checkpoint writes the database file, so the file's
+    /// writer's commits have grown it by [`CHECKPOINT_FRAMES`] — before the length at
+    /// which a connection left to SQLite would checkpoint itself, in its commit. In WAL mode only a checkpoint writes the database file, so the file's
     /// size tells whether one ran.
     #[tokio::test]
     async fn the_log_is_checkpointed_before_sqlites_own_threshold() {
@@ -884,14 +884,14 @@ mod tests {
         let frames = || wal_frames(&wal);
         let before = std::fs::metadata(&file).unwrap().len();
         let mut n = 0_u64;
-        // A row per transaction (a couple of pages each) until the log holds 600 frames.
-        while frames() < 600 {
+        // A row per transaction (a couple of pages each) until the log is past the ask.
+        while frames() < CHECKPOINT_FRAMES as u64 + 100 {
             n += 1;
             insert_row(&w, format!("row {n}"), 300).await;
         }
         assert!(
-            frames() < 1000,
-            "the test meant to stay below SQLite's threshold"
+            frames() < INLINE_CHECKPOINT_FRAMES as u64,
+            "the test meant to stay below the writer's own checkpoints"
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::fs::metadata(&file).unwrap().len() == before {

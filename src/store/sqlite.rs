@@ -22,7 +22,7 @@ use sqlx::any::AnyPoolOptions;
 use std::sync::Arc;
 
 /// Every connection's settings, sqlx's and the writer thread's.
-pub(super) const PRAGMAS: [&str; 5] = [
+pub(super) const PRAGMAS: [&str; 6] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 10000",
@@ -31,6 +31,11 @@ pub(super) const PRAGMAS: [&str; 5] = [
     // the write path; BENCHMARKS.md). Not mmap: a growing file is unmapped and mapped
     // again at every transaction.
     "PRAGMA cache_size = -16384",
+    // A connection checkpoints in its own commit past this many frames of log (SQLite's
+    // default is 1,000): the writer thread's checkpoint thread copies the log back
+    // earlier, at [`super::lite`]'s `CHECKPOINT_FRAMES`; this is its `INLINE_CHECKPOINT_FRAMES`
+    // (a test holds the two equal).
+    "PRAGMA wal_autocheckpoint = 5000",
 ];
 
 async fn pool(url: &str, connections: u32) -> anyhow::Result<AnyPool> {
@@ -79,4 +84,23 @@ async fn main_file(writer: &AnyPool) -> anyhow::Result<Option<String>> {
             .await
             .context("cannot ask SQLite which file it opened")?;
     Ok(file.filter(|f| !f.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// sqlx's connections (edits, favourites, reads) checkpoint in their own commits only
+    /// past the length where the writer thread does too, not at SQLite's default of 1,000
+    /// frames, below which the checkpoint thread already keeps the log.
+    #[tokio::test]
+    async fn sqlx_connections_checkpoint_only_where_the_writer_does() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = super::pool(&url, 2).await.unwrap();
+        let frames: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(frames, super::super::lite::INLINE_CHECKPOINT_FRAMES as i64);
+    }
 }
