@@ -39,6 +39,8 @@ fn main() {
         println!("cargo::rerun-if-env-changed={var}");
     }
     println!("cargo::rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migrations; a new one must rebuild the crate.
+    println!("cargo::rerun-if-changed=migrations");
     // The folder, not node_modules' files: a path that does not exist would make cargo
     // run this script, and rebuild the crate, on every build.
     println!("cargo::rerun-if-changed=clients/masto_js");

@@ -104,3 +104,69 @@ mod tests {
         assert_eq!(frames, super::super::lite::INLINE_CHECKPOINT_FRAMES as i64);
     }
 }
+
+#[cfg(test)]
+mod migration_tests {
+    /// Migration 27 rebuilds `event_streams` keyed by (stream, position) alone (WITHOUT
+    /// ROWID): a database with stream rows keeps every one of them, and they read back by
+    /// stream and position as before.
+    #[tokio::test]
+    async fn stream_rows_survive_their_table_being_rebuilt_without_rowids() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = super::pool(&url, 2).await.unwrap();
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.run_to(26, &pool).await.unwrap();
+        let rows = [
+            ("public", 1, 7),
+            ("hashtag:lone", 1, 7),
+            ("public", 2, 9),
+            ("user:1", 3, 11),
+        ];
+        for (stream, position, event) in rows {
+            sqlx::query(
+                "INSERT INTO event_streams (stream, event_id, position) VALUES ($1, $2, $3)",
+            )
+            .bind(stream)
+            .bind(event as i64)
+            .bind(position as i64)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        migrator.run(&pool).await.unwrap();
+
+        let kind: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'event_streams'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(kind.contains("WITHOUT ROWID"), "{kind}");
+        let mut read = Vec::new();
+        for (stream, ..) in rows {
+            let found: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT position, event_id FROM event_streams WHERE stream = $1 AND position >= 0 ORDER BY position",
+            )
+            .bind(stream)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            read.push((stream, found));
+        }
+        assert_eq!(
+            read,
+            vec![
+                ("public", vec![(1, 7), (2, 9)]),
+                ("hashtag:lone", vec![(1, 7)]),
+                ("public", vec![(1, 7), (2, 9)]),
+                ("user:1", vec![(3, 11)]),
+            ]
+        );
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+}
