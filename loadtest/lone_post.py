@@ -5,8 +5,8 @@ Starts nothing: point it at a running node (`--base`, default http://127.0.0.1:8
 give it the node's process id (`--pid`). It signs up one account, posts `--posts` notices
 one at a time, `--gap-ms` apart (so each is its own batch and its own sequencer round),
 and reads the process's user+system time from /proc/PID/stat and the voluntary and
-involuntary context switches of all its threads from /proc/PID/task/*/status, before and
-after. Only the standard library; run the client on another core than the server
+involuntary context switches of all its threads from /proc/PID/task/*/status, and what it
+wrote towards storage from /proc/PID/io, before and after. Only the standard library; run the client on another core than the server
 (`taskset -c 1 python3 loadtest/lone_post.py --pid ...`).
 """
 
@@ -62,6 +62,13 @@ def thread_cpu(pid):
         fields = line.rsplit(")", 1)[1].split()
         out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / ticks
     return out
+
+
+def io(pid):
+    """Bytes the process has sent towards storage (`write_bytes`) and its write calls."""
+    with open(f"/proc/{pid}/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["write_bytes"]), int(fields["syscw"])
 
 
 def switches(pid):
@@ -130,6 +137,7 @@ def measure(a, conn, one):
         subprocess.run(["callgrind_control", "-z", str(a.pid)], check=True, capture_output=True)
     cpu0, sw0, t0 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
     per0 = thread_cpu(a.pid)
+    io0 = io(a.pid)
     for i in range(a.posts):
         one(i)
         time.sleep(a.gap_ms / 1000)
@@ -138,6 +146,7 @@ def measure(a, conn, one):
         subprocess.run(["callgrind_control", "-d", str(a.pid)], check=True, capture_output=True)
     cpu1, sw1, t1 = cpu_seconds(a.pid), switches(a.pid), time.monotonic()
     per1 = thread_cpu(a.pid)
+    io1 = io(a.pid)
     n = a.posts
     what = "lone Nchan publishes" if a.nchan else f"lone GET {a.get}" if a.get else "lone posts"
     total = 1e6 * (cpu1 - cpu0) / n
@@ -147,6 +156,8 @@ def measure(a, conn, one):
           f"{idle:.0f} µs ({1e3 * idle_per_s:.1f} ms/s), the request {total - idle:.0f} µs")
     threads = sorted(((1e6 * (per1.get(k, 0) - per0.get(k, 0)) / n, k) for k in per1), reverse=True)
     print("  per thread (µs per request): " + ", ".join(f"{k} {v:.0f}" for v, k in threads if v >= 1))
+    print(f"  to storage: {(io1[0] - io0[0]) / n:,.0f} bytes and {(io1[1] - io0[1]) / n:.1f} write calls "
+          "per request (/proc/PID/io; a WAL frame counts each time it is written)")
 
 if __name__ == "__main__":
     main()
