@@ -8,8 +8,10 @@ fire as for the node; the full-text index takes notices after the post's commit 
 migration 0026, so it is not in a post's rows), its tag rows, the author's counter, its
 event, the event's position and its stream rows. With Tidings' pragmas (WAL,
 `synchronous = NORMAL`) and statements kept compiled, on Python's `sqlite3`, one post
-after another. For comparison it also writes a one-row transaction the same number of
-times: what a durable commit costs here with nothing in it. Each is run twice: back to back
+after another; SQLite checkpoints in the commit past its default of 1,000 frames (a node
+does that work on a thread of its own, every 2,000). For comparison it also writes a
+one-row transaction the same number of times: what a durable commit costs here with
+nothing in it. Each is run twice: back to back
 (everything in the CPU's caches: the best case) and one every `--gap-ms` (10, as
 `lone_post.py` posts), which is what a lone post meets — caches gone cold while the process
 slept, two to nine times the hot cost per statement here.

@@ -428,7 +428,14 @@ pub(crate) struct LiteWriter {
     /// The in-process writer lock, held by each job from before it is queued until it
     /// has answered — even if its caller stopped waiting.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// Asks the checkpoint thread for a checkpoint (see [`Self::committed_elsewhere`]).
+    nudge: mpsc::SyncSender<()>,
+    /// Commits of sqlx's writer connection so far.
+    elsewhere: std::sync::atomic::AtomicU32,
 }
+
+/// Commits of sqlx's writer connection per checkpoint asked for on their account.
+const COMMITS_ELSEWHERE_PER_NUDGE: u32 = 64;
 
 impl LiteWriter {
     /// Open the writer's connection to the database file at `path` (made and migrated
@@ -443,6 +450,7 @@ impl LiteWriter {
         // hook too): the thread below checkpoints instead.
         lite.conn.wal_hook(Some(note_wal_frames));
         let mut checkpoints = Checkpoints::start(path)?;
+        let nudge = checkpoints.nudge.clone();
         let (send, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("tidings-sqlite-writer".into())
@@ -453,7 +461,30 @@ impl LiteWriter {
                     checkpoints.after_job();
                 }
             })?;
-        Ok(Arc::new(LiteWriter { jobs: send, lock }))
+        Ok(Arc::new(LiteWriter {
+            jobs: send,
+            lock,
+            nudge,
+            elsewhere: Default::default(),
+        }))
+    }
+
+    /// After a commit of sqlx's writer connection (edits, favourites, follows, …), which
+    /// passes no WAL hook of ours: every [`COMMITS_ELSEWHERE_PER_NUDGE`]th asks the
+    /// checkpoint thread for a checkpoint too. Without it a run of them with no post
+    /// between would grow the log to [`INLINE_CHECKPOINT_FRAMES`], where the commit that
+    /// crosses it checkpoints in place, under the writer lock, while posts wait.
+    pub(crate) fn committed_elsewhere(&self) {
+        use std::sync::atomic::Ordering;
+        let n = self
+            .elsewhere
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        if n.is_multiple_of(COMMITS_ELSEWHERE_PER_NUDGE) {
+            // Full: one is asked for already. Gone: the writer thread ended, and with it
+            // the checkpoint thread; sqlx's own threshold still holds.
+            let _ = self.nudge.try_send(());
+        }
     }
 
     /// Run `work` in one write transaction on the writer thread: committed when it
@@ -874,35 +905,80 @@ mod tests {
 
     /// The WAL is copied back into the database file by the checkpoint thread, once the
     /// writer's commits have grown it by [`CHECKPOINT_FRAMES`] — before the length at
-    /// which a connection left to SQLite would checkpoint itself, in its commit. In WAL mode only a checkpoint writes the database file, so the file's
-    /// size tells whether one ran.
+    /// which a connection left to SQLite would checkpoint itself, in its commit (and at
+    /// which the writer does). In WAL mode only a checkpoint writes the database file, so
+    /// the file's size tells whether one ran.
     #[tokio::test]
-    async fn the_log_is_checkpointed_before_sqlites_own_threshold() {
+    async fn the_log_is_checkpointed_before_the_writers_own_bound() {
         let (dir, w) = writer();
         let file = dir.path().join("t.db");
         let wal = dir.path().join("t.db-wal");
-        let frames = || wal_frames(&wal);
         let before = std::fs::metadata(&file).unwrap().len();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let mut n = 0_u64;
-        // A row per transaction (a couple of pages each) until the log is past the ask.
-        while frames() < CHECKPOINT_FRAMES as u64 + 100 {
+        // A row per transaction (a couple of pages each) until a checkpoint has run.
+        while std::fs::metadata(&file).unwrap().len() == before {
+            assert!(
+                wal_frames(&wal) < INLINE_CHECKPOINT_FRAMES as u64,
+                "the log reached the writer's own bound with nothing checkpointed"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed after {n} commits and {} frames",
+                wal_frames(&wal)
+            );
             n += 1;
             insert_row(&w, format!("row {n}"), 300).await;
         }
         assert!(
-            frames() < INLINE_CHECKPOINT_FRAMES as u64,
-            "the test meant to stay below the writer's own checkpoints"
+            wal_frames(&wal) < INLINE_CHECKPOINT_FRAMES as u64,
+            "the writer checkpointed in its own commit, at {} frames",
+            wal_frames(&wal)
         );
+        assert!(
+            n > 100,
+            "a checkpoint ran after {n} commits, before the writer asked for one"
+        );
+        assert_eq!(count(&w).await, n as i64);
+    }
+
+    /// Commits outside the writer thread (sqlx's writer connection) ask for checkpoints
+    /// too: a run of them, far below the length at which SQLite would checkpoint on their
+    /// connection, is copied back by the checkpoint thread.
+    #[tokio::test]
+    async fn commits_elsewhere_are_checkpointed_too() {
+        let (dir, w) = writer();
+        let file = dir.path().join("t.db");
+        let wal = dir.path().join("t.db-wal");
+        let other = rusqlite::Connection::open(&file).unwrap();
+        other
+            .execute_batch("PRAGMA wal_autocheckpoint = 5000")
+            .unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        for i in 0..4 * COMMITS_ELSEWHERE_PER_NUDGE {
+            other
+                .execute(
+                    "INSERT INTO t (name, b) VALUES (?1, zeroblob(300))",
+                    [format!("elsewhere {i}")],
+                )
+                .unwrap();
+            w.committed_elsewhere();
+        }
+        assert!(wal_frames(&wal) < 5000);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::fs::metadata(&file).unwrap().len() == before {
             assert!(
                 std::time::Instant::now() < deadline,
-                "nothing was checkpointed after {n} commits and {} frames",
-                frames()
+                "nothing was checkpointed after {} commits elsewhere ({} frames)",
+                4 * COMMITS_ELSEWHERE_PER_NUDGE,
+                wal_frames(&wal)
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        assert_eq!(count(&w).await, n as i64);
+        assert_eq!(count(&w).await, 4 * COMMITS_ELSEWHERE_PER_NUDGE as i64);
     }
 
     /// A checkpoint on the other thread copies what was logged when it began; if the writer

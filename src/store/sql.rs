@@ -248,6 +248,9 @@ impl SqlStore {
     /// (migration 0004) and delivered only on commit.
     pub(super) async fn commit_write(&self, w: WriteTx<'_>, wrote_events: bool) -> Result<()> {
         w.tx.commit().await?;
+        if let Some(lite) = &self.lite {
+            lite.committed_elsewhere();
+        }
         if wrote_events {
             self.committed.notify_one();
         }

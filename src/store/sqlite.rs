@@ -63,6 +63,15 @@ pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStor
         .run(&readers)
         .await
         .context("cannot run the SQLite migrations")?;
+    // A migration that rebuilds a table logs all of it: copy the log back and cut the file
+    // to nothing now, or it keeps that size until the node stops. Failing here changes
+    // nothing but the file's size.
+    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&readers)
+        .await
+    {
+        tracing::warn!(error = %e, "SQLite checkpoint after the migrations failed");
+    }
     let writer = pool(url, 1).await?;
     let file = main_file(&writer).await?;
     let mut store = SqlStore::new(readers, writer, site, Backend::Sqlite);
@@ -168,5 +177,34 @@ mod migration_tests {
             .await
             .unwrap();
         assert_eq!(check, "ok");
+    }
+
+    /// What the migrations logged (a rebuilt table: as large as the table) is copied back
+    /// and the log's file cut to nothing when the node opens its database, rather than
+    /// kept at that size until it stops.
+    #[tokio::test]
+    async fn opening_leaves_no_large_log_behind() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        // Another connection, kept open (closing the last one would checkpoint), logs
+        // 4 MB and never checkpoints.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+                 CREATE TABLE filler (b BLOB); \
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+                 INSERT INTO filler SELECT zeroblob(4000) FROM n;",
+            )
+            .unwrap();
+        let wal = dir.path().join("t.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 4_000_000);
+        let _store = super::open(&url, crate::domain::Site::new("http://localhost"), 2)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        drop(other);
     }
 }
