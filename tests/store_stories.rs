@@ -538,6 +538,17 @@ async fn found(store: &dyn tidings::store::Store, q: &str) -> Vec<i64> {
     ids
 }
 
+/// SQLite's full-text index: the highest status id it has taken, and how many notices it
+/// holds.
+async fn index_state(raw: &sqlx::AnyPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT upto FROM statuses_fts_mark), (SELECT COUNT(*) FROM statuses_fts_docsize)",
+    )
+    .fetch_one(raw)
+    .await
+    .unwrap()
+}
+
 /// On SQLite the full-text index takes notices after their post has committed; a search
 /// still finds a notice the moment it is posted, as it is then: corrected before the index
 /// took it, by its new words only; deleted before, never. What the index has taken is kept
@@ -550,12 +561,7 @@ async fn on_sqlite_search_finds_a_notice_as_soon_as_it_is_posted_as_it_is_now() 
     let post = |text: &str| store.create_status(notice(ann, text.into(), None, None));
     let flood = post("harbour flood warning").await.unwrap();
     let (raw, _) = events_in_file(&dir).await;
-    let indexed = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM statuses_fts_docsize")
-            .fetch_one(&raw)
-            .await
-            .unwrap()
-    };
+    let indexed = || async { index_state(&raw).await.1 };
     assert_eq!(indexed().await, 0, "the post's transaction indexed nothing");
     let secret = post("harbour master resigns").await.unwrap();
     store
@@ -634,12 +640,7 @@ async fn on_sqlite_posted_notices_are_indexed_a_moment_later_without_a_search() 
     let (raw, _) = events_in_file(&dir).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let (mark, indexed): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT upto FROM statuses_fts_mark), (SELECT COUNT(*) FROM statuses_fts_docsize)",
-        )
-        .fetch_one(&raw)
-        .await
-        .unwrap();
+        let (mark, indexed) = index_state(&raw).await;
         if mark == last && indexed == 30 {
             break;
         }
@@ -688,12 +689,7 @@ async fn on_sqlite_a_backlog_of_several_batches_is_all_searchable_and_reblogs_ar
         "the original, once"
     );
     let (raw, _) = events_in_file(&dir).await;
-    let (mark, indexed): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT upto FROM statuses_fts_mark), (SELECT COUNT(*) FROM statuses_fts_docsize)",
-    )
-    .fetch_one(&raw)
-    .await
-    .unwrap();
+    let (mark, indexed) = index_state(&raw).await;
     assert_eq!(indexed, 600, "every notice, not the reblog");
     assert_eq!(mark, reblog.id.get(), "the mark passed the reblog");
 }

@@ -532,7 +532,7 @@ impl LiteWriter {
 
 /// Frames in the WAL past which the writer thread asks for a checkpoint: 8 MB of 4 KiB
 /// pages, ~100 lone posts. A checkpoint costs two `fsync`s and a copy of each distinct page
-/// in the log, and posts rewrite the same few leaves (a lone post logs ~20 frames, nearly
+/// in the log, and posts rewrite the same few leaves (a lone post logs ~18 frames, nearly
 /// all the newest leaf of one table or index each): at 500 frames the checkpoint thread
 /// cost 33–40 µs of CPU per lone post, at 2,000 it costs 13–20 (BENCHMARKS.md, issue 18).
 const CHECKPOINT_FRAMES: i32 = 2000;
@@ -579,9 +579,9 @@ fn note_wal_frames(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusql
 /// **Why.** SQLite checkpoints when a commit leaves the log past 1,000 frames (its
 /// default), on the connection that committed, before that commit returns: it syncs the
 /// log, copies every page back into the database file and syncs the file. With posts
-/// writing ~18 pages each that was every ~55 posts, and the post that drew it (and every post queued behind the
-/// writer lock) waited 5–25 ms for two `fsync`s and a thousand page copies — the worst
-/// tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
+/// writing ~18 pages each that was every ~55 posts, and the post that drew it (and every
+/// post queued behind the writer lock) waited 5–25 ms for two `fsync`s and a thousand page
+/// copies — the worst tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
 /// connection runs alongside the writer (WAL mode lets it), so a post does not wait for
 /// one (but past [`INLINE_CHECKPOINT_FRAMES`], below, where sqlx's connections do too); durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
 /// not sync; checkpoints do, wherever they run).
@@ -967,7 +967,7 @@ mod tests {
                 .unwrap();
             w.committed_elsewhere();
         }
-        assert!(wal_frames(&wal) < 5000);
+        assert!(wal_frames(&wal) < INLINE_CHECKPOINT_FRAMES as u64);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::fs::metadata(&file).unwrap().len() == before {
             assert!(

@@ -66,11 +66,19 @@ pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStor
     // A migration that rebuilds a table logs all of it: copy the log back and cut the file
     // to nothing now, or it keeps that size until the node stops. Failing here changes
     // nothing but the file's size.
-    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&readers)
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&readers)
         .await
     {
-        tracing::warn!(error = %e, "SQLite checkpoint after the migrations failed");
+        Ok((0, ..)) => {}
+        Ok((_, log, copied)) => {
+            tracing::warn!(
+                log,
+                copied,
+                "SQLite checkpoint after the migrations was kept waiting; the log keeps its size"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "SQLite checkpoint after the migrations failed"),
     }
     let writer = pool(url, 1).await?;
     let file = main_file(&writer).await?;
@@ -97,14 +105,21 @@ async fn main_file(writer: &AnyPool) -> anyhow::Result<Option<String>> {
 
 #[cfg(test)]
 mod tests {
+    /// A database file in a fresh folder (kept while the folder lives), and its URL.
+    fn temp_db() -> (tempfile::TempDir, std::path::PathBuf, String) {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        (dir, path, url)
+    }
+
     /// sqlx's connections (edits, favourites, reads) checkpoint in their own commits only
     /// past the length where the writer thread does too, not at SQLite's default of 1,000
     /// frames, below which the checkpoint thread already keeps the log.
     #[tokio::test]
     async fn sqlx_connections_checkpoint_only_where_the_writer_does() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (_dir, _, url) = temp_db();
         let pool = super::pool(&url, 2).await.unwrap();
         let frames: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(&pool)
@@ -112,18 +127,13 @@ mod tests {
             .unwrap();
         assert_eq!(frames, super::super::lite::INLINE_CHECKPOINT_FRAMES as i64);
     }
-}
 
-#[cfg(test)]
-mod migration_tests {
     /// Migration 27 rebuilds `event_streams` keyed by (stream, position) alone (WITHOUT
     /// ROWID): a database with stream rows keeps every one of them, and they read back by
     /// stream and position as before.
     #[tokio::test]
     async fn stream_rows_survive_their_table_being_rebuilt_without_rowids() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (_dir, _, url) = temp_db();
         let pool = super::pool(&url, 2).await.unwrap();
         let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run_to(26, &pool).await.unwrap();
@@ -184,10 +194,7 @@ mod migration_tests {
     /// kept at that size until it stops.
     #[tokio::test]
     async fn opening_leaves_no_large_log_behind() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let (dir, path, url) = temp_db();
         // Another connection, kept open (closing the last one would checkpoint), logs
         // 4 MB and never checkpoints.
         let other = rusqlite::Connection::open(&path).unwrap();
