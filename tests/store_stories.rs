@@ -12,6 +12,7 @@ on_both_backends!(
     a_burst_of_posts_commits_together_and_a_bad_post_fails_alone,
     one_reporter_posting_fast_gets_a_count_of_her_own_on_every_answer,
     a_post_is_numbered_in_its_own_commit_on_sqlite_and_by_the_sequencer_on_postgres,
+    a_token_read_between_posts_shows_its_authors_count_of_now,
 );
 
 fn notice(
@@ -93,6 +94,50 @@ async fn open_with_author(
         .await
         .unwrap();
     Some((store, ann.id, dir))
+}
+
+/// The embedded node keeps a token it has read for a moment (`token_cache`); a post in
+/// that moment still shows in the token's account, as in the database.
+async fn a_token_read_between_posts_shows_its_authors_count_of_now(b: Backend) {
+    let Some((store, ann, _dir)) = open_with_author(b).await else {
+        return;
+    };
+    store
+        .create_token(tidings::store::NewToken {
+            token_hash: "h-ann".into(),
+            app_id: None,
+            account_id: Some(ann),
+            scopes: "read write".into(),
+        })
+        .await
+        .unwrap();
+    let count = || async {
+        let t = store.token("h-ann").await.unwrap().expect("her token");
+        let a = t.account.expect("her account");
+        (a.statuses_count, a.last_status_at)
+    };
+    assert_eq!(count().await, (0, None));
+    for n in 1..=3 {
+        let posted = store
+            .create_status(notice(ann, format!("update {n}"), None, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            count().await,
+            (n, Some(posted.created_at)),
+            "after post {n}"
+        );
+    }
+    // A repeated post (its key seen before) answers with its count of then, and leaves
+    // hers as it is.
+    let keyed = notice(ann, "keyed".into(), None, Some("k1"));
+    store.create_status(keyed.clone()).await.unwrap();
+    store
+        .create_status(notice(ann, "update 5".into(), None, None))
+        .await
+        .unwrap();
+    store.create_status(keyed).await.unwrap();
+    assert_eq!(count().await.0, 5);
 }
 
 /// Three hundred posts of one author in waves, so that batches are written side by side

@@ -555,7 +555,7 @@ impl SqlStore {
     }
 
     pub(super) async fn write_forget_seen(&self, before: i64) -> Result<u64> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         let done = sqlx::query("DELETE FROM inbox_seen WHERE seen_at < $1")
             .bind(before)
             .execute(&mut *w.tx)
@@ -610,7 +610,7 @@ impl SqlStore {
         } else {
             ""
         };
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE deliveries SET locked_until = $2 WHERE id IN (\
              SELECT id FROM deliveries WHERE next_attempt_at <= $1 AND locked_until <= $1 \
@@ -644,7 +644,7 @@ impl SqlStore {
 
     /// A job is done (sent, or given up): gone from the queue.
     pub(super) async fn write_delivery_done(&self, id: i64) -> Result<()> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         sqlx::query("DELETE FROM deliveries WHERE id = $1")
             .bind(id)
             .execute(&mut *w.tx)
@@ -654,7 +654,7 @@ impl SqlStore {
 
     /// A job failed: try again at `next`.
     pub(super) async fn write_delivery_retry(&self, id: i64, next: i64) -> Result<()> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         sqlx::query(
             "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2, locked_until = 0 WHERE id = $1",
         )

@@ -37,6 +37,11 @@ mod search;
 mod social;
 mod sql;
 mod sqlite;
+mod token_cache;
+
+/// How long the embedded node may believe a token it has read: what a change written by
+/// another process (`tidings admin`) may take to reach a token in use (see `token_cache`).
+pub use token_cache::FRESH_FOR as TOKENS_FRESH_FOR;
 mod types;
 mod wiki;
 mod writes;

@@ -247,7 +247,7 @@ impl SqlStore {
     /// two nodes at it only one tells; a poll whose notice is gone is marked and told
     /// to no one.
     pub(super) async fn write_ended_polls(&self, now: i64, limit: i64) -> Result<usize> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         let conn: &mut AnyConnection = &mut w.tx;
         let due: Vec<(i64, StatusId)> = sqlx::query(
             "SELECT id, status_id FROM polls WHERE ended_told = 0 AND expires_at <= $1 \

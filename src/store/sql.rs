@@ -46,6 +46,8 @@ pub struct SqlStore {
     /// SQLite (a file): tokens are read on the request's own thread
     /// ([`super::lite::InlineReader`]).
     pub(super) token_reader: Option<Arc<super::lite::InlineReader>>,
+    /// SQLite: tokens as read a moment ago ([`super::token_cache`]).
+    pub(super) tokens: Option<Arc<super::token_cache::TokenCache>>,
     /// SQLite: positions given in the writing transactions ([`super::lease::Numbering`]).
     pub(super) numbering: Option<Arc<super::lease::Numbering>>,
     /// SQLite: notified after each post, for the full-text index ([`super::search`]).
@@ -56,8 +58,11 @@ pub struct SqlStore {
 
 /// A write transaction, holding the SQLite writer lock for its lifetime.
 pub(super) struct WriteTx<'a> {
-    _guard: Option<MutexGuard<'a, ()>>,
     pub tx: Transaction<'static, Any>,
+    /// Ends the token cache's epoch after the transaction (declared after `tx`, so
+    /// dropped after it: a rollback on drop comes first).
+    tokens_after: Option<super::token_cache::ChangeOnDrop>,
+    _guard: Option<MutexGuard<'a, ()>>,
 }
 
 /// How a SQLite write transaction begins: with the database's write lock taken at once
@@ -166,6 +171,7 @@ impl SqlStore {
             unrouted: Default::default(),
             lite: None,
             token_reader: None,
+            tokens: None,
             numbering: (backend == Backend::Sqlite)
                 .then(|| Arc::new(super::lease::Numbering::default())),
             unindexed: (backend == Backend::Sqlite).then(|| Arc::new(Notify::new())),
@@ -178,6 +184,11 @@ impl SqlStore {
     /// says whether it wrote events; on SQLite they are given their positions in this
     /// same transaction ([`super::lease::Numbering`]), and the sequencer is woken after
     /// the commit to publish them (on Postgres, to number them).
+    ///
+    /// `work` must change no token and no account but an author's counters: the token
+    /// cache ([`super::token_cache`]) believes what it read across these transactions
+    /// (posts, the sequencer's rounds, the full-text index). Anything else writes through
+    /// [`Self::begin_write`], whose end the cache waits for.
     pub(super) async fn in_write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -227,12 +238,26 @@ impl SqlStore {
     /// A write transaction on sqlx's writer connection, for writes other than posting
     /// ([`Self::in_write`]); the events it writes are numbered by the sequencer.
     pub(super) async fn begin_write(&self) -> Result<WriteTx<'_>> {
+        let mut w = self.begin_write_leaving_tokens().await?;
+        w.tokens_after = self.tokens.clone().map(super::token_cache::ChangeOnDrop);
+        Ok(w)
+    }
+
+    /// [`Self::begin_write`] for a transaction that changes no token and no account (the
+    /// background rounds: the delivery queue, ended polls, seen activities), whose end
+    /// leaves the token cache as it is ([`super::token_cache`]). Those rounds run every
+    /// second; each would otherwise make every token be read again.
+    pub(super) async fn begin_write_leaving_tokens(&self) -> Result<WriteTx<'_>> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
         let tx = self.begin_on_writer().await?;
-        Ok(WriteTx { _guard: guard, tx })
+        Ok(WriteTx {
+            tx,
+            tokens_after: None,
+            _guard: guard,
+        })
     }
 
     /// `BEGIN` on sqlx's writer connection (the caller holds the writer lock on SQLite).
@@ -648,14 +673,28 @@ impl Store for SqlStore {
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let cache = self.tokens.as_deref();
+        if let Some(found) = cache.and_then(|c| c.get(token_hash)) {
+            return Ok(Some(found));
+        }
+        // Taken before the read: a change that ends meanwhile is not missed.
+        let (epoch, read_at) = (cache.map(|c| c.epoch()), std::time::Instant::now());
+        let mut found = None;
         if let Some(reader) = &self.token_reader {
             let hash = token_hash.to_string();
             match reader.read(move |c| async move { read_token(c, &hash).await }.boxed()) {
-                Ok(found) => return Ok(found),
+                Ok(f) => found = Some(f),
                 Err(e) => tracing::debug!(error = %e, "inline token read failed; asking the pool"),
             }
         }
-        read_token(&mut self.pool.acquire().await?, token_hash).await
+        let found = match found {
+            Some(f) => f,
+            None => read_token(&mut self.pool.acquire().await?, token_hash).await?,
+        };
+        if let (Some(cache), Some(epoch), Some(record)) = (cache, epoch, &found) {
+            cache.put(token_hash, record.clone(), epoch, read_at);
+        }
+        Ok(found)
     }
 
     async fn revoke_token(&self, token_hash: &str, app_id: i64) -> Result<()> {

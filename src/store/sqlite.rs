@@ -87,6 +87,7 @@ pub async fn open(url: &str, site: Site, readers: u32) -> anyhow::Result<SqlStor
         let lock = store.write_lock.clone().expect("SQLite has a writer lock");
         store.lite = Some(super::lite::LiteWriter::start(&path, lock)?);
         store.token_reader = Some(Arc::new(super::lite::InlineReader::new(&path)?));
+        store.tokens = Some(Default::default());
     }
     Ok(store)
 }

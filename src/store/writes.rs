@@ -137,6 +137,9 @@ impl SqlStore {
         if let Some(index) = &self.unindexed {
             index.notify_one();
         }
+        if let Some(tokens) = &self.tokens {
+            tokens.posted(&records);
+        }
         Ok(records)
     }
 
