@@ -475,7 +475,7 @@ impl SqlStore {
 
     /// Record an activity's id: true the first time, false when it was seen before.
     pub(super) async fn write_seen(&self, uri: &str) -> Result<bool> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         let done = sqlx::query(
             "INSERT INTO inbox_seen (activity_uri, seen_at) VALUES ($1, $2) \
              ON CONFLICT (activity_uri) DO NOTHING",
@@ -588,7 +588,7 @@ impl SqlStore {
     }
 
     pub(super) async fn write_unseen(&self, uri: &str) -> Result<()> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         sqlx::query("DELETE FROM inbox_seen WHERE activity_uri = $1")
             .bind(uri)
             .execute(&mut *w.tx)

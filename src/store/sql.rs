@@ -244,9 +244,11 @@ impl SqlStore {
     }
 
     /// [`Self::begin_write`] for a transaction that changes no token and no account (the
-    /// background rounds: the delivery queue, ended polls, seen activities), whose end
-    /// leaves the token cache as it is ([`super::token_cache`]). Those rounds run every
-    /// second; each would otherwise make every token be read again.
+    /// background rounds and the inbox's bookkeeping: the delivery queue, ended polls,
+    /// seen activities), whose end
+    /// leaves the token cache as it is ([`super::token_cache`]). The rounds run every
+    /// second and activities arrive all the time; each would otherwise make every token
+    /// be read again.
     pub(super) async fn begin_write_leaving_tokens(&self) -> Result<WriteTx<'_>> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.lock().await),
@@ -841,7 +843,7 @@ impl Store for SqlStore {
     }
 
     async fn queue_activity(&self, account: AccountId, inbox: &str, body: &str) -> Result<()> {
-        let mut w = self.begin_write().await?;
+        let mut w = self.begin_write_leaving_tokens().await?;
         Self::queue_raw(&mut w.tx, account, inbox, body, crate::domain::now_micros()).await?;
         self.commit_write(w, false).await?;
         self.deliveries_waiting.notify_one();

@@ -17,7 +17,12 @@
 //!   the epoch on when it ends, committed or not, before its caller answers. So a change
 //!   this process makes to a token or an account is seen by the next request, exactly as
 //!   without the cache; a read that raced the change was begun under the old epoch and is
-//!   not believed afterwards. Those writes are rare next to reads of tokens.
+//!   not believed afterwards. Those writes are rare next to reads of tokens; the
+//!   background rounds and the inbox's bookkeeping, which touch neither, leave the epoch
+//!   (`begin_write_leaving_tokens`). One gap, bounded by [`FRESH_FOR`]: a client that
+//!   hangs up while its own write commits drops the transaction, and so ends the epoch,
+//!   before sqlx's connection has finished the `COMMIT` it was sent; a read in that
+//!   instant keeps what it read.
 //! - The writer thread's transactions (posts, the sequencer's rounds, the full-text index)
 //!   change no token and no account but an author's counters, which a post writes into the
 //!   entries of its author itself ([`TokenCache::posted`]).
