@@ -103,19 +103,12 @@ async fn a_subscribed_follower_hears_of_each_new_notice(b: Backend) {
 
 /// Let a poll's time run out now, as if its minutes had passed.
 async fn end_poll(app: &common::TestApp, poll: &str) {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&app.database_url)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    app.write_in_database(format!(
         "UPDATE polls SET expires_at = {} WHERE id = {}",
         tidings::domain::now_micros() - 1_000_000,
         poll.parse::<i64>().unwrap()
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    ))
+    .await;
 }
 
 async fn voters_and_the_author_hear_when_a_poll_ends(b: Backend) {

@@ -14,18 +14,16 @@ on_both_backends!(
     a_default_visibility_changed_holds_for_the_very_next_post,
 );
 
+/// `verify_credentials` with `token`: the status and the body.
+async fn me(app: &common::TestApp, token: &str) -> (u16, serde_json::Value) {
+    app.get_json("/api/v1/accounts/verify_credentials", Some(token))
+        .await
+}
+
 /// `user`'s token, used a few times (so that a node keeping tokens keeps this one).
 async fn in_use(app: &common::TestApp, token: &str) {
     for _ in 0..3 {
-        let (status, _) = app
-            .call(
-                Method::GET,
-                "/api/v1/accounts/verify_credentials",
-                token,
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "the token works");
+        assert_eq!(me(app, token).await.0, 200, "the token works");
     }
 }
 
@@ -35,14 +33,7 @@ async fn a_token_in_use_is_refused_the_moment_it_is_revoked(b: Backend) {
     let grant = app.grant(&ann, "read write").await;
     in_use(&app, &grant.token).await;
     app.revoke(&grant).await;
-    let (status, body) = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/verify_credentials",
-            &grant.token,
-            None,
-        )
-        .await;
+    let (status, body) = me(&app, &grant.token).await;
     assert_eq!(status, 401, "a revoked token: {body}");
     // Her other token (the sign-up's) still works.
     in_use(&app, &ann.token).await;
@@ -98,36 +89,16 @@ async fn on_sqlite_a_suspension_written_from_outside_reaches_a_token_in_use_soon
     let app = spawn(Backend::Sqlite).await.expect("SQLite is always here");
     let ann = app.register("ann").await;
     in_use(&app, &ann.token).await;
-    {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&app.database_url)
-            .await
-            .unwrap();
-        let suspend = format!(
-            "UPDATE accounts SET suspended_at = {} WHERE id = {}",
-            tidings::domain::now_micros(),
-            ann.id
-        );
-        sqlx::query(sqlx::AssertSqlSafe(suspend))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    app.write_in_database(format!(
+        "UPDATE accounts SET suspended_at = {} WHERE id = {}",
+        tidings::domain::now_micros(),
+        ann.id
+    ))
+    .await;
     common::eventually(
         "the suspension to reach her token",
         Duration::from_secs(5),
-        || async {
-            let (status, _) = app
-                .call(
-                    Method::GET,
-                    "/api/v1/accounts/verify_credentials",
-                    &ann.token,
-                    None,
-                )
-                .await;
-            (status == 401).then_some(())
-        },
+        || async { (me(&app, &ann.token).await.0 == 401).then_some(()) },
     )
     .await;
 }

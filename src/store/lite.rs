@@ -581,10 +581,11 @@ fn note_wal_frames(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusql
 /// log, copies every page back into the database file and syncs the file. With posts
 /// writing ~18 pages each that was every ~55 posts, and the post that drew it (and every
 /// post queued behind the writer lock) waited 5–25 ms for two `fsync`s and a thousand page
-/// copies — the worst tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint from another
-/// connection runs alongside the writer (WAL mode lets it), so a post does not wait for
-/// one (but past [`INLINE_CHECKPOINT_FRAMES`], below, where sqlx's connections do too); durability is unchanged (commits in WAL mode with `synchronous = NORMAL` do
-/// not sync; checkpoints do, wherever they run).
+/// copies — the worst tail of `newsroom` (BENCHMARKS.md, issue 18). A passive checkpoint
+/// from another connection runs alongside the writer (WAL mode lets it), so a post does
+/// not wait for one (but past [`INLINE_CHECKPOINT_FRAMES`], below, where sqlx's
+/// connections do too); durability is unchanged (commits in WAL mode with `synchronous =
+/// NORMAL` do not sync; checkpoints do, wherever they run).
 ///
 /// The writer asks (a non-blocking nudge) each time its commits have added
 /// [`CHECKPOINT_FRAMES`] to the log. The thread ends with the writer.

@@ -38,13 +38,13 @@ mod social;
 mod sql;
 mod sqlite;
 mod token_cache;
+mod types;
+mod wiki;
+mod writes;
 
 /// How long the embedded node may believe a token it has read: what a change written by
 /// another process (`tidings admin`) may take to reach a token in use (see `token_cache`).
 pub use token_cache::FRESH_FOR as TOKENS_FRESH_FOR;
-mod types;
-mod wiki;
-mod writes;
 
 use crate::domain::announce::NewEvent;
 use crate::domain::entities::{

@@ -59,8 +59,8 @@ pub struct SqlStore {
 /// A write transaction, holding the SQLite writer lock for its lifetime.
 pub(super) struct WriteTx<'a> {
     pub tx: Transaction<'static, Any>,
-    /// Ends the token cache's epoch after the transaction (declared after `tx`, so
-    /// dropped after it: a rollback on drop comes first).
+    /// Ends the token cache's epoch when the transaction is over: [`SqlStore::commit_write`]
+    /// drops it after the commit (and an abandoned transaction, wherever it is dropped).
     tokens_after: Option<super::token_cache::ChangeOnDrop>,
     _guard: Option<MutexGuard<'a, ()>>,
 }
@@ -245,10 +245,9 @@ impl SqlStore {
 
     /// [`Self::begin_write`] for a transaction that changes no token and no account (the
     /// background rounds and the inbox's bookkeeping: the delivery queue, ended polls,
-    /// seen activities), whose end
-    /// leaves the token cache as it is ([`super::token_cache`]). The rounds run every
-    /// second and activities arrive all the time; each would otherwise make every token
-    /// be read again.
+    /// seen activities), whose end leaves the token cache as it is
+    /// ([`super::token_cache`]). The rounds run every second and activities arrive all the
+    /// time; each would otherwise make every token be read again.
     pub(super) async fn begin_write_leaving_tokens(&self) -> Result<WriteTx<'_>> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.lock().await),
@@ -681,16 +680,17 @@ impl Store for SqlStore {
         }
         // Taken before the read: a change that ends meanwhile is not missed.
         let (epoch, read_at) = (cache.map(|c| c.epoch()), std::time::Instant::now());
-        let mut found = None;
-        if let Some(reader) = &self.token_reader {
+        let inline = self.token_reader.as_ref().and_then(|reader| {
             let hash = token_hash.to_string();
-            match reader.read(move |c| async move { read_token(c, &hash).await }.boxed()) {
-                Ok(f) => found = Some(f),
-                Err(e) => tracing::debug!(error = %e, "inline token read failed; asking the pool"),
-            }
-        }
-        let found = match found {
-            Some(f) => f,
+            reader
+                .read(move |c| async move { read_token(c, &hash).await }.boxed())
+                .inspect_err(
+                    |e| tracing::debug!(error = %e, "inline token read failed; asking the pool"),
+                )
+                .ok()
+        });
+        let found = match inline {
+            Some(found) => found,
             None => read_token(&mut self.pool.acquire().await?, token_hash).await?,
         };
         if let (Some(cache), Some(epoch), Some(record)) = (cache, epoch, &found) {

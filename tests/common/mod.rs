@@ -491,24 +491,31 @@ impl TestApp {
     /// Give `user` a role (`user`, `moderator`, `admin`, `owner`) in the database, and wait
     /// until a token of hers already in use has it.
     pub async fn give_role(&self, user: &User, role: &str) {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
-            .await
-            .expect("connect to the test database");
         let admin = i64::from(role == "admin" || role == "owner");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        self.write_in_database(format!(
             "UPDATE accounts SET is_admin = {admin}, role = '{role}' WHERE id = {}",
             user.id.parse::<i64>().expect("numeric id")
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("give a role");
+        ))
+        .await;
         // Written from outside the node, as `tidings admin role` does: the embedded node
         // may believe the token it read a moment ago for this long.
         if self.backend == Backend::Sqlite {
             tokio::time::sleep(tidings::store::TOKENS_FRESH_FOR).await;
         }
+    }
+
+    /// Run `statement` on a connection of its own to the node's database, as another
+    /// process (`tidings admin`) would.
+    pub async fn write_in_database(&self, statement: String) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .expect("write in the database");
     }
 
     /// Send a request with `user`'s token; the status and the JSON body.
