@@ -142,9 +142,12 @@ pub fn router(node: Node) -> Router {
             api.clone(),
             rate_limited,
         ))
-        // Spans name the path only: the query may carry `access_token`.
+        // Spans name the path only: the query may carry `access_token`. At debug level
+        // (`RUST_LOG=info,tidings::api=debug` turns them on): at info, formatting each
+        // request's span was ~16 % of a do-nothing request's instructions (BENCHMARKS.md,
+        // issue 18), and the node logs its warnings without them.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .layer(CorsLayer::permissive())
         .layer(axum::middleware::from_fn_with_state(
