@@ -6,7 +6,7 @@ mod common;
 
 use common::redis::Cluster;
 use common::{
-    Backend, QUIET, SseReader, TestApp, User, eventually, spawn, spawn_with, sse_event, sse_replay,
+    Backend, QUIET, SseReader, TestApp, eventually, spawn, spawn_with, sse_event, sse_replay,
     ws_connect, ws_event, ws_next, ws_send,
 };
 use reqwest::Method;
@@ -28,34 +28,6 @@ on_both_backends!(
     made_up_tokens_buy_no_fresh_budget,
 );
 
-const ADMIN_SCOPES: &str = "read write follow admin:read admin:write";
-
-/// A staff member of `role` with a token for the admin API.
-async fn staff(app: &TestApp, name: &str, role: &str) -> User {
-    let mut u = app.register(name).await;
-    app.give_role(&u, role).await;
-    u.token = app
-        .grant_with(
-            &u,
-            "read write follow push profile admin:read admin:write",
-            ADMIN_SCOPES,
-        )
-        .await
-        .token;
-    u
-}
-
-async fn act(app: &TestApp, who: &User, on: &User, kind: &str, text: &str) -> u16 {
-    app.call(
-        Method::POST,
-        &format!("/api/v1/admin/accounts/{}/action", on.id),
-        &who.token,
-        Some(json!({"type": kind, "text": text})),
-    )
-    .await
-    .0
-}
-
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -68,7 +40,7 @@ fn ids(v: &Value) -> Vec<String> {
 
 async fn a_suspended_spammer_vanishes_from_every_open_feed_and_comes_back_when_lifted(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
+    let moderator = app.staff("mia", "moderator").await;
     let spammer = app.register("spammer").await;
     let reader = app.register("reader").await;
     app.follow(&reader, &spammer, true).await;
@@ -89,7 +61,8 @@ async fn a_suspended_spammer_vanishes_from_every_open_feed_and_comes_back_when_l
     ws_event(&mut home, "update").await;
 
     assert_eq!(
-        act(&app, &moderator, &spammer, "suspend", "pill spam").await,
+        app.admin_action(&moderator, &spammer, "suspend", "pill spam")
+            .await,
         200
     );
 
@@ -159,7 +132,7 @@ async fn a_suspended_spammer_vanishes_from_every_open_feed_and_comes_back_when_l
         )
         .await;
     assert_eq!(status, 403, "the audit log is for administrators");
-    let admin = staff(&app, "ada", "admin").await;
+    let admin = app.staff("ada", "admin").await;
     let (_, log2) = app
         .call(Method::GET, "/api/v1/admin/audit_log", &admin.token, None)
         .await;
@@ -189,7 +162,7 @@ async fn a_suspended_spammer_vanishes_from_every_open_feed_and_comes_back_when_l
 
 async fn a_silenced_account_reaches_its_followers_only(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
+    let moderator = app.staff("mia", "moderator").await;
     let loud = app.register("loud").await;
     let fan = app.register("fan").await;
     app.follow(&fan, &loud, true).await;
@@ -201,7 +174,8 @@ async fn a_silenced_account_reaches_its_followers_only(b: Backend) {
     tokio::time::sleep(QUIET).await;
 
     assert_eq!(
-        act(&app, &moderator, &loud, "silence", "too loud").await,
+        app.admin_action(&moderator, &loud, "silence", "too loud")
+            .await,
         200
     );
     let d = sse_event(&mut public, "delete").await;
@@ -250,13 +224,13 @@ async fn a_silenced_account_reaches_its_followers_only(b: Backend) {
 
 async fn a_disabled_account_cannot_sign_in_and_its_streams_close(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let admin = staff(&app, "ada", "admin").await;
+    let admin = app.staff("ada", "admin").await;
     let troll = app.register("troll").await;
     let (_, _, sse) =
         SseReader::open(&app, "/api/v1/streaming/user", None, Some(&troll.token)).await;
     let mut stream = sse.unwrap();
     tokio::time::sleep(QUIET).await;
-    assert_eq!(act(&app, &admin, &troll, "disable", "").await, 200);
+    assert_eq!(app.admin_action(&admin, &troll, "disable", "").await, 200);
     // Her stream ends within a second or so (the revocation travels the event path).
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         while stream.next(Duration::from_secs(5)).await.is_some() {}
@@ -301,8 +275,8 @@ async fn a_disabled_account_cannot_sign_in_and_its_streams_close(b: Backend) {
 
 async fn reports_reach_every_moderator_live(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
-    let other = staff(&app, "ada2", "admin").await;
+    let moderator = app.staff("mia", "moderator").await;
+    let other = app.staff("ada2", "admin").await;
     let victim = app.register("victim").await;
     let bully = app.register("bully").await;
     let insult = app.post(&bully, "you are awful").await;
@@ -423,14 +397,14 @@ async fn reports_reach_every_moderator_live(b: Backend) {
 
 async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
-    let admin = staff(&app, "ada", "admin").await;
+    let moderator = app.staff("mia", "moderator").await;
+    let admin = app.staff("ada", "admin").await;
     let user = app.register("plain").await;
     let user_admin_token = app
         .grant_with(
             &user,
             "read write follow push profile admin:read admin:write",
-            ADMIN_SCOPES,
+            common::ADMIN_SCOPES,
         )
         .await
         .token;
@@ -480,7 +454,10 @@ async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
         assert_eq!(status, 403, "{path}: {body}");
     }
     // A moderator cannot suspend an administrator.
-    assert_eq!(act(&app, &moderator, &admin, "suspend", "").await, 403);
+    assert_eq!(
+        app.admin_action(&moderator, &admin, "suspend", "").await,
+        403
+    );
     // Unknown ids 404, invalid actions 422.
     let (status, _) = app
         .call(
@@ -491,7 +468,10 @@ async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
         )
         .await;
     assert_eq!(status, 404);
-    assert_eq!(act(&app, &moderator, &target, "explode", "").await, 422);
+    assert_eq!(
+        app.admin_action(&moderator, &target, "explode", "").await,
+        422
+    );
     let (status, _) = app
         .call(
             Method::GET,
@@ -524,14 +504,17 @@ async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
         .await;
     assert_eq!(staff_list.as_array().unwrap().len(), 2);
     // Marked sensitive: her notices are, whatever she says.
-    assert_eq!(act(&app, &moderator, &target, "sensitive", "").await, 200);
+    assert_eq!(
+        app.admin_action(&moderator, &target, "sensitive", "").await,
+        200
+    );
     let marked = app
         .post_with(&target, json!({"status": "look", "sensitive": false}))
         .await;
     assert_eq!(marked["sensitive"], true);
     // No one changes her own role, nor an equal's; an administrator makes no
     // administrators (the owner does).
-    let other_admin = staff(&app, "ada2", "admin").await;
+    let other_admin = app.staff("ada2", "admin").await;
     for (who, whom, role) in [
         (&admin, &admin, "user"),
         (&admin, &other_admin, "user"),
@@ -575,8 +558,8 @@ async fn only_staff_may_moderate_and_refusals_change_nothing(b: Backend) {
 
 async fn registrations_switch_at_run_time(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let admin = staff(&app, "ada", "admin").await;
-    let moderator = staff(&app, "mia", "moderator").await;
+    let admin = app.staff("ada", "admin").await;
+    let moderator = app.staff("mia", "moderator").await;
     let mut notes = ws_connect(&app, Some(&moderator.token)).await;
     ws_send(
         &mut notes,
@@ -714,8 +697,8 @@ async fn registrations_switch_at_run_time(b: Backend) {
 
 async fn a_moderator_removes_a_notice_with_a_reason(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
-    let admin = staff(&app, "ada", "admin").await;
+    let moderator = app.staff("mia", "moderator").await;
+    let admin = app.staff("ada", "admin").await;
     let author = app.register("author").await;
     let (_, _, sse) = SseReader::open(&app, "/api/v1/streaming/public", None, None).await;
     let mut public = sse.unwrap();
@@ -756,7 +739,7 @@ async fn a_moderator_removes_a_notice_with_a_reason(b: Backend) {
 
 async fn domain_blocks_are_kept_and_refuse_that_server(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
+    let moderator = app.staff("mia", "moderator").await;
     let (status, block) = app
         .call(
             Method::POST,
@@ -838,7 +821,7 @@ async fn domain_blocks_are_kept_and_refuse_that_server(b: Backend) {
 
 async fn a_spam_wave_is_suspended_in_one_call(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let admin = staff(&app, "ada", "admin").await;
+    let admin = app.staff("ada", "admin").await;
     let honest = app.register("honest").await;
     let started = time::OffsetDateTime::now_utc();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -988,7 +971,7 @@ async fn a_suspension_on_one_node_is_felt_on_the_other_within_a_second() {
     };
     let a = cluster.node(|_| {}).await;
     let b = cluster.node(|_| {}).await;
-    let moderator = staff(&a, "mia", "moderator").await;
+    let moderator = a.staff("mia", "moderator").await;
     let spammer = a.register("spammer").await;
     let writer = a.register("writer").await;
     // A reader on node B watches the tag; the spammer's own stream is open on B.
@@ -1004,7 +987,10 @@ async fn a_suspension_on_one_node_is_felt_on_the_other_within_a_second() {
     sse_event(&mut tag, "update").await;
 
     let acted = std::time::Instant::now();
-    assert_eq!(act(&a, &moderator, &spammer, "suspend", "").await, 200);
+    assert_eq!(
+        a.admin_action(&moderator, &spammer, "suspend", "").await,
+        200
+    );
     let d = sse_event(&mut tag, "delete").await;
     assert_eq!(d.data, spam["id"].as_str().unwrap());
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
@@ -1141,12 +1127,13 @@ async fn poll_tag(app: &TestApp, tag: &str, etag: Option<&str>) -> (u16, String,
 /// change: the standing of accounts is part of the head.
 async fn a_poller_of_a_tag_sees_a_silenced_author_come_back_when_lifted(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let moderator = staff(&app, "mia", "moderator").await;
+    let moderator = app.staff("mia", "moderator").await;
     let (loud, calm) = (app.register("loud").await, app.register("calm").await);
     app.post(&calm, "calm words on the square #square").await;
     let back = app.post(&loud, "loud words on the square #square").await;
     assert_eq!(
-        act(&app, &moderator, &loud, "silence", "too loud").await,
+        app.admin_action(&moderator, &loud, "silence", "too loud")
+            .await,
         200
     );
     // Once everything is routed, the page's ETag is its stream's head.

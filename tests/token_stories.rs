@@ -41,29 +41,19 @@ async fn a_token_in_use_is_refused_the_moment_it_is_revoked(b: Backend) {
 
 async fn a_suspended_reporter_is_refused_at_her_next_request(b: Backend) {
     let Some(app) = spawn(b).await else { return };
-    let boss = app.register("boss").await;
-    app.make_admin(&boss).await;
-    let admin = staff_token(&app, &boss).await;
+    let boss = app.staff("boss", "admin").await;
     let ann = app.register("ann").await;
     in_use(&app, &ann.token).await;
+    assert_eq!(app.admin_action(&boss, &ann, "suspend", "spam").await, 200);
     let (status, body) = app
         .call(
             Method::POST,
-            &format!("/api/v1/admin/accounts/{}/action", ann.id),
-            &admin,
-            Some(json!({"type": "suspend", "text": "spam"})),
+            "/api/v1/statuses",
+            &ann.token,
+            Some(json!({"status": "one more"})),
         )
         .await;
-    assert_eq!(status, 200, "suspend: {body}");
-    let res = app
-        .http
-        .post(app.url("/api/v1/statuses"))
-        .bearer_auth(&ann.token)
-        .json(&json!({"status": "one more"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401, "a suspended account's token");
+    assert_eq!(status, 401, "a suspended account's token: {body}");
 }
 
 async fn a_default_visibility_changed_holds_for_the_very_next_post(b: Backend) {
@@ -101,10 +91,4 @@ async fn on_sqlite_a_suspension_written_from_outside_reaches_a_token_in_use_soon
         || async { (me(&app, &ann.token).await.0 == 401).then_some(()) },
     )
     .await;
-}
-
-/// A token of `user` for the admin API.
-async fn staff_token(app: &common::TestApp, user: &common::User) -> String {
-    const SCOPES: &str = "read write admin:read admin:write";
-    app.grant_with(user, SCOPES, SCOPES).await.token
 }

@@ -679,7 +679,7 @@ impl Store for SqlStore {
             return Ok(Some(found));
         }
         // Taken before the read: a change that ends meanwhile is not missed.
-        let (epoch, read_at) = (cache.map(|c| c.epoch()), std::time::Instant::now());
+        let taken = cache.map(|c| (c, c.epoch(), std::time::Instant::now()));
         let inline = self.token_reader.as_ref().and_then(|reader| {
             let hash = token_hash.to_string();
             reader
@@ -693,7 +693,7 @@ impl Store for SqlStore {
             Some(found) => found,
             None => read_token(&mut self.pool.acquire().await?, token_hash).await?,
         };
-        if let (Some(cache), Some(epoch), Some(record)) = (cache, epoch, &found) {
+        if let (Some((cache, epoch, read_at)), Some(record)) = (taken, &found) {
             cache.put(token_hash, record.clone(), epoch, read_at);
         }
         Ok(found)

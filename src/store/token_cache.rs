@@ -24,8 +24,8 @@
 //!   before sqlx's connection has finished the `COMMIT` it was sent; a read in that
 //!   instant keeps what it read.
 //! - The writer thread's transactions (posts, the sequencer's rounds, the full-text index)
-//!   change no token and no account but an author's counters, which a post writes into the
-//!   entries of its author itself ([`TokenCache::posted`]).
+//!   change no token and no account but an author's counters, which a post raises in the
+//!   counters kept for its author's tokens itself ([`TokenCache::posted`]).
 //! - Another process writing the file (the `tidings admin` commands) moves no epoch here:
 //!   its changes reach a token within [`FRESH_FOR`].
 //!
@@ -34,6 +34,7 @@
 //! the database, and a revocation on one node must hold on all of them at once.
 
 use super::TokenRecord;
+use crate::domain::AccountId;
 use crate::domain::entities::StatusRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -53,10 +54,25 @@ struct Entry {
     read_at: Instant,
 }
 
+/// An account's post counters as the newest post or read of this epoch left them.
+struct Counters {
+    statuses_count: i64,
+    last_status_at: Option<i64>,
+    epoch: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct TokenCache {
     epoch: AtomicU64,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    tokens: HashMap<String, Entry>,
+    /// By account, for the accounts of the tokens kept: a post raises one of these, not
+    /// every entry of its author's tokens.
+    counters: HashMap<AccountId, Counters>,
 }
 
 impl TokenCache {
@@ -64,8 +80,20 @@ impl TokenCache {
     pub(crate) fn get(&self, token_hash: &str) -> Option<TokenRecord> {
         let epoch = self.epoch();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let e = entries.get(token_hash)?;
-        (e.epoch == epoch && e.read_at.elapsed() < FRESH_FOR).then(|| e.record.clone())
+        let e = entries.tokens.get(token_hash)?;
+        if e.epoch != epoch || e.read_at.elapsed() >= FRESH_FOR {
+            return None;
+        }
+        let mut record = e.record.clone();
+        if let Some(a) = record.account.as_mut()
+            && let Some(c) = entries.counters.get(&a.id)
+            && c.epoch == epoch
+            && c.statuses_count > a.statuses_count
+        {
+            a.statuses_count = c.statuses_count;
+            a.last_status_at = c.last_status_at;
+        }
+        Some(record)
     }
 
     /// The epoch to give [`Self::put`]: taken before the read.
@@ -76,14 +104,37 @@ impl TokenCache {
     /// Keep what a read begun at `epoch` found.
     pub(crate) fn put(&self, token_hash: &str, record: TokenRecord, epoch: u64, read_at: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(token_hash) {
+        let entries = &mut *entries;
+        if entries.tokens.len() >= MAX_ENTRIES && !entries.tokens.contains_key(token_hash) {
             let now = self.epoch();
-            entries.retain(|_, e| e.epoch == now && e.read_at.elapsed() < FRESH_FOR);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            entries
+                .tokens
+                .retain(|_, e| e.epoch == now && e.read_at.elapsed() < FRESH_FOR);
+            if entries.tokens.len() >= MAX_ENTRIES {
+                entries.tokens.clear();
+            }
+            let kept: std::collections::HashSet<AccountId> = (entries.tokens.values())
+                .filter_map(|e| e.record.account.as_ref().map(|a| a.id))
+                .collect();
+            entries.counters.retain(|id, _| kept.contains(id));
+        }
+        if let Some(a) = &record.account {
+            // Within an epoch counters only rise (what lowers them, a deletion, ends it):
+            // a read that raced a post does not put the count of before back.
+            let c = entries.counters.entry(a.id).or_insert(Counters {
+                statuses_count: a.statuses_count,
+                last_status_at: a.last_status_at,
+                epoch,
+            });
+            if c.epoch != epoch || c.statuses_count < a.statuses_count {
+                *c = Counters {
+                    statuses_count: a.statuses_count,
+                    last_status_at: a.last_status_at,
+                    epoch,
+                };
             }
         }
-        entries.insert(
+        entries.tokens.insert(
             token_hash.to_string(),
             Entry {
                 record,
@@ -100,37 +151,19 @@ impl TokenCache {
     }
 
     /// Posts were committed: their authors' counters, as the post's transaction left
-    /// them, go into the entries of the authors' tokens. (A read that raced the post may
-    /// put the counters of before back; they are counters, not rights, and last until
-    /// the next post or [`FRESH_FOR`].)
+    /// them, go into the counters kept for the authors' tokens — one lookup per post,
+    /// however many tokens are kept.
     pub(crate) fn posted(&self, records: &[StatusRecord]) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.is_empty() {
-            return;
-        }
-        // Each author's last counters in the batch (a batch has a few authors).
-        let mut authors: Vec<(crate::domain::AccountId, i64, Option<i64>)> = Vec::new();
         for r in records {
             let a = &r.account;
-            match authors.iter_mut().find(|t| t.0 == a.id) {
-                Some(t) if t.1 < a.statuses_count => {
-                    *t = (a.id, a.statuses_count, a.last_status_at)
-                }
-                Some(_) => {}
-                None => authors.push((a.id, a.statuses_count, a.last_status_at)),
-            }
-        }
-        for e in entries.values_mut() {
-            let Some(a) = e.record.account.as_mut() else {
-                continue;
-            };
             // Only upwards: a repeated post (an `Idempotency-Key` seen before) answers
-            // with its counters of then; what lowers them (a deletion) ends the epoch.
-            if let Some(&(_, count, last)) = authors.iter().find(|t| t.0 == a.id)
-                && count > a.statuses_count
+            // with its counters of then.
+            if let Some(c) = entries.counters.get_mut(&a.id)
+                && c.statuses_count < a.statuses_count
             {
-                a.statuses_count = count;
-                a.last_status_at = last;
+                c.statuses_count = a.statuses_count;
+                c.last_status_at = a.last_status_at;
             }
         }
     }

@@ -518,6 +518,34 @@ impl TestApp {
             .expect("write in the database");
     }
 
+    /// A staff member of `role` with a token for the admin API.
+    pub async fn staff(&self, name: &str, role: &str) -> User {
+        let mut u = self.register(name).await;
+        self.give_role(&u, role).await;
+        u.token = self
+            .grant_with(
+                &u,
+                "read write follow push profile admin:read admin:write",
+                ADMIN_SCOPES,
+            )
+            .await
+            .token;
+        u
+    }
+
+    /// `who` takes a moderation action (`kind`: suspend, silence, disable, sensitive, …)
+    /// on `on`'s account: the answer's status.
+    pub async fn admin_action(&self, who: &User, on: &User, kind: &str, text: &str) -> u16 {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/accounts/{}/action", on.id),
+            &who.token,
+            Some(serde_json::json!({"type": kind, "text": text})),
+        )
+        .await
+        .0
+    }
+
     /// Send a request with `user`'s token; the status and the JSON body.
     pub async fn call(
         &self,
@@ -678,3 +706,6 @@ pub async fn sse_event(r: &mut SseReader, event: &str) -> SseEvent {
         }
     }
 }
+
+/// The scopes of a staff member's token for the admin API ([`TestApp::staff`]).
+pub const ADMIN_SCOPES: &str = "read write follow admin:read admin:write";
